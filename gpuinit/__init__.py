@@ -1,0 +1,32 @@
+"""gpuinit: neural-network parameters made where they live, on the GPU.
+
+Every initializer fills its array on the device with gpuinit's own Philox4x32-10
+kernels (Numba CUDA), or on the CPU with the same kernels compiled by Numba, and
+gives the same numbers on both.
+"""
+
+from . import random
+from .devices import (
+    Device,
+    cuda_available,
+    cuda_unavailable_reason,
+    device,
+    set_default_device,
+)
+from .errors import DeviceError, OutOfMemoryError
+from .seeding import manual_seed
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Device",
+    "DeviceError",
+    "OutOfMemoryError",
+    "cuda_available",
+    "cuda_unavailable_reason",
+    "device",
+    "manual_seed",
+    "random",
+    "set_default_device",
+    "__version__",
+]

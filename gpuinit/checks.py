@@ -1,0 +1,51 @@
+"""Argument checks shared by the public functions: each error names the argument."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from typing import Any
+
+
+def check_shape(shape: Any, argument: str = "shape") -> tuple[int, ...]:
+    """Return ``shape`` as a tuple of non-negative ints (an int means a 1-D shape)."""
+    if isinstance(shape, Integral) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(
+            f"{argument} must be an int or a sequence of ints, got {type(shape).__name__}"
+        ) from None
+    for dim in dims:
+        if isinstance(dim, bool) or not isinstance(dim, Integral):
+            raise TypeError(f"{argument}={dims!r}: dimensions must be integers, got {dim!r}")
+        if dim < 0:
+            raise ValueError(f"{argument}={dims!r}: dimensions must be >= 0")
+    return tuple(int(d) for d in dims)
+
+
+def check_int(value: Any, argument: str, minimum: int = 0, limit: int | None = None) -> int:
+    """Return ``value`` as an int in [minimum, limit); TypeError/ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{argument} must be an integer, got {type(value).__name__}")
+    number = int(value)
+    if number < minimum or (limit is not None and number >= limit):
+        upper = "" if limit is None else f", below {limit}"
+        raise ValueError(f"{argument}={number} must be >= {minimum}{upper}")
+    return number
+
+
+def check_real(value: Any, argument: str) -> float:
+    """Return ``value`` as a finite float; TypeError/ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{argument} must be a real number, got {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{argument}={number} must be finite")
+    return number
+
+
+def size_of(shape: tuple[int, ...]) -> int:
+    """Return the number of elements of ``shape``."""
+    return math.prod(shape)

@@ -1,0 +1,23 @@
+"""The typed errors of gpuinit."""
+
+from __future__ import annotations
+
+
+class DeviceError(RuntimeError):
+    """A device was asked for that cannot be used here; the message says why."""
+
+
+class OutOfMemoryError(MemoryError):
+    """The device has too little free memory for a requested array.
+
+    ``requested`` and ``free`` are in bytes (``free`` is None when unknown).
+    """
+
+    def __init__(self, requested: int, free: int | None, device: str):
+        self.requested = requested
+        self.free = free
+        self.device = device
+        free_text = "unknown" if free is None else f"{free:,} bytes"
+        super().__init__(
+            f"out of memory on {device}: asked for {requested:,} bytes, free {free_text}"
+        )

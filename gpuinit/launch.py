@@ -1,0 +1,96 @@
+"""Allocation and kernel dispatch: the only place that touches CuPy or numba-cuda.
+
+Arrays are allocated once on their device and filled in place by the fill kernel
+of that device; CUDA launches go on CuPy's current stream and do not synchronize.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .devices import Device, array_module, device_of
+from .dtypes import FloatFormat
+from .errors import OutOfMemoryError
+
+
+def allocate(shape: tuple[int, ...], form: FloatFormat, dev: Device):
+    """Return an uninitialized C-contiguous array of ``shape`` on ``dev``.
+
+    Raises :class:`OutOfMemoryError` (with bytes asked and free) when the device
+    cannot hold it; nothing is left allocated then.
+    """
+    xp = array_module(dev)
+    if xp is np:
+        try:
+            return np.empty(shape, dtype=form.numpy_dtype)
+        except MemoryError:
+            raise OutOfMemoryError(_nbytes(shape, form), None, str(dev)) from None
+    import cupy
+
+    with cupy.cuda.Device(dev.index):
+        try:
+            return cupy.empty(shape, dtype=form.numpy_dtype)
+        except cupy.cuda.memory.OutOfMemoryError:
+            free, _ = cupy.cuda.runtime.memGetInfo()
+            pool_free = cupy.get_default_memory_pool().free_bytes()
+            raise OutOfMemoryError(_nbytes(shape, form), int(free + pool_free), str(dev)) from None
+
+
+def _nbytes(shape: tuple[int, ...], form: FloatFormat) -> int:
+    count = 1
+    for d in shape:
+        count *= d
+    return count * form.itemsize
+
+
+def check_out(out: Any, shape: tuple[int, ...], form: FloatFormat, dev: Device | None) -> Device:
+    """Return the device of ``out`` after checking it fits the request; ValueError if not."""
+    try:
+        out_device = device_of(out)
+    except TypeError:
+        raise ValueError(
+            f"out must be a numpy or cupy array, got {type(out).__name__}"
+        ) from None
+    if tuple(out.shape) != shape:
+        raise ValueError(f"out has shape {tuple(out.shape)}, expected {shape}")
+    if np.dtype(out.dtype) != form.numpy_dtype:
+        raise ValueError(f"out has dtype {out.dtype}, expected {form.name}")
+    if not out.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous")
+    if dev is not None and dev != out_device:
+        raise ValueError(f"out lives on {out_device}, but device={dev} was asked for")
+    if out_device.kind == "cpu" and not out.flags.writeable:
+        raise ValueError("out is read-only")
+    return out_device
+
+
+def fill(out: Any, form: FloatFormat, dev: Device, n_items: int, args: tuple) -> None:
+    """Run the fill kernel of ``dev`` over ``out`` (n_items work items, kernel args)."""
+    if n_items == 0 or out.size == 0:
+        return
+    flat = out.reshape(-1).view(form.storage_dtype)
+    if not dev.is_cuda:
+        from .kernels import cpu
+
+        cpu.fill(flat, n_items, *args)
+        return
+    _fill_cuda(flat, dev, n_items, args)
+
+
+def _fill_cuda(flat: Any, dev: Device, n_items: int, args: tuple) -> None:
+    import cupy
+    from numba import cuda
+
+    from .kernels import cuda as cuda_kernels
+
+    with cupy.cuda.Device(dev.index):
+        stream = cuda.external_stream(cupy.cuda.get_current_stream().ptr)
+        # sync=False: the kernel runs on the caller's stream, after the allocation.
+        target = cuda.from_cuda_array_interface(
+            flat.__cuda_array_interface__, owner=flat, sync=False
+        )
+        sm_count = cupy.cuda.Device(dev.index).attributes["MultiProcessorCount"]
+        blocks, threads = cuda_kernels.launch_config(n_items, sm_count * 32)
+        cuda_kernels.fill_kernel[blocks, threads, stream](target, n_items, *args)

@@ -1,0 +1,229 @@
+"""Sampling primitives: uniform, normal and truncated normal on any device.
+
+Each function validates its arguments, allocates the output once on its device
+(or checks ``out=``), and launches the fill kernel; it never copies through the
+host.  Values obey the counter contract (DESIGN.md §3): a value depends only on
+(seed, stream, flat index in the whole tensor, distribution, parameters, dtype),
+so any block generated with ``offset=`` or ``full_shape=``/``start=`` equals the
+same block of the whole tensor bit for bit.
+
+Returns NumPy arrays on the CPU and CuPy arrays on CUDA.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from . import dtypes, launch
+from .checks import check_int, check_real, check_shape
+from .devices import Device, device as resolve_device
+from .dtypes import FloatFormat
+from .kernels import (
+    DIST_NORMAL,
+    DIST_TRUNCATED_NORMAL,
+    DIST_UNIFORM,
+    TRUNC_ATTEMPTS,
+    TRUNC_MIN_ACCEPTANCE,
+)
+from .kernels.philox import philox4x32_10
+from .layout import plan
+from .seeding import SEED_LIMIT, manual_seed, resolve_seed
+
+__all__ = ["uniform", "normal", "truncated_normal", "philox4x32", "manual_seed",
+           "TRUNC_ATTEMPTS", "TRUNC_MIN_ACCEPTANCE"]
+
+# Largest |z| Box-Muller can return: r = sqrt(-2 ln u) with u >= 2^-24 (2^-53 wide).
+Z_MAX_NARROW = math.sqrt(2.0 * 24 * math.log(2.0))
+Z_MAX_WIDE = math.sqrt(2.0 * 53 * math.log(2.0))
+# Beyond this many standard deviations the normal tail underflows float64.
+TAIL_LIMIT = 37.5
+
+
+def _normal_sf(x: float) -> float:
+    return 0.5 * math.erfc(x / math.sqrt(2.0))
+
+
+def _sample(dist: int, shape, params: tuple, clamp: tuple, *, seed, stream, offset, full_shape,
+            start, dtype, device, out, form: FloatFormat):
+    """Allocate (or check ``out``) and fill it; the shared tail of the primitives."""
+    layout = plan(shape, offset, full_shape, start)
+    shape = check_shape(shape)
+    seed = resolve_seed(seed)
+    stream = check_int(stream, "stream", 0, SEED_LIMIT)
+    dev = None if device is None else resolve_device(device)
+    if out is not None:
+        dev = launch.check_out(out, shape, form, dev)
+        target = out
+    else:
+        dev = dev if dev is not None else resolve_device()
+        target = launch.allocate(shape, form, dev)
+    per_block = 2 if form.wide else 4
+    bpr = layout.blocks_per_row(per_block)
+    args = (
+        dist, form.fmt, seed & 0xFFFFFFFF, seed >> 32, stream & 0xFFFFFFFF, stream >> 32,
+        bpr, layout.row_len, layout.base, layout.lead_shape, layout.lead_stride,
+        *params, *dtypes.clamp_arguments(*clamp, form),
+    )
+    launch.fill(target, form, dev, layout.n_rows * bpr, args)
+    return target
+
+
+def _format(dtype: Any, out: Any) -> FloatFormat:
+    if dtype is None and out is not None:
+        return dtypes.float_format(getattr(out, "dtype", None), "out.dtype")
+    return dtypes.float_format(dtype)
+
+
+def _range_check(values: tuple[float, ...], form: FloatFormat, what: str) -> None:
+    if max(abs(v) for v in values) > form.max:
+        raise ValueError(f"{what} exceeds the largest {form.name} value {form.max:g}")
+
+
+def uniform(shape, low: float = 0.0, high: float = 1.0, *, seed: int | None = None,
+            stream: int = 0, offset: int = 0, full_shape=None, start=None, dtype=None,
+            device: Any = None, out=None):
+    """Return an array of ``shape`` with values uniform in [low, high).
+
+    Values never equal ``high`` in any dtype (outputs are clamped to the
+    representable numbers inside [low, high)); ``low == high`` gives ``low``.
+    Matches ``numpy.random.Generator.uniform`` / ``torch.Tensor.uniform_`` in law.
+
+    >>> import gpuinit as gi
+    >>> gi.random.uniform((2, 3), -1.0, 1.0, seed=0, device="cpu").shape
+    (2, 3)
+    """
+    form = _format(dtype, out)
+    low, high = check_real(low, "low"), check_real(high, "high")
+    if low > high:
+        raise ValueError(f"low={low} must be <= high={high}")
+    _range_check((low, high), form, f"low/high ({low}, {high})")
+    span = high - low
+    if not math.isfinite(span):
+        raise ValueError(f"high - low = {high} - {low} overflows float64")
+    if not form.wide:
+        # A float32 span makes a + b·u exact in float64 on every target.
+        span = float(np.float32(span))
+        if not math.isfinite(span):
+            raise ValueError(f"high - low = {high - low} overflows float32")
+    lo = dtypes.representable_at_least(low, form)
+    hi = lo if low == high else dtypes.representable_below(high, form, inclusive=False)
+    if hi < lo:
+        raise ValueError(f"no {form.name} value lies in [low, high) = [{low}, {high})")
+    params = (low, span, 0.0, 0.0, False, 0.0, 0.0, 0.0)
+    return _sample(DIST_UNIFORM, shape, params, (lo, hi), seed=seed, stream=stream,
+                   offset=offset, full_shape=full_shape, start=start, dtype=dtype,
+                   device=device, out=out, form=form)
+
+
+def normal(shape, mean: float = 0.0, std: float = 1.0, *, seed: int | None = None,
+           stream: int = 0, offset: int = 0, full_shape=None, start=None, dtype=None,
+           device: Any = None, out=None):
+    """Return an array of ``shape`` with values from N(mean, std²) (Box-Muller).
+
+    Matches ``numpy.random.Generator.normal`` / ``torch.Tensor.normal_`` in law.
+
+    >>> import gpuinit as gi
+    >>> gi.random.normal(4, mean=1.0, std=0.0, seed=0, device="cpu").tolist()
+    [1.0, 1.0, 1.0, 1.0]
+    """
+    form = _format(dtype, out)
+    mean, std = check_real(mean, "mean"), check_real(std, "std")
+    if std < 0:
+        raise ValueError(f"std={std} must be >= 0")
+    z_max = Z_MAX_WIDE if form.wide else Z_MAX_NARROW
+    _range_check((abs(mean) + std * z_max,), form, f"mean ± {z_max:.2f}·std")
+    params = (mean, std, 0.0, 0.0, False, 0.0, 0.0, 0.0)
+    return _sample(DIST_NORMAL, shape, params, (-form.max, form.max), seed=seed, stream=stream,
+                   offset=offset, full_shape=full_shape, start=start, dtype=dtype,
+                   device=device, out=out, form=form)
+
+
+def truncated_normal(shape, mean: float = 0.0, std: float = 1.0, lower: float = -2.0,
+                     upper: float = 2.0, *, seed: int | None = None, stream: int = 0,
+                     offset: int = 0, full_shape=None, start=None, dtype=None,
+                     device: Any = None, out=None):
+    """Return an array of ``shape`` from N(mean, std²) truncated to
+    [mean + lower·std, mean + upper·std].
+
+    ``lower``/``upper`` are in units of std, like Keras (default ±2σ).  Sampling
+    is exact for any interval: rejection for ``TRUNC_ATTEMPTS`` attempts, then the
+    inverse CDF; intervals with acceptance below ``TRUNC_MIN_ACCEPTANCE`` (far
+    tails, narrow slices) use the inverse CDF directly.  Matches
+    ``scipy.stats.truncnorm(lower, upper, mean, std)`` and, for ±2σ,
+    ``keras.random.truncated_normal``.
+
+    >>> import gpuinit as gi
+    >>> x = gi.random.truncated_normal(1000, lower=3.0, upper=6.0, seed=0, device="cpu")
+    >>> bool((x >= 3).all() and (x <= 6).all())
+    True
+    """
+    form = _format(dtype, out)
+    mean, std = check_real(mean, "mean"), check_real(std, "std")
+    lower, upper = check_real(lower, "lower"), check_real(upper, "upper")
+    if std < 0:
+        raise ValueError(f"std={std} must be >= 0")
+    if lower >= upper:
+        raise ValueError(f"lower={lower} must be < upper={upper}")
+    if lower >= TAIL_LIMIT or upper <= -TAIL_LIMIT:
+        raise ValueError(
+            f"[lower, upper] = [{lower}, {upper}] lies beyond {TAIL_LIMIT} standard "
+            "deviations, where the normal law underflows float64"
+        )
+    lo_value, hi_value = mean + lower * std, mean + upper * std
+    _range_check((lo_value, hi_value, mean), form, "mean + [lower, upper]·std")
+    p_lower = 1.0 - _normal_sf(lower) if lower > 0 else _normal_sf(-lower)
+    q_upper = _normal_sf(upper)
+    if lower >= 0:
+        mass = _normal_sf(lower) - q_upper
+    elif upper <= 0:
+        mass = _normal_sf(-upper) - p_lower
+    else:
+        mass = 1.0 - p_lower - q_upper
+    reject = mass >= TRUNC_MIN_ACCEPTANCE
+    if std == 0:
+        lo = hi = dtypes.round_to(mean, form)
+    else:
+        lo = dtypes.representable_at_least(lo_value, form)
+        hi = dtypes.representable_below(hi_value, form, inclusive=True)
+        if hi < lo:
+            raise ValueError(
+                f"no {form.name} value lies in [{lo_value}, {hi_value}]; widen [lower, upper]"
+            )
+    params = (mean, std, lower, upper, reject, p_lower, q_upper, mass)
+    return _sample(DIST_TRUNCATED_NORMAL, shape, params, (lo, hi), seed=seed, stream=stream,
+                   offset=offset, full_shape=full_shape, start=start, dtype=dtype,
+                   device=device, out=out, form=form)
+
+
+def philox4x32(counter, key) -> np.ndarray:
+    """Return Philox4x32-10 of ``counter`` (4 words) under ``key`` (2 words).
+
+    Accepts array-likes of shape (..., 4) and (..., 2) (broadcast together) and
+    returns uint32 words of shape (..., 4).  Checked against the Random123
+    known-answer vectors.
+
+    >>> import gpuinit as gi
+    >>> [hex(w) for w in gi.random.philox4x32([0, 0, 0, 0], [0, 0])]
+    ['0x6627e8d5', '0xe169c58d', '0xbc57ac4c', '0x9b00dbd8']
+    """
+    counters = _words(counter, 4, "counter")
+    keys = _words(key, 2, "key")
+    batch = np.broadcast_shapes(counters.shape[:-1], keys.shape[:-1])
+    counters = np.broadcast_to(counters, batch + (4,)).reshape(-1, 4)
+    keys = np.broadcast_to(keys, batch + (2,)).reshape(-1, 2)
+    result = np.empty((counters.shape[0], 4), dtype=np.uint32)
+    for i in range(counters.shape[0]):
+        result[i] = philox4x32_10(*(int(c) for c in counters[i]), *(int(k) for k in keys[i]))
+    return result.reshape(batch + (4,))
+
+
+def _words(value, count: int, argument: str) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype.kind not in "iu" or array.ndim == 0 or array.shape[-1] != count:
+        raise ValueError(f"{argument} must be integers with last dimension {count}")
+    if array.size and (array.min() < 0 or array.max() > 0xFFFFFFFF):
+        raise ValueError(f"{argument} words must lie in [0, 2**32)")
+    return array.astype(np.uint32)

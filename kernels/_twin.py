@@ -1,0 +1,54 @@
+"""Compile one scalar source for two targets.
+
+The arithmetic of gpuinit (Philox, the integer-to-float maps, Box-Muller, the
+truncated normal) is written once, as plain scalar Python functions marked with
+:func:`scalar`.  :func:`build` compiles every marked function for one target —
+``numba.njit(inline="always")`` for the CPU, ``numba.cuda.jit(device=True,
+inline="always")`` for CUDA — into a namespace in which the functions call each
+other's compiled twins.  The CPU and CUDA launch loops are thin wrappers around
+the same compiled work-item function, which is what makes both targets produce
+the same numbers and lets the CUDA simulator test the GPU code on any machine.
+"""
+
+from __future__ import annotations
+
+import types
+from types import SimpleNamespace
+from typing import Callable
+
+_SOURCES: list[Callable] = []
+
+
+def scalar(func: Callable) -> Callable:
+    """Mark ``func`` as part of the shared scalar source; returns it unchanged."""
+    if any(f.__name__ == func.__name__ for f in _SOURCES):
+        raise RuntimeError(f"scalar function {func.__name__!r} defined twice")
+    _SOURCES.append(func)
+    return func
+
+
+def build(jit: Callable[[Callable], Callable], overrides: dict | None = None) -> SimpleNamespace:
+    """Return a namespace holding every scalar function compiled with ``jit``.
+
+    Each function is rebuilt over one shared globals dictionary (the union of the
+    defining modules' globals, then the compiled twins, then ``overrides``), so a
+    call from one scalar function to another resolves to the same target.
+    ``overrides`` binds target-specific primitives such as ``fma``.
+    """
+    shared: dict = {}
+    for func in _SOURCES:
+        for name, value in func.__globals__.items():
+            shared.setdefault(name, value)
+    compiled = {}
+    for func in _SOURCES:
+        clone = types.FunctionType(
+            func.__code__, shared, func.__name__, func.__defaults__, func.__closure__
+        )
+        clone.__qualname__ = func.__qualname__
+        clone.__module__ = func.__module__
+        clone.__doc__ = func.__doc__
+        compiled[func.__name__] = jit(clone)
+    shared.update(compiled)
+    if overrides:
+        shared.update(overrides)
+    return SimpleNamespace(**compiled)

@@ -1,0 +1,46 @@
+"""CUDA twins of the fill kernels: ``@cuda.jit`` grid-stride loops over work items.
+
+Importing this module needs numba-cuda.  Under ``NUMBA_ENABLE_CUDASIM=1`` the same
+kernels run in Numba's CUDA simulator (as Python, one thread at a time), which is
+how the test suite checks the GPU code on machines without a GPU.
+"""
+
+from numba import config, cuda, int64
+
+from . import convert, distributions, fill, philox  # noqa: F401  (registers the scalar source)
+from ._twin import build
+
+SIMULATED = bool(config.ENABLE_CUDASIM)
+
+# The simulator keeps convert.fma, an exact Python fma; real devices use fma.rn.
+LIB = build(cuda.jit(device=True, inline="always"), overrides=None if SIMULATED else {"fma": cuda.fma})
+_fill_block = LIB.fill_block
+
+THREADS_PER_BLOCK = 256
+
+
+@cuda.jit
+def fill_kernel(
+    out, n_items, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape, lead_stride,
+    a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
+):
+    """Fill ``out`` (1-D, contiguous) with work items 0..n_items-1, grid-stride.
+
+    Work item w is block w mod blocks_per_row of row w // blocks_per_row.
+    """
+    w = int64(cuda.grid(1))
+    stride = int64(cuda.gridsize(1))
+    while w < n_items:
+        r = w // blocks_per_row
+        _fill_block(
+            r, w - r * blocks_per_row, out, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape,
+            lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo,
+            clamp_hi, bits_lo, bits_hi,
+        )
+        w += stride
+
+
+def launch_config(n_items: int, max_blocks: int) -> tuple[int, int]:
+    """Return (blocks, threads) for ``n_items`` work items, at most ``max_blocks`` blocks."""
+    blocks = max(1, min(max_blocks, -(-n_items // THREADS_PER_BLOCK)))
+    return blocks, THREADS_PER_BLOCK

@@ -1,0 +1,211 @@
+"""The work item shared by the CPU and CUDA fill kernels, as scalar source.
+
+A request fills an output block of a larger logical tensor.  The host reduces
+that block to ``n_rows`` rows of ``row_len`` elements that are contiguous both in
+the output and in the whole tensor (a flat request is one row).  Row ``r``
+starts at flat index :func:`row_start` of the whole tensor.
+
+A work item is one Philox block of one row: it computes the block's words once
+and writes the (up to 4, or 2 for float64) elements of that block which lie in
+the row.  Element ``e`` of the whole tensor therefore always gets the same value,
+whichever request, launch configuration or device produced it.
+"""
+
+from numba import float32, float64, int64, uint32
+
+from ._twin import scalar
+from .convert import (
+    BFLOAT16_BIAS,
+    BFLOAT16_P,
+    FLOAT16_BIAS,
+    FLOAT16_P,
+    bits16_order_key,
+    float_to_bits16,
+    fma,
+    u01_f32,
+    u01_f32_open_left,
+    u01_f64,
+    u01_f64_open_left,
+)
+from .distributions import (
+    TRUNC_ATTEMPTS,
+    box_muller_f32,
+    box_muller_f64,
+    truncated_normal_quantile,
+)
+from .philox import philox_block
+
+DIST_UNIFORM = 0
+DIST_NORMAL = 1
+DIST_TRUNCATED_NORMAL = 2
+
+FMT_FLOAT32 = 0
+FMT_FLOAT64 = 1
+FMT_FLOAT16 = 2
+FMT_BFLOAT16 = 3
+
+
+@scalar
+def row_start(r, base, lead_shape, lead_stride):
+    """Return the flat index in the whole tensor of the first element of row r."""
+    e = int64(base)
+    for d in range(len(lead_shape) - 1, -1, -1):
+        n = int64(lead_shape[d])
+        q = r // n
+        e += (r - q * n) * int64(lead_stride[d])
+        r = q
+    return e
+
+
+@scalar
+def standard_values(dist, wide, x0, x1, x2, x3, a, b):
+    """Return four float64 values made from one block's words.
+
+    Uniform: a + b·u (a = low, b = high - low; b is a float32 number in the
+    narrow case so that the float64 product is exact and fused or unfused
+    evaluation agree).  Normal family: standard normal deviates.  Wide (float64)
+    blocks fill only the first two values.
+    """
+    if dist == DIST_UNIFORM:
+        if wide:
+            return fma(b, u01_f64(x0, x1), a), fma(b, u01_f64(x2, x3), a), 0.0, 0.0
+        return (
+            a + b * float64(u01_f32(x0)),
+            a + b * float64(u01_f32(x1)),
+            a + b * float64(u01_f32(x2)),
+            a + b * float64(u01_f32(x3)),
+        )
+    if wide:
+        z0, z1 = box_muller_f64(u01_f64_open_left(x0, x1), u01_f64(x2, x3))
+        return z0, z1, 0.0, 0.0
+    z0, z1 = box_muller_f32(u01_f32_open_left(x0), u01_f32(x1))
+    z2, z3 = box_muller_f32(u01_f32_open_left(x2), u01_f32(x3))
+    return float64(z0), float64(z1), float64(z2), float64(z3)
+
+
+@scalar
+def lane_uniform(wide, lane, x0, x1, x2, x3):
+    """Return the uniform in [0, 1) of one lane: word ``lane`` or word pair ``lane``."""
+    if wide:
+        if lane == 0:
+            return u01_f64(x0, x1)
+        return u01_f64(x2, x3)
+    if lane == 0:
+        return float64(u01_f32(x0))
+    if lane == 1:
+        return float64(u01_f32(x1))
+    if lane == 2:
+        return float64(u01_f32(x2))
+    return float64(u01_f32(x3))
+
+
+@scalar
+def inside(z, lower, upper):
+    """Return whether lower <= z <= upper."""
+    return z >= lower and z <= upper
+
+
+@scalar
+def store(out, i, v, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi):
+    """Write float64 ``v`` to out[i] in the output format, rounded once and clamped
+    to the representable bounds [clamp_lo, clamp_hi] (bit patterns for 16-bit)."""
+    if fmt == FMT_FLOAT32:
+        x = float32(v)
+        if x < clamp_lo:
+            x = float32(clamp_lo)
+        if x > clamp_hi:
+            x = float32(clamp_hi)
+        out[i] = x
+    elif fmt == FMT_FLOAT64:
+        y = float64(v)
+        if y < clamp_lo:
+            y = clamp_lo
+        if y > clamp_hi:
+            y = clamp_hi
+        out[i] = y
+    else:
+        if fmt == FMT_FLOAT16:
+            bits = float_to_bits16(v, FLOAT16_P, FLOAT16_BIAS)
+        else:
+            bits = float_to_bits16(v, BFLOAT16_P, BFLOAT16_BIAS)
+        key = bits16_order_key(bits)
+        if key < bits16_order_key(bits_lo):
+            bits = uint32(bits_lo)
+        if key > bits16_order_key(bits_hi):
+            bits = uint32(bits_hi)
+        out[i] = bits
+
+
+@scalar
+def fill_block(
+    r, j, out, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape, lead_stride,
+    a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
+):
+    """Fill the elements of work item (r, j): Philox block j of row r.
+
+    dist/fmt select the distribution and output format.  Uniform: value a + b·u.
+    Normal: a + b·z.  Truncated normal: a + b·z with z in [lower, upper], by
+    rejection (if ``reject``) then the inverse CDF with (p_lower, q_upper, mass).
+    """
+    wide = fmt == FMT_FLOAT64
+    per_block = 2 if wide else 4
+    start = row_start(r, base, lead_shape, lead_stride)
+    block = start // per_block + j
+    first = block * per_block
+    lo = max(first, start) - first
+    hi = min(first + per_block, start + int64(row_len)) - first
+    if lo >= hi:
+        return
+    out_offset = r * int64(row_len) - start + first  # out index of lane 0
+
+    x0, x1, x2, x3 = philox_block(block, 0, k0, k1, s0, s1)
+    v0, v1, v2, v3 = standard_values(dist, wide, x0, x1, x2, x3, a, b)
+
+    if dist == DIST_TRUNCATED_NORMAL:
+        # A lane is done when it lies outside this row or its value is accepted.
+        ok0 = not (lo <= 0 < hi) or (reject and inside(v0, lower, upper))
+        ok1 = not (lo <= 1 < hi) or (reject and inside(v1, lower, upper))
+        ok2 = not (lo <= 2 < hi) or (reject and inside(v2, lower, upper))
+        ok3 = not (lo <= 3 < hi) or (reject and inside(v3, lower, upper))
+        attempt = 1 if reject else TRUNC_ATTEMPTS
+        while not (ok0 and ok1 and ok2 and ok3) and attempt < TRUNC_ATTEMPTS:
+            y0, y1, y2, y3 = philox_block(block, attempt, k0, k1, s0, s1)
+            t0, t1, t2, t3 = standard_values(dist, wide, y0, y1, y2, y3, a, b)
+            if not ok0 and inside(t0, lower, upper):
+                v0 = t0
+                ok0 = True
+            if not ok1 and inside(t1, lower, upper):
+                v1 = t1
+                ok1 = True
+            if not ok2 and inside(t2, lower, upper):
+                v2 = t2
+                ok2 = True
+            if not ok3 and inside(t3, lower, upper):
+                v3 = t3
+                ok3 = True
+            attempt += 1
+        if not (ok0 and ok1 and ok2 and ok3):
+            y0, y1, y2, y3 = philox_block(block, TRUNC_ATTEMPTS, k0, k1, s0, s1)
+            if not ok0:
+                v0 = truncated_normal_quantile(lane_uniform(wide, 0, y0, y1, y2, y3), p_lower, q_upper, mass)
+            if not ok1:
+                v1 = truncated_normal_quantile(lane_uniform(wide, 1, y0, y1, y2, y3), p_lower, q_upper, mass)
+            if not ok2:
+                v2 = truncated_normal_quantile(lane_uniform(wide, 2, y0, y1, y2, y3), p_lower, q_upper, mass)
+            if not ok3:
+                v3 = truncated_normal_quantile(lane_uniform(wide, 3, y0, y1, y2, y3), p_lower, q_upper, mass)
+
+    if dist != DIST_UNIFORM:
+        v0 = a + b * v0
+        v1 = a + b * v1
+        v2 = a + b * v2
+        v3 = a + b * v3
+
+    if lo <= 0 < hi:
+        store(out, out_offset, v0, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+    if lo <= 1 < hi:
+        store(out, out_offset + 1, v1, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+    if lo <= 2 < hi:
+        store(out, out_offset + 2, v2, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+    if lo <= 3 < hi:
+        store(out, out_offset + 3, v3, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
