@@ -1,0 +1,36 @@
+"""Test configuration.
+
+Without a real GPU the suite runs the CUDA kernels in Numba's CUDA simulator:
+NUMBA_ENABLE_CUDASIM must be set before Numba is first imported, so it is set
+here, at collection start, unless a CUDA device answers through CuPy.  Tests
+marked ``cuda`` need a real GPU and are skipped with the reason otherwise.
+"""
+
+import os
+
+
+def _real_gpu_reason():
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            return None
+        return "CuPy sees no CUDA device"
+    except Exception as exc:  # no CuPy, no driver
+        return f"no usable CUDA GPU ({type(exc).__name__}: {exc})"
+
+
+NO_GPU_REASON = _real_gpu_reason()
+if NO_GPU_REASON is not None:
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
+import pytest  # noqa: E402
+
+
+def pytest_collection_modifyitems(config, items):
+    if NO_GPU_REASON is None:
+        return
+    skip = pytest.mark.skip(reason=NO_GPU_REASON)
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
