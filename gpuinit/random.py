@@ -105,9 +105,9 @@ def uniform(shape, low: float = 0.0, high: float = 1.0, *, seed: int | None = No
         raise ValueError(f"high - low = {high} - {low} overflows float64")
     if not form.wide:
         # A float32 span makes a + b·u exact in float64 on every target.
+        if span > dtypes.FLOAT32.max:
+            raise ValueError(f"high - low = {span:g} overflows float32")
         span = float(np.float32(span))
-        if not math.isfinite(span):
-            raise ValueError(f"high - low = {high - low} overflows float32")
     lo = dtypes.representable_at_least(low, form)
     hi = lo if low == high else dtypes.representable_below(high, form, inclusive=False)
     if hi < lo:

@@ -12,8 +12,16 @@ from ._twin import build
 
 SIMULATED = bool(config.ENABLE_CUDASIM)
 
+
+
+def _fused_multiply_add(a, b, c):
+    """CUDA's fma.rn.f64: a * b + c rounded once, like LLVM's fma on the CPU."""
+    return cuda.fma(a, b, c)
+
+
 # The simulator keeps convert.fma, an exact Python fma; real devices use fma.rn.
-LIB = build(cuda.jit(device=True, inline="always"), overrides=None if SIMULATED else {"fma": cuda.fma})
+_DEVICE = cuda.jit(device=True, inline="always")
+LIB = build(_DEVICE, overrides=None if SIMULATED else {"fma": _DEVICE(_fused_multiply_add)})
 _fill_block = LIB.fill_block
 
 THREADS_PER_BLOCK = 256

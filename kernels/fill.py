@@ -100,6 +100,18 @@ def lane_uniform(wide, lane, x0, x1, x2, x3):
 
 
 @scalar
+def lane_pending(lane, ok0, ok1, ok2, ok3):
+    """Return whether lane ``lane`` still needs a value."""
+    if lane == 0:
+        return not ok0
+    if lane == 1:
+        return not ok1
+    if lane == 2:
+        return not ok2
+    return not ok3
+
+
+@scalar
 def inside(z, lower, upper):
     """Return whether lower <= z <= upper."""
     return z >= lower and z <= upper
@@ -158,42 +170,54 @@ def fill_block(
         return
     out_offset = r * int64(row_len) - start + first  # out index of lane 0
 
-    x0, x1, x2, x3 = philox_block(block, 0, k0, k1, s0, s1)
-    v0, v1, v2, v3 = standard_values(dist, wide, x0, x1, x2, x3, a, b)
-
-    if dist == DIST_TRUNCATED_NORMAL:
-        # A lane is done when it lies outside this row or its value is accepted.
-        ok0 = not (lo <= 0 < hi) or (reject and inside(v0, lower, upper))
-        ok1 = not (lo <= 1 < hi) or (reject and inside(v1, lower, upper))
-        ok2 = not (lo <= 2 < hi) or (reject and inside(v2, lower, upper))
-        ok3 = not (lo <= 3 < hi) or (reject and inside(v3, lower, upper))
-        attempt = 1 if reject else TRUNC_ATTEMPTS
-        while not (ok0 and ok1 and ok2 and ok3) and attempt < TRUNC_ATTEMPTS:
-            y0, y1, y2, y3 = philox_block(block, attempt, k0, k1, s0, s1)
-            t0, t1, t2, t3 = standard_values(dist, wide, y0, y1, y2, y3, a, b)
-            if not ok0 and inside(t0, lower, upper):
-                v0 = t0
-                ok0 = True
-            if not ok1 and inside(t1, lower, upper):
-                v1 = t1
-                ok1 = True
-            if not ok2 and inside(t2, lower, upper):
-                v2 = t2
-                ok2 = True
-            if not ok3 and inside(t3, lower, upper):
-                v3 = t3
-                ok3 = True
-            attempt += 1
-        if not (ok0 and ok1 and ok2 and ok3):
-            y0, y1, y2, y3 = philox_block(block, TRUNC_ATTEMPTS, k0, k1, s0, s1)
-            if not ok0:
-                v0 = truncated_normal_quantile(lane_uniform(wide, 0, y0, y1, y2, y3), p_lower, q_upper, mass)
-            if not ok1:
-                v1 = truncated_normal_quantile(lane_uniform(wide, 1, y0, y1, y2, y3), p_lower, q_upper, mass)
-            if not ok2:
-                v2 = truncated_normal_quantile(lane_uniform(wide, 2, y0, y1, y2, y3), p_lower, q_upper, mass)
-            if not ok3:
-                v3 = truncated_normal_quantile(lane_uniform(wide, 3, y0, y1, y2, y3), p_lower, q_upper, mass)
+    # A lane is done when it lies outside this row or has its value.  Uniform and
+    # normal finish at attempt 0; the truncated normal retries rejected lanes and
+    # ends with the inverse CDF at attempt TRUNC_ATTEMPTS.  One Philox call site
+    # keeps the inlined kernel small.
+    ok0 = not (lo <= 0 < hi)
+    ok1 = not (lo <= 1 < hi)
+    ok2 = not (lo <= 2 < hi)
+    ok3 = not (lo <= 3 < hi)
+    v0 = v1 = v2 = v3 = 0.0
+    truncated = dist == DIST_TRUNCATED_NORMAL
+    attempt = TRUNC_ATTEMPTS if truncated and not reject else 0
+    while True:
+        x0, x1, x2, x3 = philox_block(block, attempt, k0, k1, s0, s1)
+        if attempt == TRUNC_ATTEMPTS:
+            for lane in range(4):
+                pending = lane_pending(lane, ok0, ok1, ok2, ok3)
+                if pending:
+                    z = truncated_normal_quantile(
+                        lane_uniform(wide, lane, x0, x1, x2, x3), p_lower, q_upper, mass
+                    )
+                    if lane == 0:
+                        v0 = z
+                    elif lane == 1:
+                        v1 = z
+                    elif lane == 2:
+                        v2 = z
+                    else:
+                        v3 = z
+            break
+        t0, t1, t2, t3 = standard_values(dist, wide, x0, x1, x2, x3, a, b)
+        if not truncated:
+            v0, v1, v2, v3 = t0, t1, t2, t3
+            break
+        if not ok0 and inside(t0, lower, upper):
+            v0 = t0
+            ok0 = True
+        if not ok1 and inside(t1, lower, upper):
+            v1 = t1
+            ok1 = True
+        if not ok2 and inside(t2, lower, upper):
+            v2 = t2
+            ok2 = True
+        if not ok3 and inside(t3, lower, upper):
+            v3 = t3
+            ok3 = True
+        if ok0 and ok1 and ok2 and ok3:
+            break
+        attempt += 1
 
     if dist != DIST_UNIFORM:
         v0 = a + b * v0
