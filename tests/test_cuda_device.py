@@ -1,0 +1,68 @@
+"""Real-GPU checks (marked ``cuda``; skipped with the reason on machines without one)."""
+
+import numpy as np
+import pytest
+
+import gpuinit as gi
+
+from .helpers import DISTRIBUTIONS, DTYPES, bits, ulp_distance
+
+pytestmark = pytest.mark.cuda
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dist", list(DISTRIBUTIONS))
+def test_cupy_result_matches_cpu(dist, dtype):
+    import cupy
+
+    sample = DISTRIBUTIONS[dist]
+    on_gpu = sample((33, 65), seed=3, stream=2, dtype=dtype, device="cuda")
+    on_cpu = sample((33, 65), seed=3, stream=2, dtype=dtype, device="cpu")
+    assert isinstance(on_gpu, cupy.ndarray)
+    if dist == "uniform":
+        np.testing.assert_array_equal(bits(on_gpu), bits(on_cpu))
+    else:
+        assert ulp_distance(on_gpu, on_cpu, "float32").max() <= 2.0
+
+
+@pytest.mark.parametrize("dist", list(DISTRIBUTIONS))
+def test_gpu_block_equals_slice_of_whole(dist):
+    sample = DISTRIBUTIONS[dist]
+    whole = sample((40, 50), seed=1, device="cuda")
+    block = sample((7, 9), seed=1, device="cuda", full_shape=(40, 50), start=(30, 41))
+    np.testing.assert_array_equal(bits(block), bits(whole[30:37, 41:50]))
+
+
+def test_launch_uses_the_current_stream_and_out_is_filled_in_place():
+    import cupy
+
+    out = cupy.full((1000,), cupy.nan, dtype=cupy.float32)
+    with cupy.cuda.Stream(non_blocking=True) as stream:
+        result = gi.random.normal(1000, seed=5, out=out)
+        stream.synchronize()
+    assert result is out
+    assert bool(cupy.isfinite(out).all())
+
+
+def test_more_than_2_to_the_31_elements():
+    import cupy
+
+    n = (1 << 31) + 1000
+    free, _ = cupy.cuda.runtime.memGetInfo()
+    if free < n * 2 * 1.2:
+        pytest.skip(f"needs {n * 2} bytes of free device memory, {free} free")
+    x = gi.random.uniform(n, seed=9, dtype="float16", device="cuda")
+    tail = gi.random.uniform(1000, seed=9, dtype="float16", device="cuda", offset=n - 1000)
+    np.testing.assert_array_equal(bits(x[-1000:]), bits(tail))
+    del x
+    cupy.get_default_memory_pool().free_all_blocks()
+
+
+def test_out_of_memory_raises_typed_error_and_frees_the_pool():
+    import cupy
+
+    pool = cupy.get_default_memory_pool()
+    before = pool.used_bytes()
+    with pytest.raises(gi.OutOfMemoryError):
+        gi.random.uniform((1 << 40,), seed=0, device="cuda")
+    assert pool.used_bytes() == before
