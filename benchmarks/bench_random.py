@@ -80,20 +80,24 @@ def _cases(dev, n, xp):
         peers: dict[str, dict] = {k: {} for k in ours}
         if not dev.is_cuda and dtype == "float32":
             rng = np.random.default_rng(0)
-            peers["uniform"]["numpy default_rng"] = lambda: rng.random(dtype=np.float32, out=out)
+            peers["uniform"]["numpy default_rng"] = (
+                lambda rng=rng, out=out: rng.random(dtype=np.float32, out=out))
             peers["normal"]["numpy default_rng"] = (
-                lambda: rng.standard_normal(dtype=np.float32, out=out))
+                lambda rng=rng, out=out: rng.standard_normal(dtype=np.float32, out=out))
         if dev.is_cuda and dtype in ("float32", "float16"):
             import cupy
 
             legacy = cupy.random.RandomState(0)
-            peers["uniform"]["cupy.random"] = lambda: legacy.random_sample(n, dtype=dtype)
-            peers["normal"]["cupy.random"] = lambda: legacy.standard_normal(n, dtype=dtype)
+            peers["uniform"]["cupy.random"] = (
+                lambda r=legacy, dt=dtype: r.random_sample(n, dtype=dt))
+            peers["normal"]["cupy.random"] = (
+                lambda r=legacy, dt=dtype: r.standard_normal(n, dtype=dt))
             if dtype == "float32":
                 g = cupy.random.default_rng(0)
-                peers["uniform"]["cupy default_rng"] = lambda: g.random(n, dtype=cupy.float32)
+                peers["uniform"]["cupy default_rng"] = (
+                    lambda g=g: g.random(n, dtype=cupy.float32))
                 peers["normal"]["cupy default_rng"] = (
-                    lambda: g.standard_normal(n, dtype=cupy.float32))
+                    lambda g=g: g.standard_normal(n, dtype=cupy.float32))
         if torch is not None:
             t = torch.empty(n, dtype=getattr(torch, dtype), device=tdev)
             peers["uniform"]["torch"] = lambda t=t: t.uniform_()

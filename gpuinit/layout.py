@@ -59,7 +59,7 @@ def plan(shape: Any, offset: Any = 0, full_shape: Any = None, start: Any = None)
                 f"shape={shape}, full_shape={full_shape} and start={start} "
                 "must have the same number of dimensions"
             )
-        for d, (n, f, s) in enumerate(zip(shape, full_shape, start)):
+        for d, (n, f, s) in enumerate(zip(shape, full_shape, start, strict=True)):
             if s + n > f:
                 raise ValueError(
                     f"start={start} with shape={shape} leaves full_shape={full_shape} "
@@ -71,7 +71,7 @@ def plan(shape: Any, offset: Any = 0, full_shape: Any = None, start: Any = None)
         while k > 0 and shape[k] == full_shape[k]:
             k -= 1
         row_dims = max(k, 0)
-        base = sum(s * st for s, st in zip(start, strides))
+        base = sum(s * st for s, st in zip(start, strides, strict=True))
         lead_shape = shape[:row_dims] or (1,)
         lead_stride = strides[:row_dims] or (0,)
         row_len = size_of(shape[row_dims:]) if shape else 1

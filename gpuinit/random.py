@@ -19,7 +19,7 @@ import numpy as np
 
 from . import dtypes, launch
 from .checks import check_int, check_real, check_shape
-from .devices import Device, device as resolve_device
+from .devices import device as resolve_device
 from .dtypes import FloatFormat
 from .kernels import (
     DIST_NORMAL,

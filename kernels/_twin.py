@@ -13,8 +13,8 @@ the same numbers and lets the CUDA simulator test the GPU code on any machine.
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Callable
 
 _SOURCES: list[Callable] = []
 

@@ -3,7 +3,8 @@
 from numba import njit, prange, types
 from numba.core.extending import intrinsic
 
-from . import convert, distributions, fill, philox  # noqa: F401  (registers the scalar source)
+from . import convert, distributions, philox  # noqa: F401  (registers the scalar source)
+from . import fill as _work_item  # noqa: F401
 from ._twin import build
 
 
@@ -13,7 +14,10 @@ def _fused_multiply_add(typingctx, a, b, c):
     sig = types.float64(types.float64, types.float64, types.float64)
 
     def codegen(context, builder, signature, args):
-        x, y, z = (context.cast(builder, v, t, types.float64) for v, t in zip(args, signature.args))
+        x, y, z = (
+            context.cast(builder, v, t, types.float64)
+            for v, t in zip(args, signature.args, strict=True)
+        )
         return builder.fma(x, y, z)
 
     return sig, codegen

@@ -7,7 +7,8 @@ how the test suite checks the GPU code on machines without a GPU.
 
 from numba import config, cuda, int64
 
-from . import convert, distributions, fill, philox  # noqa: F401  (registers the scalar source)
+from . import convert, distributions, philox  # noqa: F401  (registers the scalar source)
+from . import fill as _work_item  # noqa: F401
 from ._twin import build
 
 SIMULATED = bool(config.ENABLE_CUDASIM)
@@ -21,7 +22,8 @@ def _fused_multiply_add(a, b, c):
 
 # The simulator keeps convert.fma, an exact Python fma; real devices use fma.rn.
 _DEVICE = cuda.jit(device=True, inline="always")
-LIB = build(_DEVICE, overrides=None if SIMULATED else {"fma": _DEVICE(_fused_multiply_add)})
+_OVERRIDES = None if SIMULATED else {"fma": _DEVICE(_fused_multiply_add)}
+LIB = build(_DEVICE, overrides=_OVERRIDES)
 _fill_block = LIB.fill_block
 
 THREADS_PER_BLOCK = 256
@@ -41,9 +43,9 @@ def fill_kernel(
     while w < n_items:
         r = w // blocks_per_row
         _fill_block(
-            r, w - r * blocks_per_row, out, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape,
-            lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo,
-            clamp_hi, bits_lo, bits_hi,
+            r, w - r * blocks_per_row, out, dist, fmt, k0, k1, s0, s1, blocks_per_row,
+            row_len, base, lead_shape, lead_stride, a, b, lower, upper, reject, p_lower,
+            q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
         )
         w += stride
 

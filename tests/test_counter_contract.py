@@ -19,7 +19,7 @@ def test_block_equals_slice_of_whole(dist, dtype):
                          ((2, 7, 1), (3, 1, 1)), ((0, 3, 0), (6, 4, 9))]:
         block = sample(shape, seed=5, stream=3, dtype=dtype, device="cpu",
                        full_shape=WHOLE, start=start)
-        index = tuple(slice(s, s + n) for s, n in zip(start, shape))
+        index = tuple(slice(s, s + n) for s, n in zip(start, shape, strict=True))
         np.testing.assert_array_equal(bits(block), bits(whole[index]))
 
 
