@@ -118,6 +118,15 @@ def inside(z, lower, upper):
 
 
 @scalar
+def accept(done, value, candidate, lower, upper):
+    """Return (done, value) after offering a lane ``candidate``: a pending lane
+    takes it when it lies in [lower, upper]."""
+    if not done and inside(candidate, lower, upper):
+        return True, candidate
+    return done, value
+
+
+@scalar
 def store(out, i, v, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi):
     """Write float64 ``v`` to out[i] in the output format, rounded once and clamped
     to the representable bounds [clamp_lo, clamp_hi] (bit patterns for 16-bit)."""
@@ -203,18 +212,10 @@ def fill_block(
         if not truncated:
             v0, v1, v2, v3 = t0, t1, t2, t3
             break
-        if not ok0 and inside(t0, lower, upper):
-            v0 = t0
-            ok0 = True
-        if not ok1 and inside(t1, lower, upper):
-            v1 = t1
-            ok1 = True
-        if not ok2 and inside(t2, lower, upper):
-            v2 = t2
-            ok2 = True
-        if not ok3 and inside(t3, lower, upper):
-            v3 = t3
-            ok3 = True
+        ok0, v0 = accept(ok0, v0, t0, lower, upper)
+        ok1, v1 = accept(ok1, v1, t1, lower, upper)
+        ok2, v2 = accept(ok2, v2, t2, lower, upper)
+        ok3, v3 = accept(ok3, v3, t3, lower, upper)
         if ok0 and ok1 and ok2 and ok3:
             break
         attempt += 1
