@@ -72,9 +72,11 @@ def fill(out: Any, form: FloatFormat, dev: Device, n_items: int, args: tuple) ->
         return
     flat = out.reshape(-1).view(form.storage_dtype)
     if not dev.is_cuda:
+        import numba
+
         from .kernels import cpu
 
-        cpu.fill(flat, n_items, *args)
+        cpu.fill(flat, n_items, numba.get_num_threads(), *args)
         return
     _fill_cuda(flat, dev, n_items, args)
 

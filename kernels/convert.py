@@ -36,12 +36,6 @@ def u01_f32(word):
 
 
 @scalar
-def u01_f32_open_left(word):
-    """Return a float32 uniform in (0, 1] from the top 24 bits of a 32-bit word."""
-    return float32((uint32(word) >> uint32(8)) + uint32(1)) * float32(TWO_POW_M24)
-
-
-@scalar
 def u01_f64(hi, lo):
     """Return a float64 uniform in [0, 1) with 53 bits from two 32-bit words."""
     a = float64(uint32(hi) >> uint32(5))

@@ -1,11 +1,14 @@
 """CPU twins of the fill kernels: ``@njit(parallel=True)`` loops over work items."""
 
-from numba import njit, prange, types
+import numpy as np
+from numba import int64, njit, prange, types, uint32, uint64
 from numba.core.extending import intrinsic
 
 from . import convert, distributions, philox  # noqa: F401  (registers the scalar source)
 from . import fill as _work_item  # noqa: F401
 from ._twin import build
+from .fill import DIST_TRUNCATED_NORMAL, FMT_FLOAT64
+from .philox import MASK32, PHILOX_W0, PHILOX_W1, ROUNDS
 
 
 @intrinsic
@@ -24,40 +27,149 @@ def _fused_multiply_add(typingctx, a, b, c):
 
 
 LIB = build(njit, overrides={"fma": _fused_multiply_add})
-_fill_block = LIB.fill_block
-
-# Work items per parallel task: large enough to amortize scheduling, small enough
-# to balance the cores.
-CHUNK = 4096
+_philox_round = LIB.philox_round
+_row_start = LIB.row_start
+_first_attempt = LIB.first_attempt
+_finish_block = LIB.finish_block
+_philox_block = LIB.philox_block
+_store_whole_block = LIB.store_whole_block
 _philox4x32_10 = LIB.philox4x32_10
 
+# Work items per batch: the batch's Philox counters live in small arrays that stay
+# in the L1/L2 cache while the ten rounds sweep over them.
+BATCH = 512
 
-@njit(parallel=True, cache=True)
-def fill(
-    out, n_items, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape, lead_stride,
-    a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
-):
-    """Fill ``out`` (1-D, contiguous) with work items 0..n_items-1 on all cores.
 
-    Work item w is block j = w mod blocks_per_row of row r = w // blocks_per_row;
-    each chunk divides once and then steps through its items.
+@njit(cache=True)
+def _philox_batch(c0, c1, c2, c3, count, k0, k1):
+    """Run Philox4x32-10 in place over counters (c0[i], c1[i], c2[i], c3[i]), i < count.
+
+    Round by round over the whole batch, so that LLVM vectorizes each round across
+    blocks (the same rounds as :func:`philox4x32_10`, in a different loop order).
     """
-    n_chunks = (n_items + CHUNK - 1) // CHUNK
-    for c in prange(n_chunks):
-        w = c * CHUNK
-        end = min(w + CHUNK, n_items)
-        r = w // blocks_per_row
-        j = w - r * blocks_per_row
-        for _ in range(end - w):
-            _fill_block(
-                r, j, out, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape,
-                lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo,
-                clamp_hi, bits_lo, bits_hi,
-            )
-            j += 1
-            if j == blocks_per_row:
-                j = 0
-                r += 1
+    key0 = uint32(k0)
+    key1 = uint32(k1)
+    for n in range(ROUNDS):
+        for i in range(count):
+            c0[i], c1[i], c2[i], c3[i] = _philox_round(c0[i], c1[i], c2[i], c3[i], key0, key1)
+        if n < ROUNDS - 1:
+            key0 = uint32((uint64(key0) + uint64(PHILOX_W0)) & uint64(MASK32))
+            key1 = uint32((uint64(key1) + uint64(PHILOX_W1)) & uint64(MASK32))
+
+
+def fill(
+    out, n_items, n_threads, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base,
+    lead_shape, lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo,
+    clamp_hi, bits_lo, bits_hi,
+):
+    """Fill ``out`` (1-D, contiguous) with work items 0..n_items-1 on ``n_threads`` cores.
+
+    Work item w is Philox block j = w mod blocks_per_row of row r = w // blocks_per_row,
+    as in the CUDA kernel.  Runs the loop compiled for this (dist, fmt).
+    """
+    key = (int(dist), int(fmt))
+    loop = _LOOPS.get(key)
+    if loop is None:
+        loop = _LOOPS[key] = _make_loop(*key)
+    loop(
+        out, n_items, n_threads, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape,
+        lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi,
+        bits_lo, bits_hi,
+    )
+
+
+_LOOPS: dict = {}
+
+
+def _make_loop(dist: int, fmt: int):
+    """Return the parallel fill loop with ``dist`` and ``fmt`` compiled in as constants.
+
+    Constants let LLVM drop the other distributions' and formats' branches and
+    vectorize the conversion of whole blocks; numba caches each loop on disk.
+    """
+
+    @njit(parallel=True, cache=True)
+    def loop(
+        out, n_items, n_threads, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape,
+        lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi,
+        bits_lo, bits_hi,
+    ):
+        # Each core takes a contiguous range of items and walks it in batches: the
+        # counters of a batch are laid out, Philox runs over the whole batch, and
+        # each block's words become its elements.
+        per_block = 2 if fmt == FMT_FLOAT64 else 4
+        attempt = _first_attempt(dist, reject)
+        n_batches = (n_items + BATCH - 1) // BATCH
+        n_parts = min(n_threads, n_batches)
+        for part in prange(n_parts):
+            c0 = np.empty(BATCH, np.uint32)
+            c1 = np.empty(BATCH, np.uint32)
+            c2 = np.empty(BATCH, np.uint32)
+            c3 = np.empty(BATCH, np.uint32)
+            stored = np.empty(BATCH, np.bool_)
+            for batch in range(part * n_batches // n_parts, (part + 1) * n_batches // n_parts):
+                w = batch * BATCH
+                count = min(BATCH, n_items - w)
+                r = w // blocks_per_row
+                j = w - r * blocks_per_row
+                start = _row_start(r, base, lead_shape, lead_stride)
+                first_block = start // per_block + j
+                first_elem = first_block * per_block
+                if (
+                    attempt == 0
+                    and j + count <= blocks_per_row
+                    and first_elem >= start
+                    and first_elem + count * per_block <= start + row_len
+                ):
+                    # The common case: whole consecutive blocks of one row, which
+                    # fill consecutive elements of out.  Branch-free passes that
+                    # vectorize; a truncated normal marks blocks with a rejected
+                    # lane, finished one by one below.
+                    first_offset = r * int64(row_len) - start + first_elem
+                    for i in range(count):
+                        block = uint64(first_block + i)
+                        c0[i] = uint32(block & uint64(MASK32))
+                        c1[i] = uint32(block >> uint64(32))
+                        c2[i] = uint32(s0)
+                        c3[i] = uint32(s1)
+                    _philox_batch(c0, c1, c2, c3, count, k0, k1)
+                    for i in range(count):
+                        stored[i] = _store_whole_block(
+                            c0[i], c1[i], c2[i], c3[i], dist, fmt, a, b, lower, upper, out,
+                            first_offset + per_block * i, clamp_lo, clamp_hi, bits_lo, bits_hi,
+                        )
+                    if dist == DIST_TRUNCATED_NORMAL:
+                        for i in range(count):
+                            if not stored[i]:
+                                _finish_block(
+                                    c0[i], c1[i], c2[i], c3[i], 0, first_block + i, 0,
+                                    per_block, out, first_offset + per_block * i, dist, fmt,
+                                    k0, k1, s0, s1, a, b, lower, upper, p_lower, q_upper, mass,
+                                    clamp_lo, clamp_hi, bits_lo, bits_hi,
+                                )
+                    continue
+                # Batches at row edges, across rows or by inverse CDF: block by block.
+                for _ in range(count):
+                    block = start // per_block + j
+                    first = block * per_block
+                    lo = max(first, start) - first
+                    hi = min(first + per_block, start + int64(row_len)) - first
+                    if lo < hi:
+                        x0, x1, x2, x3 = _philox_block(block, attempt, k0, k1, s0, s1)
+                        _finish_block(
+                            x0, x1, x2, x3, attempt, block, lo, hi, out,
+                            r * int64(row_len) - start + first, dist, fmt, k0, k1, s0, s1,
+                            a, b, lower, upper, p_lower, q_upper, mass, clamp_lo, clamp_hi,
+                            bits_lo, bits_hi,
+                        )
+                    j += 1
+                    if j == blocks_per_row:
+                        j = 0
+                        r += 1
+                        start = _row_start(r, base, lead_shape, lead_stride)
+
+    loop.__qualname__ = loop.__name__ = f"fill_loop_{dist}_{fmt}"
+    return loop
 
 
 @njit(cache=True)

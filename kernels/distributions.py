@@ -2,8 +2,11 @@
 
 Box-Muller (DESIGN.md §3): for float32 a Philox block (w0, w1, w2, w3) gives
 elements 4b, 4b+1 = r cos θ, r sin θ from (w0, w1) and elements 4b+2, 4b+3 from
-(w2, w3), with r = sqrt(-2 log u1), u1 in (0, 1], θ = 2π u2.  For float64 one
-block gives one pair from two 53-bit uniforms.
+(w2, w3), with r = sqrt(-2 log u1), u1 in (0, 1], θ = 2π u2 (24-bit uniforms).
+Its logarithm, sine and cosine are our own float64 polynomials with explicit fma,
+so the CPU, CUDA and the simulator compute the same bits, and the CPU loop
+vectorizes.  For float64 one block gives one pair from two 53-bit uniforms
+(libm/libdevice functions, equal to within a few float64 ulp).
 
 Truncated normal: rejection over attempts 0..K-1, then the inverse CDF of the
 uniform drawn at attempt K (:data:`TRUNC_ATTEMPTS`).  The inverse CDF is exact
@@ -14,9 +17,10 @@ below :data:`TRUNC_MIN_ACCEPTANCE` use it directly, in bounded time.
 
 import math
 
-from numba import float32, float64
+from numba import float64, int64, uint32
 
 from ._twin import scalar
+from .convert import fma
 
 # Rejection attempts before the inverse-CDF fallback; the fallback draws its
 # uniform at attempt TRUNC_ATTEMPTS.
@@ -27,6 +31,17 @@ TRUNC_MIN_ACCEPTANCE = 0.25
 TWO_PI = 2.0 * math.pi
 SQRT_2 = math.sqrt(2.0)
 SQRT_2PI = math.sqrt(2.0 * math.pi)
+LN_2 = math.log(2.0)
+TWO_PI_OVER_2_24 = TWO_PI / (1 << 24)
+
+# ln f = 2 s (1 + s^2/3 + s^4/5 + ...), s = (f - 1)/(f + 1)
+_ATANH_C1, _ATANH_C2, _ATANH_C3 = 1.0 / 3.0, 1.0 / 5.0, 1.0 / 7.0
+_ATANH_C4, _ATANH_C5, _ATANH_C6 = 1.0 / 9.0, 1.0 / 11.0, 1.0 / 13.0
+# sin x = x (1 - x^2/3! + ... + x^10/11!), cos x = 1 - x^2/2! + ... + x^12/12!
+_SIN_C1, _SIN_C2, _SIN_C3 = -1.0 / 6.0, 1.0 / 120.0, -1.0 / 5040.0
+_SIN_C4, _SIN_C5 = 1.0 / 362880.0, -1.0 / 39916800.0
+_COS_C1, _COS_C2, _COS_C3 = -1.0 / 2.0, 1.0 / 24.0, -1.0 / 720.0
+_COS_C4, _COS_C5, _COS_C6 = 1.0 / 40320.0, -1.0 / 3628800.0, 1.0 / 479001600.0
 
 # Acklam's rational approximation of the standard normal quantile.
 _A0, _A1, _A2 = -3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02
@@ -41,11 +56,96 @@ _P_LOW = 0.02425
 
 
 @scalar
-def box_muller_f32(u1, u2):
-    """Return (r cos θ, r sin θ) in float32 for u1 in (0, 1], u2 in [0, 1)."""
-    r = float32(math.sqrt(float32(float32(-2.0) * float32(math.log(u1)))))
-    theta = float32(float32(TWO_PI) * u2)
-    return float32(r * float32(math.cos(theta))), float32(r * float32(math.sin(theta)))
+def floor_log2(m):
+    """Return floor(log2 m) for an integer 1 <= m < 2^32, by branch-free halving."""
+    m = int64(m)
+    e = int64(0)
+    for width in (16, 8, 4, 2, 1):
+        step = int64(width) if m >= (int64(1) << int64(width)) else int64(0)
+        m = m >> step
+        e += step
+    return e
+
+
+@scalar
+def neg2_log_u24(m):
+    """Return -2 ln(m / 2^24) in float64 for an integer 1 <= m <= 2^24.
+
+    m = 2^e f with f in [√½, √2); ln f = 2 atanh(s), s = (f - 1)/(f + 1), |s| <= 0.172,
+    by its series to s^13 (error below 1e-12 in ln f).  (24 - e) ln 2 - ln f has no
+    cancellation near m = 2^24.  Every product-sum is an explicit fma, so each
+    target rounds the same operations and the result is the same on all of them.
+    """
+    e = floor_log2(m)
+    f = float64(m) / float64(int64(1) << e)
+    if f > SQRT_2:
+        f = f * 0.5
+        e += 1
+    s = (f - 1.0) / (f + 1.0)
+    s2 = s * s
+    series = fma(s2, _ATANH_C6, _ATANH_C5)
+    series = fma(s2, series, _ATANH_C4)
+    series = fma(s2, series, _ATANH_C3)
+    series = fma(s2, series, _ATANH_C2)
+    series = fma(s2, series, _ATANH_C1)
+    series = fma(s2, series, 1.0)
+    ln_f = 2.0 * s * series
+    return 2.0 * fma(float64(24 - e), LN_2, -ln_f)
+
+
+@scalar
+def sincos_2pi_u24(k):
+    """Return (sin θ, cos θ) in float64 for θ = 2π k / 2^24, integer 0 <= k < 2^24.
+
+    The quadrant and the octant come from the integer k, so the reduced angle x in
+    [0, π/4] is exact up to one rounding; sin and cos of x are Taylor polynomials
+    (errors below 1e-11) evaluated with explicit fma, the same on every target.
+    """
+    k = int64(k)
+    quadrant = k >> int64(22)
+    t = k & int64(0x3FFFFF)
+    upper_octant = t > int64(0x200000)
+    j = int64(0x400000) - t if upper_octant else t
+    x = float64(j) * TWO_PI_OVER_2_24
+    x2 = x * x
+    sin_p = fma(x2, _SIN_C5, _SIN_C4)
+    sin_p = fma(x2, sin_p, _SIN_C3)
+    sin_p = fma(x2, sin_p, _SIN_C2)
+    sin_p = fma(x2, sin_p, _SIN_C1)
+    sin_p = fma(x2, sin_p, 1.0)
+    sin_x = x * sin_p
+    cos_p = fma(x2, _COS_C6, _COS_C5)
+    cos_p = fma(x2, cos_p, _COS_C4)
+    cos_p = fma(x2, cos_p, _COS_C3)
+    cos_p = fma(x2, cos_p, _COS_C2)
+    cos_p = fma(x2, cos_p, _COS_C1)
+    cos_x = fma(x2, cos_p, 1.0)
+    # angle within the quadrant: x, or π/2 - x in the upper octant
+    s = cos_x if upper_octant else sin_x
+    c = sin_x if upper_octant else cos_x
+    if quadrant == 0:
+        return s, c
+    if quadrant == 1:
+        return c, -s
+    if quadrant == 2:
+        return -s, -c
+    return -c, s
+
+
+@scalar
+def box_muller_f32(w1, w2):
+    """Return (r cos θ, r sin θ) in float64 from two 32-bit words.
+
+    u1 = (top 24 bits of w1 + 1) / 2^24 in (0, 1], u2 = (top 24 bits of w2) / 2^24
+    in [0, 1), r = sqrt(-2 ln u1), θ = 2π u2 — the float32 Box-Muller of the
+    counter contract, evaluated in float64 by :func:`neg2_log_u24` and
+    :func:`sincos_2pi_u24`, so CPU and CUDA give the same bits.
+    """
+    m = int64(uint32(w1) >> uint32(8)) + 1
+    k = int64(uint32(w2) >> uint32(8))
+    r = math.sqrt(neg2_log_u24(m))
+    sin_t, cos_t = sincos_2pi_u24(k)
+    return r * cos_t, r * sin_t
 
 
 @scalar

@@ -23,7 +23,6 @@ from .convert import (
     float_to_bits16,
     fma,
     u01_f32,
-    u01_f32_open_left,
     u01_f64,
     u01_f64_open_left,
 )
@@ -78,9 +77,9 @@ def standard_values(dist, wide, x0, x1, x2, x3, a, b):
     if wide:
         z0, z1 = box_muller_f64(u01_f64_open_left(x0, x1), u01_f64(x2, x3))
         return z0, z1, 0.0, 0.0
-    z0, z1 = box_muller_f32(u01_f32_open_left(x0), u01_f32(x1))
-    z2, z3 = box_muller_f32(u01_f32_open_left(x2), u01_f32(x3))
-    return float64(z0), float64(z1), float64(z2), float64(z3)
+    z0, z1 = box_muller_f32(x0, x1)
+    z2, z3 = box_muller_f32(x2, x3)
+    return z0, z1, z2, z3
 
 
 @scalar
@@ -158,6 +157,48 @@ def store(out, i, v, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi):
 
 
 @scalar
+def store_whole_block(
+    x0, x1, x2, x3, dist, fmt, a, b, lower, upper, out, out_offset,
+    clamp_lo, clamp_hi, bits_lo, bits_hi,
+):
+    """Write every lane of a block from its attempt-0 words (x0..x3) and return True;
+    for a truncated normal, only when every lane is accepted (else write nothing,
+    return False and leave the block to :func:`finish_block`).
+
+    Straight-line code without lane bookkeeping: the common case, which the CPU
+    loop vectorizes across blocks.
+    """
+    wide = fmt == FMT_FLOAT64
+    t0, t1, t2, t3 = standard_values(dist, wide, x0, x1, x2, x3, a, b)
+    if dist == DIST_TRUNCATED_NORMAL:
+        accepted = inside(t0, lower, upper) and inside(t1, lower, upper)
+        if not wide:
+            accepted = accepted and inside(t2, lower, upper) and inside(t3, lower, upper)
+        if not accepted:
+            return False
+    if dist != DIST_UNIFORM:
+        t0 = fma(b, t0, a)
+        t1 = fma(b, t1, a)
+        t2 = fma(b, t2, a)
+        t3 = fma(b, t3, a)
+    store(out, out_offset, t0, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+    store(out, out_offset + 1, t1, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+    if not wide:
+        store(out, out_offset + 2, t2, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+        store(out, out_offset + 3, t3, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+    return True
+
+
+@scalar
+def first_attempt(dist, reject):
+    """Return the attempt whose words a block starts from: 0, or TRUNC_ATTEMPTS for
+    a truncated normal sampled by inverse CDF alone."""
+    if dist == DIST_TRUNCATED_NORMAL and not reject:
+        return TRUNC_ATTEMPTS
+    return 0
+
+
+@scalar
 def fill_block(
     r, j, out, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape, lead_stride,
     a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
@@ -178,20 +219,35 @@ def fill_block(
     if lo >= hi:
         return
     out_offset = r * int64(row_len) - start + first  # out index of lane 0
+    attempt = first_attempt(dist, reject)
+    x0, x1, x2, x3 = philox_block(block, attempt, k0, k1, s0, s1)
+    finish_block(
+        x0, x1, x2, x3, attempt, block, lo, hi, out, out_offset, dist, fmt, k0, k1, s0, s1,
+        a, b, lower, upper, p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
+    )
 
-    # A lane is done when it lies outside this row or has its value.  Uniform and
-    # normal finish at attempt 0; the truncated normal retries rejected lanes and
-    # ends with the inverse CDF at attempt TRUNC_ATTEMPTS.  One Philox call site
-    # keeps the inlined kernel small.
+
+@scalar
+def finish_block(
+    x0, x1, x2, x3, attempt, block, lo, hi, out, out_offset, dist, fmt, k0, k1, s0, s1,
+    a, b, lower, upper, p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
+):
+    """Write lanes lo..hi-1 of Philox block ``block`` to out[out_offset + lane],
+    given the block's words (x0..x3) at ``attempt`` (:func:`first_attempt`).
+
+    A lane is done when it lies outside [lo, hi) or has its value.  Uniform and
+    normal finish at attempt 0; the truncated normal retries rejected lanes with
+    the words of the next attempts and ends with the inverse CDF at attempt
+    TRUNC_ATTEMPTS.
+    """
+    wide = fmt == FMT_FLOAT64
     ok0 = not (lo <= 0 < hi)
     ok1 = not (lo <= 1 < hi)
     ok2 = not (lo <= 2 < hi)
     ok3 = not (lo <= 3 < hi)
     v0 = v1 = v2 = v3 = 0.0
     truncated = dist == DIST_TRUNCATED_NORMAL
-    attempt = TRUNC_ATTEMPTS if truncated and not reject else 0
     while True:
-        x0, x1, x2, x3 = philox_block(block, attempt, k0, k1, s0, s1)
         if attempt == TRUNC_ATTEMPTS:
             for lane in range(4):
                 pending = lane_pending(lane, ok0, ok1, ok2, ok3)
@@ -219,12 +275,13 @@ def fill_block(
         if ok0 and ok1 and ok2 and ok3:
             break
         attempt += 1
+        x0, x1, x2, x3 = philox_block(block, attempt, k0, k1, s0, s1)
 
     if dist != DIST_UNIFORM:
-        v0 = a + b * v0
-        v1 = a + b * v1
-        v2 = a + b * v2
-        v3 = a + b * v3
+        v0 = fma(b, v0, a)
+        v1 = fma(b, v1, a)
+        v2 = fma(b, v2, a)
+        v3 = fma(b, v3, a)
 
     if lo <= 0 < hi:
         store(out, out_offset, v0, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)

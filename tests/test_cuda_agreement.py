@@ -2,8 +2,9 @@
 
 Without a GPU the CUDA kernel runs in Numba's CUDA simulator (set up by
 conftest.py); with one it runs on the device.  Uniform outputs must agree bit for
-bit; normal-family outputs within 2 float32 ulp (libm vs CUDA math).  The launch
-configuration must not matter.
+bit; other normal-family outputs within 2 float32 ulp (libm vs CUDA math).  The launch
+configuration must not matter.  Normal float32/float16/bfloat16 outputs are bit for
+bit as well: their Box-Muller uses our own fma polynomials, not libm.
 """
 
 import numpy as np
@@ -56,7 +57,8 @@ def test_cuda_kernel_matches_cpu_twin(dist, dtype, layout, monkeypatch):
     expected, captured = _cpu_result_and_args(dist, dtype, layout, monkeypatch)
     for config in CONFIGS:
         got = _cuda_result(expected, captured, config)
-        if dist == "uniform":
+        if dist == "uniform" or (dist == "normal" and dtype != "float64"):
+            # 24-bit Box-Muller uses our own fma polynomials: the same bits everywhere.
             np.testing.assert_array_equal(bits(got), bits(expected))
         else:
             assert ulp_distance(got, expected, "float32").max() <= 2.0

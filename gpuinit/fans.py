@@ -1,0 +1,133 @@
+"""Fans and gains: the two weight layouts and PyTorch's nonlinearity gains, in one place.
+
+* Keras layout, used by the initializer objects: dense kernels ``(..., in, out)``,
+  convolution kernels ``(*spatial, in, out)``.  :func:`keras_fans` matches
+  ``keras.src.initializers.random_initializers.compute_fans``.
+* PyTorch layout, used by :mod:`gpuinit.init`: ``(out, in, *spatial)``.
+  :func:`torch_fans` matches ``torch.nn.init._calculate_fan_in_and_fan_out``.
+* :func:`calculate_gain` matches ``torch.nn.init.calculate_gain``.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+from .checks import check_shape
+
+
+def keras_fans(shape) -> tuple[int, int]:
+    """Return (fan_in, fan_out) of a Keras-layout shape.
+
+    Rank 0: (1, 1); rank 1: (n, n); rank 2: (in, out); higher ranks multiply
+    in/out (the last two dimensions) by the receptive field (the others).
+    Matches ``keras.src.initializers.random_initializers.compute_fans``.
+
+    >>> keras_fans((3, 3, 16, 32))
+    (144, 288)
+    """
+    shape = check_shape(shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def axes_fans(shape, in_axes, out_axes) -> tuple[int, int]:
+    """Return (fan_in, fan_out) with explicit input and output axes.
+
+    fan_in is the product of the ``in_axes`` dimensions, fan_out that of the
+    ``out_axes`` dimensions, each times the receptive field (every dimension in
+    neither).  Matches ``jax.nn.initializers``' ``_compute_fans`` with
+    ``in_axis``/``out_axis`` and no batch axis.
+
+    >>> axes_fans((4, 8, 16), in_axes=(0,), out_axes=(1, 2))
+    (4, 128)
+    """
+    shape = check_shape(shape)
+    ins = _axes(in_axes, len(shape), "input_axes")
+    outs = _axes(out_axes, len(shape), "output_axes")
+    if set(ins) & set(outs):
+        raise ValueError(f"input_axes={in_axes} and output_axes={out_axes} overlap")
+    receptive = math.prod(d for i, d in enumerate(shape) if i not in ins and i not in outs)
+    return (
+        math.prod(shape[i] for i in ins) * receptive,
+        math.prod(shape[i] for i in outs) * receptive,
+    )
+
+
+def _axes(axes, rank: int, name: str) -> tuple[int, ...]:
+    if isinstance(axes, int) and not isinstance(axes, bool):
+        axes = (axes,)
+    try:
+        axes = tuple(axes)
+    except TypeError:
+        raise TypeError(f"{name} must be an int or a sequence of ints, got {axes!r}") from None
+    out = []
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, int):
+            raise TypeError(f"{name} must hold ints, got {a!r}")
+        if not -rank <= a < rank:
+            raise ValueError(f"{name}={axes} is out of range for a shape of rank {rank}")
+        out.append(a % rank)
+    if not out:
+        raise ValueError(f"{name} must name at least one axis")
+    return tuple(out)
+
+
+def torch_fans(shape) -> tuple[int, int]:
+    """Return (fan_in, fan_out) of a PyTorch-layout shape ``(out, in, *spatial)``.
+
+    Matches ``torch.nn.init._calculate_fan_in_and_fan_out``, including its
+    ValueError for fewer than two dimensions.
+
+    >>> torch_fans((32, 16, 3, 3))
+    (144, 288)
+    """
+    shape = check_shape(shape)
+    if len(shape) < 2:
+        raise ValueError(
+            f"fan in and fan out can not be computed for a shape with fewer than 2 "
+            f"dimensions: {shape}"
+        )
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+_LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "sigmoid")
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """Return the recommended gain for ``nonlinearity`` (PyTorch's table).
+
+    linear, conv*, conv_transpose*, sigmoid: 1; tanh: 5/3; relu: √2;
+    leaky_relu: √(2 / (1 + slope²)) with slope ``param`` (default 0.01); selu: 3/4.
+    Matches ``torch.nn.init.calculate_gain``.
+
+    >>> round(calculate_gain("leaky_relu", 0.2), 6)
+    1.386750
+    """
+    if not isinstance(nonlinearity, str):
+        raise TypeError(f"nonlinearity must be a string, got {type(nonlinearity).__name__}")
+    if nonlinearity in _LINEAR:
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            slope = 0.01
+        elif isinstance(param, Real) and not isinstance(param, bool):
+            slope = float(param)
+        else:
+            raise ValueError(f"negative_slope {param!r} is not a valid number")
+        return math.sqrt(2.0 / (1 + slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"unsupported nonlinearity {nonlinearity!r}")
