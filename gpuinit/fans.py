@@ -40,10 +40,9 @@ def keras_fans(shape) -> tuple[int, int]:
 def axes_fans(shape, in_axes, out_axes) -> tuple[int, int]:
     """Return (fan_in, fan_out) with explicit input and output axes.
 
-    fan_in is the product of the ``in_axes`` dimensions, fan_out that of the
-    ``out_axes`` dimensions, each times the receptive field (every dimension in
-    neither).  Matches ``jax.nn.initializers``' ``_compute_fans`` with
-    ``in_axis``/``out_axis`` and no batch axis.
+    fan_in is the product of the ``in_axes`` dimensions and fan_out that of the
+    ``out_axes`` dimensions; other axes do not count.  Matches Keras 3's
+    ``compute_fans(shape, input_axes, output_axes)``.
 
     >>> axes_fans((4, 8, 16), in_axes=(0,), out_axes=(1, 2))
     (4, 128)
@@ -53,11 +52,7 @@ def axes_fans(shape, in_axes, out_axes) -> tuple[int, int]:
     outs = _axes(out_axes, len(shape), "output_axes")
     if set(ins) & set(outs):
         raise ValueError(f"input_axes={in_axes} and output_axes={out_axes} overlap")
-    receptive = math.prod(d for i, d in enumerate(shape) if i not in ins and i not in outs)
-    return (
-        math.prod(shape[i] for i in ins) * receptive,
-        math.prod(shape[i] for i in outs) * receptive,
-    )
+    return math.prod(shape[i] for i in ins), math.prod(shape[i] for i in outs)
 
 
 def _axes(axes, rank: int, name: str) -> tuple[int, ...]:

@@ -1,0 +1,34 @@
+"""The initializer catalogue: Keras 3, PyTorch and JAX initializers on any device.
+
+``init = gpuinit.initializers.get("glorot_uniform")`` then ``init((784, 256))``
+returns a NumPy array on the CPU or a CuPy array on CUDA, made on its device.
+"""
+
+from .base import Initializer, RandomInitializer, Request
+from .deterministic import Constant, Dirac, Identity, Ones, Zeros
+from .orthogonal import DeltaOrthogonal, Orthogonal
+from .random_laws import (
+    GlorotNormal,
+    GlorotUniform,
+    HeNormal,
+    HeUniform,
+    LecunNormal,
+    LecunUniform,
+    RandomNormal,
+    RandomUniform,
+    TruncatedNormal,
+    VarianceScaling,
+)
+from .registry import ALIASES, deserialize, get, ids, register, serialize
+from .sparse import Sparse
+
+IdentityInitializer = Identity
+OrthogonalInitializer = Orthogonal
+
+__all__ = [
+    "ALIASES", "Constant", "DeltaOrthogonal", "Dirac", "GlorotNormal", "GlorotUniform",
+    "HeNormal", "HeUniform", "Identity", "IdentityInitializer", "Initializer", "LecunNormal",
+    "LecunUniform", "Ones", "Orthogonal", "OrthogonalInitializer", "RandomInitializer",
+    "RandomNormal", "RandomUniform", "Request", "Sparse", "TruncatedNormal", "VarianceScaling",
+    "Zeros", "deserialize", "get", "ids", "register", "serialize",
+]

@@ -1,0 +1,206 @@
+"""The Initializer base class and the request every initializer call makes.
+
+Three ways to write an initializer, each usable wherever a built-in one is:
+
+* Keras style: subclass :class:`Initializer` and override
+  ``__call__(shape, dtype=None)``.
+* NeuPy style: subclass :class:`Initializer` and define only ``sample(shape)``;
+  the base ``__call__`` converts its result to the dtype and device asked for.
+* a plain callable ``(shape, dtype)`` (see :func:`gpuinit.initializers.get`).
+
+Built-in initializers implement ``generate(request)``: the base ``__call__``
+validates shape, dtype, device, stream and the block (``full_shape=``/``start=``)
+once and hands over a :class:`Request`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..checks import check_int, check_shape
+from ..devices import Device, array_module
+from ..devices import device as resolve_device
+from ..dtypes import dtype_name
+from ..seeding import SEED_LIMIT, check_seed, next_seed
+
+
+@dataclass(frozen=True)
+class Request:
+    """One initializer call: the block ``shape`` at ``start`` of a tensor of ``full_shape``."""
+
+    shape: tuple[int, ...]
+    full_shape: tuple[int, ...]
+    start: tuple[int, ...]
+    dtype: Any  # None (float32) or what the caller passed
+    device: Device
+    stream: int
+
+    @property
+    def is_block(self) -> bool:
+        """Return True when only part of the whole tensor is asked for."""
+        return self.shape != self.full_shape
+
+    @property
+    def xp(self):
+        """Return the array module of the device (numpy or cupy)."""
+        return array_module(self.device)
+
+    def block_arguments(self) -> dict:
+        """Return the keyword arguments that make the sampling primitives fill this block."""
+        if not self.is_block:
+            return {}
+        return {"full_shape": self.full_shape, "start": self.start}
+
+    def whole(self, name: str) -> None:
+        """Raise ValueError when a block is asked of an initializer that needs the whole tensor."""
+        if self.is_block:
+            raise ValueError(
+                f"{name} needs the whole tensor: it cannot make the block shape={self.shape} "
+                f"at start={self.start} of full_shape={self.full_shape}"
+            )
+
+
+def make_request(shape, dtype, device, stream, full_shape, start) -> Request:
+    """Return the validated :class:`Request`; TypeError/ValueError naming the bad argument."""
+    shape = check_shape(shape)
+    stream = check_int(stream, "stream", 0, SEED_LIMIT)
+    if full_shape is None:
+        if start is not None:
+            raise ValueError("start= needs full_shape=, the shape of the whole tensor")
+        full, first = shape, (0,) * len(shape)
+    else:
+        full = check_shape(full_shape, "full_shape")
+        first = (0,) * len(full) if start is None else check_shape(start, "start")
+        if not len(shape) == len(full) == len(first):
+            raise ValueError(
+                f"shape={shape}, full_shape={full} and start={first} must have the same "
+                "number of dimensions"
+            )
+        for d, (n, f, s) in enumerate(zip(shape, full, first, strict=True)):
+            if s + n > f:
+                raise ValueError(
+                    f"start={first} with shape={shape} leaves full_shape={full} in dimension {d}"
+                )
+    return Request(shape, full, first, dtype, resolve_device(device), stream)
+
+
+class Initializer:
+    """Base class of initializers: ``init(shape, dtype=None, device=None)`` returns an array.
+
+    Returns a NumPy array on the CPU and a CuPy array on CUDA, allocated once on
+    its device and filled there.  Keyword-only extras: ``stream=`` (an int
+    selecting an independent tensor of the same seed) and ``full_shape=``/
+    ``start=`` (make one block of a larger tensor, equal to that block of the
+    whole).  Matches ``keras.initializers.Initializer``.
+    """
+
+    def __call__(self, shape, dtype=None, device=None, *, stream: int = 0, full_shape=None,
+                 start=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"unexpected keyword arguments {sorted(kwargs)}")
+        request = make_request(shape, dtype, device, stream, full_shape, start)
+        if type(self).generate is not Initializer.generate:
+            return self.generate(request)
+        if type(self).sample is not Initializer.sample:
+            request.whole(type(self).__name__)
+            return as_device_array(self.sample(request.shape), request)
+        raise NotImplementedError(
+            f"{type(self).__name__} must define __call__(shape, dtype) or sample(shape)"
+        )
+
+    def generate(self, request: Request):
+        """Return the array for ``request``; built-in initializers implement this."""
+        raise NotImplementedError
+
+    def sample(self, shape):
+        """Return an array of ``shape`` (NeuPy style); the base call moves it to the device."""
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        """Return the constructor arguments (Keras: ``get_config``)."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        """Return ``cls(**config)`` (Keras: ``from_config``)."""
+        return cls(**config)
+
+    def clone(self):
+        """Return a new initializer with the same configuration."""
+        return type(self).from_config(self.get_config())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    __hash__ = object.__hash__
+
+
+class RandomInitializer(Initializer):
+    """An initializer with a ``seed``: seeded ones return the same array on every call
+    with the same shape, dtype and stream (Keras 3); unseeded ones draw a fresh seed
+    from :func:`gpuinit.manual_seed`'s sequence on every call."""
+
+    def __init__(self, seed: int | None = None):
+        self.seed = _config_seed(seed)
+
+    def call_seed(self) -> int:
+        """Return the seed for one call: ``self.seed``, or the next global seed if None."""
+        return next_seed() if self.seed is None else self.seed
+
+    def get_config(self) -> dict:
+        return {"seed": self.seed}
+
+
+def _config_seed(seed: Any) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, dict):  # a serialized keras.random.SeedGenerator
+        seed = seed.get("config", {}).get("seed")
+        if seed is None:
+            return None
+    return check_seed(seed)
+
+
+def as_device_array(values: Any, request: Request):
+    """Return ``values`` as an array of the request's shape, dtype and device.
+
+    CuPy arrays stay on their GPU; NumPy arrays and nested lists are copied to the
+    device once.  ValueError when the shape differs.
+    """
+    xp = request.xp
+    dtype = float_dtype_or_given(request.dtype)
+    if xp is np:
+        if hasattr(values, "get") and not isinstance(values, np.ndarray):
+            values = values.get()  # a CuPy array asked for on the CPU
+        array = np.asarray(values, dtype=dtype)
+    else:
+        import cupy
+
+        with cupy.cuda.Device(request.device.index):
+            array = cupy.asarray(values, dtype=dtype)
+    if tuple(array.shape) != request.shape:
+        raise ValueError(f"the initializer returned shape {tuple(array.shape)}, "
+                         f"expected {request.shape}")
+    return array
+
+
+def float_dtype_or_given(dtype: Any) -> np.dtype:
+    """Return the NumPy dtype for ``dtype`` (float32 when None; bfloat16 via ml_dtypes)."""
+    if dtype is None:
+        return np.dtype(np.float32)
+    name = dtype_name(dtype)
+    if name == "bfloat16":
+        from ..dtypes import BFLOAT16
+
+        return BFLOAT16.numpy_dtype
+    try:
+        return np.dtype(name)
+    except TypeError:
+        raise ValueError(f"dtype={dtype!r} is not a dtype") from None

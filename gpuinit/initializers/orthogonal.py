@@ -1,0 +1,76 @@
+"""Orthogonal initializers: Orthogonal (Keras, PyTorch) and DeltaOrthogonal (JAX)."""
+
+from __future__ import annotations
+
+import math
+
+from ..checks import check_real
+from ..dtypes import float_format
+from ..qr import orthogonal_matrix
+from .base import RandomInitializer, Request
+
+
+class Orthogonal(RandomInitializer):
+    """Return gain · a random orthogonal matrix, reshaped to ``shape``.
+
+    The shape (at least 2-D) is read as a ``prod(shape[:-1]) × shape[-1]``
+    matrix; its columns are orthonormal if it is tall, its rows if it is wide.
+    Made on the device: our Gaussian kernel, then QR (cuSOLVER on CUDA), signs
+    of diag(R).  Matches ``keras.initializers.Orthogonal``.
+
+    >>> import numpy as np, gpuinit as gi
+    >>> q = gi.initializers.Orthogonal(seed=0)((6, 3), device="cpu")
+    >>> bool(np.allclose(q.T @ q, np.eye(3), atol=1e-5))
+    True
+    """
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None):
+        self.gain = check_real(gain, "gain")
+        super().__init__(seed)
+
+    def generate(self, request: Request):
+        request.whole("Orthogonal")
+        shape = request.shape
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal needs a shape with at least 2 dimensions, got {shape}")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        matrix = orthogonal_matrix(rows, cols, self.gain, self.call_seed(), request.stream,
+                                   float_format(request.dtype), request.device)
+        return matrix.reshape(shape)
+
+    def get_config(self) -> dict:
+        return {"gain": self.gain, "seed": self.seed}
+
+
+class DeltaOrthogonal(RandomInitializer):
+    """Return a convolution kernel that is zero except for an orthogonal matrix at the centre.
+
+    Keras layout ``(*spatial, in, out)`` with 1 to 3 spatial dimensions and
+    in <= out: W[(k₁-1)//2, ..., :, :] = scale · an orthogonal (in × out) matrix.
+    Matches ``jax.nn.initializers.delta_orthogonal`` (Xiao et al., 2018).
+    """
+
+    def __init__(self, scale: float = 1.0, seed: int | None = None):
+        self.scale = check_real(scale, "scale")
+        super().__init__(seed)
+
+    def generate(self, request: Request):
+        request.whole("DeltaOrthogonal")
+        shape = request.shape
+        if len(shape) not in (3, 4, 5):
+            raise ValueError(f"DeltaOrthogonal needs a 3-D, 4-D or 5-D shape, got {shape}")
+        n_in, n_out = shape[-2], shape[-1]
+        if n_in > n_out:
+            raise ValueError(
+                f"DeltaOrthogonal needs in <= out channels, got in={n_in}, out={n_out}"
+            )
+        form = float_format(request.dtype)
+        centre = orthogonal_matrix(n_in, n_out, self.scale, self.call_seed(), request.stream,
+                                   form, request.device)
+        xp = request.xp
+        out = xp.zeros(shape, dtype=centre.dtype)
+        out[tuple((k - 1) // 2 for k in shape[:-2])] = centre
+        return out
+
+    def get_config(self) -> dict:
+        return {"scale": self.scale, "seed": self.seed}

@@ -1,0 +1,170 @@
+"""One registry for initializers: string ids, aliases, get, serialize and deserialize.
+
+Ids are Keras' snake_case spellings; aliases add PyTorch's, NeuPy's and
+Keraflow's names (xavier_*, kaiming_*, uniform, normal, zero, one, eye ...).
+Class names (``"GlorotUniform"``) work too, and :func:`deserialize` reads Keras 3's
+own ``keras.initializers.serialize()`` output.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+from . import deterministic, orthogonal, random_laws, sparse
+from .base import Initializer
+
+MODULE = "gpuinit.initializers"
+
+# id -> class.  Each id also names the class: "glorot_uniform" is GlorotUniform.
+_IDS: dict[str, type[Initializer]] = {
+    "zeros": deterministic.Zeros,
+    "ones": deterministic.Ones,
+    "constant": deterministic.Constant,
+    "random_uniform": random_laws.RandomUniform,
+    "random_normal": random_laws.RandomNormal,
+    "truncated_normal": random_laws.TruncatedNormal,
+    "variance_scaling": random_laws.VarianceScaling,
+    "glorot_uniform": random_laws.GlorotUniform,
+    "glorot_normal": random_laws.GlorotNormal,
+    "he_uniform": random_laws.HeUniform,
+    "he_normal": random_laws.HeNormal,
+    "lecun_uniform": random_laws.LecunUniform,
+    "lecun_normal": random_laws.LecunNormal,
+    "orthogonal": orthogonal.Orthogonal,
+    "identity": deterministic.Identity,
+    "dirac": deterministic.Dirac,
+    "delta_orthogonal": orthogonal.DeltaOrthogonal,
+    "sparse": sparse.Sparse,
+}
+
+ALIASES: dict[str, str] = {
+    "uniform": "random_uniform",
+    "normal": "random_normal",
+    "zero": "zeros",
+    "one": "ones",
+    "eye": "identity",
+    "xavier_uniform": "glorot_uniform",
+    "xavier_normal": "glorot_normal",
+    "kaiming_uniform": "he_uniform",
+    "kaiming_normal": "he_normal",
+    "orthogonal_initializer": "orthogonal",
+    "identity_initializer": "identity",
+}
+
+_CUSTOM: dict[str, Any] = {}
+
+
+def ids() -> list[str]:
+    """Return every built-in id, in catalogue order."""
+    return list(_IDS)
+
+
+def _by_name() -> dict[str, Any]:
+    names: dict[str, Any] = {}
+    for key, cls in _IDS.items():
+        names[key] = cls
+        names[cls.__name__] = cls
+    for alias, key in ALIASES.items():
+        names[alias] = _IDS[key]
+    names["IdentityInitializer"] = deterministic.Identity  # Keras 3 class aliases
+    names["OrthogonalInitializer"] = orthogonal.Orthogonal
+    names.update(_CUSTOM)
+    return names
+
+
+def register(name: str | None = None) -> Callable:
+    """Return a decorator that registers a custom initializer class or function by
+    ``name`` (default: its ``__name__``), so that :func:`get` and :func:`deserialize`
+    find it.  Like ``keras.saving.register_keras_serializable``."""
+
+    def decorate(obj):
+        _CUSTOM[name or obj.__name__] = obj
+        return obj
+
+    return decorate
+
+
+def _lookup(name: str, custom_objects: dict | None):
+    names = _by_name()
+    if custom_objects:
+        names.update(custom_objects)
+    if name in names:
+        return names[name]
+    lowered = name.lower()
+    if lowered in names:
+        return names[lowered]
+    close = difflib.get_close_matches(lowered, [k.lower() for k in names], n=5, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(f"unknown initializer {name!r}{hint} Known ids: {', '.join(ids())}")
+
+
+def get(identifier: Any, custom_objects: dict | None = None):
+    """Return an initializer for ``identifier``.
+
+    None -> None; an :class:`Initializer` -> itself; a string id, alias or class
+    name -> a new instance with default arguments; a dict -> :func:`deserialize`;
+    an Initializer class -> an instance; another callable ``(shape, dtype)`` ->
+    itself.  Unknown ids raise ValueError listing close matches.  Matches
+    ``keras.initializers.get``.
+
+    >>> import gpuinit as gi
+    >>> gi.initializers.get("xavier_uniform")
+    GlorotUniform(seed=None, input_axes=None, output_axes=None)
+    """
+    if identifier is None or isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, str):
+        found = _lookup(identifier, custom_objects)
+        return found() if isinstance(found, type) else found
+    if isinstance(identifier, dict):
+        return deserialize(identifier, custom_objects)
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
+    if callable(identifier):
+        return identifier
+    raise TypeError(
+        f"cannot interpret {identifier!r} as an initializer: give a string id, a config "
+        "dict, an Initializer or a callable (shape, dtype)"
+    )
+
+
+def serialize(initializer: Any) -> dict | str:
+    """Return the Keras 3 style config dict of ``initializer``:
+    ``{"module", "class_name", "config", "registered_name"}``.
+
+    A registered plain function serializes to its registered name.
+    """
+    if isinstance(initializer, Initializer):
+        cls = type(initializer)
+        registered = next((k for k, v in _CUSTOM.items() if v is cls), None)
+        return {
+            "module": MODULE if registered is None else cls.__module__,
+            "class_name": cls.__name__,
+            "config": initializer.get_config(),
+            "registered_name": registered,
+        }
+    for key, value in _CUSTOM.items():
+        if value is initializer:
+            return key
+    raise TypeError(
+        f"cannot serialize {initializer!r}: register it with "
+        "gpuinit.initializers.register() or subclass Initializer with get_config()"
+    )
+
+
+def deserialize(config: Any, custom_objects: dict | None = None):
+    """Return the initializer described by ``config``: our :func:`serialize` output,
+    Keras 3's ``keras.initializers.serialize()`` output, a Keras 2 style
+    ``{"class_name", "config"}`` dict, or a string id."""
+    if isinstance(config, str):
+        return get(config, custom_objects)
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"an initializer config needs 'class_name', got {config!r}")
+    name = config.get("registered_name") or config["class_name"]
+    found = _lookup(name, custom_objects)
+    options = dict(config.get("config") or {})
+    if isinstance(found, type):
+        return found.from_config(options)
+    return found

@@ -1,0 +1,69 @@
+"""Sparse: normal values with a fixed fraction of zeros per output unit (PyTorch's sparse_)."""
+
+from __future__ import annotations
+
+import math
+
+from .. import random
+from ..checks import check_real
+from ..devices import Device, array_module
+from .base import RandomInitializer, Request
+
+# The uniform keys that pick the zeros use this stream, XOR the tensor's stream.
+SPARSE_KEY_STREAM = 0x5350_4152_5345_4B59
+
+
+def check_sparsity(sparsity) -> float:
+    """Return ``sparsity`` as a float in [0, 1); ValueError otherwise."""
+    sparsity = check_real(sparsity, "sparsity")
+    if not 0.0 <= sparsity < 1.0:
+        raise ValueError(f"sparsity={sparsity} must lie in [0, 1)")
+    return sparsity
+
+
+def sparse_columns(shape: tuple[int, int], sparsity: float, std: float, seed: int, stream: int,
+                   dtype, dev: Device):
+    """Return a (rows, cols) array of N(0, std²) values with ceil(sparsity·rows) zeros in
+    every column, at rows chosen uniformly at random.  Matches ``torch.nn.init.sparse_``
+    in law (its randperm per column becomes an argsort of uniform keys, on the device).
+    """
+    rows, cols = shape
+    values = random.normal(shape, 0.0, std, seed=seed, stream=stream, dtype=dtype, device=dev)
+    n_zeros = math.ceil(sparsity * rows)
+    if n_zeros and cols:
+        # 53-bit keys: ties (which sorts may break differently) have probability ~0.
+        keys = random.uniform(shape, seed=seed, stream=stream ^ SPARSE_KEY_STREAM,
+                              dtype="float64", device=dev)
+        xp = array_module(dev)
+        zero_rows = xp.argsort(keys, axis=0)[:n_zeros]
+        values[zero_rows, xp.arange(cols)[None, :]] = 0
+    return values
+
+
+class Sparse(RandomInitializer):
+    """Return a 2-D Keras-layout kernel ``(in, out)`` of N(0, std²) values in which each
+    input unit is connected to all but ceil(sparsity·out) output units (the others 0).
+
+    The Keras-layout counterpart of ``torch.nn.init.sparse_`` (Martens, 2010),
+    which zeroes the same fraction of each column of a ``(out, in)`` weight; see
+    :func:`gpuinit.init.sparse_` for PyTorch's layout.
+    """
+
+    def __init__(self, sparsity: float = 0.1, std: float = 0.01, seed: int | None = None):
+        self.sparsity = check_sparsity(sparsity)
+        self.std = check_real(std, "std")
+        if self.std < 0:
+            raise ValueError(f"std={std} must be >= 0")
+        super().__init__(seed)
+
+    def generate(self, request: Request):
+        request.whole("Sparse")
+        if len(request.shape) != 2:
+            raise ValueError(f"Sparse needs a 2-D shape, got shape={request.shape}")
+        n_in, n_out = request.shape
+        transposed = sparse_columns((n_out, n_in), self.sparsity, self.std, self.call_seed(),
+                                    request.stream, request.dtype, request.device)
+        return request.xp.ascontiguousarray(transposed.T)
+
+    def get_config(self) -> dict:
+        return {"sparsity": self.sparsity, "std": self.std, "seed": self.seed}

@@ -1,0 +1,88 @@
+"""Random orthogonal matrices: our Gaussian kernel, then QR (cuSOLVER on CUDA, LAPACK on CPU).
+
+For a ``rows × cols`` result let m = max(rows, cols), n = min(rows, cols).  The
+Gaussian matrix G (n × m, C order, so that it is the m × n matrix A = Gᵀ in
+column-major order) is generated in place by the fill kernel from (seed, stream).
+A = QR; Q (m × n) gets the signs of diag(R) so that the law is Haar (Mezzadri
+2007), and the result is Q·gain (tall) or Qᵀ·gain (wide).  CPU and CUDA start
+from the same bits of G.
+
+On CUDA, geqrf and orgqr run in place on G's buffer; the extra device memory
+is the cuSOLVER workspace, tau and the sign vector (plus the output itself when
+a transpose or a dtype change is needed).  float16 and bfloat16 results are
+computed in float32 and written once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import random
+from .devices import Device
+from .dtypes import FloatFormat
+
+
+def orthogonal_matrix(rows: int, cols: int, gain: float, seed: int, stream: int,
+                      form: FloatFormat, dev: Device):
+    """Return gain · a Haar-random matrix with orthonormal columns (rows >= cols) or rows.
+
+    Matches the law of ``torch.nn.init.orthogonal_`` and
+    ``keras.initializers.Orthogonal`` on a 2-D shape.
+    """
+    m, n = max(rows, cols), min(rows, cols)
+    work = "float64" if form.name == "float64" else "float32"
+    gaussian = random.normal((n, m), seed=seed, stream=stream, dtype=work, device=dev)
+    if dev.is_cuda:
+        return _orthogonal_cuda(gaussian, rows, cols, gain, form, dev)
+    return _orthogonal_cpu(gaussian, rows, cols, gain, form)
+
+
+def _orthogonal_cpu(gaussian: np.ndarray, rows: int, cols: int, gain: float,
+                    form: FloatFormat) -> np.ndarray:
+    q, r = np.linalg.qr(gaussian.T)  # A = Gᵀ is m × n
+    q *= _signs(np.diagonal(r), np) * gain
+    result = q if rows >= cols else q.T
+    return np.ascontiguousarray(result, dtype=form.numpy_dtype)
+
+
+def _signs(diagonal, xp):
+    # sign(0) would zero a column; a zero pivot has probability 0 but gets +1.
+    return xp.where(diagonal < 0, -1.0, 1.0).astype(diagonal.dtype)
+
+
+def _orthogonal_cuda(gaussian, rows: int, cols: int, gain: float, form: FloatFormat,
+                     dev: Device):
+    import cupy
+    from cupy_backends.cuda.libs import cusolver
+
+    n, m = gaussian.shape
+    with cupy.cuda.Device(dev.index):
+        handle = cupy.cuda.device.get_cusolver_handle()
+        cusolver.setStream(handle, cupy.cuda.get_current_stream().ptr)
+        double = gaussian.dtype == np.float64
+        geqrf_size = cusolver.dgeqrf_bufferSize if double else cusolver.sgeqrf_bufferSize
+        geqrf = cusolver.dgeqrf if double else cusolver.sgeqrf
+        orgqr_size = cusolver.dorgqr_bufferSize if double else cusolver.sorgqr_bufferSize
+        orgqr = cusolver.dorgqr if double else cusolver.sorgqr
+        a = gaussian.data.ptr
+        tau = cupy.empty(n, dtype=gaussian.dtype)
+        info = cupy.zeros(1, dtype=np.int32)
+        lwork = max(geqrf_size(handle, m, n, a, m),
+                    orgqr_size(handle, m, n, n, a, m, tau.data.ptr))
+        work = cupy.empty(max(lwork, 1), dtype=gaussian.dtype)
+        geqrf(handle, m, n, a, m, tau.data.ptr, work.data.ptr, lwork, info.data.ptr)
+        # diag(R) sits on G's diagonal until orgqr overwrites it with Q.
+        scale = _signs(cupy.diagonal(gaussian), cupy) * gain
+        orgqr(handle, m, n, n, a, m, tau.data.ptr, work.data.ptr, lwork, info.data.ptr)
+        del work, tau
+        if int(info.get()[0]) != 0:
+            raise RuntimeError(f"cuSOLVER QR failed with info={int(info.get()[0])}")
+        # G now holds Qᵀ (n × m, C order); row j of G is column j of Q.
+        if rows < cols and form.numpy_dtype == gaussian.dtype:
+            cupy.multiply(gaussian, scale[:, None], out=gaussian)  # Qᵀ in place
+            return gaussian
+        out = cupy.empty((rows, cols), dtype=form.numpy_dtype)
+        source = gaussian if rows < cols else gaussian.T
+        factor = scale[:, None] if rows < cols else scale[None, :]
+        cupy.multiply(source, factor, out=out, casting="same_kind")
+        return out
