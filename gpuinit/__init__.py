@@ -5,7 +5,7 @@ kernels (Numba CUDA), or on the CPU with the same kernels compiled by Numba, and
 gives the same numbers on both.
 """
 
-from . import random
+from . import fans, init, initializers, random
 from .devices import (
     Device,
     cuda_available,
@@ -14,6 +14,7 @@ from .devices import (
     set_default_device,
 )
 from .errors import DeviceError, OutOfMemoryError
+from .fans import calculate_gain
 from .seeding import manual_seed
 
 __version__ = "0.1.0"
@@ -22,9 +23,13 @@ __all__ = [
     "Device",
     "DeviceError",
     "OutOfMemoryError",
+    "calculate_gain",
     "cuda_available",
     "cuda_unavailable_reason",
     "device",
+    "fans",
+    "init",
+    "initializers",
     "manual_seed",
     "random",
     "set_default_device",

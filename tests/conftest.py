@@ -20,6 +20,9 @@ def _real_gpu_reason():
         return f"no usable CUDA GPU ({type(exc).__name__}: {exc})"
 
 
+# Keras parity tests run Keras 3 on its torch backend (the one installed with the tests).
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
 NO_GPU_REASON = _real_gpu_reason()
 if NO_GPU_REASON is not None:
     os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")

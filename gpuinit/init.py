@@ -1,0 +1,237 @@
+"""PyTorch-style in-place initializers: ``gpuinit.init.xavier_uniform_(w)`` and friends.
+
+Every function of ``torch.nn.init``, with its signature and semantics (PyTorch's
+layout ``(out, in, *spatial)`` for fans), plus keyword-only ``seed=`` and
+``stream=``.  Each fills its tensor in place and returns the same object:
+NumPy arrays, CuPy arrays and torch tensors on the CPU or CUDA, zero-copy
+(kernels write into the tensor's memory; see :mod:`gpuinit.targets`).  Without
+``seed=`` each call draws a fresh seed from :func:`gpuinit.manual_seed`'s sequence.
+
+>>> import numpy as np, gpuinit as gi
+>>> w = np.empty((256, 128), dtype=np.float32)
+>>> gi.init.kaiming_uniform_(w, a=5 ** 0.5, seed=0) is w
+True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from . import random
+from .checks import check_int, check_real
+from .dtypes import float_format
+from .fans import calculate_gain, torch_fans
+from .initializers.sparse import check_sparsity, sparse_columns
+from .qr import orthogonal_matrix
+from .seeding import resolve_seed
+from .targets import Target, wrap
+
+__all__ = [
+    "calculate_gain", "constant_", "dirac_", "eye_", "kaiming_normal_", "kaiming_uniform_",
+    "normal_", "ones_", "orthogonal_", "sparse_", "trunc_normal_", "uniform_",
+    "xavier_normal_", "xavier_uniform_", "zeros_",
+]
+
+
+def _sampled(tensor: Any, sample, seed, stream: int):
+    """Fill ``tensor`` with ``sample(shape, **options)``, in place when kernels can."""
+    target = wrap(tensor)
+    float_format(target.dtype, "tensor.dtype")  # random values need a float tensor
+    options = {"seed": resolve_seed(seed), "stream": stream, "device": target.device,
+               "dtype": target.compute_dtype}
+    out = target.direct_out()
+    if out is not None:
+        sample(target.shape, out=out, **options)
+    else:
+        target.write(sample(target.shape, **options))
+    return tensor
+
+
+def uniform_(tensor, a: float = 0.0, b: float = 1.0, *, seed: int | None = None,
+             stream: int = 0):
+    """Fill ``tensor`` with U[a, b) values and return it.  Matches ``torch.nn.init.uniform_``."""
+    a, b = check_real(a, "a"), check_real(b, "b")
+    return _sampled(tensor, lambda shape, **o: random.uniform(shape, a, b, **o), seed, stream)
+
+
+def normal_(tensor, mean: float = 0.0, std: float = 1.0, *, seed: int | None = None,
+            stream: int = 0):
+    """Fill ``tensor`` with N(mean, std²) values and return it.  Matches ``torch.nn.init.normal_``."""
+    mean, std = check_real(mean, "mean"), check_real(std, "std")
+    return _sampled(tensor, lambda shape, **o: random.normal(shape, mean, std, **o), seed, stream)
+
+
+def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0, *, seed: int | None = None, stream: int = 0):
+    """Fill ``tensor`` with N(mean, std²) truncated to the *absolute* bounds [a, b].
+
+    Matches ``torch.nn.init.trunc_normal_`` (whose bounds are values, not
+    multiples of std: the default [-2, 2] is ±2σ only when std = 1).
+    """
+    mean, std = check_real(mean, "mean"), check_real(std, "std")
+    a, b = check_real(a, "a"), check_real(b, "b")
+    if std <= 0:
+        raise ValueError(f"std={std} must be > 0")
+    if a >= b:
+        raise ValueError(f"a={a} must be < b={b}")
+    lower, upper = (a - mean) / std, (b - mean) / std
+    return _sampled(
+        tensor, lambda shape, **o: random.truncated_normal(shape, mean, std, lower, upper, **o),
+        seed, stream,
+    )
+
+
+def constant_(tensor, val: float):
+    """Fill ``tensor`` with ``val`` and return it.  Matches ``torch.nn.init.constant_``."""
+    target = wrap(tensor)
+    if isinstance(val, bool) or not isinstance(val, (int, float)):
+        raise TypeError(f"val must be a number, got {type(val).__name__}")
+    target.array[...] = val
+    return tensor
+
+
+def ones_(tensor):
+    """Fill ``tensor`` with ones and return it.  Matches ``torch.nn.init.ones_``."""
+    return constant_(tensor, 1)
+
+
+def zeros_(tensor):
+    """Fill ``tensor`` with zeros and return it.  Matches ``torch.nn.init.zeros_``."""
+    return constant_(tensor, 0)
+
+
+def _xp(target: Target):
+    from .devices import array_module
+
+    return array_module(target.device)
+
+
+def eye_(tensor):
+    """Fill the 2-D ``tensor`` with the identity matrix (ones on the main diagonal) and
+    return it.  Matches ``torch.nn.init.eye_``."""
+    target = wrap(tensor)
+    if len(target.shape) != 2:
+        raise ValueError(f"eye_ needs a 2-D tensor, got shape {target.shape}")
+    xp = _xp(target)
+    target.array[...] = 0
+    n = min(target.shape)
+    target.array[xp.arange(n), xp.arange(n)] = 1
+    return tensor
+
+
+def dirac_(tensor, groups: int = 1):
+    """Fill the 3-, 4- or 5-D ``tensor`` (PyTorch layout ``(out, in, *spatial)``) with the
+    Dirac delta, preserving the identity of the inputs in convolutions (per group), and
+    return it.  Matches ``torch.nn.init.dirac_``."""
+    target = wrap(tensor)
+    shape = target.shape
+    groups = check_int(groups, "groups", 1)
+    if len(shape) not in (3, 4, 5):
+        raise ValueError(f"dirac_ needs a 3-, 4- or 5-D tensor, got shape {shape}")
+    if shape[0] % groups:
+        raise ValueError(f"dim 0 of shape {shape} must be divisible by groups={groups}")
+    per_group = shape[0] // groups
+    n = min(per_group, shape[1])
+    xp = _xp(target)
+    target.array[...] = 0
+    d = xp.arange(n)
+    centre = tuple(k // 2 for k in shape[2:])
+    for g in range(groups):
+        target.array[(g * per_group + d, d, *centre)] = 1
+    return tensor
+
+
+def _fan(shape, mode: str) -> int:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode {mode!r} is not supported, use 'fan_in' or 'fan_out'")
+    fan_in, fan_out = torch_fans(shape)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def xavier_uniform_(tensor, gain: float = 1.0, *, seed: int | None = None, stream: int = 0):
+    """Fill ``tensor`` with U[-a, a), a = gain·√(6 / (fan_in + fan_out)), and return it.
+    Matches ``torch.nn.init.xavier_uniform_``."""
+    fan_in, fan_out = torch_fans(wrap(tensor).shape)
+    bound = check_real(gain, "gain") * math.sqrt(6.0 / max(1, fan_in + fan_out))
+    return uniform_(tensor, -bound, bound, seed=seed, stream=stream)
+
+
+def xavier_normal_(tensor, gain: float = 1.0, *, seed: int | None = None, stream: int = 0):
+    """Fill ``tensor`` with N(0, gain²·2 / (fan_in + fan_out)) and return it.
+    Matches ``torch.nn.init.xavier_normal_``."""
+    fan_in, fan_out = torch_fans(wrap(tensor).shape)
+    std = check_real(gain, "gain") * math.sqrt(2.0 / max(1, fan_in + fan_out))
+    return normal_(tensor, 0.0, std, seed=seed, stream=stream)
+
+
+def _kaiming_std(tensor, a, mode, nonlinearity) -> float | None:
+    shape = wrap(tensor).shape
+    if 0 in shape:
+        return None  # torch warns and leaves an empty tensor alone
+    fan = _fan(shape, mode)
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu", *, seed: int | None = None,
+                     stream: int = 0):
+    """Fill ``tensor`` with U[-b, b), b = gain·√(3 / fan), gain = calculate_gain(nonlinearity, a),
+    and return it.  Matches ``torch.nn.init.kaiming_uniform_``."""
+    std = _kaiming_std(tensor, a, mode, nonlinearity)
+    if std is None:
+        return tensor
+    bound = math.sqrt(3.0) * std
+    return uniform_(tensor, -bound, bound, seed=seed, stream=stream)
+
+
+def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu", *, seed: int | None = None,
+                    stream: int = 0):
+    """Fill ``tensor`` with N(0, (gain / √fan)²) and return it.
+    Matches ``torch.nn.init.kaiming_normal_``."""
+    std = _kaiming_std(tensor, a, mode, nonlinearity)
+    if std is None:
+        return tensor
+    return normal_(tensor, 0.0, std, seed=seed, stream=stream)
+
+
+def orthogonal_(tensor, gain: float = 1.0, *, seed: int | None = None, stream: int = 0):
+    """Fill ``tensor`` (at least 2-D, read as ``shape[0] × rest``) with gain · a random
+    (semi-)orthogonal matrix and return it.  Matches ``torch.nn.init.orthogonal_``.
+
+    The Gaussian matrix is made by our kernel on the tensor's device and factored
+    there (cuSOLVER on CUDA); see :mod:`gpuinit.qr`.
+    """
+    target = wrap(tensor)
+    shape = target.shape
+    gain = check_real(gain, "gain")
+    if len(shape) < 2:
+        raise ValueError(f"orthogonal_ needs a tensor with 2 or more dimensions, got {shape}")
+    if 0 in shape:
+        return tensor
+    rows = shape[0]
+    cols = math.prod(shape) // rows
+    form = float_format(target.compute_dtype, "tensor.dtype")
+    matrix = orthogonal_matrix(rows, cols, gain, resolve_seed(seed), stream, form,
+                               target.device)
+    target.write(matrix.reshape(shape))
+    return tensor
+
+
+def sparse_(tensor, sparsity: float, std: float = 0.01, *, seed: int | None = None,
+            stream: int = 0):
+    """Fill the 2-D ``tensor`` with N(0, std²) values, ceil(sparsity·rows) of each column
+    set to zero, and return it.  Matches ``torch.nn.init.sparse_``."""
+    target = wrap(tensor)
+    if len(target.shape) != 2:
+        raise ValueError(f"sparse_ needs a 2-D tensor, got shape {target.shape}")
+    sparsity = check_sparsity(sparsity)
+    std = check_real(std, "std")
+    if std < 0:
+        raise ValueError(f"std={std} must be >= 0")
+    float_format(target.compute_dtype, "tensor.dtype")
+    values = sparse_columns(target.shape, sparsity, std, resolve_seed(seed), stream,
+                            target.compute_dtype, target.device)
+    target.write(values)
+    return tensor

@@ -1,0 +1,116 @@
+"""In-place targets: NumPy arrays, CuPy arrays and torch tensors (CPU or CUDA), zero-copy.
+
+:func:`wrap` returns a :class:`Target` whose ``array`` is a NumPy or CuPy view of
+the same memory (through ``Tensor.numpy()`` on the CPU and
+``__cuda_array_interface__`` on CUDA), so kernels fill the caller's buffer
+directly.  torch bfloat16 tensors are viewed through their 16-bit storage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .devices import Device, device_of
+from .devices import device as resolve_device
+from .dtypes import FORMATS, dtype_name
+
+
+@dataclass
+class Target:
+    """A writable view of an in-place target: ``array`` shares ``original``'s memory."""
+
+    original: Any
+    array: Any
+    device: Device
+    dtype: str  # canonical dtype name, e.g. "bfloat16"
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.array.shape)
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype in FORMATS
+
+    @property
+    def compute_dtype(self) -> str:
+        """Return the dtype values are generated in (the target's own, for float targets)."""
+        return self.dtype
+
+    def direct_out(self):
+        """Return ``array`` when kernels can fill it as ``out=`` (C-contiguous float), else None."""
+        if self.is_float and self.array.flags.c_contiguous:
+            return self.array
+        return None
+
+    def write(self, values) -> None:
+        """Copy ``values`` (same shape, on the same device) into the target."""
+        self.array[...] = values
+
+
+def wrap(t: Any) -> Target:
+    """Return the :class:`Target` of ``t``; TypeError for anything else, ValueError if read-only."""
+    if isinstance(t, np.ndarray):
+        if not t.flags.writeable:
+            raise ValueError("tensor is read-only")
+        return Target(t, t, resolve_device("cpu"), dtype_name(t.dtype))
+    module = type(t).__module__.split(".")[0]
+    if module == "cupy":
+        return Target(t, t, device_of(t), dtype_name(t.dtype))
+    if module == "torch":
+        return _wrap_torch(t)
+    raise TypeError(
+        f"tensor must be a numpy array, a cupy array or a torch tensor, got {type(t).__name__}"
+    )
+
+
+def _wrap_torch(t) -> Target:
+    import torch
+
+    name = dtype_name(t.dtype)
+    data = t.detach()
+    if name == "bfloat16":
+        data = data.view(torch.int16)
+    if data.device.type == "cpu":
+        array = data.numpy()
+        device = resolve_device("cpu")
+    elif data.device.type == "cuda":
+        import cupy
+
+        with cupy.cuda.Device(data.device.index):
+            array = cupy.asarray(data)
+        device = resolve_device(f"cuda:{data.device.index}")
+    else:
+        raise ValueError(f"torch tensors on {data.device.type!r} are not supported")
+    if name == "bfloat16":
+        from .dtypes import BFLOAT16
+
+        array = array.view(np.uint16)
+        if device.kind == "cpu":
+            array = array.view(BFLOAT16.numpy_dtype)
+        else:
+            return _TorchBits(t, array, device, name)
+    return Target(t, array, device, name)
+
+
+class _TorchBits(Target):
+    """A CUDA bfloat16 tensor: CuPy has no bfloat16, so ``array`` is its uint16 storage.
+
+    Values are computed as float32 on the device and rounded by torch's own cast
+    (round to nearest even) into the tensor.
+    """
+
+    @property
+    def compute_dtype(self) -> str:
+        return "float32"
+
+    def direct_out(self):
+        return None
+
+    def write(self, values) -> None:
+        import torch
+
+        self.original.detach().copy_(torch.as_tensor(values, device=self.original.device))
