@@ -57,7 +57,10 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, *, seed: int | None = None,
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, *, seed: int | None = None,
             stream: int = 0):
-    """Fill ``tensor`` with N(mean, std²) values and return it.  Matches ``torch.nn.init.normal_``."""
+    """Fill ``tensor`` with N(mean, std²) values and return it.
+
+    Matches ``torch.nn.init.normal_``.
+    """
     mean, std = check_real(mean, "mean"), check_real(std, "std")
     return _sampled(tensor, lambda shape, **o: random.normal(shape, mean, std, **o), seed, stream)
 

@@ -66,3 +66,45 @@ def test_out_of_memory_raises_typed_error_and_frees_the_pool():
     with pytest.raises(gi.OutOfMemoryError):
         gi.random.uniform((1 << 40,), seed=0, device="cuda")
     assert pool.used_bytes() == before
+
+
+@pytest.mark.parametrize("shape", [(512, 128), (128, 512), (3, 3, 64, 64)])
+def test_orthogonal_on_the_gpu_is_orthogonal_and_matches_the_cpu(shape):
+    import cupy
+
+    q = gi.initializers.Orthogonal(gain=1.0, seed=5)(shape, device="cuda")
+    assert isinstance(q, cupy.ndarray) and q.shape == shape
+    m = cupy.asnumpy(q).astype(np.float64).reshape(-1, shape[-1])
+    small = m.T @ m if m.shape[0] >= m.shape[1] else m @ m.T
+    np.testing.assert_allclose(small, np.eye(small.shape[0]), atol=1e-5)
+    on_cpu = gi.initializers.Orthogonal(gain=1.0, seed=5)(shape, device="cpu")
+    np.testing.assert_allclose(cupy.asnumpy(q), on_cpu, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["glorot_uniform", "he_normal", "lecun_normal", "dirac",
+                                  "identity", "sparse", "delta_orthogonal"])
+def test_initializers_return_cupy_arrays_equal_to_the_cpu(name):
+    import cupy
+
+    shape = {"dirac": (3, 3, 8, 8), "delta_orthogonal": (3, 3, 8, 8)}.get(name, (64, 32))
+    init = gi.initializers.get(name)
+    if hasattr(init, "seed"):
+        init.seed = 3
+    on_gpu = init(shape, device="cuda")
+    assert isinstance(on_gpu, cupy.ndarray)
+    np.testing.assert_allclose(cupy.asnumpy(on_gpu), init(shape, device="cpu"), atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_in_place_on_torch_cuda_tensors(dtype):
+    torch = pytest.importorskip("torch")
+    t = torch.empty(256, 128, dtype=getattr(torch, dtype), device="cuda")
+    pointer = t.data_ptr()
+    assert gi.init.kaiming_uniform_(t, seed=1) is t
+    assert t.data_ptr() == pointer
+    cpu = gi.init.kaiming_uniform_(torch.empty(256, 128, dtype=getattr(torch, dtype)), seed=1)
+    torch.testing.assert_close(t.cpu().float(), cpu.float(), rtol=0, atol=0)
+    gi.init.orthogonal_(t, seed=2)
+    m = t.double()
+    torch.testing.assert_close(m.T @ m, torch.eye(128, dtype=torch.float64, device="cuda"),
+                               atol=3e-2 if dtype != "float32" else 1e-5, rtol=0)

@@ -105,7 +105,8 @@ def test_custom_subclasses_work_and_serialize_when_registered():
     values = NeuPyStyle()((2, 3), dtype="float64", device="cpu")
     assert values.dtype == np.float64 and values[1, 2] == 5.0
     with pytest.raises(ValueError, match="shape"):
-        type("Wrong", (I.Initializer,), {"sample": lambda self, s: np.zeros(3)})()((2,), device="cpu")
+        wrong = type("Wrong", (I.Initializer,), {"sample": lambda self, s: np.zeros(3)})
+        wrong()((2,), device="cpu")
     I.register("KerasStyle")(KerasStyle)
     config = I.serialize(KerasStyle(4.0))
     assert config["registered_name"] == "KerasStyle"

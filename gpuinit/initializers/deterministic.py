@@ -116,7 +116,9 @@ class Dirac(Initializer):
             raise ValueError(f"Dirac needs a 3-D, 4-D or 5-D shape, got shape={shape}")
         n_in, n_out = shape[-2], shape[-1]
         if n_out % self.groups:
-            raise ValueError(f"the {n_out} output channels are not divisible by groups={self.groups}")
+            raise ValueError(
+                f"the {n_out} output channels are not divisible by groups={self.groups}"
+            )
         xp = request.xp
         per_group = n_out // self.groups
         hit = None

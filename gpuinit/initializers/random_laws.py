@@ -202,13 +202,19 @@ class _Preset(VarianceScaling):
 
 
 class GlorotUniform(_Preset):
-    """U[-limit, limit), limit = √(6 / (fan_in + fan_out)).  Matches ``keras.initializers.GlorotUniform``."""
+    """U[-limit, limit), limit = √(6 / (fan_in + fan_out)).
+
+    Matches ``keras.initializers.GlorotUniform``.
+    """
 
     SCALE, MODE, DISTRIBUTION = 1.0, "fan_avg", "uniform"
 
 
 class GlorotNormal(_Preset):
-    """Truncated normal with variance 2 / (fan_in + fan_out).  Matches ``keras.initializers.GlorotNormal``."""
+    """Truncated normal with variance 2 / (fan_in + fan_out).
+
+    Matches ``keras.initializers.GlorotNormal``.
+    """
 
     SCALE, MODE, DISTRIBUTION = 1.0, "fan_avg", "truncated_normal"
 
