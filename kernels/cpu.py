@@ -84,8 +84,9 @@ _LOOPS: dict = {}
 def _make_loop(dist: int, fmt: int):
     """Return the parallel fill loop with ``dist`` and ``fmt`` compiled in as constants.
 
-    Constants let LLVM drop the other distributions' and formats' branches and
-    vectorize the conversion of whole blocks; numba caches each loop on disk.
+    Constants let LLVM drop the other distributions' and formats' branches, so
+    whole blocks are converted by straight-line code; numba caches each loop on
+    disk (one file per (dist, fmt)).
     """
 
     @njit(parallel=True, cache=True)
@@ -122,9 +123,9 @@ def _make_loop(dist: int, fmt: int):
                     and first_elem + count * per_block <= start + row_len
                 ):
                     # The common case: whole consecutive blocks of one row, which
-                    # fill consecutive elements of out.  Branch-free passes that
-                    # vectorize; a truncated normal marks blocks with a rejected
-                    # lane, finished one by one below.
+                    # fill consecutive elements of out.  Philox runs vectorized
+                    # over the batch; a truncated normal marks blocks with a
+                    # rejected lane, finished one by one below.
                     first_offset = r * int64(row_len) - start + first_elem
                     for i in range(count):
                         block = uint64(first_block + i)
