@@ -123,13 +123,13 @@ def sincos_2pi_u24(k):
     # angle within the quadrant: x, or π/2 - x in the upper octant
     s = cos_x if upper_octant else sin_x
     c = sin_x if upper_octant else cos_x
-    if quadrant == 0:
-        return s, c
-    if quadrant == 1:
-        return c, -s
-    if quadrant == 2:
-        return -s, -c
-    return -c, s
+    # rotate by the quadrant: (s, c), (c, -s), (-s, -c), (-c, s); selects, no branches
+    odd = (quadrant & int64(1)) == int64(1)
+    sin_abs = c if odd else s
+    cos_abs = s if odd else c
+    sin_t = -sin_abs if quadrant >= int64(2) else sin_abs
+    cos_t = -cos_abs if ((quadrant + int64(1)) & int64(2)) != int64(0) else cos_abs
+    return sin_t, cos_t
 
 
 @scalar
