@@ -40,6 +40,26 @@ def _c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(reversed(strides))
 
 
+def check_block(shape: tuple[int, ...], full_shape: Any, start: Any):
+    """Return (full_shape, start) checked: the block ``shape`` at ``start`` (zeros when
+    None) must lie inside ``full_shape``, all of one rank; ValueError/TypeError naming
+    the bad argument otherwise."""
+    full_shape = check_shape(full_shape, "full_shape")
+    start = (0,) * len(full_shape) if start is None else check_shape(start, "start")
+    if not len(shape) == len(full_shape) == len(start):
+        raise ValueError(
+            f"shape={shape}, full_shape={full_shape} and start={start} "
+            "must have the same number of dimensions"
+        )
+    for d, (n, f, s) in enumerate(zip(shape, full_shape, start, strict=True)):
+        if s + n > f:
+            raise ValueError(
+                f"start={start} with shape={shape} leaves full_shape={full_shape} "
+                f"in dimension {d}"
+            )
+    return full_shape, start
+
+
 def plan(shape: Any, offset: Any = 0, full_shape: Any = None, start: Any = None) -> Layout:
     """Return the Layout of a request; ValueError/TypeError naming a bad argument."""
     shape = check_shape(shape)
@@ -53,18 +73,7 @@ def plan(shape: Any, offset: Any = 0, full_shape: Any = None, start: Any = None)
         full_shape = check_shape(full_shape, "full_shape")
         if offset:
             raise ValueError("offset= and full_shape= cannot be combined; use start=")
-        start = (0,) * len(full_shape) if start is None else check_shape(start, "start")
-        if not len(shape) == len(full_shape) == len(start):
-            raise ValueError(
-                f"shape={shape}, full_shape={full_shape} and start={start} "
-                "must have the same number of dimensions"
-            )
-        for d, (n, f, s) in enumerate(zip(shape, full_shape, start, strict=True)):
-            if s + n > f:
-                raise ValueError(
-                    f"start={start} with shape={shape} leaves full_shape={full_shape} "
-                    f"in dimension {d}"
-                )
+        full_shape, start = check_block(shape, full_shape, start)
         total = size_of(full_shape)
         strides = _c_strides(full_shape)
         k = len(shape) - 1

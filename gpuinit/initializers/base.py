@@ -24,6 +24,7 @@ from ..checks import check_int, check_shape
 from ..devices import Device, array_module
 from ..devices import device as resolve_device
 from ..dtypes import dtype_name
+from ..layout import check_block
 from ..seeding import SEED_LIMIT, check_seed, next_seed
 
 
@@ -72,18 +73,7 @@ def make_request(shape, dtype, device, stream, full_shape, start) -> Request:
             raise ValueError("start= needs full_shape=, the shape of the whole tensor")
         full, first = shape, (0,) * len(shape)
     else:
-        full = check_shape(full_shape, "full_shape")
-        first = (0,) * len(full) if start is None else check_shape(start, "start")
-        if not len(shape) == len(full) == len(first):
-            raise ValueError(
-                f"shape={shape}, full_shape={full} and start={first} must have the same "
-                "number of dimensions"
-            )
-        for d, (n, f, s) in enumerate(zip(shape, full, first, strict=True)):
-            if s + n > f:
-                raise ValueError(
-                    f"start={first} with shape={shape} leaves full_shape={full} in dimension {d}"
-                )
+        full, first = check_block(shape, full_shape, start)
     return Request(shape, full, first, dtype, resolve_device(device), stream)
 
 
