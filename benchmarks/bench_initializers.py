@@ -26,7 +26,7 @@ import numpy as np
 import gpuinit as gi
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_random import RESULTS, _timer  # noqa: E402
+from bench_random import _timer, write_results  # noqa: E402
 
 
 def _elementwise(n: int, tdev: str, torch):
@@ -151,10 +151,7 @@ def main(argv=None) -> None:
         lines.append(f"| {rows}x{cols} | {ours_s * 1e3:.1f} | {theirs_s * 1e3:.1f} | "
                      f"{theirs_s / ours_s:.2f}x | {ours_peak} | {theirs_peak} |")
         print(lines[-1], flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"initializers-{name.replace(' ', '_')}.md"
-    path.write_text("\n".join(lines) + "\n")
-    print(f"wrote {path}")
+    write_results(f"initializers-{name}", lines)
 
 
 if __name__ == "__main__":

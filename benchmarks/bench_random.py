@@ -28,6 +28,14 @@ from gpuinit import devices, dtypes
 RESULTS = Path(__file__).parent / "results"
 
 
+def write_results(name: str, lines: list[str]) -> None:
+    """Write ``lines`` to benchmarks/results/<name>.md (spaces become underscores)."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name.replace(' ', '_')}.md"
+    path.write_text("\n".join(lines) + "\n")
+    print(f"wrote {path}")
+
+
 def _timer(dev):
     """Return a function timing a callable: median seconds over ``repeat`` runs."""
     if dev.is_cuda:
@@ -164,10 +172,7 @@ def main(argv=None) -> None:
                      f"{r['bw_frac']:.0%} | {extra} | {peers} |")
     lines += ["", "Cold first call (compile or on-disk cache load), seconds:", ""]
     lines += [f"- {d} {t}: {s:.2f}" for (d, t), s in cold.items()]
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name.replace(' ', '_')}.md"
-    path.write_text("\n".join(lines) + "\n")
-    print(f"wrote {path}")
+    write_results(name, lines)
 
 
 if __name__ == "__main__":
