@@ -46,6 +46,14 @@ def check_real(value: Any, argument: str) -> float:
     return number
 
 
+def check_nonnegative(value: Any, argument: str) -> float:
+    """Return ``value`` as a finite float >= 0 (a std, say); TypeError/ValueError otherwise."""
+    number = check_real(value, argument)
+    if number < 0:
+        raise ValueError(f"{argument}={number} must be >= 0")
+    return number
+
+
 def size_of(shape: tuple[int, ...]) -> int:
     """Return the number of elements of ``shape``."""
     return math.prod(shape)

@@ -19,13 +19,13 @@ import math
 from typing import Any
 
 from . import random
-from .checks import check_int, check_real
+from .checks import check_int, check_nonnegative, check_real
 from .dtypes import float_format
 from .fans import calculate_gain, torch_fans
 from .initializers.sparse import check_sparsity, sparse_columns
 from .qr import orthogonal_matrix
 from .seeding import resolve_seed
-from .targets import Target, wrap
+from .targets import wrap
 
 __all__ = [
     "calculate_gain", "constant_", "dirac_", "eye_", "kaiming_normal_", "kaiming_uniform_",
@@ -104,19 +104,13 @@ def zeros_(tensor):
     return constant_(tensor, 0)
 
 
-def _xp(target: Target):
-    from .devices import array_module
-
-    return array_module(target.device)
-
-
 def eye_(tensor):
     """Fill the 2-D ``tensor`` with the identity matrix (ones on the main diagonal) and
     return it.  Matches ``torch.nn.init.eye_``."""
     target = wrap(tensor)
     if len(target.shape) != 2:
         raise ValueError(f"eye_ needs a 2-D tensor, got shape {target.shape}")
-    xp = _xp(target)
+    xp = target.xp
     target.array[...] = 0
     n = min(target.shape)
     target.array[xp.arange(n), xp.arange(n)] = 1
@@ -136,7 +130,7 @@ def dirac_(tensor, groups: int = 1):
         raise ValueError(f"dim 0 of shape {shape} must be divisible by groups={groups}")
     per_group = shape[0] // groups
     n = min(per_group, shape[1])
-    xp = _xp(target)
+    xp = target.xp
     target.array[...] = 0
     d = xp.arange(n)
     centre = tuple(k // 2 for k in shape[2:])
@@ -230,9 +224,7 @@ def sparse_(tensor, sparsity: float, std: float = 0.01, *, seed: int | None = No
     if len(target.shape) != 2:
         raise ValueError(f"sparse_ needs a 2-D tensor, got shape {target.shape}")
     sparsity = check_sparsity(sparsity)
-    std = check_real(std, "std")
-    if std < 0:
-        raise ValueError(f"std={std} must be >= 0")
+    std = check_nonnegative(std, "std")
     float_format(target.compute_dtype, "tensor.dtype")
     values = sparse_columns(target.shape, sparsity, std, resolve_seed(seed), stream,
                             target.compute_dtype, target.device)

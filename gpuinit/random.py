@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes, launch
-from .checks import check_int, check_real, check_shape
+from .checks import check_int, check_nonnegative, check_real, check_shape
 from .devices import device as resolve_device
 from .dtypes import FloatFormat
 from .kernels import (
@@ -130,9 +130,7 @@ def normal(shape, mean: float = 0.0, std: float = 1.0, *, seed: int | None = Non
     [1.0, 1.0, 1.0, 1.0]
     """
     form = _format(dtype, out)
-    mean, std = check_real(mean, "mean"), check_real(std, "std")
-    if std < 0:
-        raise ValueError(f"std={std} must be >= 0")
+    mean, std = check_real(mean, "mean"), check_nonnegative(std, "std")
     z_max = Z_MAX_WIDE if form.wide else Z_MAX_NARROW
     _range_check((abs(mean) + std * z_max,), form, f"mean ± {z_max:.2f}·std")
     params = (mean, std, 0.0, 0.0, False, 0.0, 0.0, 0.0)
@@ -163,8 +161,7 @@ def truncated_normal(shape, mean: float = 0.0, std: float = 1.0, lower: float = 
     form = _format(dtype, out)
     mean, std = check_real(mean, "mean"), check_real(std, "std")
     lower, upper = check_real(lower, "lower"), check_real(upper, "upper")
-    if std < 0:
-        raise ValueError(f"std={std} must be >= 0")
+    std = check_nonnegative(std, "std")
     if lower >= upper:
         raise ValueError(f"lower={lower} must be < upper={upper}")
     if lower >= TAIL_LIMIT or upper <= -TAIL_LIMIT:

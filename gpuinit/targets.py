@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .devices import Device, device_of
+from .devices import Device, array_module, device_of
 from .devices import device as resolve_device
 from .dtypes import FORMATS, dtype_name
 
@@ -30,6 +30,11 @@ class Target:
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.array.shape)
+
+    @property
+    def xp(self):
+        """Return the array module of the target's device (numpy or cupy)."""
+        return array_module(self.device)
 
     @property
     def is_float(self) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from .. import random
-from ..checks import check_real
+from ..checks import check_nonnegative, check_real
 from ..fans import axes_fans, keras_fans
 from .base import RandomInitializer, Request
 
@@ -63,7 +63,7 @@ class RandomNormal(RandomInitializer):
 
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
         self.mean = check_real(mean, "mean")
-        self.stddev = _check_std(stddev, "stddev")
+        self.stddev = check_nonnegative(stddev, "stddev")
         super().__init__(seed)
 
     def generate(self, request: Request):
@@ -83,7 +83,7 @@ class TruncatedNormal(RandomInitializer):
 
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
         self.mean = check_real(mean, "mean")
-        self.stddev = _check_std(stddev, "stddev")
+        self.stddev = check_nonnegative(stddev, "stddev")
         super().__init__(seed)
 
     def generate(self, request: Request):
@@ -92,13 +92,6 @@ class TruncatedNormal(RandomInitializer):
 
     def get_config(self) -> dict:
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
-
-
-def _check_std(value, name: str) -> float:
-    value = check_real(value, name)
-    if value < 0:
-        raise ValueError(f"{name}={value} must be >= 0")
-    return value
 
 
 _MODES = ("fan_in", "fan_out", "fan_avg")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import random
-from ..checks import check_real
+from ..checks import check_nonnegative, check_real
 from ..devices import Device, array_module
 from .base import RandomInitializer, Request
 
@@ -51,9 +51,7 @@ class Sparse(RandomInitializer):
 
     def __init__(self, sparsity: float = 0.1, std: float = 0.01, seed: int | None = None):
         self.sparsity = check_sparsity(sparsity)
-        self.std = check_real(std, "std")
-        if self.std < 0:
-            raise ValueError(f"std={std} must be >= 0")
+        self.std = check_nonnegative(std, "std")
         super().__init__(seed)
 
     def generate(self, request: Request):
