@@ -54,6 +54,18 @@ def check_nonnegative(value: Any, argument: str) -> float:
     return number
 
 
+def check_fill_value(value: Any, argument: str) -> int | float:
+    """Return a fill value (a real scalar or a 0-d array) as an int, or a finite float;
+    TypeError for other types, ValueError for NaN and infinities."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{argument} must be a real scalar, got {type(value).__name__}")
+    if isinstance(value, Integral):
+        return int(value)
+    return check_real(value, argument)
+
+
 def size_of(shape: tuple[int, ...]) -> int:
     """Return the number of elements of ``shape``."""
     return math.prod(shape)

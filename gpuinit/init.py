@@ -19,7 +19,7 @@ import math
 from typing import Any
 
 from . import random
-from .checks import check_int, check_nonnegative, check_real
+from .checks import check_fill_value, check_int, check_nonnegative, check_real
 from .dtypes import float_format
 from .fans import calculate_gain, torch_fans
 from .initializers.sparse import check_sparsity, sparse_columns
@@ -88,9 +88,7 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
 def constant_(tensor, val: float):
     """Fill ``tensor`` with ``val`` and return it.  Matches ``torch.nn.init.constant_``."""
     target = wrap(tensor)
-    if isinstance(val, bool) or not isinstance(val, (int, float)):
-        raise TypeError(f"val must be a number, got {type(val).__name__}")
-    target.array[...] = val
+    target.array[...] = check_fill_value(val, "val")
     return tensor
 
 

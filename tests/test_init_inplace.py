@@ -71,6 +71,7 @@ def test_matches_the_initializer_objects_layout_rules():
         (lambda t: gi.init.dirac_(t), ValueError),
         (lambda t: gi.init.uniform_(t, seed=-3), ValueError),
         (lambda t: gi.init.constant_(t, "x"), TypeError),
+        (lambda t: gi.init.constant_(t, float("inf")), ValueError),
     ],
 )
 def test_bad_arguments_raise_and_leave_the_tensor_untouched(call, error):

@@ -150,6 +150,7 @@ def test_deterministic_outputs():
     np.testing.assert_array_equal(I.Zeros()((2, 3), device="cpu"), np.zeros((2, 3), np.float32))
     np.testing.assert_array_equal(I.Ones()((2,), dtype="int32", device="cpu"), [1, 1])
     np.testing.assert_array_equal(I.Constant(2.5)((2,), dtype="float64", device="cpu"), [2.5, 2.5])
+    np.testing.assert_array_equal(I.Constant(np.float32(1.5))((2,), device="cpu"), [1.5, 1.5])
     np.testing.assert_array_equal(I.Identity(3.0)((2, 4), device="cpu"), 3 * np.eye(2, 4))
     with pytest.raises(ValueError, match="2-D"):
         I.Identity()((2, 2, 2), device="cpu")
@@ -185,6 +186,8 @@ def test_sparse_has_the_zero_count_of_torch_per_unit():
         (lambda: I.HeNormal(seed=-1), ValueError),
         (lambda: I.Dirac(groups=0), ValueError),
         (lambda: I.Constant("x"), TypeError),
+        (lambda: I.Constant(float("nan")), ValueError),
+        (lambda: I.Constant(1j), TypeError),
     ],
 )
 def test_bad_arguments_get_typed_errors(make, error):

@@ -7,11 +7,9 @@ block of the whole tensor.
 
 from __future__ import annotations
 
-from numbers import Number
-
 import numpy as np
 
-from ..checks import check_int, check_real
+from ..checks import check_fill_value, check_int, check_real
 from .base import Initializer, Request, float_dtype_or_given
 
 
@@ -35,11 +33,7 @@ class Constant(Initializer):
     """
 
     def __init__(self, value: float = 0.0):
-        if isinstance(value, bool) or not isinstance(value, Number):
-            if not (hasattr(value, "shape") and getattr(value, "ndim", 1) == 0):
-                raise TypeError(f"value must be a scalar, got {type(value).__name__}")
-            value = value.item()
-        self.value = value
+        self.value = check_fill_value(value, "value")
 
     def generate(self, request: Request):
         return _full(request, self.value)

@@ -96,8 +96,8 @@ def _lookup(name: str, custom_objects: dict | None):
     if lowered in names:
         return names[lowered]
     close = difflib.get_close_matches(lowered, [k.lower() for k in names], n=5, cutoff=0.6)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(f"unknown initializer {name!r}{hint} Known ids: {', '.join(ids())}")
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}" if close else ""
+    raise ValueError(f"unknown initializer {name!r}{hint}. Known ids: {', '.join(ids())}")
 
 
 def get(identifier: Any, custom_objects: dict | None = None):
