@@ -5,7 +5,7 @@ kernels (Numba CUDA), or on the CPU with the same kernels compiled by Numba, and
 gives the same numbers on both.
 """
 
-from . import fans, init, initializers, random
+from . import fans, init, initializers, layers, random
 from .devices import (
     Device,
     cuda_available,
@@ -15,6 +15,7 @@ from .devices import (
 )
 from .errors import DeviceError, OutOfMemoryError
 from .fans import calculate_gain
+from .layers import Parameter, Sequential
 from .seeding import manual_seed
 
 __version__ = "0.1.0"
@@ -23,6 +24,8 @@ __all__ = [
     "Device",
     "DeviceError",
     "OutOfMemoryError",
+    "Parameter",
+    "Sequential",
     "calculate_gain",
     "cuda_available",
     "cuda_unavailable_reason",
@@ -30,6 +33,7 @@ __all__ = [
     "fans",
     "init",
     "initializers",
+    "layers",
     "manual_seed",
     "random",
     "set_default_device",

@@ -38,6 +38,7 @@ class Request:
     dtype: Any  # None (float32) or what the caller passed
     device: Device
     stream: int
+    seed: int | None = None  # the seed of an unseeded initializer for this call (layers)
 
     @property
     def is_block(self) -> bool:
@@ -64,17 +65,18 @@ class Request:
             )
 
 
-def make_request(shape, dtype, device, stream, full_shape, start) -> Request:
+def make_request(shape, dtype, device, stream, full_shape, start, seed=None) -> Request:
     """Return the validated :class:`Request`; TypeError/ValueError naming the bad argument."""
     shape = check_shape(shape)
     stream = check_int(stream, "stream", 0, SEED_LIMIT)
+    seed = None if seed is None else check_seed(seed)
     if full_shape is None:
         if start is not None:
             raise ValueError("start= needs full_shape=, the shape of the whole tensor")
         full, first = shape, (0,) * len(shape)
     else:
         full, first = check_block(shape, full_shape, start)
-    return Request(shape, full, first, dtype, resolve_device(device), stream)
+    return Request(shape, full, first, dtype, resolve_device(device), stream, seed)
 
 
 class Initializer:
@@ -84,14 +86,16 @@ class Initializer:
     its device and filled there.  Keyword-only extras: ``stream=`` (an int
     selecting an independent tensor of the same seed) and ``full_shape=``/
     ``start=`` (make one block of a larger tensor, equal to that block of the
-    whole).  Matches ``keras.initializers.Initializer``.
+    whole), and ``seed=``, the seed an initializer built without one uses for
+    this call (layers pass their model's seed; an initializer's own seed wins).
+    Matches ``keras.initializers.Initializer``.
     """
 
     def __call__(self, shape, dtype=None, device=None, *, stream: int = 0, full_shape=None,
-                 start=None, **kwargs):
+                 start=None, seed: int | None = None, **kwargs):
         if kwargs:
             raise TypeError(f"unexpected keyword arguments {sorted(kwargs)}")
-        request = make_request(shape, dtype, device, stream, full_shape, start)
+        request = make_request(shape, dtype, device, stream, full_shape, start, seed)
         if type(self).generate is not Initializer.generate:
             return self.generate(request)
         if type(self).sample is not Initializer.sample:
@@ -140,9 +144,12 @@ class RandomInitializer(Initializer):
     def __init__(self, seed: int | None = None):
         self.seed = _config_seed(seed)
 
-    def call_seed(self) -> int:
-        """Return the seed for one call: ``self.seed``, or the next global seed if None."""
-        return next_seed() if self.seed is None else self.seed
+    def call_seed(self, request: Request) -> int:
+        """Return the seed for one call: ``self.seed``; else the request's seed (a layer's
+        model seed); else the next seed of the global sequence."""
+        if self.seed is not None:
+            return self.seed
+        return next_seed() if request.seed is None else request.seed
 
     def get_config(self) -> dict:
         return {"seed": self.seed}

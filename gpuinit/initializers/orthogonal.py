@@ -34,7 +34,7 @@ class Orthogonal(RandomInitializer):
         if len(shape) < 2:
             raise ValueError(f"Orthogonal needs a shape with at least 2 dimensions, got {shape}")
         rows, cols = math.prod(shape[:-1]), shape[-1]
-        matrix = orthogonal_matrix(rows, cols, self.gain, self.call_seed(), request.stream,
+        matrix = orthogonal_matrix(rows, cols, self.gain, self.call_seed(request), request.stream,
                                    float_format(request.dtype), request.device)
         return matrix.reshape(shape)
 
@@ -65,7 +65,7 @@ class DeltaOrthogonal(RandomInitializer):
                 f"DeltaOrthogonal needs in <= out channels, got in={n_in}, out={n_out}"
             )
         form = float_format(request.dtype)
-        centre = orthogonal_matrix(n_in, n_out, self.scale, self.call_seed(), request.stream,
+        centre = orthogonal_matrix(n_in, n_out, self.scale, self.call_seed(request), request.stream,
                                    form, request.device)
         xp = request.xp
         out = xp.zeros(shape, dtype=centre.dtype)

@@ -21,7 +21,7 @@ TRUNCATED_STDDEV_2SIGMA = 0.87962566103423978
 
 def _sample_options(init: RandomInitializer, request: Request) -> dict:
     return {
-        "seed": init.call_seed(),
+        "seed": init.call_seed(request),
         "stream": request.stream,
         "dtype": request.dtype,
         "device": request.device,

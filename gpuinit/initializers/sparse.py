@@ -59,7 +59,7 @@ class Sparse(RandomInitializer):
         if len(request.shape) != 2:
             raise ValueError(f"Sparse needs a 2-D shape, got shape={request.shape}")
         n_in, n_out = request.shape
-        transposed = sparse_columns((n_out, n_in), self.sparsity, self.std, self.call_seed(),
+        transposed = sparse_columns((n_out, n_in), self.sparsity, self.std, self.call_seed(request),
                                     request.stream, request.dtype, request.device)
         return request.xp.ascontiguousarray(transposed.T)
 

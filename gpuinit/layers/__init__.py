@@ -1,0 +1,28 @@
+"""Layers and models whose parameters live on the device from the moment they exist.
+
+>>> import gpuinit as gi
+>>> from gpuinit.layers import Dense, Input, Sequential
+>>> model = Sequential([Input(3), Dense(4), Dense(2, weight="he_uniform")], seed=0, device="cpu")
+>>> model.count_params()
+26
+"""
+
+from .base import Input, Layer
+from .conv import Conv1D, Conv2D, Conv3D
+from .core import Activation, Dense, Embedding, Flatten
+from .model import Sequential
+from .normalization import BatchNorm, BatchNormalization, LayerNorm, LayerNormalization
+from .parameter import Parameter, ParameterSpec, make_parameters, path_stream
+from .recurrent import GRU, LSTM, SimpleRNN
+
+# class name -> class, for Sequential.from_config
+LAYERS = {cls.__name__: cls for cls in (
+    Input, Dense, Embedding, Activation, Flatten, Conv1D, Conv2D, Conv3D, LayerNormalization,
+    BatchNormalization, SimpleRNN, LSTM, GRU)}
+
+__all__ = [
+    "GRU", "LAYERS", "LSTM", "Activation", "BatchNorm", "BatchNormalization", "Conv1D", "Conv2D",
+    "Conv3D", "Dense", "Embedding", "Flatten", "Input", "Layer", "LayerNorm",
+    "LayerNormalization", "Parameter", "ParameterSpec", "Sequential", "SimpleRNN",
+    "make_parameters", "path_stream",
+]

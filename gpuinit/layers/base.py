@@ -1,0 +1,248 @@
+"""The Layer base class, its parameter declarations, and the Input layer.
+
+A layer declares its parameters in order (``weight``, ``bias`` ...), each with
+what the user gave for it (by our keyword, by its Keras keyword, or through
+Keraflow's ``initial_weights=``) or the Keras default.  When a model knows the
+layer's input shape it calls :meth:`Layer.build`, which makes every parameter
+on the model's device through :func:`~gpuinit.layers.parameter.make_parameters`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..checks import check_int, check_shape
+from ..initializers import serialize
+from .parameter import Parameter, ParameterSpec, describe, is_array_like, make_parameters
+
+
+class Layer:
+    """Base class of layers: declared parameters, shape inference, forward pass.
+
+    Subclasses declare parameters in ``__init__`` with :meth:`declare`, and
+    implement :meth:`parameter_shapes`, :meth:`output_shape` and :meth:`forward`.
+    ``model = layer_a >> layer_b`` makes a :class:`~gpuinit.layers.Sequential`.
+    """
+
+    base_name = "layer"
+
+    def __init__(self, *, name: str | None = None, dtype: Any = None, trainable: bool = True,
+                 input_shape: Any = None, input_dim: int | None = None):
+        if name is not None and (not isinstance(name, str) or not name or "/" in name):
+            raise ValueError(f"name={name!r} must be a non-empty string without '/'")
+        if not isinstance(trainable, bool):
+            raise TypeError(f"trainable must be a bool, got {type(trainable).__name__}")
+        self.name = name
+        self.dtype = dtype
+        self.trainable = trainable
+        if input_dim is not None:
+            input_shape = (check_int(input_dim, "input_dim", 1),)
+        self.declared_input_shape = None if input_shape is None else check_shape(
+            input_shape, "input_shape")
+        self._specs: dict[str, Any] = {}
+        self._defaults: dict[str, Any] = {}
+        self._trainable_flags: dict[str, bool] = {}
+        self.parameters: dict[str, Parameter] = {}
+        self.input_shape: tuple[int, ...] | None = None
+
+    # -- declaring parameters -------------------------------------------------------
+    def declare(self, name: str, value: Any, default: Any, *, keras_keyword: str | None = None,
+                keras_value: Any = None, trainable: bool = True) -> None:
+        """Declare parameter ``name``: ``value`` (our keyword) or ``keras_value`` (the Keras
+        keyword), else ``default``.  Giving both is a TypeError."""
+        if value is not None and keras_value is not None:
+            raise TypeError(f"{type(self).__name__}: give {name}= or {keras_keyword}=, "
+                            "not both")
+        chosen = value if value is not None else keras_value
+        _check_spec(chosen, name)
+        self._specs[name] = chosen if chosen is not None else default
+        self._defaults[name] = default
+        self._trainable_flags[name] = trainable
+
+    def apply_initial_weights(self, initial_weights: Any) -> None:
+        """Apply Keraflow's ``initial_weights=``: a dict by parameter name; a list
+        filled first-come-first-served (None leaves a parameter to its
+        initializer); or a single array / nested list meaning the first parameter.
+
+        A list counts as a list of weights when each item is an array (something
+        with a ``shape``), a Parameter or None; otherwise it is one nested list.
+        """
+        if initial_weights is None:
+            return
+        names = list(self._specs)
+        if isinstance(initial_weights, dict):
+            unknown = sorted(set(initial_weights) - set(names))
+            if unknown:
+                raise ValueError(f"initial_weights names {unknown} that {type(self).__name__} "
+                                 f"does not have; its parameters are {names}")
+            given = initial_weights
+        elif isinstance(initial_weights, (list, tuple)) and _is_weight_list(initial_weights):
+            if len(initial_weights) > len(names):
+                raise ValueError(f"initial_weights has {len(initial_weights)} entries but "
+                                 f"{type(self).__name__} has {len(names)} parameters {names}")
+            given = dict(zip(names, initial_weights, strict=False))
+        elif is_array_like(initial_weights) or isinstance(initial_weights, Parameter):
+            if not names:
+                raise ValueError(f"{type(self).__name__} has no parameters to fill")
+            given = {names[0]: initial_weights}
+        else:
+            raise TypeError("initial_weights must be a dict, a list of arrays or an array, "
+                            f"got {type(initial_weights).__name__}")
+        for key, value in given.items():
+            if value is not None:
+                _check_spec(value, f"initial_weights[{key!r}]")
+                self._specs[key] = value
+
+    # -- what subclasses implement --------------------------------------------------
+    def parameter_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """Return {parameter name: shape} for ``input_shape`` (without the batch axis)."""
+        return {}
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Return the output shape (without the batch axis) for ``input_shape``."""
+        return input_shape
+
+    def forward(self, x, xp):
+        """Return the layer's output for the batch ``x`` (an array of module ``xp``)."""
+        raise NotImplementedError
+
+    def after_build(self) -> None:
+        """Adjust parameters right after they are made (e.g. the LSTM forget-gate bias)."""
+
+    # -- building -------------------------------------------------------------------
+    @property
+    def built(self) -> bool:
+        """Return True once the layer's parameters exist."""
+        return self.input_shape is not None
+
+    def build(self, input_shape: Any, *, seed: int, device: Any, dtype: Any,
+              progress=None) -> tuple[int, ...]:
+        """Make the parameters for ``input_shape``; returns the output shape.
+
+        A built layer (reused in a second model) only checks that the input
+        shape matches.  Each parameter gets the path ``"<layer name>/<name>"``.
+        """
+        input_shape = check_shape(input_shape, "input_shape")
+        if self.name is None:
+            raise ValueError("a layer needs a name before it is built; models name theirs")
+        if self.built:
+            if input_shape != self.input_shape:
+                raise ValueError(f"layer {self.name!r} was built for input shape "
+                                 f"{self.input_shape}, here it gets {input_shape}")
+            return self.output_shape(input_shape)
+        shapes = self.parameter_shapes(input_shape)
+        output = self.output_shape(input_shape)
+        specs = [ParameterSpec(f"{self.name}/{key}", shapes[key], self._specs[key],
+                               self.trainable and self._trainable_flags[key])
+                 for key in self._specs]
+        made = make_parameters(specs, seed=seed, device=device,
+                               dtype=self.dtype if self.dtype is not None else dtype,
+                               progress=progress)
+        self.parameters = {key: made[spec.path] for key, spec in zip(self._specs, specs,
+                                                                     strict=True)}
+        self.input_shape = input_shape
+        self.after_build()
+        return output
+
+    def from_initializer(self, name: str) -> bool:
+        """Return True when parameter ``name`` was made by an initializer (not an array
+        and not a Parameter given by the user)."""
+        spec = self._specs[name]
+        return not is_array_like(spec) and not isinstance(spec, Parameter)
+
+    def initializer_names(self) -> dict[str, str]:
+        """Return {parameter name: short initializer name} for the summary table."""
+        out = {}
+        for key, spec in self._specs.items():
+            if isinstance(spec, Parameter):
+                out[key] = f"shared:{describe(spec.initializer)}"
+            elif is_array_like(spec):
+                out[key] = "array"
+            else:
+                out[key] = describe(_as_initializer(spec))
+        return out
+
+    # -- configuration --------------------------------------------------------------
+    def get_config(self) -> dict:
+        """Return the constructor arguments.  Parameters given as initializers are
+        serialized; ones given as arrays or Parameters are values, not
+        configuration: the config records their default, and their values travel
+        with ``get_weights``/``save_weights`` (as in Keras)."""
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable}
+        if self.dtype is not None:
+            config["dtype"] = str(self.dtype)
+        if self.declared_input_shape is not None:
+            config["input_shape"] = list(self.declared_input_shape)
+        for key, spec in self._specs.items():
+            chosen = self._defaults[key] if not self.from_initializer(key) else spec
+            config[key] = _serialize_spec(chosen)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        """Return ``cls(**config)``."""
+        return cls(**config)
+
+    def __rshift__(self, other):
+        from .model import Sequential
+
+        return Sequential([self]) >> other
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class Input(Layer):
+    """The model's input: ``Input(10)`` or ``Input((28, 28, 1))`` (no batch axis).
+
+    Matches ``keras.Input(shape=...)`` and NeuPy's ``Input(10)``; it has no parameters.
+    """
+
+    base_name = "input_layer"
+
+    def __init__(self, shape: Any = None, *, name: str | None = None, batch_size=None,
+                 dtype: Any = None):
+        super().__init__(name=name, dtype=dtype)
+        if shape is None:
+            raise TypeError("Input needs a shape: Input(10) or Input((28, 28, 1))")
+        self.shape = check_shape(shape, "shape")
+        if batch_size is not None:
+            check_int(batch_size, "batch_size", 1)
+        self.batch_size = batch_size
+
+    def forward(self, x, xp):
+        return x
+
+    def get_config(self) -> dict:
+        return {"shape": list(self.shape), "name": self.name, "batch_size": self.batch_size}
+
+
+def _as_initializer(spec: Any):
+    from ..initializers import get
+
+    return get(spec)
+
+
+def _serialize_spec(spec: Any) -> Any:
+    if isinstance(spec, str):
+        return spec
+    initializer = _as_initializer(spec)
+    try:
+        return serialize(initializer)
+    except TypeError:
+        return initializer  # an unregistered callable stays a Python object
+
+
+def _check_spec(spec: Any, name: str) -> None:
+    """Raise TypeError/ValueError now, at construction, for an unusable parameter spec."""
+    if spec is None or isinstance(spec, Parameter) or is_array_like(spec):
+        return
+    try:
+        _as_initializer(spec)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{name}=: {exc}") from None
+
+
+def _is_weight_list(values) -> bool:
+    return all(v is None or isinstance(v, Parameter) or hasattr(v, "shape") for v in values)
+

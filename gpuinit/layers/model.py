@@ -1,0 +1,271 @@
+"""Sequential: a stack of layers whose parameters are made on the device when shapes are known.
+
+``Sequential([Input(784), Dense(256), Dense(10)], seed=0)`` and NeuPy's
+``Input(784) >> Dense(256) >> Dense(10)`` give the same model.  With an Input
+(or a first layer with ``input_shape=``), every layer is built as it is added;
+otherwise at :meth:`Sequential.build` or the first call on a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..checks import check_shape
+from ..devices import Device, array_module
+from ..devices import device as resolve_device
+from ..dtypes import dtype_name, float_format
+from ..seeding import resolve_seed
+from . import safetensors
+from .base import Input, Layer
+from .parameter import Parameter
+from .summary import summary_table
+
+
+class Sequential:
+    """A linear stack of layers with device-resident parameters.
+
+    ``seed`` (None: the next seed of :func:`gpuinit.manual_seed`'s sequence),
+    ``device`` (None: the default device) and ``dtype`` (None: float32) apply
+    to every parameter.  Each parameter draws from its own stream, a hash of its
+    path ("dense_1/weight"), so the weights depend on (seed, path, shape,
+    initializer) alone.  Layers are named per model as Keras names them:
+    "dense", "dense_1", ...  Matches ``keras.Sequential``.
+    """
+
+    def __init__(self, layers: Any = None, *, seed: int | None = None, device: Any = None,
+                 dtype: Any = None, name: str = "sequential"):
+        self.seed = resolve_seed(seed)
+        self.device: Device = resolve_device(device)
+        self.dtype = float_format(dtype).name
+        self.name = name
+        self.layers: list[Layer] = []
+        self.input_shape: tuple[int, ...] | None = None
+        self.output_shape: tuple[int, ...] | None = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # -- composition ----------------------------------------------------------------
+    def add(self, layer: Layer) -> None:
+        """Append ``layer``; builds it now when the model's shapes are known."""
+        if isinstance(layer, Input):
+            if self.layers or self.input_shape is not None:
+                raise ValueError("Input must be the first layer of a model")
+            self.input_shape = layer.shape
+            self.output_shape = layer.shape
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"a model holds layers, got {type(layer).__name__}")
+        if any(existing is layer for existing in self.layers):
+            raise ValueError(f"layer {layer.name!r} is already in this model")
+        if layer.name is None:
+            layer.name = self._free_name(layer.base_name)
+        elif any(existing.name == layer.name for existing in self.layers):
+            raise ValueError(f"two layers are named {layer.name!r}")
+        if not self.layers and self.input_shape is None and layer.declared_input_shape:
+            self.input_shape = self.output_shape = layer.declared_input_shape
+        self.layers.append(layer)
+        if self.output_shape is not None:
+            self.output_shape = layer.build(self.output_shape, seed=self.seed,
+                                            device=self.device, dtype=self.dtype)
+
+    def _free_name(self, base: str) -> str:
+        taken = {layer.name for layer in self.layers}
+        if base not in taken:
+            return base
+        count = 1
+        while f"{base}_{count}" in taken:
+            count += 1
+        return f"{base}_{count}"
+
+    def __rshift__(self, other: Layer | Sequential) -> Sequential:
+        """Return a new model: these layers (shared, already built) followed by ``other``."""
+        model = Sequential(seed=self.seed, device=self.device, dtype=self.dtype, name=self.name)
+        model.input_shape = self.input_shape
+        model.output_shape = self.output_shape
+        model.layers = list(self.layers)
+        for layer in other.layers if isinstance(other, Sequential) else [other]:
+            model.add(layer)
+        return model
+
+    @property
+    def built(self) -> bool:
+        """Return True when every layer's parameters exist."""
+        return self.output_shape is not None
+
+    def build(self, input_shape: Any = None,
+              progress: Callable[[int, int, str], None] | None = None) -> Sequential:
+        """Make every layer's parameters for ``input_shape`` (no batch axis); returns self.
+
+        ``progress(done, total, path)`` is called after each parameter with the
+        bytes made so far and the bytes the model will hold.
+        """
+        if input_shape is None:
+            if self.input_shape is None:
+                raise ValueError("build() needs input_shape: the model has no Input")
+            input_shape = self.input_shape
+        input_shape = check_shape(input_shape, "input_shape")
+        if self.input_shape is not None and self.built and input_shape != self.input_shape:
+            raise ValueError(f"the model was built for input shape {self.input_shape}, "
+                             f"not {input_shape}")
+        shapes = self._planned_shapes(input_shape)
+        total = sum(_bytes_of(layer, shape, self.dtype)
+                    for layer, shape in zip(self.layers, shapes, strict=True) if not layer.built)
+        done = 0
+        shape = input_shape
+        for layer in self.layers:
+            fresh = not layer.built
+            report = None
+            if progress is not None:
+                def report(layer_done, _layer_total, path, offset=done):
+                    progress(offset + layer_done, total, path)
+            shape = layer.build(shape, seed=self.seed, device=self.device, dtype=self.dtype,
+                                progress=report)
+            if fresh:
+                done += sum(p.nbytes for p in layer.parameters.values())
+        self.input_shape, self.output_shape = input_shape, shape
+        return self
+
+    def _planned_shapes(self, input_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """Return each layer's input shape, checking the whole chain before anything is made."""
+        shapes, shape = [], input_shape
+        for layer in self.layers:
+            shapes.append(shape)
+            layer.parameter_shapes(shape)
+            shape = layer.output_shape(shape)
+        return shapes
+
+    # -- parameters -----------------------------------------------------------------
+    @property
+    def parameters(self) -> dict[str, Parameter]:
+        """Return {path: Parameter} in layer order; a shared Parameter appears once,
+        under the path of its first use."""
+        found: dict[str, Parameter] = {}
+        seen: set[int] = set()
+        for layer in self.layers:
+            for key, parameter in layer.parameters.items():
+                if id(parameter) not in seen:
+                    seen.add(id(parameter))
+                    found[f"{layer.name}/{key}"] = parameter
+        return found
+
+    def count_params(self) -> int:
+        """Return the number of parameter values, each shared Parameter counted once."""
+        return sum(p.size for p in self.parameters.values())
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Return host (NumPy) copies of every parameter, in :attr:`parameters` order."""
+        return [p.numpy() for p in self.parameters.values()]
+
+    def set_weights(self, weights: list) -> None:
+        """Write ``weights`` (arrays in :attr:`parameters` order) into the parameters.
+
+        Every shape is checked before anything is written (ValueError naming the
+        parameter), so a bad list changes nothing.
+        """
+        parameters = self.parameters
+        weights = list(weights)
+        if len(weights) != len(parameters):
+            raise ValueError(f"set_weights got {len(weights)} arrays; the model has "
+                             f"{len(parameters)} parameters")
+        for (path, parameter), values in zip(parameters.items(), weights, strict=True):
+            found = tuple(np.shape(values))
+            if found != parameter.shape:
+                raise ValueError(f"{path}: got shape {found}, expected {parameter.shape}")
+        for (path, parameter), values in zip(parameters.items(), weights, strict=True):
+            parameter.assign(values, path)
+
+    # -- forward ----------------------------------------------------------------------
+    def __call__(self, x):
+        """Return the model's output for the batch ``x`` (batch axis first), computed
+        with the array module of the parameters (NumPy or CuPy)."""
+        xp = array_module(self.device)
+        x = xp.asarray(x)
+        if x.dtype.kind in "fc" or x.dtype.kind == "b":
+            # Keras casts inputs to the layer's compute dtype; 16-bit storage computes in float32
+            x = x.astype(xp.float64 if self.dtype == "float64" else xp.float32, copy=False)
+        if not self.built:
+            self.build(tuple(x.shape[1:]))
+        elif tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"the model takes batches of shape (batch, *{self.input_shape}), "
+                             f"got {tuple(x.shape)}")
+        for layer in self.layers:
+            x = layer.forward(x, xp)
+        return x
+
+    # -- description ------------------------------------------------------------------
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
+        """Print a Keras-like table: layer (type), output shape, param #, initializers,
+        dtype, device, bytes; then the totals."""
+        print_fn(summary_table(self))
+
+    def get_config(self) -> dict:
+        """Return the model's configuration: name, seed, device, dtype, input shape and
+        each layer's ``{"class_name", "config"}``."""
+        return {"name": self.name, "seed": self.seed, "device": str(self.device),
+                "dtype": self.dtype,
+                "input_shape": None if self.input_shape is None else list(self.input_shape),
+                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                           for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict, device: Any = None) -> Sequential:
+        """Return a new model from :meth:`get_config` output; same seed, same weights.
+
+        ``device`` overrides the recorded device (a model saved on a GPU rebuilds
+        on the CPU with the same numbers).
+        """
+        from . import LAYERS
+
+        layers: list[Layer] = []
+        if config.get("input_shape") is not None:
+            layers.append(Input(tuple(config["input_shape"])))
+        for entry in config["layers"]:
+            kind = LAYERS.get(entry["class_name"])
+            if kind is None:
+                raise ValueError(f"unknown layer class {entry['class_name']!r}")
+            layers.append(kind.from_config(dict(entry["config"])))
+        return cls(layers, seed=config["seed"], dtype=config.get("dtype"),
+                   device=device if device is not None else config.get("device"),
+                   name=config.get("name", "sequential"))
+
+    # -- files ------------------------------------------------------------------------
+    def save_weights(self, path: Any) -> None:
+        """Write every parameter to ``path`` in safetensors format, keyed by path; each
+        parameter is copied to the host one at a time."""
+        entries = [(key, p.shape, p.dtype, p.numpy) for key, p in self.parameters.items()]
+        safetensors.write(path, entries, {"format": "gpuinit", "seed": str(self.seed)})
+
+    def load_weights(self, path: Any) -> None:
+        """Read parameters from a safetensors file written by :meth:`save_weights` (or any
+        with the same keys and shapes).  Every key and shape is checked first, so a
+        file that does not fit changes nothing."""
+        tensors, _, start = safetensors.read_header(path)
+        parameters = self.parameters
+        missing = sorted(set(parameters) - set(tensors))
+        extra = sorted(set(tensors) - set(parameters))
+        if missing or extra:
+            raise ValueError(f"{path} does not fit the model: missing {missing}, "
+                             f"unexpected {extra}")
+        for key, parameter in parameters.items():
+            if tuple(tensors[key]["shape"]) != parameter.shape:
+                raise ValueError(f"{path}: {key} has shape {tuple(tensors[key]['shape'])}, "
+                                 f"the model's has {parameter.shape}")
+            if dtype_name(safetensors.numpy_dtype(tensors[key]["dtype"])) == "bool":
+                raise ValueError(f"{path}: {key} holds booleans, not numbers")
+        for key, parameter in parameters.items():
+            parameter.assign(safetensors.read_tensor(path, tensors[key], start), key)
+
+    def __repr__(self) -> str:
+        return (f"Sequential(name={self.name!r}, layers={len(self.layers)}, "
+                f"params={self.count_params() if self.built else 'unbuilt'}, "
+                f"device={self.device})")
+
+
+def _bytes_of(layer: Layer, input_shape: tuple[int, ...], dtype: str) -> int:
+    """Return the bytes ``layer`` will make for ``input_shape``."""
+    itemsize = float_format(layer.dtype if layer.dtype is not None else dtype).itemsize
+    return sum(int(np.prod(s, dtype=np.int64))
+               for s in layer.parameter_shapes(input_shape).values()) * itemsize

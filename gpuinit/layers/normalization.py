@@ -1,0 +1,132 @@
+"""LayerNormalization and BatchNormalization (Keras 3 parameters and defaults).
+
+The forward pass is inference: LayerNormalization normalizes each sample over
+its last axis; BatchNormalization uses the moving statistics, as Keras does
+with ``training=False``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..checks import check_nonnegative
+from .base import Layer
+from .core import as_compute, values_of
+
+
+def _check_axis(axis: Any) -> int:
+    if axis != -1:
+        raise ValueError(f"axis={axis!r}: only the last axis (-1) is supported")
+    return -1
+
+
+def _check_bool(value: Any, argument: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{argument} must be a bool, got {type(value).__name__}")
+    return value
+
+
+class LayerNormalization(Layer):
+    """``gamma * (x - mean) / sqrt(var + epsilon) + beta`` over the last axis.
+
+    ``gamma`` (default ones) and ``beta`` (default zeros) have shape
+    ``(features,)``; ``gamma_initializer=``/``beta_initializer=`` are the Keras
+    spellings.  Matches ``keras.layers.LayerNormalization`` (epsilon=1e-3).
+    """
+
+    base_name = "layer_normalization"
+
+    def __init__(self, axis: int = -1, epsilon: float = 1e-3, center: bool = True,
+                 scale: bool = True, *, gamma: Any = None, beta: Any = None,
+                 gamma_initializer: Any = None, beta_initializer: Any = None,
+                 initial_weights: Any = None, **options):
+        super().__init__(**options)
+        self.axis = _check_axis(axis)
+        self.epsilon = check_nonnegative(epsilon, "epsilon")
+        self.center = _check_bool(center, "center")
+        self.scale = _check_bool(scale, "scale")
+        if scale:
+            self.declare("gamma", gamma, "ones", keras_keyword="gamma_initializer",
+                         keras_value=gamma_initializer)
+        if center:
+            self.declare("beta", beta, "zeros", keras_keyword="beta_initializer",
+                         keras_value=beta_initializer)
+        self.apply_initial_weights(initial_weights)
+
+    def parameter_shapes(self, input_shape):
+        if not input_shape:
+            raise ValueError(f"{self.name}: normalization needs an input with a feature axis")
+        return {key: (input_shape[-1],) for key in self._specs}
+
+    def forward(self, x, xp):
+        x = as_compute(x, xp)
+        mean = x.mean(axis=-1, keepdims=True)
+        var = x.var(axis=-1, keepdims=True)
+        y = (x - mean) / xp.sqrt(var + self.epsilon)
+        if self.scale:
+            y = y * values_of(self, "gamma", xp)
+        if self.center:
+            y = y + values_of(self, "beta", xp)
+        return y
+
+    def get_config(self) -> dict:
+        return {"axis": self.axis, "epsilon": self.epsilon, "center": self.center,
+                "scale": self.scale, **super().get_config()}
+
+
+class BatchNormalization(Layer):
+    """``gamma * (x - moving_mean) / sqrt(moving_variance + epsilon) + beta`` (inference).
+
+    Parameters of shape ``(features,)``: ``gamma`` (ones), ``beta`` (zeros), and
+    the non-trainable ``moving_mean`` (zeros) and ``moving_variance`` (ones);
+    Keras' ``*_initializer`` spellings work too.  Matches
+    ``keras.layers.BatchNormalization`` (momentum=0.99, epsilon=1e-3).
+    """
+
+    base_name = "batch_normalization"
+
+    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True, *, gamma: Any = None,
+                 beta: Any = None, moving_mean: Any = None, moving_variance: Any = None,
+                 gamma_initializer: Any = None, beta_initializer: Any = None,
+                 moving_mean_initializer: Any = None, moving_variance_initializer: Any = None,
+                 initial_weights: Any = None, **options):
+        super().__init__(**options)
+        self.axis = _check_axis(axis)
+        self.momentum = check_nonnegative(momentum, "momentum")
+        self.epsilon = check_nonnegative(epsilon, "epsilon")
+        self.center = _check_bool(center, "center")
+        self.scale = _check_bool(scale, "scale")
+        if scale:
+            self.declare("gamma", gamma, "ones", keras_keyword="gamma_initializer",
+                         keras_value=gamma_initializer)
+        if center:
+            self.declare("beta", beta, "zeros", keras_keyword="beta_initializer",
+                         keras_value=beta_initializer)
+        self.declare("moving_mean", moving_mean, "zeros",
+                     keras_keyword="moving_mean_initializer",
+                     keras_value=moving_mean_initializer, trainable=False)
+        self.declare("moving_variance", moving_variance, "ones",
+                     keras_keyword="moving_variance_initializer",
+                     keras_value=moving_variance_initializer, trainable=False)
+        self.apply_initial_weights(initial_weights)
+
+    parameter_shapes = LayerNormalization.parameter_shapes
+
+    def forward(self, x, xp):
+        x = as_compute(x, xp)
+        inverse = 1 / xp.sqrt(values_of(self, "moving_variance", xp) + self.epsilon)
+        y = (x - values_of(self, "moving_mean", xp)) * inverse
+        if self.scale:
+            y = y * values_of(self, "gamma", xp)
+        if self.center:
+            y = y + values_of(self, "beta", xp)
+        return y.astype(x.dtype, copy=False)
+
+    def get_config(self) -> dict:
+        return {"axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale, **super().get_config()}
+
+
+LayerNorm = LayerNormalization
+BatchNorm = BatchNormalization

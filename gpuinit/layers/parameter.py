@@ -1,0 +1,294 @@
+"""Parameters: named arrays that live on their device from the moment they exist.
+
+A :class:`Parameter` holds ``.data``, a CuPy array on CUDA or a NumPy array on
+the CPU, made there by an initializer's kernels or copied there once from a
+given array.  Passing one Parameter object to several layers shares it.
+
+:func:`path_stream` is the per-parameter stream of the counter contract: a
+stable 64-bit hash of the parameter's path ("dense_1/weight"), so a model's
+weights depend on (model seed, path, shape, initializer) alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..checks import check_shape, size_of
+from ..devices import Device
+from ..devices import device as resolve_device
+from ..dtypes import FORMATS, dtype_name
+from ..initializers import Initializer, get
+from ..initializers.base import float_dtype_or_given
+
+
+def path_stream(path: str) -> int:
+    """Return the stream of the parameter at ``path``: a stable 64-bit hash (BLAKE2b).
+
+    The same in every process and on every machine, unlike Python's ``hash``.
+    """
+    digest = hashlib.blake2b(path.encode("utf-8"), digest_size=8, person=b"gpuinit.path")
+    return int.from_bytes(digest.digest(), "little")
+
+
+def is_array_like(value: Any) -> bool:
+    """Return True for values that give a parameter's contents rather than an initializer:
+    NumPy/CuPy arrays, anything with ``__array__``/``__cuda_array_interface__``,
+    nested lists and tuples of numbers, and scalars."""
+    if isinstance(value, (np.ndarray, np.generic, list, tuple, int, float)):
+        return not isinstance(value, bool)
+    return hasattr(value, "__cuda_array_interface__") or hasattr(value, "__array__")
+
+
+def to_device(values: Any, shape: tuple[int, ...] | None, dtype: Any, dev: Device,
+              argument: str):
+    """Return ``values`` as an array of ``dtype`` on ``dev``, copied at most once.
+
+    A CuPy array already on ``dev`` with the right dtype is used as is (no copy).
+    ValueError naming ``argument`` when ``shape`` is given and differs.
+    """
+    target = float_dtype_or_given(dtype)
+    check_same_shape(values, shape, argument)
+    if dev.is_cuda:
+        import cupy
+
+        with cupy.cuda.Device(dev.index):
+            return cupy.asarray(values, dtype=target)
+    if hasattr(values, "__cuda_array_interface__") and hasattr(values, "get"):
+        values = values.get()  # a CuPy array asked for on the CPU
+    return np.array(values, dtype=target, copy=True)
+
+
+def shape_of(values: Any) -> tuple[int, ...]:
+    """Return the shape of an array, nested list or scalar, without copying it."""
+    if isinstance(values, (list, tuple)):
+        return tuple(np.shape(values))
+    return tuple(getattr(values, "shape", np.shape(values)))
+
+
+def check_same_shape(values: Any, shape: tuple[int, ...] | None, argument: str) -> None:
+    """Raise ValueError naming ``argument`` when ``values`` does not have ``shape``."""
+    found = shape_of(values)
+    if shape is not None and found != tuple(shape):
+        raise ValueError(f"{argument} has shape {found}, expected {tuple(shape)}")
+
+
+def describe(initializer: Any) -> str:
+    """Return a short name for an initializer: its Keras id or its class/function name."""
+    if isinstance(initializer, Initializer):
+        from ..initializers.registry import _IDS
+
+        for key, cls in _IDS.items():
+            if cls is type(initializer):
+                return key
+        return type(initializer).__name__
+    return getattr(initializer, "__name__", type(initializer).__name__)
+
+
+class Parameter:
+    """A named, device-resident array.  Pass one object to several layers to share it.
+
+    ``Parameter(value)`` with an array (NumPy, CuPy, nested list) copies it to the
+    device once, now.  ``Parameter(initializer)`` with a string id, an
+    Initializer or a callable ``(shape, dtype)`` is made by the first layer that
+    builds it, which gives it its shape, path and stream.
+
+    Attributes: ``name`` (its path once built), ``data`` (CuPy on CUDA, NumPy on
+    the CPU; None until built), ``shape``, ``dtype``, ``device``, ``trainable``,
+    ``initializer`` (the initializer that made it, or "array").  Plays the part
+    of a Keras ``Variable``, a NeuPy shared parameter and a ``torch.nn.Parameter``.
+
+    >>> import gpuinit as gi
+    >>> p = gi.Parameter([[1.0, 2.0]], device="cpu")
+    >>> p.shape, p.initializer
+    ((1, 2), 'array')
+    """
+
+    def __init__(self, value: Any = None, *, name: str | None = None, trainable: bool = True,
+                 dtype: Any = None, device: Any = None):
+        if not isinstance(trainable, bool):
+            raise TypeError(f"trainable must be a bool, got {type(trainable).__name__}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {type(name).__name__}")
+        self.name = name
+        self.trainable = trainable
+        self.data = None
+        self._dtype = None if dtype is None else np.dtype(float_dtype_or_given(dtype))
+        self._device = None if device is None else resolve_device(device)
+        if value is None:
+            raise TypeError("Parameter needs a value: an array or an initializer")
+        if isinstance(value, Parameter):
+            raise TypeError("Parameter(value): value is already a Parameter; pass it directly")
+        if is_array_like(value):
+            self.initializer: Any = "array"
+            dev = self._device or _device_of_values(value)
+            self.data = to_device(value, None, self._dtype or _dtype_of_values(value), dev,
+                                  "Parameter value")
+            self._dtype, self._device = self.data.dtype, dev
+        else:
+            self.initializer = get(value)
+
+    @property
+    def built(self) -> bool:
+        """Return True once ``data`` exists."""
+        return self.data is not None
+
+    @property
+    def shape(self) -> tuple[int, ...] | None:
+        """Return the shape, or None before the parameter is built."""
+        return None if self.data is None else tuple(self.data.shape)
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        """Return the dtype, or None before the parameter is built (and none was asked for)."""
+        return self._dtype
+
+    @property
+    def device(self) -> Device | None:
+        """Return the Device of ``data``, or None before the parameter is built."""
+        return self._device
+
+    @property
+    def size(self) -> int:
+        """Return the number of elements (0 before the parameter is built)."""
+        return 0 if self.data is None else int(self.data.size)
+
+    @property
+    def nbytes(self) -> int:
+        """Return the bytes of ``data`` (0 before the parameter is built)."""
+        return 0 if self.data is None else int(self.data.nbytes)
+
+    def numpy(self) -> np.ndarray:
+        """Return a host (NumPy) copy of ``data``: the only way values leave the device."""
+        if self.data is None:
+            raise ValueError(f"parameter {self.name!r} is not built yet")
+        if isinstance(self.data, np.ndarray):
+            return self.data.copy()
+        return self.data.get()
+
+    def build(self, shape: Iterable[int], *, dtype: Any, device: Any, seed: int,
+              path: str) -> Parameter:
+        """Make ``data`` with the parameter's initializer; returns self.
+
+        ``seed`` is used when the initializer has none; the stream is
+        :func:`path_stream` of ``path``.  A built parameter only checks that
+        ``shape``, ``dtype`` and ``device`` match (ValueError naming ``path``).
+        """
+        shape = check_shape(shape, path)
+        dev = resolve_device(device)
+        wanted = np.dtype(float_dtype_or_given(self._dtype if self._dtype is not None else dtype))
+        if self.built:
+            if self.shape != shape:
+                raise ValueError(f"{path}: the shared parameter {self.name!r} has shape "
+                                 f"{self.shape}, this layer needs {shape}")
+            if self._device != dev:
+                raise ValueError(f"{path}: the shared parameter {self.name!r} lives on "
+                                 f"{self._device}, this layer on {dev}")
+            return self
+        self.data = initialize(self.initializer, shape, wanted, dev, seed, path)
+        self.name = self.name or path
+        self._dtype, self._device = self.data.dtype, dev
+        return self
+
+    def assign(self, values: Any, argument: str = "values") -> None:
+        """Write ``values`` (any array of the same shape) into ``data`` on its device."""
+        if self.data is None:
+            raise ValueError(f"parameter {self.name!r} is not built yet")
+        new = to_device(values, self.shape, self.data.dtype, self._device, argument)
+        self.data[...] = new
+
+    def __repr__(self) -> str:
+        if not self.built:
+            return f"Parameter(name={self.name!r}, initializer={describe(self.initializer)}, " \
+                   "unbuilt)"
+        return (f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype}, "
+                f"device={self.device}, trainable={self.trainable})")
+
+
+def _device_of_values(values: Any) -> Device:
+    if hasattr(values, "__cuda_array_interface__") and hasattr(values, "device"):
+        return Device("cuda", int(values.device.id))
+    return resolve_device(None)
+
+
+def _dtype_of_values(values: Any) -> Any:
+    dtype = getattr(values, "dtype", None)
+    if dtype is not None and dtype_name(dtype) in FORMATS:
+        return dtype
+    return None  # lists, integers: float32
+
+
+def initialize(initializer: Any, shape: tuple[int, ...], dtype: np.dtype, dev: Device,
+               seed: int, path: str):
+    """Return the array ``initializer`` makes for the parameter at ``path``, on ``dev``.
+
+    Built-in and NeuPy-style initializers fill it on the device with
+    ``seed=seed`` (used when they have no seed of their own) and
+    ``stream=path_stream(path)``.  Keras-style ``__call__(shape, dtype)``
+    subclasses and plain callables are called as Keras calls them; what they
+    return is copied to the device once, and its shape is checked.
+    """
+    name = dtype_name(dtype)
+    if isinstance(initializer, Initializer) and type(initializer).__call__ is Initializer.__call__:
+        return initializer(shape, name, dev, stream=path_stream(path), seed=seed)
+    values = initializer(shape, name)
+    return to_device(values, shape, name, dev, f"the initializer of {path}")
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One parameter to make: its path, shape and initializer (anything
+    :func:`gpuinit.initializers.get` takes, an array, or a :class:`Parameter`)."""
+
+    path: str
+    shape: tuple[int, ...]
+    initializer: Any
+    trainable: bool = True
+
+
+def make_parameters(specs: Iterable[ParameterSpec], *, seed: int, device: Any = None,
+                    dtype: Any = "float32",
+                    progress: Callable[[int, int, str], None] | None = None
+                    ) -> dict[str, Parameter]:
+    """Return {path: Parameter} for ``specs``, each made on ``device`` in ``dtype``.
+
+    Every parameter draws from its own stream, :func:`path_stream` of its path,
+    so each depends on (seed, path, shape, initializer) alone.  ``progress(done,
+    total, path)`` is called after each parameter with bytes made so far and in
+    all.  Layers build through this; it also builds parameter stacks that are
+    not a Sequential model (see ``examples/huge_model.py``).
+    """
+    specs = list(specs)
+    dev = resolve_device(device)
+    itemsize = np.dtype(float_dtype_or_given(dtype)).itemsize
+    total = sum(size_of(check_shape(s.shape, s.path)) for s in specs) * itemsize
+    made: dict[str, Parameter] = {}
+    done = 0
+    for spec in specs:
+        if spec.path in made:
+            raise ValueError(f"two parameters have the path {spec.path!r}")
+        made[spec.path] = resolve_parameter(spec, seed=seed, device=dev, dtype=dtype)
+        done += made[spec.path].nbytes
+        if progress is not None:
+            progress(done, total, spec.path)
+    return made
+
+
+def resolve_parameter(spec: ParameterSpec, *, seed: int, device: Device, dtype: Any
+                      ) -> Parameter:
+    """Return the Parameter for ``spec``: a shared one (built here if it was not),
+    one copied from an array, or a new one filled by its initializer."""
+    value = spec.initializer
+    if isinstance(value, Parameter):
+        return value.build(spec.shape, dtype=dtype, device=device, seed=seed, path=spec.path)
+    if is_array_like(value):
+        check_same_shape(value, spec.shape, spec.path)
+        return Parameter(value, name=spec.path, trainable=spec.trainable, dtype=dtype,
+                         device=device)
+    parameter = Parameter(value, name=spec.path, trainable=spec.trainable)
+    return parameter.build(spec.shape, dtype=dtype, device=device, seed=seed, path=spec.path)
+
