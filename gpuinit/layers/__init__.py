@@ -13,7 +13,9 @@ from .core import Activation, Dense, Embedding, Flatten
 from .model import Sequential
 from .normalization import BatchNorm, BatchNormalization, LayerNorm, LayerNormalization
 from .parameter import Parameter, ParameterSpec, make_parameters, path_stream
+from .progress import ProgressBar
 from .recurrent import GRU, LSTM, SimpleRNN
+from .transformer import PRESETS, GPTConfig, build_gpt, gpt_specs
 
 # class name -> class, for Sequential.from_config
 LAYERS = {cls.__name__: cls for cls in (
@@ -21,8 +23,8 @@ LAYERS = {cls.__name__: cls for cls in (
     BatchNormalization, SimpleRNN, LSTM, GRU)}
 
 __all__ = [
-    "GRU", "LAYERS", "LSTM", "Activation", "BatchNorm", "BatchNormalization", "Conv1D", "Conv2D",
-    "Conv3D", "Dense", "Embedding", "Flatten", "Input", "Layer", "LayerNorm",
-    "LayerNormalization", "Parameter", "ParameterSpec", "Sequential", "SimpleRNN",
-    "make_parameters", "path_stream",
+    "GRU", "LAYERS", "LSTM", "PRESETS", "Activation", "BatchNorm", "BatchNormalization",
+    "Conv1D", "Conv2D", "Conv3D", "Dense", "Embedding", "Flatten", "GPTConfig", "Input", "Layer",
+    "LayerNorm", "LayerNormalization", "Parameter", "ParameterSpec", "ProgressBar", "Sequential",
+    "SimpleRNN", "build_gpt", "gpt_specs", "make_parameters", "path_stream",
 ]

@@ -181,18 +181,29 @@ class Sequential:
     def __call__(self, x):
         """Return the model's output for the batch ``x`` (batch axis first), computed
         with the array module of the parameters (NumPy or CuPy)."""
+        return self.layer_outputs(x)[-1] if self.layers else self._as_batch(x)
+
+    def layer_outputs(self, x) -> list:
+        """Return every layer's output for the batch ``x``, in layer order (to watch what
+        initialization does to activations, layer by layer)."""
+        x = self._as_batch(x)
+        outputs = []
+        for layer in self.layers:
+            x = layer.forward(x, array_module(self.device))
+            outputs.append(x)
+        return outputs
+
+    def _as_batch(self, x):
         xp = array_module(self.device)
         x = xp.asarray(x)
-        if x.dtype.kind in "fc" or x.dtype.kind == "b":
-            # Keras casts inputs to the layer's compute dtype; 16-bit storage computes in float32
+        if x.dtype.kind in "fcb":
+            # Keras casts inputs to the compute dtype; 16-bit storage computes in float32
             x = x.astype(xp.float64 if self.dtype == "float64" else xp.float32, copy=False)
         if not self.built:
             self.build(tuple(x.shape[1:]))
         elif tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"the model takes batches of shape (batch, *{self.input_shape}), "
                              f"got {tuple(x.shape)}")
-        for layer in self.layers:
-            x = layer.forward(x, xp)
         return x
 
     # -- description ------------------------------------------------------------------
