@@ -1,4 +1,4 @@
-"""The ``gpuinit`` command: ``gpuinit info`` and ``gpuinit demo``."""
+"""The ``gpuinit`` command: ``gpuinit info`` and ``gpuinit demo`` (tensors, then a model)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from importlib import metadata
 
 from . import random as gr
 from .devices import cuda_available, cuda_unavailable_reason, device
+from .layers import PRESETS, ProgressBar, build_gpt
+from .layers.summary import human_bytes
 
 
 def _version(name: str) -> str:
@@ -85,6 +87,24 @@ def demo(log2_size: int = 24) -> str:
     return "\n".join(rows)
 
 
+def model_demo(preset: str, dtype: str = "float32", progress=None) -> str:
+    """Return the report of building the GPT-style parameter stack ``preset`` on the best
+    device: tensors, parameters, bytes, time and GB/s (kernels compiled beforehand)."""
+    dev = device("auto")
+    build_gpt("tiny", device=dev, dtype=dtype)  # compile or load from cache
+    start = time.perf_counter()
+    parameters = build_gpt(preset, seed=0, device=dev, dtype=dtype, progress=progress)
+    for p in parameters.values():
+        _synchronize(p.data)
+    elapsed = time.perf_counter() - start
+    nbytes = sum(p.nbytes for p in parameters.values())
+    count = sum(p.size for p in parameters.values())
+    return (f"model {preset} {PRESETS[preset]}\n"
+            f"device {dev}, {dtype}: {len(parameters)} tensors, {count:,} parameters, "
+            f"{human_bytes(nbytes)} in {elapsed:.3f} s ({nbytes / elapsed / 1e9:.2f} GB/s), "
+            f"each made on the device")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gpuinit`` console script."""
     parser = argparse.ArgumentParser(prog="gpuinit", description=__doc__)
@@ -93,13 +113,21 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser = commands.add_parser("demo", help="initialize large tensors and time them")
     demo_parser.add_argument("--log2-size", type=int, default=24,
                              help="elements per tensor as a power of two (default 24)")
+    demo_parser.add_argument("--model", default="gpt2-small",
+                             help="GPT-style parameter stack to build: tiny, gpt2-small "
+                                  "(default), gpt2-medium, gpt2-xl, 7b, or none")
     args = parser.parse_args(argv)
     if args.command == "info":
         print(info())
     else:
         if not 12 <= args.log2_size <= 34:
             parser.error("--log2-size must lie in [12, 34]")
+        if args.model != "none" and args.model not in PRESETS:
+            parser.error(f"--model must be none or one of {', '.join(PRESETS)}")
         print(demo(args.log2_size))
+        if args.model != "none":
+            print()
+            print(model_demo(args.model, progress=ProgressBar()))
     return 0
 
 
