@@ -293,3 +293,37 @@ def test_unbuilt_model_builds_on_first_call():
     assert y.shape == (4, 2) and model.input_shape == (3,)
     with pytest.raises(ValueError, match="takes batches of shape"):
         model(np.ones((4, 2)))
+
+
+def test_a_failed_add_leaves_the_model_and_the_layer_as_they_were():
+    model = Sequential([Input(4), Dense(3)], seed=0, device=CPU)
+    bad = Dense(2, weight=lambda shape, dtype=None: np.ones((1, 1)))
+    with pytest.raises(ValueError, match="the initializer of dense_1/weight has shape"):
+        model.add(bad)
+    assert len(model.layers) == 1 and model.output_shape == (3,)
+    assert bad.name is None and not bad.built
+    model.add(Dense(2))
+    assert list(model.parameters)[-1] == "dense_1/bias"
+
+
+def test_keras_input_shape_on_the_first_layer_builds_at_once():
+    model = Sequential([Dense(4, input_shape=(3,)), Dense(2, input_dim=None)], seed=0,
+                       device=CPU)
+    assert model.built and model.input_shape == (3,) and model.count_params() == 26
+    assert Sequential([Dense(4, input_dim=3)], seed=0, device=CPU).output_shape == (4,)
+
+
+def test_parameter_from_an_array_and_its_errors():
+    p = Parameter(np.arange(6, dtype=np.float64).reshape(2, 3), device=CPU, trainable=False)
+    assert p.dtype == np.float64 and p.shape == (2, 3) and not p.trainable
+    assert "name=None, shape=(2, 3)" in repr(p)
+    p.assign(np.zeros((2, 3)))
+    assert not p.numpy().any()
+    with pytest.raises(ValueError, match=r"values has shape \(3,\), expected \(2, 3\)"):
+        p.assign(np.zeros(3))
+    with pytest.raises(TypeError, match="needs a value"):
+        Parameter()
+    with pytest.raises(ValueError, match="unknown initializer"):
+        Parameter("glorot")
+    with pytest.raises(ValueError, match="is not built yet"):
+        Parameter("zeros").numpy()

@@ -56,6 +56,11 @@ ALIASES: dict[str, str] = {
 _CUSTOM: dict[str, Any] = {}
 
 
+def id_of(cls: type) -> str | None:
+    """Return the built-in id of an initializer class ("glorot_uniform"), or None."""
+    return next((key for key, value in _IDS.items() if value is cls), None)
+
+
 def ids() -> list[str]:
     """Return every built-in id, in catalogue order."""
     return list(_IDS)

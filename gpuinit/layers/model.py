@@ -60,16 +60,25 @@ class Sequential:
             raise TypeError(f"a model holds layers, got {type(layer).__name__}")
         if any(existing is layer for existing in self.layers):
             raise ValueError(f"layer {layer.name!r} is already in this model")
-        if layer.name is None:
+        named_here = layer.name is None
+        if named_here:
             layer.name = self._free_name(layer.base_name)
         elif any(existing.name == layer.name for existing in self.layers):
             raise ValueError(f"two layers are named {layer.name!r}")
-        if not self.layers and self.input_shape is None and layer.declared_input_shape:
-            self.input_shape = self.output_shape = layer.declared_input_shape
+        input_shape = self.output_shape
+        if not self.layers and input_shape is None and layer.declared_input_shape:
+            input_shape = layer.declared_input_shape
+        if input_shape is not None:
+            try:
+                output_shape = layer.build(input_shape, seed=self.seed, device=self.device,
+                                           dtype=self.dtype)
+            except Exception:
+                if named_here:
+                    layer.name = None  # a failed add leaves the layer as it came
+                raise
+            self.input_shape = self.input_shape or input_shape
+            self.output_shape = output_shape
         self.layers.append(layer)
-        if self.output_shape is not None:
-            self.output_shape = layer.build(self.output_shape, seed=self.seed,
-                                            device=self.device, dtype=self.dtype)
 
     def _free_name(self, base: str) -> str:
         taken = {layer.name for layer in self.layers}

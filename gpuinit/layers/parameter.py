@@ -24,6 +24,7 @@ from ..devices import device as resolve_device
 from ..dtypes import FORMATS, dtype_name
 from ..initializers import Initializer, get
 from ..initializers.base import float_dtype_or_given
+from ..initializers.registry import id_of
 
 
 def path_stream(path: str) -> int:
@@ -80,12 +81,7 @@ def check_same_shape(values: Any, shape: tuple[int, ...] | None, argument: str) 
 def describe(initializer: Any) -> str:
     """Return a short name for an initializer: its Keras id or its class/function name."""
     if isinstance(initializer, Initializer):
-        from ..initializers.registry import _IDS
-
-        for key, cls in _IDS.items():
-            if cls is type(initializer):
-                return key
-        return type(initializer).__name__
+        return id_of(type(initializer)) or type(initializer).__name__
     return getattr(initializer, "__name__", type(initializer).__name__)
 
 
@@ -175,8 +171,9 @@ class Parameter:
         """Make ``data`` with the parameter's initializer; returns self.
 
         ``seed`` is used when the initializer has none; the stream is
-        :func:`path_stream` of ``path``.  A built parameter only checks that
-        ``shape``, ``dtype`` and ``device`` match (ValueError naming ``path``).
+        :func:`path_stream` of ``path``.  A built (shared) parameter only checks
+        that ``shape`` and ``device`` match (ValueError naming ``path``); it keeps
+        its own dtype.
         """
         shape = check_shape(shape, path)
         dev = resolve_device(device)
@@ -264,13 +261,15 @@ def make_parameters(specs: Iterable[ParameterSpec], *, seed: int, device: Any = 
     """
     specs = list(specs)
     dev = resolve_device(device)
+    paths = [spec.path for spec in specs]
+    if len(set(paths)) != len(paths):
+        twice = sorted({p for p in paths if paths.count(p) > 1})
+        raise ValueError(f"two parameters have the path {twice[0]!r}")
     itemsize = np.dtype(float_dtype_or_given(dtype)).itemsize
     total = sum(size_of(check_shape(s.shape, s.path)) for s in specs) * itemsize
     made: dict[str, Parameter] = {}
     done = 0
     for spec in specs:
-        if spec.path in made:
-            raise ValueError(f"two parameters have the path {spec.path!r}")
         made[spec.path] = resolve_parameter(spec, seed=seed, device=dev, dtype=dtype)
         done += made[spec.path].nbytes
         if progress is not None:
