@@ -155,7 +155,7 @@ def _layered_fill(spec: Any) -> tuple[Fill, bool]:
         return _init_function(name, dict(options)), name not in _ELEMENTWISE
     if isinstance(spec, str) and spec.endswith("_"):
         return _init_function(spec, {}), spec not in _ELEMENTWISE
-    if callable(spec) and not isinstance(spec, Initializer) and not isinstance(spec, str):
+    if callable(spec) and not isinstance(spec, (Initializer, type, str)):
         return (lambda t, seed, stream: spec(t, seed=seed, stream=stream)), False
     return _catalogue_fill(get(spec))
 

@@ -86,6 +86,8 @@ def test_a_dict_scheme_layers_over_the_torch_defaults():
     assert (model[1].weight == 1).all()  # 1-D: a fan-based initializer leaves it alone
     assert (model[0].bias == 0).all() and (model[1].bias == 0).all()
     assert abs(model[2].weight.std().item() - 0.02) < 0.003
+    by_class = init_module(nn.Linear(4, 4), scheme={"weight": gi.initializers.Ones})
+    assert (by_class.weight == 1).all()
     by_type = init_module(nn.Sequential(nn.Linear(30, 30)), scheme={nn.Linear: "orthogonal"})
     q = by_type[0].weight.detach().double()
     assert torch.allclose(q @ q.T, torch.eye(30, dtype=torch.float64), atol=1e-5)
