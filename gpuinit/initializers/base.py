@@ -171,21 +171,43 @@ def as_device_array(values: Any, request: Request):
     CuPy arrays stay on their GPU; NumPy arrays and nested lists are copied to the
     device once.  ValueError when the shape differs.
     """
-    xp = request.xp
-    dtype = float_dtype_or_given(request.dtype)
-    if xp is np:
-        if hasattr(values, "get") and not isinstance(values, np.ndarray):
-            values = values.get()  # a CuPy array asked for on the CPU
-        array = np.asarray(values, dtype=dtype)
-    else:
+    return to_device(values, request.shape, request.dtype, request.device,
+                     "the initializer's result")
+
+
+def to_device(values: Any, shape: tuple[int, ...] | None, dtype: Any, dev: Device,
+              argument: str, *, copy_host: bool = False):
+    """Return ``values`` as an array of ``dtype`` on ``dev``, copied at most once.
+
+    A CuPy array already on ``dev`` with the right dtype is used as is.  With
+    ``copy_host`` a NumPy array is always copied, so the result never aliases the
+    caller's array.  ValueError naming ``argument`` when ``shape`` is given and differs.
+    """
+    target = float_dtype_or_given(dtype)
+    check_same_shape(values, shape, argument)
+    if dev.is_cuda:
         import cupy
 
-        with cupy.cuda.Device(request.device.index):
-            array = cupy.asarray(values, dtype=dtype)
-    if tuple(array.shape) != request.shape:
-        raise ValueError(f"the initializer returned shape {tuple(array.shape)}, "
-                         f"expected {request.shape}")
-    return array
+        with cupy.cuda.Device(dev.index):
+            return cupy.asarray(values, dtype=target)
+    if hasattr(values, "__cuda_array_interface__") and hasattr(values, "get"):
+        values = values.get()  # a CuPy array asked for on the CPU
+    return np.array(values, dtype=target, copy=True) if copy_host else \
+        np.asarray(values, dtype=target)
+
+
+def shape_of(values: Any) -> tuple[int, ...]:
+    """Return the shape of an array, nested list or scalar, without copying it."""
+    if isinstance(values, (list, tuple)):
+        return tuple(np.shape(values))
+    return tuple(getattr(values, "shape", np.shape(values)))
+
+
+def check_same_shape(values: Any, shape: tuple[int, ...] | None, argument: str) -> None:
+    """Raise ValueError naming ``argument`` when ``values`` does not have ``shape``."""
+    found = shape_of(values)
+    if shape is not None and found != tuple(shape):
+        raise ValueError(f"{argument} has shape {found}, expected {tuple(shape)}")
 
 
 def float_dtype_or_given(dtype: Any) -> np.dtype:
