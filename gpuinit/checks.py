@@ -36,6 +36,13 @@ def check_int(value: Any, argument: str, minimum: int = 0, limit: int | None = N
     return number
 
 
+def check_bool(value: Any, argument: str) -> bool:
+    """Return ``value`` when it is a bool; TypeError naming ``argument`` otherwise."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{argument} must be a bool, got {type(value).__name__}")
+    return value
+
+
 def check_real(value: Any, argument: str) -> float:
     """Return ``value`` as a finite float; TypeError/ValueError otherwise."""
     if isinstance(value, bool) or not isinstance(value, Real):

@@ -125,6 +125,13 @@ def _torch_rules(module: nn.Module, prefix: str, plan: dict) -> bool:
     return True
 
 
+def named_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Return {qualified name: tensor} of every parameter and buffer (tied ones once)."""
+    tensors: dict[str, torch.Tensor] = dict(model.named_parameters())
+    tensors.update({n: b for n, b in model.named_buffers() if b is not None})
+    return tensors
+
+
 def _own_tensor_names(module: nn.Module) -> list[str]:
     names = [n for n, _ in module.named_parameters(recurse=False)]
     return names + [n for n, b in module.named_buffers(recurse=False) if b is not None]
@@ -270,8 +277,7 @@ def _apply_mapping(model: nn.Module, scheme: Mapping, plan: dict[str, Fill]) -> 
     or module types (value: one spec for ``weight``, or {tensor name: spec}); later
     keys win.  Fan-based initializers apply only to tensors of 2 or more dimensions
     (1-D tensors keep their default), as a Keras user writing "*.weight" expects."""
-    tensors = dict(model.named_parameters())
-    tensors.update({n: b for n, b in model.named_buffers() if b is not None})
+    tensors = named_tensors(model)
     for key, spec in scheme.items():
         if isinstance(key, type):
             targets = []
@@ -313,8 +319,7 @@ def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch") -> nn
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     seed = check_seed(seed)
     plan = build_plan(model, scheme)
-    tensors = dict(model.named_parameters())
-    tensors.update({n: b for n, b in model.named_buffers() if b is not None})
+    tensors = named_tensors(model)
     meta = [n for n, t in tensors.items() if t.is_meta]
     if meta:
         raise ValueError(f"{meta[:3]} are on the meta device: use materialize(model, device)")

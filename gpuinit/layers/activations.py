@@ -146,6 +146,12 @@ def get(activation: Any) -> Callable:
                     f"got {type(activation).__name__}")
 
 
+def checked(activation: Any) -> Any:
+    """Return ``activation`` unchanged after checking that :func:`get` resolves it."""
+    get(activation)
+    return activation
+
+
 def name_of(activation: Any) -> Any:
     """Return what ``get_config`` records for an activation: its name, or the callable."""
     if activation is None:

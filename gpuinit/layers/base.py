@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..checks import check_int, check_shape
+from ..checks import check_bool, check_int, check_shape
 from ..initializers import serialize
 from .parameter import Parameter, ParameterSpec, describe, is_array_like, make_parameters
 
@@ -30,8 +30,7 @@ class Layer:
                  input_shape: Any = None, input_dim: int | None = None):
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise ValueError(f"name={name!r} must be a non-empty string without '/'")
-        if not isinstance(trainable, bool):
-            raise TypeError(f"trainable must be a bool, got {type(trainable).__name__}")
+        check_bool(trainable, "trainable")
         self.name = name
         self.dtype = dtype
         self.trainable = trainable
@@ -58,6 +57,17 @@ class Layer:
         self._specs[name] = chosen if chosen is not None else default
         self._defaults[name] = default
         self._trainable_flags[name] = trainable
+
+    def declare_bias(self, use_bias: bool, bias: Any, bias_initializer: Any) -> bool:
+        """Declare ``bias`` (default zeros) when ``use_bias``; returns ``use_bias``.
+        TypeError when a bias is given with ``use_bias=False``."""
+        check_bool(use_bias, "use_bias")
+        if use_bias:
+            self.declare("bias", bias, "zeros", keras_keyword="bias_initializer",
+                         keras_value=bias_initializer)
+        elif bias is not None or bias_initializer is not None:
+            raise TypeError(f"{type(self).__name__}: bias= was given with use_bias=False")
+        return use_bias
 
     def apply_initial_weights(self, initial_weights: Any) -> None:
         """Apply Keraflow's ``initial_weights=``: a dict by parameter name; a list

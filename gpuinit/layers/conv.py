@@ -70,18 +70,10 @@ class Conv(Layer):
         self.padding = padding.lower()
         if self.padding == "causal" and self.rank != 1:
             raise ValueError("padding='causal' is for Conv1D only")
-        activations.get(activation)
-        self.activation = activation
-        if not isinstance(use_bias, bool):
-            raise TypeError(f"use_bias must be a bool, got {type(use_bias).__name__}")
-        self.use_bias = use_bias
+        self.activation = activations.checked(activation)
         self.declare("weight", weight, "glorot_uniform", keras_keyword="kernel_initializer",
                      keras_value=kernel_initializer)
-        if use_bias:
-            self.declare("bias", bias, "zeros", keras_keyword="bias_initializer",
-                         keras_value=bias_initializer)
-        elif bias is not None or bias_initializer is not None:
-            raise TypeError(f"{type(self).__name__}: bias= was given with use_bias=False")
+        self.use_bias = self.declare_bias(use_bias, bias, bias_initializer)
         self.apply_initial_weights(initial_weights)
 
     def _check_input(self, input_shape):

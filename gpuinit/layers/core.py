@@ -42,18 +42,10 @@ class Dense(Layer):
                  bias_initializer: Any = None, initial_weights: Any = None, **options):
         super().__init__(**options)
         self.units = check_int(units, "units", 1)
-        activations.get(activation)
-        self.activation = activation
-        if not isinstance(use_bias, bool):
-            raise TypeError(f"use_bias must be a bool, got {type(use_bias).__name__}")
-        self.use_bias = use_bias
+        self.activation = activations.checked(activation)
         self.declare("weight", weight, "glorot_uniform", keras_keyword="kernel_initializer",
                      keras_value=kernel_initializer)
-        if use_bias:
-            self.declare("bias", bias, "zeros", keras_keyword="bias_initializer",
-                         keras_value=bias_initializer)
-        elif bias is not None or bias_initializer is not None:
-            raise TypeError("Dense: bias= was given with use_bias=False")
+        self.use_bias = self.declare_bias(use_bias, bias, bias_initializer)
         self.apply_initial_weights(initial_weights)
 
     def parameter_shapes(self, input_shape):
@@ -122,8 +114,7 @@ class Activation(Layer):
 
     def __init__(self, activation: Any, **options):
         super().__init__(**options)
-        activations.get(activation)
-        self.activation = activation
+        self.activation = activations.checked(activation)
 
     def forward(self, x, xp):
         return activations.get(self.activation)(as_compute(x, xp), xp)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..checks import check_nonnegative
+from ..checks import check_bool, check_nonnegative
 from .base import Layer
 from .core import as_compute, values_of
 
@@ -20,10 +20,26 @@ def _check_axis(axis: Any) -> int:
     return -1
 
 
-def _check_bool(value: Any, argument: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{argument} must be a bool, got {type(value).__name__}")
-    return value
+def _declare_scale_and_center(layer: Layer, scale: Any, center: Any, gamma: Any, beta: Any,
+                              gamma_initializer: Any, beta_initializer: Any) -> None:
+    """Declare ``gamma`` (ones) when ``scale`` and ``beta`` (zeros) when ``center``."""
+    layer.scale = check_bool(scale, "scale")
+    layer.center = check_bool(center, "center")
+    if layer.scale:
+        layer.declare("gamma", gamma, "ones", keras_keyword="gamma_initializer",
+                      keras_value=gamma_initializer)
+    if layer.center:
+        layer.declare("beta", beta, "zeros", keras_keyword="beta_initializer",
+                      keras_value=beta_initializer)
+
+
+def _scale_and_shift(layer: Layer, y, xp):
+    """Return ``gamma * y + beta``, each factor only where the layer has it."""
+    if layer.scale:
+        y = y * values_of(layer, "gamma", xp)
+    if layer.center:
+        y = y + values_of(layer, "beta", xp)
+    return y
 
 
 class LayerNormalization(Layer):
@@ -43,14 +59,8 @@ class LayerNormalization(Layer):
         super().__init__(**options)
         self.axis = _check_axis(axis)
         self.epsilon = check_nonnegative(epsilon, "epsilon")
-        self.center = _check_bool(center, "center")
-        self.scale = _check_bool(scale, "scale")
-        if scale:
-            self.declare("gamma", gamma, "ones", keras_keyword="gamma_initializer",
-                         keras_value=gamma_initializer)
-        if center:
-            self.declare("beta", beta, "zeros", keras_keyword="beta_initializer",
-                         keras_value=beta_initializer)
+        _declare_scale_and_center(self, scale, center, gamma, beta, gamma_initializer,
+                                  beta_initializer)
         self.apply_initial_weights(initial_weights)
 
     def parameter_shapes(self, input_shape):
@@ -62,12 +72,7 @@ class LayerNormalization(Layer):
         x = as_compute(x, xp)
         mean = x.mean(axis=-1, keepdims=True)
         var = x.var(axis=-1, keepdims=True)
-        y = (x - mean) / xp.sqrt(var + self.epsilon)
-        if self.scale:
-            y = y * values_of(self, "gamma", xp)
-        if self.center:
-            y = y + values_of(self, "beta", xp)
-        return y
+        return _scale_and_shift(self, (x - mean) / xp.sqrt(var + self.epsilon), xp)
 
     def get_config(self) -> dict:
         return {"axis": self.axis, "epsilon": self.epsilon, "center": self.center,
@@ -95,14 +100,8 @@ class BatchNormalization(Layer):
         self.axis = _check_axis(axis)
         self.momentum = check_nonnegative(momentum, "momentum")
         self.epsilon = check_nonnegative(epsilon, "epsilon")
-        self.center = _check_bool(center, "center")
-        self.scale = _check_bool(scale, "scale")
-        if scale:
-            self.declare("gamma", gamma, "ones", keras_keyword="gamma_initializer",
-                         keras_value=gamma_initializer)
-        if center:
-            self.declare("beta", beta, "zeros", keras_keyword="beta_initializer",
-                         keras_value=beta_initializer)
+        _declare_scale_and_center(self, scale, center, gamma, beta, gamma_initializer,
+                                  beta_initializer)
         self.declare("moving_mean", moving_mean, "zeros",
                      keras_keyword="moving_mean_initializer",
                      keras_value=moving_mean_initializer, trainable=False)
@@ -116,11 +115,7 @@ class BatchNormalization(Layer):
     def forward(self, x, xp):
         x = as_compute(x, xp)
         inverse = 1 / xp.sqrt(values_of(self, "moving_variance", xp) + self.epsilon)
-        y = (x - values_of(self, "moving_mean", xp)) * inverse
-        if self.scale:
-            y = y * values_of(self, "gamma", xp)
-        if self.center:
-            y = y + values_of(self, "beta", xp)
+        y = _scale_and_shift(self, (x - values_of(self, "moving_mean", xp)) * inverse, xp)
         return y.astype(x.dtype, copy=False)
 
     def get_config(self) -> dict:

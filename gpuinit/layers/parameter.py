@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import check_shape, size_of
+from ..checks import check_bool, check_shape, size_of
 from ..devices import Device
 from ..devices import device as resolve_device
 from ..dtypes import FORMATS, dtype_name
 from ..initializers import Initializer, get
-from ..initializers.base import float_dtype_or_given
+from ..initializers.base import check_same_shape, float_dtype_or_given, to_device
 from ..initializers.registry import id_of
 
 
@@ -43,39 +43,6 @@ def is_array_like(value: Any) -> bool:
     if isinstance(value, (np.ndarray, np.generic, list, tuple, int, float)):
         return not isinstance(value, bool)
     return hasattr(value, "__cuda_array_interface__") or hasattr(value, "__array__")
-
-
-def to_device(values: Any, shape: tuple[int, ...] | None, dtype: Any, dev: Device,
-              argument: str):
-    """Return ``values`` as an array of ``dtype`` on ``dev``, copied at most once.
-
-    A CuPy array already on ``dev`` with the right dtype is used as is (no copy).
-    ValueError naming ``argument`` when ``shape`` is given and differs.
-    """
-    target = float_dtype_or_given(dtype)
-    check_same_shape(values, shape, argument)
-    if dev.is_cuda:
-        import cupy
-
-        with cupy.cuda.Device(dev.index):
-            return cupy.asarray(values, dtype=target)
-    if hasattr(values, "__cuda_array_interface__") and hasattr(values, "get"):
-        values = values.get()  # a CuPy array asked for on the CPU
-    return np.array(values, dtype=target, copy=True)
-
-
-def shape_of(values: Any) -> tuple[int, ...]:
-    """Return the shape of an array, nested list or scalar, without copying it."""
-    if isinstance(values, (list, tuple)):
-        return tuple(np.shape(values))
-    return tuple(getattr(values, "shape", np.shape(values)))
-
-
-def check_same_shape(values: Any, shape: tuple[int, ...] | None, argument: str) -> None:
-    """Raise ValueError naming ``argument`` when ``values`` does not have ``shape``."""
-    found = shape_of(values)
-    if shape is not None and found != tuple(shape):
-        raise ValueError(f"{argument} has shape {found}, expected {tuple(shape)}")
 
 
 def describe(initializer: Any) -> str:
@@ -106,8 +73,7 @@ class Parameter:
 
     def __init__(self, value: Any = None, *, name: str | None = None, trainable: bool = True,
                  dtype: Any = None, device: Any = None):
-        if not isinstance(trainable, bool):
-            raise TypeError(f"trainable must be a bool, got {type(trainable).__name__}")
+        check_bool(trainable, "trainable")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string, got {type(name).__name__}")
         self.name = name
@@ -123,7 +89,7 @@ class Parameter:
             self.initializer: Any = "array"
             dev = self._device or _device_of_values(value)
             self.data = to_device(value, None, self._dtype or _dtype_of_values(value), dev,
-                                  "Parameter value")
+                                  "Parameter value", copy_host=True)
             self._dtype, self._device = self.data.dtype, dev
         else:
             self.initializer = get(value)
@@ -233,7 +199,7 @@ def initialize(initializer: Any, shape: tuple[int, ...], dtype: np.dtype, dev: D
     if isinstance(initializer, Initializer) and type(initializer).__call__ is Initializer.__call__:
         return initializer(shape, name, dev, stream=path_stream(path), seed=seed)
     values = initializer(shape, name)
-    return to_device(values, shape, name, dev, f"the initializer of {path}")
+    return to_device(values, shape, name, dev, f"the initializer of {path}", copy_host=True)
 
 
 @dataclass(frozen=True)

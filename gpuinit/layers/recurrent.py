@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..checks import check_int
+from ..checks import check_bool, check_int
 from . import activations
 from .base import Layer
 from .core import as_compute, values_of
@@ -29,23 +29,14 @@ class Recurrent(Layer):
                  initial_weights: Any = None, **options):
         super().__init__(**options)
         self.units = check_int(units, "units", 1)
-        activations.get(activation)
-        self.activation = activation
-        for value, argument in ((use_bias, "use_bias"), (return_sequences, "return_sequences")):
-            if not isinstance(value, bool):
-                raise TypeError(f"{argument} must be a bool, got {type(value).__name__}")
-        self.use_bias = use_bias
-        self.return_sequences = return_sequences
+        self.activation = activations.checked(activation)
+        self.return_sequences = check_bool(return_sequences, "return_sequences")
         self.declare("weight", weight, "glorot_uniform", keras_keyword="kernel_initializer",
                      keras_value=kernel_initializer)
         self.declare("recurrent_weight", recurrent_weight, "orthogonal",
                      keras_keyword="recurrent_initializer", keras_value=recurrent_initializer)
-        if use_bias:
-            self.declare("bias", bias, "zeros", keras_keyword="bias_initializer",
-                         keras_value=bias_initializer)
-        elif bias is not None or bias_initializer is not None:
-            raise TypeError(f"{type(self).__name__}: bias= was given with use_bias=False")
-        self._initial_weights = initial_weights
+        self.use_bias = self.declare_bias(use_bias, bias, bias_initializer)
+        self.apply_initial_weights(initial_weights)
 
     def bias_shape(self) -> tuple[int, ...]:
         """Return the shape of ``bias``."""
@@ -101,11 +92,6 @@ class SimpleRNN(Recurrent):
 
     base_name = "simple_rnn"
 
-    def __init__(self, units: int, activation: Any = "tanh", use_bias: bool = True,
-                 return_sequences: bool = False, **options):
-        super().__init__(units, activation, use_bias, return_sequences, **options)
-        self.apply_initial_weights(self._initial_weights)
-
     def step(self, xw, state, u, b, xp):
         z = xw + state[0] @ u
         if b is not None:
@@ -125,12 +111,8 @@ class LSTM(Recurrent):
                  recurrent_activation: Any = "sigmoid", use_bias: bool = True,
                  unit_forget_bias: bool = True, return_sequences: bool = False, **options):
         super().__init__(units, activation, use_bias, return_sequences, **options)
-        activations.get(recurrent_activation)
-        self.recurrent_activation = recurrent_activation
-        if not isinstance(unit_forget_bias, bool):
-            raise TypeError("unit_forget_bias must be a bool")
-        self.unit_forget_bias = unit_forget_bias
-        self.apply_initial_weights(self._initial_weights)
+        self.recurrent_activation = activations.checked(recurrent_activation)
+        self.unit_forget_bias = check_bool(unit_forget_bias, "unit_forget_bias")
 
     def after_build(self):
         if self.use_bias and self.unit_forget_bias and self.from_initializer("bias"):
@@ -169,12 +151,8 @@ class GRU(Recurrent):
                  recurrent_activation: Any = "sigmoid", use_bias: bool = True,
                  return_sequences: bool = False, reset_after: bool = True, **options):
         super().__init__(units, activation, use_bias, return_sequences, **options)
-        activations.get(recurrent_activation)
-        self.recurrent_activation = recurrent_activation
-        if not isinstance(reset_after, bool):
-            raise TypeError("reset_after must be a bool")
-        self.reset_after = reset_after
-        self.apply_initial_weights(self._initial_weights)
+        self.recurrent_activation = activations.checked(recurrent_activation)
+        self.reset_after = check_bool(reset_after, "reset_after")
 
     def bias_shape(self):
         width = self.gates * self.units
