@@ -114,57 +114,64 @@ def _make_loop(dist: int, fmt: int):
                 r = w // blocks_per_row
                 j = w - r * blocks_per_row
                 start = _row_start(r, base, lead_shape, lead_stride)
-                first_block = start // per_block + j
-                first_elem = first_block * per_block
-                if (
-                    attempt == 0
-                    and j + count <= blocks_per_row
-                    and first_elem >= start
-                    and first_elem + count * per_block <= start + row_len
-                ):
-                    # The common case: whole consecutive blocks of one row, which
-                    # fill consecutive elements of out.  Philox runs vectorized
-                    # over the batch; a truncated normal marks blocks with a
-                    # rejected lane, finished one by one below.
-                    first_offset = r * int64(row_len) - start + first_elem
-                    for i in range(count):
-                        block = uint64(first_block + i)
-                        c0[i] = uint32(block & uint64(MASK32))
-                        c1[i] = uint32(block >> uint64(32))
-                        c2[i] = uint32(s0)
-                        c3[i] = uint32(s1)
-                    _philox_batch(c0, c1, c2, c3, count, k0, k1)
-                    for i in range(count):
-                        stored[i] = _store_whole_block(
-                            c0[i], c1[i], c2[i], c3[i], dist, fmt, a, b, lower, upper, out,
-                            first_offset + per_block * i, clamp_lo, clamp_hi, bits_lo, bits_hi,
-                        )
-                    if dist == DIST_TRUNCATED_NORMAL:
-                        for i in range(count):
-                            if not stored[i]:
+                done = 0
+                while done < count:
+                    # The part of the batch in row r: blocks j .. j+seg-1 of the row.
+                    seg = min(count - done, blocks_per_row - j)
+                    row_block = start // per_block  # the first block the row touches
+                    fast_lo = max(j, (start + per_block - 1) // per_block - row_block)
+                    fast_hi = min(j + seg, (start + int64(row_len)) // per_block - row_block)
+                    if attempt != 0 or fast_lo >= fast_hi:
+                        fast_lo = fast_hi = j + seg
+                    if fast_lo < fast_hi:
+                        # The common case: whole consecutive blocks of one row, which
+                        # fill consecutive elements of out.  Philox runs vectorized
+                        # over them; a truncated normal marks blocks with a rejected
+                        # lane, finished one by one below.
+                        n_fast = fast_hi - fast_lo
+                        first_block = row_block + fast_lo
+                        first_offset = r * int64(row_len) - start + first_block * per_block
+                        for i in range(n_fast):
+                            block = uint64(first_block + i)
+                            c0[i] = uint32(block & uint64(MASK32))
+                            c1[i] = uint32(block >> uint64(32))
+                            c2[i] = uint32(s0)
+                            c3[i] = uint32(s1)
+                        _philox_batch(c0, c1, c2, c3, n_fast, k0, k1)
+                        for i in range(n_fast):
+                            stored[i] = _store_whole_block(
+                                c0[i], c1[i], c2[i], c3[i], dist, fmt, a, b, lower, upper, out,
+                                first_offset + per_block * i, clamp_lo, clamp_hi, bits_lo,
+                                bits_hi,
+                            )
+                        if dist == DIST_TRUNCATED_NORMAL:
+                            for i in range(n_fast):
+                                if not stored[i]:
+                                    _finish_block(
+                                        c0[i], c1[i], c2[i], c3[i], 0, first_block + i, 0,
+                                        per_block, out, first_offset + per_block * i, dist, fmt,
+                                        k0, k1, s0, s1, a, b, lower, upper, p_lower, q_upper,
+                                        mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
+                                    )
+                    # Blocks at the row's edges, or all of them by inverse CDF: one by one.
+                    for edge in range(2):
+                        for jj in range(j if edge == 0 else fast_hi,
+                                        fast_lo if edge == 0 else j + seg):
+                            block = row_block + jj
+                            first = block * per_block
+                            lo = max(first, start) - first
+                            hi = min(first + per_block, start + int64(row_len)) - first
+                            if lo < hi:
+                                x0, x1, x2, x3 = _philox_block(block, attempt, k0, k1, s0, s1)
                                 _finish_block(
-                                    c0[i], c1[i], c2[i], c3[i], 0, first_block + i, 0,
-                                    per_block, out, first_offset + per_block * i, dist, fmt,
-                                    k0, k1, s0, s1, a, b, lower, upper, p_lower, q_upper, mass,
-                                    clamp_lo, clamp_hi, bits_lo, bits_hi,
+                                    x0, x1, x2, x3, attempt, block, lo, hi, out,
+                                    r * int64(row_len) - start + first, dist, fmt, k0, k1, s0,
+                                    s1, a, b, lower, upper, p_lower, q_upper, mass, clamp_lo,
+                                    clamp_hi, bits_lo, bits_hi,
                                 )
-                    continue
-                # Batches at row edges, across rows or by inverse CDF: block by block.
-                for _ in range(count):
-                    block = start // per_block + j
-                    first = block * per_block
-                    lo = max(first, start) - first
-                    hi = min(first + per_block, start + int64(row_len)) - first
-                    if lo < hi:
-                        x0, x1, x2, x3 = _philox_block(block, attempt, k0, k1, s0, s1)
-                        _finish_block(
-                            x0, x1, x2, x3, attempt, block, lo, hi, out,
-                            r * int64(row_len) - start + first, dist, fmt, k0, k1, s0, s1,
-                            a, b, lower, upper, p_lower, q_upper, mass, clamp_lo, clamp_hi,
-                            bits_lo, bits_hi,
-                        )
-                    j += 1
-                    if j == blocks_per_row:
+                    done += seg
+                    j += seg
+                    if j == blocks_per_row and done < count:
                         j = 0
                         r += 1
                         start = _row_start(r, base, lead_shape, lead_stride)

@@ -25,6 +25,22 @@ def test_block_equals_slice_of_whole(dist, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("dist", list(DISTRIBUTIONS))
+def test_blocks_with_long_rows_equal_slices_of_whole(dist, dtype):
+    # Rows of hundreds of Philox blocks: the CPU kernel's batches of 512 blocks start
+    # mid-row, end mid-row and span row ends, with rows unaligned to 4-element blocks.
+    sample = DISTRIBUTIONS[dist]
+    whole_shape = (9, 3001)
+    whole = sample(whole_shape, seed=2, stream=7, dtype=dtype, device="cpu")
+    for start, shape in [((1, 5), (5, 2990)), ((2, 1), (6, 1201)), ((0, 0), (9, 3001)),
+                         ((3, 2), (6, 611))]:
+        block = sample(shape, seed=2, stream=7, dtype=dtype, device="cpu",
+                       full_shape=whole_shape, start=start)
+        index = tuple(slice(s, s + n) for s, n in zip(start, shape, strict=True))
+        np.testing.assert_array_equal(bits(block), bits(whole[index]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dist", list(DISTRIBUTIONS))
 def test_offset_equals_flat_slice(dist, dtype):
     sample = DISTRIBUTIONS[dist]
     whole = sample(101, seed=9, dtype=dtype, device="cpu")
