@@ -105,6 +105,19 @@ class Initializer:
             f"{type(self).__name__} must define __call__(shape, dtype) or sample(shape)"
         )
 
+    # True for initializers whose values need the whole tensor at once (QR, per-column
+    # sparsity): they refuse full_shape=/start= blocks.
+    needs_whole_tensor = False
+
+    @property
+    def makes_blocks(self) -> bool:
+        """Return True when calls with ``full_shape=``/``start=`` return blocks of the whole
+        tensor (what Dask chunks and shards need); False for initializers that need the
+        whole tensor and for user classes that define ``__call__`` or ``sample``."""
+        cls = type(self)
+        return (cls.__call__ is Initializer.__call__ and cls.generate is not Initializer.generate
+                and not self.needs_whole_tensor)
+
     def generate(self, request: Request):
         """Return the array for ``request``; built-in initializers implement this."""
         raise NotImplementedError

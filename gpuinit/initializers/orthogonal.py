@@ -24,6 +24,8 @@ class Orthogonal(RandomInitializer):
     True
     """
 
+    needs_whole_tensor = True
+
     def __init__(self, gain: float = 1.0, seed: int | None = None):
         self.gain = check_real(gain, "gain")
         super().__init__(seed)
@@ -49,6 +51,8 @@ class DeltaOrthogonal(RandomInitializer):
     in <= out: W[(k₁-1)//2, ..., :, :] = scale · an orthogonal (in × out) matrix.
     Matches ``jax.nn.initializers.delta_orthogonal`` (Xiao et al., 2018).
     """
+
+    needs_whole_tensor = True
 
     def __init__(self, scale: float = 1.0, seed: int | None = None):
         self.scale = check_real(scale, "scale")

@@ -49,6 +49,8 @@ class Sparse(RandomInitializer):
     :func:`gpuinit.init.sparse_` for PyTorch's layout.
     """
 
+    needs_whole_tensor = True
+
     def __init__(self, sparsity: float = 0.1, std: float = 0.01, seed: int | None = None):
         self.sparsity = check_sparsity(sparsity)
         self.std = check_nonnegative(std, "std")

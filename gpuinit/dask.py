@@ -1,0 +1,207 @@
+"""Dask arrays made by gpuinit initializers, chunk by chunk, where the chunks run.
+
+``gpuinit.dask.array("he_normal", (65536, 16384), chunks=(8192, 16384), seed=0)``
+returns a lazy ``dask.array.Array``.  Each chunk is one initializer call with
+``full_shape=``/``start=`` (the counter contract's blocks), so a chunk is the
+same slice of the single-device tensor bit for bit, whatever the chunking, and
+variance-scaling initializers take their fans from the whole logical shape.
+Chunks are NumPy arrays on CPU workers and CuPy arrays with ``device="cuda"``
+(one GPU per worker, as dask-cuda arranges).
+
+Orthogonal matrices go through Dask's TSQR (``dask.array.linalg.qr``) on the
+same Gaussian bits the single-device initializer uses, so they equal it to
+within QR rounding.  The other initializers that need the whole tensor
+(DeltaOrthogonal, Sparse, user classes with their own ``__call__``/``sample``)
+are made as one chunk.  Needs the ``dask`` extra.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from typing import Any
+
+import dask.array as da
+import numba
+import numpy as np
+from dask.base import tokenize
+
+from . import random as gr
+from .checks import check_int, check_shape
+from .devices import device as resolve_device
+from .dtypes import float_format
+from .initializers import Initializer, Orthogonal, RandomInitializer, get, serialize
+from .seeding import SEED_LIMIT, check_seed, next_seed
+
+# Numba's workqueue threading layer aborts when two threads launch parallel loops
+# at once, which Dask's threaded workers would do; OpenMP and TBB do not need this.
+_WORKQUEUE_LOCK = threading.Lock()
+
+
+def array(init: Any, shape: Any, chunks: Any = "auto", dtype: Any = "float32", *,
+          seed: int | None = None, stream: int = 0, device: Any = "cpu") -> da.Array:
+    """Return a lazy Dask array equal to ``init(shape, dtype, seed=seed, stream=stream)``.
+
+    ``init`` is anything :func:`gpuinit.initializers.get` accepts.  ``chunks``
+    is any Dask chunk specification.  The seed is fixed when the graph is built:
+    the initializer's own seed, else ``seed``, else the next seed of
+    :func:`gpuinit.manual_seed`'s sequence, so computing the array twice gives
+    the same values.  Nothing is generated until the array is computed.
+
+    Raises TypeError/ValueError naming the argument for a bad initializer, shape,
+    dtype, stream or seed, ValueError when ``chunks`` splits an initializer that
+    needs the whole tensor, and DeviceError for ``device="cuda"`` without CUDA.
+    """
+    initializer = get(init)
+    if initializer is None:
+        raise TypeError("init=None: give an initializer, a string id or a config dict")
+    shape = check_shape(shape)
+    stream = check_int(stream, "stream", 0, SEED_LIMIT)
+    dev = resolve_device(device)
+    call_seed = _graph_seed(initializer, seed)
+    where = str(dev)
+    normalized = da.core.normalize_chunks(chunks, shape, dtype=_numpy_dtype(dtype))
+    n_blocks = math.prod(len(c) for c in normalized)
+    token = tokenize(_identity(initializer), shape, normalized, str(dtype), call_seed, stream,
+                     where)
+    call = {"dtype": dtype, "device": where, "stream": stream, "seed": call_seed}
+
+    if isinstance(initializer, Initializer) and initializer.makes_blocks:
+        # Validates every argument against the whole shape and gives the chunk type.
+        meta = initializer(_empty_block(shape), full_shape=shape, start=(0,) * len(shape),
+                           **call) if shape else None
+        return da.map_blocks(_make_block, initializer, shape, call, dtype=_dtype_of(meta, dtype),
+                             chunks=normalized, meta=_meta(meta, shape, dtype, dev),
+                             name=f"gpuinit-{token}")
+    if isinstance(initializer, Orthogonal) and n_blocks > 1:
+        return _orthogonal_tsqr(initializer, shape, normalized, dtype, call_seed, stream, dev,
+                                token)
+    if n_blocks > 1:
+        name = type(initializer).__name__
+        raise ValueError(
+            f"chunks={chunks!r} splits the tensor into {n_blocks} chunks, but {name} needs the "
+            "whole tensor: use chunks=-1 (one chunk)"
+        )
+    return da.map_blocks(_make_whole, initializer, shape, call, dtype=_numpy_dtype(dtype),
+                         chunks=normalized, meta=_meta(None, shape, dtype, dev),
+                         name=f"gpuinit-{token}")
+
+
+def _graph_seed(initializer: Any, seed: Any) -> int | None:
+    """Return the one seed every chunk uses (None for initializers without randomness)."""
+    own = getattr(initializer, "seed", None) if isinstance(initializer, RandomInitializer) \
+        else None
+    if own is not None:
+        return own
+    if seed is not None:
+        return check_seed(seed)
+    if isinstance(initializer, RandomInitializer):
+        return next_seed()
+    return None
+
+
+def _identity(initializer: Any) -> Any:
+    """Return what names the initializer in the graph key: its config, else the object."""
+    try:
+        return serialize(initializer)
+    except (TypeError, ValueError, AttributeError):
+        return initializer
+
+
+def _numpy_dtype(dtype: Any) -> np.dtype:
+    try:
+        return float_format(dtype).numpy_dtype
+    except ValueError:
+        return np.dtype(dtype)  # Zeros, Ones and Constant also make integer tensors
+
+
+def _dtype_of(meta: Any, dtype: Any) -> np.dtype:
+    return _numpy_dtype(dtype) if meta is None else meta.dtype
+
+
+def _empty_block(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (0,) + shape[1:]
+
+
+def _meta(sample: Any, shape: tuple[int, ...], dtype: Any, dev) -> Any:
+    """Return a zero-size array of the chunks' type (NumPy or CuPy) and dtype."""
+    if sample is not None:
+        return sample[(slice(0, 0),) * len(shape)]
+    empty = (0,) * len(shape)
+    if dev.is_cuda:
+        import cupy
+
+        return cupy.empty(empty, dtype=_numpy_dtype(dtype))
+    return np.empty(empty, dtype=_numpy_dtype(dtype))
+
+
+def _cpu_launch_guard(where: str):
+    """Return the lock that serializes CPU launches under the workqueue layer, else a no-op."""
+    if where != "cpu":
+        return contextlib.nullcontext()
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel loop has run yet: the first launch picks the layer
+        layer = None
+    return _WORKQUEUE_LOCK if layer in (None, "workqueue") else contextlib.nullcontext()
+
+
+def _make_block(initializer: Initializer, full_shape: tuple[int, ...], call: dict,
+                block_info=None):
+    """Return the chunk of ``block_info`` as that block of the whole tensor (runs on a worker)."""
+    info = block_info[None]
+    start = tuple(int(lo) for lo, _ in info["array-location"])
+    with _cpu_launch_guard(call["device"]):
+        return initializer(tuple(info["chunk-shape"]), full_shape=full_shape, start=start,
+                           **call)
+
+
+def _make_whole(initializer: Any, shape: tuple[int, ...], call: dict, block_info=None):
+    """Return the whole tensor as one chunk (initializers that cannot make blocks)."""
+    with _cpu_launch_guard(call["device"]):
+        if isinstance(initializer, Initializer) and type(initializer).__call__ is \
+                Initializer.__call__:
+            return initializer(shape, **call)
+        return initializer(shape, call["dtype"])  # a Keras-style (shape, dtype) callable
+
+
+def _gaussian_block(full_shape: tuple[int, ...], seed: int, stream: int, work: str, where: str,
+                    block_info=None):
+    info = block_info[None]
+    start = tuple(int(lo) for lo, _ in info["array-location"])
+    with _cpu_launch_guard(where):
+        return gr.normal(tuple(info["chunk-shape"]), seed=seed, stream=stream,
+                         full_shape=full_shape, start=start, dtype=work, device=where)
+
+
+def _orthogonal_tsqr(initializer: Orthogonal, shape: tuple[int, ...], chunks: tuple, dtype: Any,
+                     seed: int, stream: int, dev, token: str) -> da.Array:
+    """Return gain · a Haar-random orthogonal matrix through Dask's TSQR.
+
+    The same construction as :func:`gpuinit.qr.orthogonal_matrix`: the Gaussian
+    G (n × m, n = min, m = max of rows and cols) comes from (seed, stream); the
+    m × n matrix A = Gᵀ, split into row blocks of at least n rows, is factored by
+    TSQR; Q gets the signs of diag(R).  Tall results are Q·gain, wide ones Qᵀ·gain.
+    """
+    if len(shape) < 2:
+        raise ValueError(f"Orthogonal needs a shape with at least 2 dimensions, got {shape}")
+    form = float_format(dtype)
+    work = "float64" if form.name == "float64" else "float32"
+    rows, cols = math.prod(shape[:-1]), shape[-1]
+    m, n = max(rows, cols), min(rows, cols)
+    # Row blocks of A as large as the requested chunks (in elements), and at least n rows.
+    block_elements = max(math.prod(max(c) for c in chunks), 1)
+    block_rows = min(m, max(n, block_elements // max(n, 1)))
+    where = str(dev)
+    meta = _meta(None, (n, m), work, dev)
+    gaussian = da.map_blocks(_gaussian_block, (n, m), seed, stream, work, where,
+                             dtype=np.dtype(work), chunks=((n,), da.core.normalize_chunks(
+                                 block_rows, (m,))[0]), meta=meta,
+                             name=f"gpuinit-gaussian-{token}")
+    q, r = da.linalg.qr(gaussian.T)
+    diagonal = da.diagonal(r)
+    signs = da.where(diagonal < 0, -1.0, 1.0).astype(work)
+    q = q * (signs * initializer.gain)[None, :]
+    matrix = q if rows >= cols else q.T
+    return matrix.astype(form.numpy_dtype).reshape(shape).rechunk(chunks)
