@@ -19,21 +19,24 @@ from __future__ import annotations
 import argparse
 import math
 import platform
-import sys
 import time
 from pathlib import Path
 
 import dask
-import dask.array as da
 import numba
 import numpy as np
 from dask.distributed import Client, LocalCluster, wait
 
 import gpuinit as gi
 import gpuinit.dask as gd
+from gpuinit.bench import timer as _timer
+from gpuinit.bench import write_results as _write_results
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_random import _timer, write_results  # noqa: E402
+RESULTS = Path(__file__).parent / "results"
+
+
+def write_results(name: str, lines: list[str]) -> None:
+    print(f"wrote {_write_results(RESULTS, name, lines)}")
 
 SHAPE = (8192, 8192)
 CHUNKINGS = [(2048, 8192), (1024, 1024), (512, 512)]
@@ -52,7 +55,7 @@ def chunked_vs_single(dev, repeat: int) -> list[str]:
             "| bits equal |", "|---|---|---:|---:|---:|---:|---|"]
     for law in LAWS:
         init = gi.initializers.get(law)
-        single = timer(lambda: init(SHAPE, seed=1, device=dev), repeat)
+        single = timer(lambda init=init: init(SHAPE, seed=1, device=dev), repeat)
         expected = _to_host(init(SHAPE, seed=1, device=dev))
         for chunks in CHUNKINGS:
             x = gd.array(law, SHAPE, chunks=chunks, seed=1, device=str(dev))

@@ -17,16 +17,20 @@ from __future__ import annotations
 import argparse
 import math
 import platform
-import sys
 from pathlib import Path
 
 import numba
 import numpy as np
 
 import gpuinit as gi
+from gpuinit.bench import timer as _timer
+from gpuinit.bench import write_results as _write_results
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_random import _timer, write_results  # noqa: E402
+RESULTS = Path(__file__).parent / "results"
+
+
+def write_results(name: str, lines: list[str]) -> None:
+    print(f"wrote {_write_results(RESULTS, name, lines)}")
 
 
 def _elementwise(n: int, tdev: str, torch):

@@ -19,18 +19,22 @@ from __future__ import annotations
 import argparse
 import math
 import platform
-import sys
 from pathlib import Path
 
 import numba
 import numpy as np
 
 import gpuinit as gi
+from gpuinit.bench import timer as _timer
+from gpuinit.bench import write_results as _write_results
 from gpuinit.initializers import RandomNormal
 from gpuinit.layers import PRESETS, build_gpt, gpt_specs
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_random import _timer, write_results  # noqa: E402
+RESULTS = Path(__file__).parent / "results"
+
+
+def write_results(name: str, lines: list[str]) -> None:
+    print(f"wrote {_write_results(RESULTS, name, lines)}")
 
 
 def _torch_build(specs, tdev, torch):

@@ -1,4 +1,9 @@
-"""The ``gpuinit`` command: ``gpuinit info`` and ``gpuinit demo`` (tensors, then a model)."""
+"""The ``gpuinit`` command: info, demo, bench, plot and init-torch.
+
+Exit codes: 0 success; 1 the work failed (an unknown initializer, a module that
+cannot be imported, a device that is not there; the message goes to stderr);
+2 bad command-line usage (argparse).
+"""
 
 from __future__ import annotations
 
@@ -105,6 +110,128 @@ def model_demo(preset: str, dtype: str = "float32", progress=None) -> str:
             f"each made on the device")
 
 
+def parse_shape(text: str) -> tuple[int, ...]:
+    """Return the shape written as "256,128" or "256x128"; ValueError otherwise."""
+    parts = text.replace("x", ",").split(",")
+    try:
+        shape = tuple(int(p) for p in parts if p.strip())
+    except ValueError:
+        raise ValueError(f"--shape {text!r}: write dimensions as 256,128 or 256x128") from None
+    if not shape or min(shape) < 1:
+        raise ValueError(f"--shape {text!r}: give one or more positive dimensions")
+    return shape
+
+
+def parse_initializer(text: str):
+    """Return the initializer of a string id or a JSON config ('{"class_name": ...}')."""
+    import json
+
+    from .initializers import get
+
+    if text.lstrip().startswith("{"):
+        try:
+            text = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"INIT is not valid JSON: {exc}") from None
+    return get(text)
+
+
+def bench(dev_spec: str, sizes: list[int] | None, repeat: int, out: str) -> str:
+    """Run the sampling benchmark on ``dev_spec``, print its table (rich when installed) and
+    write ``out/<device>.md``; returns the path written."""
+    from . import bench as suite
+
+    dev = device(dev_spec)
+    sizes = sizes or suite.default_sizes(dev)
+    total = len(sizes) * 9  # 3 distributions × 3 dtypes per size
+    count = 0
+
+    def report(row):
+        nonlocal count
+        count += 1
+        print(f"[{count}/{total}] {row['dist']} {row['dtype']} 2^{row['log2']}: "
+              f"{row['gelem']:.3f} Gelem/s", file=sys.stderr, flush=True)
+
+    rows_done, cold = suite.sampling_rows(dev, sizes, repeat, report=report)
+    suite.print_table(rows_done, f"gpuinit sampling on {suite.device_label(dev)} "
+                                 "(peers: time ratio, > 1 means gpuinit is faster)")
+    path = suite.write_results(out, suite.device_label(dev),
+                               suite.sampling_markdown(dev, rows_done, cold, repeat))
+    return str(path)
+
+
+def plot(init_text: str, shape: tuple[int, ...], out: str, *, seed: int, dtype: str,
+         dev_spec: str, bins: int) -> str:
+    """Sample ``init`` at ``shape`` on the device, draw the histogram over the exact density
+    to ``out``; returns a one-line summary."""
+    from .plot import law_of, plot_samples
+
+    init = parse_initializer(init_text)
+    law = law_of(init, shape)  # before sampling: initializers without a law fail fast
+    samples = init(shape, dtype=dtype, device=dev_spec, seed=seed)
+    host = samples.get() if hasattr(samples, "get") else samples
+    plot_samples(host, law, out, title=f"{init!r} {shape} {dtype}", bins=bins)
+    return f"wrote {out}: {law.name}, mean {law.mean:.4g}, std {law.std:.4g}"
+
+
+def init_torch(target: str, *, dev_spec: str, seed: int, scheme: str, out: str | None,
+               kwargs_json: str | None) -> str:
+    """Build ``MODULE:FACTORY`` on the meta device, materialize it on ``dev_spec`` with
+    gpuinit and save it to ``out`` (safetensors); returns the report."""
+    import importlib
+    import json
+
+    try:
+        import torch
+    except ImportError as exc:
+        raise ImportError("init-torch needs torch: pip install 'gpuinit[torch]'") from exc
+    from .layers import safetensors
+    from .torch import materialize
+
+    module_name, _, factory_name = target.partition(":")
+    if not module_name or not factory_name:
+        raise ValueError(f"{target!r}: write the factory as MODULE:FACTORY, e.g. "
+                         "torchvision.models:resnet50")
+    kwargs = json.loads(kwargs_json) if kwargs_json else {}
+    if not isinstance(kwargs, dict):
+        raise ValueError("--kwargs must be a JSON object")
+    factory = importlib.import_module(module_name)
+    for part in factory_name.split("."):
+        factory = getattr(factory, part)
+    with torch.device("meta"):
+        model = factory(**kwargs)
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{target} returned {type(model).__name__}, not a torch.nn.Module")
+    start = time.perf_counter()
+    materialize(model, dev_spec, seed=seed, scheme=scheme, progress=ProgressBar())
+    if dev_spec.startswith("cuda"):
+        torch.cuda.synchronize()
+    elapsed = time.perf_counter() - start
+    state = model.state_dict()
+    nbytes = sum(t.numel() * t.element_size() for t in state.values())
+    report = (f"{target}: {len(state)} tensors, {sum(t.numel() for t in state.values()):,} "
+              f"values, {human_bytes(nbytes)} on {dev_spec}, initialized in {elapsed:.3f} s")
+    if out:
+        entries = [(name, tuple(t.shape), str(t.dtype).removeprefix("torch."),
+                    lambda t=t: _host_array(t)) for name, t in state.items()]
+        safetensors.write(out, entries, {"format": "pt", "gpuinit_seed": str(seed),
+                                         "gpuinit_scheme": scheme})
+        report += f"; saved to {out}"
+    return report
+
+
+def _host_array(tensor):
+    """Return the tensor's values as a NumPy array (bfloat16 through its bits)."""
+    import torch
+
+    tensor = tensor.detach().to("cpu").contiguous()
+    if tensor.dtype == torch.bfloat16:
+        from .dtypes import BFLOAT16
+
+        return tensor.view(torch.int16).numpy().view(BFLOAT16.numpy_dtype)
+    return tensor.numpy()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gpuinit`` console script."""
     parser = argparse.ArgumentParser(prog="gpuinit", description=__doc__)
@@ -116,10 +243,46 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("--model", default="gpt2-small",
                              help="GPT-style parameter stack to build: tiny, gpt2-small "
                                   "(default), gpt2-medium, gpt2-xl, 7b, or none")
+    bench_parser = commands.add_parser(
+        "bench", help="time the sampling kernels against the installed peers; write a table")
+    bench_parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
+    bench_parser.add_argument("--sizes", default=None,
+                              help="log2 sizes, e.g. 20,25 (default 20,25 CPU; 20-28 GPU)")
+    bench_parser.add_argument("--repeat", type=int, default=7, help="timed runs (median)")
+    bench_parser.add_argument("--out", default="benchmarks/results",
+                              help="folder of the markdown results (default benchmarks/results)")
+    plot_parser = commands.add_parser(
+        "plot", help="histogram of an initializer's samples over its exact density (PNG)")
+    plot_parser.add_argument("init", metavar="INIT",
+                             help='an initializer id ("he_normal") or a JSON config')
+    plot_parser.add_argument("--shape", required=True, help="e.g. 784,256 (Keras layout)")
+    plot_parser.add_argument("-o", "--out", required=True, help="the PNG to write")
+    plot_parser.add_argument("--seed", type=int, default=0)
+    plot_parser.add_argument("--dtype", default="float32")
+    plot_parser.add_argument("--device", default="auto")
+    plot_parser.add_argument("--bins", type=int, default=200)
+    torch_parser = commands.add_parser(
+        "init-torch", help="build a torch model on the meta device, materialize it with "
+                           "gpuinit, save it as safetensors")
+    torch_parser.add_argument("target", metavar="MODULE:FACTORY",
+                              help="a callable returning an nn.Module, e.g. mypkg.models:gpt")
+    torch_parser.add_argument("--device", default="cuda", help="cuda (default), cuda:1 or cpu")
+    torch_parser.add_argument("--seed", type=int, default=0)
+    torch_parser.add_argument("--scheme", default="torch", choices=["torch", "gpt2", "llama"])
+    torch_parser.add_argument("--kwargs", default=None, help="JSON object of factory arguments")
+    torch_parser.add_argument("--out", default=None, help="the .safetensors file to write")
     args = parser.parse_args(argv)
+    try:
+        return _run(parser, args)
+    except (ValueError, TypeError, ImportError, AttributeError, OSError, RuntimeError) as exc:
+        print(f"gpuinit {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "info":
         print(info())
-    else:
+    elif args.command == "demo":
         if not 12 <= args.log2_size <= 34:
             parser.error("--log2-size must lie in [12, 34]")
         if args.model != "none" and args.model not in PRESETS:
@@ -128,8 +291,25 @@ def main(argv: list[str] | None = None) -> int:
         if args.model != "none":
             print()
             print(model_demo(args.model, progress=ProgressBar()))
+    elif args.command == "bench":
+        if args.repeat < 1:
+            parser.error("--repeat must be at least 1")
+        try:
+            sizes = [int(v) for v in args.sizes.split(",")] if args.sizes else None
+        except ValueError:
+            parser.error(f"--sizes {args.sizes!r}: give log2 sizes such as 20,25")
+        if sizes and not all(10 <= v <= 34 for v in sizes):
+            parser.error("--sizes must lie in [10, 34]")
+        print(f"wrote {bench(args.device, sizes, args.repeat, args.out)}")
+    elif args.command == "plot":
+        if args.bins < 1:
+            parser.error("--bins must be at least 1")
+        print(plot(args.init, parse_shape(args.shape), args.out, seed=args.seed,
+                   dtype=args.dtype, dev_spec=args.device, bins=args.bins))
+    else:
+        print(init_torch(args.target, dev_spec=args.device, seed=args.seed, scheme=args.scheme,
+                         out=args.out, kwargs_json=args.kwargs))
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from . import init as gi_init
+from .errors import DeviceError
 from .fans import torch_fans
 from .initializers import (
     Initializer,
@@ -299,8 +300,21 @@ def _apply_mapping(model: nn.Module, scheme: Mapping, plan: dict[str, Fill]) -> 
             plan[name] = fill
 
 
+def _torch_device(device: Any) -> torch.device:
+    """Return ``device`` as a torch.device; ValueError for a bad name, DeviceError for a
+    CUDA device this torch build cannot use."""
+    try:
+        target = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device: {exc}") from None
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"device={device!r}: this torch build has no usable CUDA device")
+    return target
+
+
 @torch.no_grad()
-def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch") -> nn.Module:
+def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch",
+                progress: Callable[[int, int, str], None] | None = None) -> nn.Module:
     """Re-initialize every parameter and buffer of ``model`` in place; returns ``model``.
 
     ``scheme="torch"`` gives each built-in module the law of its own
@@ -313,7 +327,8 @@ def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch") -> nn
     ``{"*.weight": "he_normal", "*.bias": "zeros"}``.  Each tensor's stream is
     the hash of its qualified name; tied tensors are filled once.  Modules that
     are not torch built-ins must be covered by the dict, or ValueError names
-    their tensors before anything is written.
+    their tensors before anything is written.  ``progress(done_bytes, total_bytes,
+    name)`` is called after each tensor (e.g. :class:`gpuinit.layers.ProgressBar`).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -323,16 +338,22 @@ def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch") -> nn
     meta = [n for n, t in tensors.items() if t.is_meta]
     if meta:
         raise ValueError(f"{meta[:3]} are on the meta device: use materialize(model, device)")
+    total = sum(t.numel() * t.element_size() for t in tensors.values())
+    done = 0
     for name, tensor in tensors.items():
         fill = plan.get(name)
         if fill is not None:
             fill(tensor.data if isinstance(tensor, nn.Parameter) else tensor, seed,
                  path_stream(name))
+        done += tensor.numel() * tensor.element_size()
+        if progress is not None:
+            progress(done, total, name)
     return model
 
 
 def materialize(model: nn.Module, device: Any = "cuda", *, seed: int = 0,
-                scheme: Any = "torch") -> nn.Module:
+                scheme: Any = "torch",
+                progress: Callable[[int, int, str], None] | None = None) -> nn.Module:
     """Allocate a meta-device ``model`` on ``device`` and initialize it there; returns it.
 
     ``model.to_empty(device=...)`` allocates uninitialized storage on the device
@@ -344,5 +365,5 @@ def materialize(model: nn.Module, device: Any = "cuda", *, seed: int = 0,
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     build_plan(model, scheme)  # check before allocating
     check_seed(seed)
-    model.to_empty(device=device)
-    return init_module(model, seed=seed, scheme=scheme)
+    model.to_empty(device=_torch_device(device))
+    return init_module(model, seed=seed, scheme=scheme, progress=progress)

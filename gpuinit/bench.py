@@ -1,0 +1,216 @@
+"""The sampling benchmark behind ``gpuinit bench``: gpuinit next to the peers, in one process.
+
+CPU: NumPy's ``default_rng()`` (``random``/``standard_normal`` with ``out=``) and
+torch (``uniform_``/``normal_``/``nn.init.trunc_normal_``) when installed.
+GPU: ``cupy.random`` (legacy generator and ``default_rng()``) and torch on CUDA.
+Each row gives throughput, the ratio to each installed peer (peer time / our
+time: above 1, gpuinit is faster), the fraction of the device's measured write
+bandwidth (a ``fill`` of the same buffer), the extra device memory, and the cold
+first-call time (compilation or on-disk cache load).  The helpers ``timer`` and
+``write_results`` are shared with the scripts under ``benchmarks/``.
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from . import __version__, dtypes
+from . import random as gr
+from .devices import Device, array_module
+
+
+def write_results(directory: Path | str, name: str, lines: list[str]) -> Path:
+    """Write ``lines`` to ``directory/<name>.md`` (spaces become underscores); returns the path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name.replace(' ', '_')}.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def timer(dev: Device) -> Callable[[Callable[[], object], int], float]:
+    """Return ``run(fn, repeat)``: the median seconds of ``repeat`` calls after a warm-up
+    (CUDA events on the GPU, ``perf_counter`` on the CPU)."""
+    if dev.is_cuda:
+        import cupy
+
+        def run(fn, repeat):
+            fn()
+            cupy.cuda.Device().synchronize()
+            times = []
+            for _ in range(repeat):
+                start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+                start.record()
+                fn()
+                stop.record()
+                stop.synchronize()
+                times.append(cupy.cuda.get_elapsed_time(start, stop) / 1e3)
+            return statistics.median(times)
+        return run
+
+    def run(fn, repeat):
+        fn()
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+    return run
+
+
+def device_label(dev: Device) -> str:
+    """Return the name results are filed under: the GPU's name, or cpu-<machine>-<n>threads."""
+    if dev.is_cuda:
+        import cupy
+
+        name = cupy.cuda.runtime.getDeviceProperties(dev.index)["name"]
+        return name.decode() if isinstance(name, bytes) else name
+    return f"cpu-{platform.machine()}-{numba.get_num_threads()}threads"
+
+
+def _cases(dev, n, xp):
+    """Yield (distribution, dtype, {implementation: callable}) for one size."""
+    torch = None
+    try:
+        import torch
+    except ImportError:
+        pass
+    tdev = "cuda" if dev.is_cuda else "cpu"
+    for dtype in ["float32", "float16", "bfloat16"]:
+        form = dtypes.float_format(dtype)
+        try:
+            out = xp.empty(n, dtype=form.numpy_dtype)
+        except (TypeError, ImportError):
+            continue
+        ours = {
+            "uniform": lambda o=out: gr.uniform(n, seed=1, out=o),
+            "normal": lambda o=out: gr.normal(n, seed=1, out=o),
+            "truncated_normal": lambda o=out: gr.truncated_normal(n, seed=1, out=o),
+        }
+        peers: dict[str, dict] = {k: {} for k in ours}
+        if not dev.is_cuda and dtype == "float32":
+            rng = np.random.default_rng(0)
+            peers["uniform"]["numpy default_rng"] = (
+                lambda rng=rng, out=out: rng.random(dtype=np.float32, out=out))
+            peers["normal"]["numpy default_rng"] = (
+                lambda rng=rng, out=out: rng.standard_normal(dtype=np.float32, out=out))
+        if dev.is_cuda and dtype in ("float32", "float16"):
+            import cupy
+
+            legacy = cupy.random.RandomState(0)
+            peers["uniform"]["cupy.random"] = (
+                lambda r=legacy, dt=dtype: r.random_sample(n, dtype=dt))
+            peers["normal"]["cupy.random"] = (
+                lambda r=legacy, dt=dtype: r.standard_normal(n, dtype=dt))
+            if dtype == "float32":
+                g = cupy.random.default_rng(0)
+                peers["uniform"]["cupy default_rng"] = (
+                    lambda g=g: g.random(n, dtype=cupy.float32))
+                peers["normal"]["cupy default_rng"] = (
+                    lambda g=g: g.standard_normal(n, dtype=cupy.float32))
+        if torch is not None:
+            t = torch.empty(n, dtype=getattr(torch, dtype), device=tdev)
+            peers["uniform"]["torch"] = lambda t=t: t.uniform_()
+            peers["normal"]["torch"] = lambda t=t: t.normal_()
+            peers["truncated_normal"]["torch"] = lambda t=t: torch.nn.init.trunc_normal_(t)
+        for dist, fn in ours.items():
+            yield dist, dtype, out, fn, peers[dist]
+
+
+def default_sizes(dev: Device) -> list[int]:
+    """Return the log2 sizes timed by default: larger on the GPU."""
+    return [20, 24, 26, 28] if dev.is_cuda else [20, 25]
+
+
+def sampling_rows(dev: Device, sizes: list[int], repeat: int,
+                  report: Callable[[dict], None] | None = None) -> tuple[list[dict], dict]:
+    """Return (rows, cold): one row per (size, distribution, dtype) with Gelem/s, the
+    fraction of fill bandwidth, the extra device bytes and {peer: peer time / ours};
+    cold maps (distribution, dtype) to the first call's seconds.  ``report(row)`` is
+    called after each row (progress)."""
+    xp = array_module(dev)
+    run = timer(dev)
+    rows: list[dict] = []
+    cold: dict = {}
+    if dev.is_cuda:
+        import cupy
+    for log2 in sizes:
+        n = 1 << log2
+        for dist, dtype, out, ours, peers in _cases(dev, n, xp):
+            if (dist, dtype) not in cold:
+                start = time.perf_counter()
+                ours()
+                if dev.is_cuda:
+                    cupy.cuda.Device().synchronize()
+                cold[(dist, dtype)] = time.perf_counter() - start
+            fill_s = run(lambda o=out: o.fill(0), repeat)
+            if dev.is_cuda:
+                pool = cupy.get_default_memory_pool()
+                pool.free_all_blocks()
+                before = pool.used_bytes()
+                ours_s = run(ours, repeat)
+                extra = pool.used_bytes() - before
+            else:
+                ours_s = run(ours, repeat)
+                extra = None
+            row = {"dist": dist, "dtype": dtype, "log2": log2, "gelem": n / ours_s / 1e9,
+                   "bw_frac": fill_s / ours_s, "extra": extra,
+                   "peers": {k: run(fn, repeat) / ours_s for k, fn in peers.items()}}
+            rows.append(row)
+            if report is not None:
+                report(row)
+    return rows, cold
+
+
+def sampling_markdown(dev: Device, rows: list[dict], cold: dict, repeat: int) -> list[str]:
+    """Return the markdown report of :func:`sampling_rows`."""
+    lines = [f"# gpuinit sampling benchmark on {device_label(dev)}", "",
+             f"numpy {np.__version__}; gpuinit {__version__}; median of {repeat} runs; "
+             "ratio = peer time / gpuinit time (> 1: gpuinit faster); bandwidth fraction = "
+             "output bytes / time over a `fill` of the same buffer.", "",
+             "| distribution | dtype | n | Gelem/s | of fill bandwidth | extra device bytes | "
+             "peers (time ratio) |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['dist']} | {r['dtype']} | 2^{r['log2']} | {r['gelem']:.3f} | "
+                     f"{r['bw_frac']:.0%} | {_extra(r)} | {_peers(r)} |")
+    lines += ["", "Cold first call (compile or on-disk cache load), seconds:", ""]
+    lines += [f"- {d} {t}: {s:.2f}" for (d, t), s in cold.items()]
+    return lines
+
+
+def _extra(row: dict) -> str:
+    return "-" if row["extra"] is None else str(row["extra"])
+
+
+def _peers(row: dict) -> str:
+    return ", ".join(f"{k}: {v:.2f}x" for k, v in row["peers"].items()) or "-"
+
+
+def print_table(rows: list[dict], title: str) -> None:
+    """Print the rows as a table: a ``rich`` table when rich is installed, else plain text."""
+    header = ["distribution", "dtype", "n", "Gelem/s", "of fill bw", "peers (time ratio)"]
+    cells = [[r["dist"], r["dtype"], f"2^{r['log2']}", f"{r['gelem']:.3f}",
+              f"{r['bw_frac']:.0%}", _peers(r)] for r in rows]
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+        print(title)
+        for line in [header, *cells]:
+            print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)))
+        return
+    table = Table(title=title)
+    for i, h in enumerate(header):
+        table.add_column(h, justify="right" if 2 <= i <= 4 else "left")
+    for c in cells:
+        table.add_row(*c)
+    Console().print(table)

@@ -1,0 +1,194 @@
+"""The exact law of one entry of an initializer's tensor, and ``gpuinit plot``'s figure.
+
+:func:`law_of` returns the distribution an entry of ``init(shape)`` follows
+(its density, mean, standard deviation, support and the fans and limits it was
+derived from); :func:`plot_samples` draws the histogram of a sample over that
+density.  The figure needs matplotlib (the ``plot`` extra); the laws do not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .initializers import (
+    Constant,
+    Orthogonal,
+    RandomNormal,
+    RandomUniform,
+    Sparse,
+    TruncatedNormal,
+    VarianceScaling,
+)
+from .initializers.random_laws import TRUNCATED_STDDEV_2SIGMA
+
+_SQRT2 = math.sqrt(2.0)
+_MASS_2SIGMA = math.erf(2.0 / _SQRT2)  # P(|Z| <= 2)
+
+
+@dataclass
+class Law:
+    """The distribution of one entry: a density on ``support`` plus point masses."""
+
+    name: str  # e.g. "U[-0.108, 0.108)"
+    mean: float
+    std: float
+    support: tuple[float, float]
+    density: Callable[[np.ndarray], np.ndarray] | None  # of the continuous part
+    atoms: dict[float, float] = field(default_factory=dict)  # value -> probability
+    notes: list[str] = field(default_factory=list)  # fans, limits, how it was derived
+
+
+def _normal_pdf(x: np.ndarray, mean: float, std: float) -> np.ndarray:
+    z = (x - mean) / std
+    return np.exp(-0.5 * z * z) / (std * math.sqrt(2.0 * math.pi))
+
+
+def _uniform(low: float, high: float, notes: list[str]) -> Law:
+    width = high - low
+    return Law(f"U[{low:.4g}, {high:.4g})", (low + high) / 2.0, width / math.sqrt(12.0),
+               (low, high), lambda x: np.where((x >= low) & (x <= high), 1.0 / width, 0.0),
+               notes=notes)
+
+
+def _normal(mean: float, std: float, notes: list[str]) -> Law:
+    return Law(f"N({mean:.4g}, {std:.4g}²)", mean, std, (mean - 5 * std, mean + 5 * std),
+               lambda x: _normal_pdf(x, mean, std), notes=notes)
+
+
+def _truncated(mean: float, std: float, notes: list[str]) -> Law:
+    # N(mean, std²) conditioned on |x - mean| <= 2 std: variance std²·0.8796256².
+    low, high = mean - 2 * std, mean + 2 * std
+    return Law(f"N({mean:.4g}, {std:.4g}²) truncated to [{low:.4g}, {high:.4g}]", mean,
+               std * TRUNCATED_STDDEV_2SIGMA, (low, high),
+               lambda x: np.where(np.abs(x - mean) <= 2 * std,
+                                  _normal_pdf(x, mean, std) / _MASS_2SIGMA, 0.0),
+               notes=notes + [f"limits ±2σ = [{low:.4g}, {high:.4g}]"])
+
+
+def _sphere_coordinate(dimension: int, gain: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Return the density of gain·u₁ for u uniform on the unit sphere of R^dimension:
+    Γ(d/2) / (√π Γ((d-1)/2)) (1 - t²)^((d-3)/2) / gain with t = x/gain."""
+    d = dimension
+    log_c = math.lgamma(d / 2.0) - 0.5 * math.log(math.pi) - math.lgamma((d - 1) / 2.0)
+
+    def density(x: np.ndarray) -> np.ndarray:
+        t = np.clip(np.asarray(x, dtype=np.float64) / gain, -1.0, 1.0)
+        inside = np.abs(t) < 1.0
+        with np.errstate(divide="ignore"):
+            log_p = log_c + 0.5 * (d - 3) * np.log1p(-t * t) - math.log(gain)
+        return np.where(inside, np.exp(log_p), 0.0)
+    return density
+
+
+def law_of(init: Any, shape: tuple[int, ...]) -> Law:
+    """Return the exact law of one entry of ``init(shape)`` (Keras layout fans).
+
+    Covers uniform, normal and truncated normal laws (RandomUniform,
+    RandomNormal, TruncatedNormal and every VarianceScaling preset), constants,
+    Orthogonal (a coordinate of a uniform point on a sphere) and Sparse (zeros
+    plus a normal).  ValueError for initializers whose entries have no
+    elementwise law (Identity, Dirac, DeltaOrthogonal, user classes).
+    """
+    shape = tuple(int(d) for d in shape)
+    if isinstance(init, VarianceScaling):
+        fan_in, fan_out = init.fans(shape)
+        variance = init.variance(shape)
+        notes = [f"fan_in {fan_in}, fan_out {fan_out}; mode {init.mode}, scale {init.scale:g}"
+                 f" -> variance {variance:.4g}"]
+        if init.distribution == "uniform":
+            limit = math.sqrt(3.0 * variance)
+            return _uniform(-limit, limit, notes + [f"limit √(3·variance) = {limit:.4g}"])
+        if init.distribution == "untruncated_normal":
+            return _normal(0.0, math.sqrt(variance), notes)
+        return _truncated(0.0, math.sqrt(variance) / TRUNCATED_STDDEV_2SIGMA, notes)
+    if isinstance(init, RandomUniform):
+        return _uniform(init.minval, init.maxval, [])
+    if isinstance(init, RandomNormal):
+        return _normal(init.mean, init.stddev, [])
+    if isinstance(init, TruncatedNormal):
+        return _truncated(init.mean, init.stddev, [])
+    if isinstance(init, Constant):
+        value = float(init.value)
+        return Law(f"constant {value:g}", value, 0.0, (value - 1.0, value + 1.0), None,
+                   {value: 1.0})
+    if isinstance(init, Orthogonal):
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal needs a shape with at least 2 dimensions, got {shape}")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        d = max(rows, cols)
+        if d < 2:
+            raise ValueError(f"shape={shape}: a 1 × 1 orthogonal matrix is ±gain, not a density")
+        gain = init.gain
+        return Law(f"gain · coordinate of a uniform point on S^{d - 1}", 0.0,
+                   abs(gain) / math.sqrt(d), (-abs(gain), abs(gain)),
+                   _sphere_coordinate(d, abs(gain)),
+                   notes=[f"{rows} × {cols} matrix: orthonormal "
+                          f"{'columns' if rows >= cols else 'rows'} of length {d}",
+                          f"gain {gain:g}; variance gain²/{d}"])
+    if isinstance(init, Sparse):
+        if len(shape) != 2:
+            raise ValueError(f"Sparse needs a 2-D shape, got shape={shape}")
+        n_in, n_out = shape
+        n_zero = math.ceil(init.sparsity * n_out)
+        zero = n_zero / n_out
+        normal = _normal(0.0, init.std, [])
+        return Law(f"0 with p={zero:.3g}, else N(0, {init.std:.4g}²)", 0.0,
+                   init.std * math.sqrt(1.0 - zero), normal.support,
+                   lambda x: (1.0 - zero) * normal.density(x), {0.0: zero},
+                   [f"{n_zero} of {n_out} outputs zero per input"])
+    raise ValueError(
+        f"{type(init).__name__} has no elementwise law to plot: its entries are not "
+        "identically distributed (or it is not a catalogue initializer)"
+    )
+
+
+def plot_samples(samples: np.ndarray, law: Law, path: Any, *, title: str,
+                 bins: int = 200) -> None:
+    """Write a PNG to ``path``: the histogram of ``samples`` (density scale) over the law's
+    density, point masses as stems, and the fans, limits and moments annotated."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError("gpuinit plot needs matplotlib: pip install 'gpuinit[plot]'") from exc
+    values = np.asarray(samples, dtype=np.float64).reshape(-1)
+    continuous = values
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for value, probability in law.atoms.items():
+        continuous = continuous[continuous != value]
+        share = float(np.mean(values == value))
+        axes.axvline(value, color="tab:red", lw=2,
+                     label=f"P(x = {value:g}): {probability:.3g} (sample {share:.3g})")
+    if continuous.size:
+        # Heights are counts / (all samples × bin width): the continuous part's share of
+        # the probability, on the scale of the law's density.
+        counts, edges = np.histogram(continuous, bins=bins)
+        heights = counts / (values.size * np.diff(edges))
+        axes.stairs(heights, edges, fill=True, alpha=0.6, color="tab:blue",
+                    label=f"samples (n={values.size:,})")
+        if law.density is not None:
+            low = max(law.support[0], edges[0] - 0.05 * (edges[-1] - edges[0]))
+            high = min(law.support[1], edges[-1] + 0.05 * (edges[-1] - edges[0]))
+            grid = np.linspace(low, high, 2001)
+            axes.plot(grid, law.density(grid), color="black", lw=1.5,
+                      label=f"exact: {law.name}")
+    text = [f"mean {values.mean():.4g} (exact {law.mean:.4g})",
+            f"std {values.std():.4g} (exact {law.std:.4g})",
+            f"min {values.min():.4g}, max {values.max():.4g}", *law.notes]
+    axes.text(0.01, 0.99, "\n".join(text), transform=axes.transAxes, va="top", fontsize=8,
+              family="monospace", bbox={"facecolor": "white", "alpha": 0.8})
+    axes.set_title(title)
+    axes.set_xlabel("value")
+    axes.set_ylabel("density")
+    axes.legend(loc="upper right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
