@@ -159,3 +159,21 @@ def test_materialize_on_the_gpu_equals_the_cpu():
     for name, tensor in _tensors(made).items():
         assert tensor.device.type == "cuda"
         assert torch.allclose(tensor.cpu(), _tensors(reference)[name], atol=1e-6), name
+
+
+def test_init_module_reports_progress_in_bytes_after_each_tensor():
+    model = nn.Sequential(nn.Linear(8, 16), nn.LayerNorm(16))
+    calls = []
+    init_module(model, seed=0, progress=lambda done, total, name: calls.append(
+        (done, total, name)))
+    assert [name for _, _, name in calls] == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    assert calls[-1][0] == calls[-1][1] == (8 * 16 + 16 + 16 + 16) * 4
+    assert [done for done, _, _ in calls] == sorted(done for done, _, _ in calls)
+
+
+def test_materialize_names_a_bad_device():
+    with torch.device("meta"):
+        model = nn.Linear(4, 4)
+    with pytest.raises(ValueError, match="device='gpu0'"):
+        materialize(model, "gpu0")
+    assert model.weight.is_meta  # nothing was allocated
