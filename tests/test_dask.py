@@ -214,3 +214,17 @@ def test_cuda_chunks_are_cupy_and_equal_the_single_gpu_tensor():
     # CPU and CUDA normals agree to 2 float32 ulp (libm vs CUDA math).
     np.testing.assert_array_max_ulp(cupy.asnumpy(result),
                                     gi.initializers.get("he_normal")((1024, 256), seed=3), 2)
+
+
+def test_dask_example_makes_a_kernel_larger_than_a_worker(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "dask_init.py"
+    run = subprocess.run([sys.executable, str(example), "--rows", "2048", "--cols", "4096",
+                          "--chunk-rows", "64", "--memory-limit", "1GiB"],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "equals the single-array initializer's: True" in run.stdout
+    assert "std 0.03125" in run.stdout  # sqrt(2 / 2048)
