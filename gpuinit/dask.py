@@ -90,15 +90,12 @@ def array(init: Any, shape: Any, chunks: Any = "auto", dtype: Any = "float32", *
 
 def _graph_seed(initializer: Any, seed: Any) -> int | None:
     """Return the one seed every chunk uses (None for initializers without randomness)."""
-    own = getattr(initializer, "seed", None) if isinstance(initializer, RandomInitializer) \
-        else None
-    if own is not None:
-        return own
-    if seed is not None:
-        return check_seed(seed)
-    if isinstance(initializer, RandomInitializer):
-        return next_seed()
-    return None
+    seed = None if seed is None else check_seed(seed)
+    if not isinstance(initializer, RandomInitializer):
+        return seed
+    if initializer.seed is not None:
+        return initializer.seed
+    return next_seed() if seed is None else seed
 
 
 def _identity(initializer: Any) -> Any:
@@ -113,7 +110,11 @@ def _numpy_dtype(dtype: Any) -> np.dtype:
     try:
         return float_format(dtype).numpy_dtype
     except ValueError:
+        pass
+    try:
         return np.dtype(dtype)  # Zeros, Ones and Constant also make integer tensors
+    except TypeError:
+        raise TypeError(f"dtype={dtype!r} is not a dtype") from None
 
 
 def _dtype_of(meta: Any, dtype: Any) -> np.dtype:

@@ -155,6 +155,10 @@ def test_bad_arguments_raise_typed_errors_naming_them():
         gd.array("he_normal", (3, 3), seed=-5)
     with pytest.raises(ValueError, match="dtype"):  # checked at graph time, not on a worker
         gd.array("he_normal", (3, 3), dtype="int8")
+    with pytest.raises(TypeError, match="dtype='no_such_dtype'"):
+        gd.array("zeros", (3, 3), dtype="no_such_dtype")
+    with pytest.raises(ValueError, match="seed"):  # checked even when the initializer's wins
+        gd.array(gi.initializers.HeNormal(seed=1), (3, 3), seed=-5)
     with pytest.raises(ValueError, match="2-D"):
         gd.array("identity", (3, 3, 3))
     with pytest.raises(ValueError, match="Unknown|unknown"):
