@@ -30,13 +30,10 @@ from dask.distributed import Client, LocalCluster, wait
 import gpuinit as gi
 import gpuinit.dask as gd
 from gpuinit.bench import timer as _timer
-from gpuinit.bench import write_results as _write_results
+from gpuinit.bench import write_results
 
 RESULTS = Path(__file__).parent / "results"
 
-
-def write_results(name: str, lines: list[str]) -> None:
-    print(f"wrote {_write_results(RESULTS, name, lines)}")
 
 SHAPE = (8192, 8192)
 CHUNKINGS = [(2048, 8192), (1024, 1024), (512, 512)]
@@ -116,8 +113,10 @@ def main() -> None:
     lines += chunked_vs_single(dev, args.repeat)
     lines += ["", "## A tensor larger than a worker's memory", ""]
     lines += bigger_than_a_worker(dev, (args.big_rows, args.big_cols), args.memory_limit)
-    write_results(f"dask-{dev.kind}-{platform.machine()}-{threads}threads", lines)
+    path = write_results(RESULTS, f"dask-{dev.kind}-{platform.machine()}-{threads}threads",
+                         lines)
     print("\n".join(lines))
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

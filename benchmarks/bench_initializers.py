@@ -24,13 +24,10 @@ import numpy as np
 
 import gpuinit as gi
 from gpuinit.bench import timer as _timer
-from gpuinit.bench import write_results as _write_results
+from gpuinit.bench import write_results
 
 RESULTS = Path(__file__).parent / "results"
 
-
-def write_results(name: str, lines: list[str]) -> None:
-    print(f"wrote {_write_results(RESULTS, name, lines)}")
 
 
 def _elementwise(n: int, tdev: str, torch):
@@ -155,7 +152,7 @@ def main(argv=None) -> None:
         lines.append(f"| {rows}x{cols} | {ours_s * 1e3:.1f} | {theirs_s * 1e3:.1f} | "
                      f"{theirs_s / ours_s:.2f}x | {ours_peak} | {theirs_peak} |")
         print(lines[-1], flush=True)
-    write_results(f"initializers-{name}", lines)
+    print(f"wrote {write_results(RESULTS, f'initializers-{name}', lines)}")
 
 
 if __name__ == "__main__":

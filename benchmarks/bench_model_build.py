@@ -26,15 +26,12 @@ import numpy as np
 
 import gpuinit as gi
 from gpuinit.bench import timer as _timer
-from gpuinit.bench import write_results as _write_results
+from gpuinit.bench import write_results
 from gpuinit.initializers import RandomNormal
 from gpuinit.layers import PRESETS, build_gpt, gpt_specs
 
 RESULTS = Path(__file__).parent / "results"
 
-
-def write_results(name: str, lines: list[str]) -> None:
-    print(f"wrote {_write_results(RESULTS, name, lines)}")
 
 
 def _torch_build(specs, tdev, torch):
@@ -115,9 +112,10 @@ def main() -> None:
               f"({build / times[names[1]]:.2f}x the normal fill of the same law)."]
     if not math.isfinite(build):
         raise SystemExit("timing failed")
-    write_results(f"model-build-{dev.kind}-{platform.machine()}-"
-                  f"{numba.get_num_threads()}threads", lines)
+    path = write_results(RESULTS, f"model-build-{dev.kind}-{platform.machine()}-"
+                         f"{numba.get_num_threads()}threads", lines)
     print("\n".join(lines))
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -31,8 +31,7 @@ import torch
 from torch import nn
 
 import gpuinit as gi
-from gpuinit.bench import device_label
-from gpuinit.bench import write_results as _write_results
+from gpuinit.bench import device_label, write_results
 from gpuinit.torch import init_module, materialize
 
 RESULTS = Path(__file__).parent / "results"
@@ -177,7 +176,7 @@ def main() -> None:
     lines += bench_model(f"GPT-style, {layers} layers, d_model {d_model}",
                          lambda: GPT(layers, d_model), tdev, args.repeat)
     lines += bench_model("ResNet-50-shaped conv stack", resnet50_shaped, tdev, args.repeat)
-    path = _write_results(RESULTS, f"torch-{device_label(dev)}", lines)
+    path = write_results(RESULTS, f"torch-{device_label(dev)}", lines)
     print(f"wrote {path}")
 
 

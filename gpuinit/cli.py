@@ -222,14 +222,9 @@ def init_torch(target: str, *, dev_spec: str, seed: int, scheme: str, out: str |
 
 def _host_array(tensor):
     """Return the tensor's values as a NumPy array (bfloat16 through its bits)."""
-    import torch
+    from .targets import wrap
 
-    tensor = tensor.detach().to("cpu").contiguous()
-    if tensor.dtype == torch.bfloat16:
-        from .dtypes import BFLOAT16
-
-        return tensor.view(torch.int16).numpy().view(BFLOAT16.numpy_dtype)
-    return tensor.numpy()
+    return wrap(tensor.detach().to("cpu").contiguous()).array
 
 
 def main(argv: list[str] | None = None) -> int:

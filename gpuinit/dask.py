@@ -148,14 +148,18 @@ def _cpu_launch_guard(where: str):
     return _WORKQUEUE_LOCK if layer in (None, "workqueue") else contextlib.nullcontext()
 
 
+def _block_location(block_info) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Return (shape, start) of the output chunk Dask passes as ``block_info``."""
+    info = block_info[None]
+    return tuple(info["chunk-shape"]), tuple(int(lo) for lo, _ in info["array-location"])
+
+
 def _make_block(initializer: Initializer, full_shape: tuple[int, ...], call: dict,
                 block_info=None):
     """Return the chunk of ``block_info`` as that block of the whole tensor (runs on a worker)."""
-    info = block_info[None]
-    start = tuple(int(lo) for lo, _ in info["array-location"])
+    shape, start = _block_location(block_info)
     with _cpu_launch_guard(call["device"]):
-        return initializer(tuple(info["chunk-shape"]), full_shape=full_shape, start=start,
-                           **call)
+        return initializer(shape, full_shape=full_shape, start=start, **call)
 
 
 def _make_whole(initializer: Any, shape: tuple[int, ...], call: dict, block_info=None):
@@ -169,11 +173,10 @@ def _make_whole(initializer: Any, shape: tuple[int, ...], call: dict, block_info
 
 def _gaussian_block(full_shape: tuple[int, ...], seed: int, stream: int, work: str, where: str,
                     block_info=None):
-    info = block_info[None]
-    start = tuple(int(lo) for lo, _ in info["array-location"])
+    shape, start = _block_location(block_info)
     with _cpu_launch_guard(where):
-        return gr.normal(tuple(info["chunk-shape"]), seed=seed, stream=stream,
-                         full_shape=full_shape, start=start, dtype=work, device=where)
+        return gr.normal(shape, seed=seed, stream=stream, full_shape=full_shape, start=start,
+                         dtype=work, device=where)
 
 
 def _orthogonal_tsqr(initializer: Orthogonal, shape: tuple[int, ...], chunks: tuple, dtype: Any,
