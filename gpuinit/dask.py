@@ -50,8 +50,8 @@ def array(init: Any, shape: Any, chunks: Any = "auto", dtype: Any = "float32", *
     the same values.  Nothing is generated until the array is computed.
 
     Raises TypeError/ValueError naming the argument for a bad initializer, shape,
-    dtype, stream or seed, ValueError when ``chunks`` splits an initializer that
-    needs the whole tensor, and DeviceError for ``device="cuda"`` without CUDA.
+    dtype, stream, seed or chunks, ValueError when ``chunks`` splits an initializer
+    that needs the whole tensor, and DeviceError for ``device="cuda"`` without CUDA.
     """
     initializer = get(init)
     if initializer is None:
@@ -61,7 +61,7 @@ def array(init: Any, shape: Any, chunks: Any = "auto", dtype: Any = "float32", *
     dev = resolve_device(device)
     call_seed = _graph_seed(initializer, seed)
     where = str(dev)
-    normalized = da.core.normalize_chunks(chunks, shape, dtype=_numpy_dtype(dtype))
+    normalized = _normalized_chunks(chunks, shape, _numpy_dtype(dtype))
     n_blocks = math.prod(len(c) for c in normalized)
     token = tokenize(_identity(initializer), shape, normalized, str(dtype), call_seed, stream,
                      where)
@@ -86,6 +86,14 @@ def array(init: Any, shape: Any, chunks: Any = "auto", dtype: Any = "float32", *
     return da.map_blocks(_make_whole, initializer, shape, call, dtype=_numpy_dtype(dtype),
                          chunks=normalized, meta=_meta(None, shape, dtype, dev),
                          name=f"gpuinit-{token}")
+
+
+def _normalized_chunks(chunks: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple:
+    """Return Dask's normalized chunks; ValueError naming ``chunks`` when they do not fit."""
+    try:
+        return da.core.normalize_chunks(chunks, shape, dtype=dtype)
+    except (ValueError, TypeError, ZeroDivisionError) as exc:
+        raise ValueError(f"chunks={chunks!r} do not fit shape={shape}: {exc}") from None
 
 
 def _graph_seed(initializer: Any, seed: Any) -> int | None:

@@ -159,6 +159,9 @@ def test_bad_arguments_raise_typed_errors_naming_them():
         gd.array("zeros", (3, 3), dtype="no_such_dtype")
     with pytest.raises(ValueError, match="seed"):  # checked even when the initializer's wins
         gd.array(gi.initializers.HeNormal(seed=1), (3, 3), seed=-5)
+    for chunks in [(0, 3), (-2, 3), ((1, 1), (3,)), 1.5, "garbage"]:
+        with pytest.raises(ValueError, match=r"chunks=.* do not fit shape=\(4, 3\)"):
+            gd.array("he_normal", (4, 3), chunks=chunks)
     with pytest.raises(ValueError, match="2-D"):
         gd.array("identity", (3, 3, 3))
     with pytest.raises(ValueError, match="Unknown|unknown"):
