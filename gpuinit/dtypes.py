@@ -13,7 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from .kernels.convert import BFLOAT16_BIAS, BFLOAT16_P, FLOAT16_BIAS, FLOAT16_P, float_to_bits16
+from .kernels.convert import (
+    BFLOAT16_MIN_NORMAL,
+    BFLOAT16_P,
+    FLOAT16_MIN_NORMAL,
+    FLOAT16_P,
+    float_to_bits16,
+)
 from .kernels.fill import FMT_BFLOAT16, FMT_FLOAT16, FMT_FLOAT32, FMT_FLOAT64
 
 
@@ -95,8 +101,9 @@ def float_format(dtype: Any, argument: str = "dtype") -> FloatFormat:
 
 def encode16(x: float, form: FloatFormat) -> int:
     """Return the bit pattern of float ``x`` rounded to nearest-even in a 16-bit format."""
-    p, bias = (FLOAT16_P, FLOAT16_BIAS) if form.fmt == FMT_FLOAT16 else (BFLOAT16_P, BFLOAT16_BIAS)
-    return int(float_to_bits16(float(x), p, bias))
+    if form.fmt == FMT_FLOAT16:
+        return int(float_to_bits16(float(x), FLOAT16_P, FLOAT16_MIN_NORMAL))
+    return int(float_to_bits16(float(x), BFLOAT16_P, BFLOAT16_MIN_NORMAL))
 
 
 def decode16(bits: int, form: FloatFormat) -> float:

@@ -20,23 +20,40 @@ from collections.abc import Callable
 from types import SimpleNamespace
 
 _SOURCES: list[Callable] = []
+# Names of the scalar functions marked ``inline=True``.
+_INLINED: set[str] = set()
 
 
-def scalar(func: Callable) -> Callable:
-    """Mark ``func`` as part of the shared scalar source; returns it unchanged."""
+def scalar(func: Callable | None = None, *, inline: bool = False):
+    """Mark ``func`` as part of the shared scalar source; returns it unchanged.
+
+    ``inline=True`` marks a function that is too large for LLVM's inliner once its
+    callees are inlined (Box-Muller, the block store): :func:`build` compiles it
+    with ``inline_jit``, because a call left in a CPU loop keeps the loop from
+    being vectorized.  Used as ``@scalar`` or ``@scalar(inline=True)``.
+    """
+    if func is None:
+        return lambda f: scalar(f, inline=inline)
     if any(f.__name__ == func.__name__ for f in _SOURCES):
         raise RuntimeError(f"scalar function {func.__name__!r} defined twice")
     _SOURCES.append(func)
+    if inline:
+        _INLINED.add(func.__name__)
     return func
 
 
-def build(jit: Callable[[Callable], Callable], overrides: dict | None = None) -> SimpleNamespace:
+def build(
+    jit: Callable[[Callable], Callable],
+    overrides: dict | None = None,
+    inline_jit: Callable[[Callable], Callable] | None = None,
+) -> SimpleNamespace:
     """Return a namespace holding every scalar function compiled with ``jit``.
 
     Each function is rebuilt over one shared globals dictionary (the union of the
     defining modules' globals, then the compiled twins, then ``overrides``), so a
     call from one scalar function to another resolves to the same target.
-    ``overrides`` binds target-specific primitives such as ``fma``.
+    ``overrides`` binds target-specific primitives such as ``fma``; functions
+    marked ``inline=True`` are compiled with ``inline_jit`` when it is given.
     """
     shared: dict = {}
     for func in _SOURCES:
@@ -50,7 +67,8 @@ def build(jit: Callable[[Callable], Callable], overrides: dict | None = None) ->
         clone.__qualname__ = func.__qualname__
         clone.__module__ = func.__module__
         clone.__doc__ = func.__doc__
-        compiled[func.__name__] = jit(clone)
+        inlined = inline_jit is not None and func.__name__ in _INLINED
+        compiled[func.__name__] = (inline_jit if inlined else jit)(clone)
     shared.update(compiled)
     if overrides:
         shared.update(overrides)

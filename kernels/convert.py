@@ -4,14 +4,16 @@
   words) become float64 uniforms with 53 random bits.  ``*_open_left`` variants
   lie in (0, 1] (for logarithms), the others in [0, 1).
 * float16 and bfloat16 outputs are written as their bit patterns, rounded once
-  to nearest-even from a float64 value, by exact arithmetic (frexp/ldexp/floor)
-  that means the same on every target: no bit casts, no hardware conversions.
+  to nearest-even from a float64 value, by exact arithmetic (comparisons, scaling
+  by powers of two, and the round-to-integer of adding 2^52) that means the same
+  on every target: no bit casts, no hardware conversions, no library calls, so
+  the CPU loops vectorize.
 """
 
 import math
 from fractions import Fraction
 
-from numba import float32, float64, int64, uint32
+from numba import float32, float64, int32, int64, uint32
 
 from ._twin import scalar
 
@@ -19,9 +21,19 @@ TWO_POW_M24 = 1.0 / (1 << 24)
 TWO_POW_M53 = 1.0 / (1 << 53)
 TWO_POW_26 = float(1 << 26)
 
-# (significand bits including the implicit one, exponent bias) of each 16-bit format.
-FLOAT16_P, FLOAT16_BIAS = 11, 15
-BFLOAT16_P, BFLOAT16_BIAS = 8, 127
+# (significand bits including the implicit one, smallest normal number) of each
+# 16-bit format.
+FLOAT16_P, FLOAT16_MIN_NORMAL = 11, 2.0**-14
+BFLOAT16_P, BFLOAT16_MIN_NORMAL = 8, 2.0**-126
+
+# Adding and then subtracting 2^52 rounds a float64 in [0, 2^52) to an integer,
+# ties to even (IEEE round-to-nearest-even of the addition).
+TWO_POW_52 = float(1 << 52)
+
+# The halving steps of split_binade: 2^w, 2^-w and w for w = 128, 64, ..., 1.
+_BINADE_WIDTHS = (128.0, 64.0, 32.0, 16.0, 8.0, 4.0, 2.0, 1.0)
+_BINADE_STEPS = tuple(2.0**w for w in _BINADE_WIDTHS)
+_BINADE_INVERSE_STEPS = tuple(2.0**-w for w in _BINADE_WIDTHS)
 
 
 def fma(a, b, c):
@@ -52,37 +64,47 @@ def u01_f64_open_left(hi, lo):
 
 
 @scalar
-def round_half_even(x):
-    """Return the integer nearest to float64 ``x >= 0``, ties to even, as int64."""
-    f = math.floor(x)
-    d = x - f
-    n = int64(f)
-    if d > 0.5 or (d == 0.5 and (n & 1) == 1):
-        n += 1
-    return n
+def split_binade(x):
+    """Return (f, e) with x = f · 2^e, f in [1, 2), for float64 1 <= x < 2^256.
+
+    A branch-free halving search on x itself: each step scales by a power of two
+    (exact) and e is a whole number held in a float64, so there are no library
+    calls and no 64-bit integer-to-float conversions, and CPU loops vectorize.
+    """
+    e = 0.0
+    for i in range(len(_BINADE_WIDTHS)):
+        big = x >= _BINADE_STEPS[i]
+        x = x * _BINADE_INVERSE_STEPS[i] if big else x
+        e = e + _BINADE_WIDTHS[i] if big else e
+    return x, e
 
 
 @scalar
-def float_to_bits16(x, p, bias):
+def float_to_bits16(x, p, min_normal):
     """Return the 16-bit pattern of float64 ``x`` rounded to nearest-even in a
-    binary format with ``p`` significand bits and exponent ``bias``.
+    binary format with ``p`` significand bits and smallest normal number
+    ``min_normal``: float16 is (11, 2^-14), bfloat16 (8, 2^-126).
 
-    float16 is (11, 15), bfloat16 (8, 127).  Values too large round to inf;
-    callers keep finite values in range.
+    Values too large for the format round to infinity.  |x| / min_normal is split
+    into f · 2^e (f in [1, 2); subnormals, below 1, keep the smallest binade's
+    quantum); the significand k = f · 2^(p-1) rounded to an integer, and the
+    pattern is e · 2^(p-1) + k (a carry out of k steps the exponent, as it should).
     """
-    sign = 0
+    sign = uint32(0)
     if x < 0.0 or (x == 0.0 and math.copysign(1.0, x) < 0.0):
-        sign = 0x8000
+        sign = uint32(0x8000)
     a = abs(float64(x))
-    if a == 0.0:
-        return uint32(sign)
-    _, e = math.frexp(a)
-    e_min = 2 - bias  # binade of the smallest normal number
-    if e < e_min:
-        e = e_min  # subnormals share the quantum of the smallest binade
-    k = round_half_even(math.ldexp(a, p - e))
-    bits = int64(e + bias - 2) * int64(1 << (p - 1)) + k
-    return uint32(int64(sign) | bits)
+    overflow = 4.0 / min_normal  # 2^(bias + 1): it and everything above give infinity
+    if a > overflow:
+        a = overflow
+    u = a / min_normal  # exact: min_normal is a power of two
+    f, e = split_binade(u if u > 1.0 else 1.0)
+    if u < 1.0:
+        f = u
+    y = f * float64(1 << (p - 1))
+    k = (y + TWO_POW_52) - TWO_POW_52
+    # 32-bit conversion (vcvttpd2dq on the CPU): the pattern is below 2^16.
+    return uint32(int32(e * float64(1 << (p - 1)) + k)) | sign
 
 
 @scalar

@@ -1,5 +1,8 @@
 """CPU twins of the fill kernels: ``@njit(parallel=True)`` loops over work items."""
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 from numba import int64, njit, prange, types, uint32, uint64
 from numba.core.extending import intrinsic
@@ -26,7 +29,13 @@ def _fused_multiply_add(typingctx, a, b, c):
     return sig, codegen
 
 
-LIB = build(njit, overrides={"fma": _fused_multiply_add})
+# error_model="numpy": no ZeroDivisionError check on float division (none of
+# ours can divide by zero), whose branch keeps LLVM from vectorizing the loops.
+LIB = build(
+    njit(error_model="numpy"),
+    overrides={"fma": _fused_multiply_add},
+    inline_jit=njit(error_model="numpy", inline="always"),
+)
 _philox_round = LIB.philox_round
 _row_start = LIB.row_start
 _first_attempt = LIB.first_attempt
@@ -35,12 +44,29 @@ _philox_block = LIB.philox_block
 _store_whole_block = LIB.store_whole_block
 _philox4x32_10 = LIB.philox4x32_10
 
+
+def _source_fingerprint() -> int:
+    """Return a 56-bit hash of the kernel source files (this folder's modules).
+
+    Numba keys a cached function on its own bytecode and closure, not on the
+    functions it calls.  The cached functions below carry this number in their
+    closure, so an edit to any scalar source recompiles them instead of loading
+    stale machine code from the on-disk cache.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return int.from_bytes(digest.digest()[:7], "little")
+
+
+SOURCE_FINGERPRINT = _source_fingerprint()
+
 # Work items per batch: the batch's Philox counters live in small arrays that stay
 # in the L1/L2 cache while the ten rounds sweep over them.
 BATCH = 512
 
 
-@njit(cache=True)
+@njit  # not cached on its own: compiled into each (cached) fill loop
 def _philox_batch(c0, c1, c2, c3, count, k0, k1):
     """Run Philox4x32-10 in place over counters (c0[i], c1[i], c2[i], c3[i]), i < count.
 
@@ -89,12 +115,15 @@ def _make_loop(dist: int, fmt: int):
     disk (one file per (dist, fmt)).
     """
 
-    @njit(parallel=True, cache=True)
+    fingerprint = SOURCE_FINGERPRINT
+
+    @njit(parallel=True, cache=True, error_model="numpy")
     def loop(
         out, n_items, n_threads, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape,
         lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi,
         bits_lo, bits_hi,
     ):
+        _ = fingerprint  # part of the cache key: see SOURCE_FINGERPRINT
         # Each core takes a contiguous range of items and walks it in batches: the
         # counters of a batch are laid out, Philox runs over the whole batch, and
         # each block's words become its elements.
@@ -107,7 +136,7 @@ def _make_loop(dist: int, fmt: int):
             c1 = np.empty(BATCH, np.uint32)
             c2 = np.empty(BATCH, np.uint32)
             c3 = np.empty(BATCH, np.uint32)
-            stored = np.empty(BATCH, np.bool_)
+            final = np.empty(BATCH, np.bool_)
             for batch in range(part * n_batches // n_parts, (part + 1) * n_batches // n_parts):
                 w = batch * BATCH
                 count = min(BATCH, n_items - w)
@@ -126,8 +155,8 @@ def _make_loop(dist: int, fmt: int):
                     if fast_lo < fast_hi:
                         # The common case: whole consecutive blocks of one row, which
                         # fill consecutive elements of out.  Philox runs vectorized
-                        # over them; a truncated normal marks blocks with a rejected
-                        # lane, finished one by one below.
+                        # over them; a truncated normal block with a rejected lane
+                        # is written, then rewritten one by one below.
                         n_fast = fast_hi - fast_lo
                         first_block = row_block + fast_lo
                         first_offset = r * int64(row_len) - start + first_block * per_block
@@ -139,14 +168,14 @@ def _make_loop(dist: int, fmt: int):
                             c3[i] = uint32(s1)
                         _philox_batch(c0, c1, c2, c3, n_fast, k0, k1)
                         for i in range(n_fast):
-                            stored[i] = _store_whole_block(
+                            final[i] = _store_whole_block(
                                 c0[i], c1[i], c2[i], c3[i], dist, fmt, a, b, lower, upper, out,
                                 first_offset + per_block * i, clamp_lo, clamp_hi, bits_lo,
                                 bits_hi,
                             )
                         if dist == DIST_TRUNCATED_NORMAL:
                             for i in range(n_fast):
-                                if not stored[i]:
+                                if not final[i]:
                                     _finish_block(
                                         c0[i], c1[i], c2[i], c3[i], 0, first_block + i, 0,
                                         per_block, out, first_offset + per_block * i, dist, fmt,
@@ -180,14 +209,25 @@ def _make_loop(dist: int, fmt: int):
     return loop
 
 
-@njit(cache=True)
-def philox4x32(counters, keys, out):
-    """Write Philox4x32-10 of each (counter[i], key[i]) row into out[i]."""
-    for i in range(counters.shape[0]):
-        x0, x1, x2, x3 = _philox4x32_10(
-            counters[i, 0], counters[i, 1], counters[i, 2], counters[i, 3], keys[i, 0], keys[i, 1]
-        )
-        out[i, 0] = x0
-        out[i, 1] = x1
-        out[i, 2] = x2
-        out[i, 3] = x3
+def _make_philox4x32():
+    """Return the compiled :func:`philox4x32` (a factory, to carry the fingerprint)."""
+    fingerprint = SOURCE_FINGERPRINT
+
+    @njit(cache=True)
+    def philox4x32(counters, keys, out):
+        """Write Philox4x32-10 of each (counter[i], key[i]) row into out[i]."""
+        _ = fingerprint  # part of the cache key: see SOURCE_FINGERPRINT
+        for i in range(counters.shape[0]):
+            x0, x1, x2, x3 = _philox4x32_10(
+                counters[i, 0], counters[i, 1], counters[i, 2], counters[i, 3], keys[i, 0],
+                keys[i, 1],
+            )
+            out[i, 0] = x0
+            out[i, 1] = x1
+            out[i, 2] = x2
+            out[i, 3] = x3
+
+    return philox4x32
+
+
+philox4x32 = _make_philox4x32()

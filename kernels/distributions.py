@@ -20,7 +20,7 @@ import math
 from numba import float64, int64, uint32
 
 from ._twin import scalar
-from .convert import fma
+from .convert import fma, split_binade
 
 # Rejection attempts before the inverse-CDF fallback; the fallback draws its
 # uniform at attempt TRUNC_ATTEMPTS.
@@ -56,31 +56,18 @@ _P_LOW = 0.02425
 
 
 @scalar
-def floor_log2(m):
-    """Return floor(log2 m) for an integer 1 <= m < 2^32, by branch-free halving."""
-    m = int64(m)
-    e = int64(0)
-    for width in (16, 8, 4, 2, 1):
-        step = int64(width) if m >= (int64(1) << int64(width)) else int64(0)
-        m = m >> step
-        e += step
-    return e
-
-
-@scalar
 def neg2_log_u24(m):
-    """Return -2 ln(m / 2^24) in float64 for an integer 1 <= m <= 2^24.
+    """Return -2 ln(m / 2^24) in float64 for a whole number 1 <= m <= 2^24 (any type).
 
     m = 2^e f with f in [√½, √2); ln f = 2 atanh(s), s = (f - 1)/(f + 1), |s| <= 0.172,
     by its series to s^13 (error below 1e-12 in ln f).  (24 - e) ln 2 - ln f has no
     cancellation near m = 2^24.  Every product-sum is an explicit fma, so each
     target rounds the same operations and the result is the same on all of them.
     """
-    e = floor_log2(m)
-    f = float64(m) / float64(int64(1) << e)
+    f, e = split_binade(float64(m))
     if f > SQRT_2:
         f = f * 0.5
-        e += 1
+        e += 1.0
     s = (f - 1.0) / (f + 1.0)
     s2 = s * s
     series = fma(s2, _ATANH_C6, _ATANH_C5)
@@ -90,7 +77,7 @@ def neg2_log_u24(m):
     series = fma(s2, series, _ATANH_C1)
     series = fma(s2, series, 1.0)
     ln_f = 2.0 * s * series
-    return 2.0 * fma(float64(24 - e), LN_2, -ln_f)
+    return 2.0 * fma(24.0 - e, LN_2, -ln_f)
 
 
 @scalar
@@ -132,7 +119,7 @@ def sincos_2pi_u24(k):
     return sin_t, cos_t
 
 
-@scalar
+@scalar(inline=True)
 def box_muller_f32(w1, w2):
     """Return (r cos θ, r sin θ) in float64 from two 32-bit words.
 
@@ -141,7 +128,9 @@ def box_muller_f32(w1, w2):
     counter contract, evaluated in float64 by :func:`neg2_log_u24` and
     :func:`sincos_2pi_u24`, so CPU and CUDA give the same bits.
     """
-    m = int64(uint32(w1) >> uint32(8)) + 1
+    # 32-bit shifts and conversions (vcvtdq2pd on the CPU): 64-bit integer to
+    # float conversions would keep the CPU loop from vectorizing.
+    m = float64(uint32(w1) >> uint32(8)) + 1.0
     k = int64(uint32(w2) >> uint32(8))
     r = math.sqrt(neg2_log_u24(m))
     sin_t, cos_t = sincos_2pi_u24(k)

@@ -11,13 +11,13 @@ the row.  Element ``e`` of the whole tensor therefore always gets the same value
 whichever request, launch configuration or device produced it.
 """
 
-from numba import float32, float64, int64, uint32
+from numba import float32, float64, int64, uint32, uint64
 
 from ._twin import scalar
 from .convert import (
-    BFLOAT16_BIAS,
+    BFLOAT16_MIN_NORMAL,
     BFLOAT16_P,
-    FLOAT16_BIAS,
+    FLOAT16_MIN_NORMAL,
     FLOAT16_P,
     bits16_order_key,
     float_to_bits16,
@@ -56,7 +56,7 @@ def row_start(r, base, lead_shape, lead_stride):
     return e
 
 
-@scalar
+@scalar(inline=True)
 def standard_values(dist, wide, x0, x1, x2, x3, a, b):
     """Return four float64 values made from one block's words.
 
@@ -113,7 +113,7 @@ def lane_pending(lane, ok0, ok1, ok2, ok3):
 @scalar
 def inside(z, lower, upper):
     """Return whether lower <= z <= upper."""
-    return z >= lower and z <= upper
+    return (z >= lower) & (z <= upper)
 
 
 @scalar
@@ -125,7 +125,7 @@ def accept(done, value, candidate, lower, upper):
     return done, value
 
 
-@scalar
+@scalar(inline=True)
 def store(out, i, v, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi):
     """Write float64 ``v`` to out[i] in the output format, rounded once and clamped
     to the representable bounds [clamp_lo, clamp_hi] (bit patterns for 16-bit)."""
@@ -145,9 +145,9 @@ def store(out, i, v, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi):
         out[i] = y
     else:
         if fmt == FMT_FLOAT16:
-            bits = float_to_bits16(v, FLOAT16_P, FLOAT16_BIAS)
+            bits = float_to_bits16(v, FLOAT16_P, FLOAT16_MIN_NORMAL)
         else:
-            bits = float_to_bits16(v, BFLOAT16_P, BFLOAT16_BIAS)
+            bits = float_to_bits16(v, BFLOAT16_P, BFLOAT16_MIN_NORMAL)
         key = bits16_order_key(bits)
         if key < bits16_order_key(bits_lo):
             bits = uint32(bits_lo)
@@ -156,37 +156,41 @@ def store(out, i, v, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi):
         out[i] = bits
 
 
-@scalar
+@scalar(inline=True)
 def store_whole_block(
     x0, x1, x2, x3, dist, fmt, a, b, lower, upper, out, out_offset,
     clamp_lo, clamp_hi, bits_lo, bits_hi,
 ):
-    """Write every lane of a block from its attempt-0 words (x0..x3) and return True;
-    for a truncated normal, only when every lane is accepted (else write nothing,
-    return False and leave the block to :func:`finish_block`).
+    """Write every lane of a block from its attempt-0 words (x0..x3); return whether
+    the block is final: always for uniform and normal, and for a truncated normal
+    when every lane lies in [lower, upper].  A block that is not final must be
+    rewritten by :func:`finish_block`.
 
-    Straight-line code without lane bookkeeping: the common case, which the CPU
-    loop vectorizes across blocks.
+    Straight-line code without lane bookkeeping or conditional stores: the common
+    case, which the CPU loop vectorizes across blocks.
     """
     wide = fmt == FMT_FLOAT64
     t0, t1, t2, t3 = standard_values(dist, wide, x0, x1, x2, x3, a, b)
+    final = True
     if dist == DIST_TRUNCATED_NORMAL:
-        accepted = inside(t0, lower, upper) and inside(t1, lower, upper)
+        # Bitwise & rather than `and`: no branches in the vectorized loop.
+        final = inside(t0, lower, upper) & inside(t1, lower, upper)
         if not wide:
-            accepted = accepted and inside(t2, lower, upper) and inside(t3, lower, upper)
-        if not accepted:
-            return False
+            final = final & inside(t2, lower, upper) & inside(t3, lower, upper)
     if dist != DIST_UNIFORM:
         t0 = fma(b, t0, a)
         t1 = fma(b, t1, a)
         t2 = fma(b, t2, a)
         t3 = fma(b, t3, a)
-    store(out, out_offset, t0, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
-    store(out, out_offset + 1, t1, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+    # Unsigned indices: Numba adds a negative-index wraparound to signed ones,
+    # which keeps LLVM from vectorizing the CPU loop.
+    i0 = uint64(out_offset)
+    store(out, i0, t0, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+    store(out, i0 + uint64(1), t1, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
     if not wide:
-        store(out, out_offset + 2, t2, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
-        store(out, out_offset + 3, t3, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
-    return True
+        store(out, i0 + uint64(2), t2, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+        store(out, i0 + uint64(3), t3, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+    return final
 
 
 @scalar
