@@ -42,6 +42,10 @@ _first_attempt = LIB.first_attempt
 _finish_block = LIB.finish_block
 _philox_block = LIB.philox_block
 _store_whole_block = LIB.store_whole_block
+_standard_values = LIB.standard_values
+_store_block_values = LIB.store_block_values
+_inside = LIB.inside
+_block_inside = LIB.block_inside
 _philox4x32_10 = LIB.philox4x32_10
 
 
@@ -81,6 +85,69 @@ def _philox_batch(c0, c1, c2, c3, count, k0, k1):
         if n < ROUNDS - 1:
             key0 = uint32((uint64(key0) + uint64(PHILOX_W0)) & uint64(MASK32))
             key1 = uint32((uint64(key1) + uint64(PHILOX_W1)) & uint64(MASK32))
+
+
+@njit(error_model="numpy")  # not cached on its own: compiled into each fill loop
+def _resample_rejected(
+    c0, c1, c2, c3, final, n_fast, first_block, first_offset, index, values, words, out,
+    dist, fmt, k0, k1, s0, s1, a, b, lower, upper, p_lower, q_upper, mass, clamp_lo,
+    clamp_hi, bits_lo, bits_hi,
+):
+    """Rewrite the blocks i < n_fast of a truncated-normal batch that are not final
+    (a lane outside [lower, upper] at attempt 0); c0..c3 hold the attempt-0 words.
+
+    Attempt 1 runs for all of them at once, so Philox and the normal transform
+    vectorize: each lane keeps its attempt-0 value if inside, else takes attempt
+    1's.  A block with a lane outside at both attempts (about one in twenty at
+    ±2σ) starts over with :func:`finish_block`, which goes on to the later
+    attempts and the inverse CDF; the values are those of the per-block rule.
+    ``index`` (n_fast), ``values`` (4, n_fast) and ``words`` (4, n_fast) are scratch.
+    """
+    wide = fmt == FMT_FLOAT64
+    per_block = 2 if wide else 4
+    n = 0
+    for i in range(n_fast):  # gather the attempt-0 words of the rejected blocks
+        if not final[i]:
+            index[n] = i
+            words[0, n], words[1, n], words[2, n], words[3, n] = c0[i], c1[i], c2[i], c3[i]
+            n += 1
+    for q in range(n):
+        values[0, q], values[1, q], values[2, q], values[3, q] = _standard_values(
+            dist, wide, words[0, q], words[1, q], words[2, q], words[3, q], a, b
+        )
+    for q in range(n):
+        block = uint64(first_block + index[q])
+        words[0, q] = uint32(block & uint64(MASK32))
+        words[1, q] = uint32((block >> uint64(32)) | (uint64(1) << uint64(16)))  # attempt 1
+        words[2, q] = uint32(s0)
+        words[3, q] = uint32(s1)
+    _philox_batch(words[0], words[1], words[2], words[3], n, k0, k1)
+    for q in range(n):
+        t0, t1, t2, t3 = _standard_values(
+            dist, wide, words[0, q], words[1, q], words[2, q], words[3, q], a, b
+        )
+        v0, v1, v2, v3 = values[0, q], values[1, q], values[2, q], values[3, q]
+        # Selects and unconditional stores: the loop vectorizes.
+        values[0, q] = v0 if _inside(v0, lower, upper) else t0
+        values[1, q] = v1 if _inside(v1, lower, upper) else t1
+        values[2, q] = v2 if _inside(v2, lower, upper) else t2
+        values[3, q] = v3 if _inside(v3, lower, upper) else t3
+    for q in range(n):
+        i = index[q]
+        offset = first_offset + per_block * i
+        if _block_inside(
+            wide, values[0, q], values[1, q], values[2, q], values[3, q], lower, upper
+        ):
+            _store_block_values(
+                values[0, q], values[1, q], values[2, q], values[3, q], dist, fmt, a, b, out,
+                offset, clamp_lo, clamp_hi, bits_lo, bits_hi,
+            )
+        else:
+            _finish_block(
+                c0[i], c1[i], c2[i], c3[i], 0, first_block + i, 0, per_block, out, offset,
+                dist, fmt, k0, k1, s0, s1, a, b, lower, upper, p_lower, q_upper, mass,
+                clamp_lo, clamp_hi, bits_lo, bits_hi,
+            )
 
 
 def fill(
@@ -137,6 +204,9 @@ def _make_loop(dist: int, fmt: int):
             c2 = np.empty(BATCH, np.uint32)
             c3 = np.empty(BATCH, np.uint32)
             final = np.empty(BATCH, np.bool_)
+            index = np.empty(BATCH, np.int64)  # scratch of _resample_rejected
+            values = np.empty((4, BATCH), np.float64)
+            words = np.empty((4, BATCH), np.uint32)
             for batch in range(part * n_batches // n_parts, (part + 1) * n_batches // n_parts):
                 w = batch * BATCH
                 count = min(BATCH, n_items - w)
@@ -156,7 +226,7 @@ def _make_loop(dist: int, fmt: int):
                         # The common case: whole consecutive blocks of one row, which
                         # fill consecutive elements of out.  Philox runs vectorized
                         # over them; a truncated normal block with a rejected lane
-                        # is written, then rewritten one by one below.
+                        # is written, then rewritten by _resample_rejected.
                         n_fast = fast_hi - fast_lo
                         first_block = row_block + fast_lo
                         first_offset = r * int64(row_len) - start + first_block * per_block
@@ -174,14 +244,12 @@ def _make_loop(dist: int, fmt: int):
                                 bits_hi,
                             )
                         if dist == DIST_TRUNCATED_NORMAL:
-                            for i in range(n_fast):
-                                if not final[i]:
-                                    _finish_block(
-                                        c0[i], c1[i], c2[i], c3[i], 0, first_block + i, 0,
-                                        per_block, out, first_offset + per_block * i, dist, fmt,
-                                        k0, k1, s0, s1, a, b, lower, upper, p_lower, q_upper,
-                                        mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
-                                    )
+                            _resample_rejected(
+                                c0, c1, c2, c3, final, n_fast, first_block, first_offset,
+                                index, values, words, out, dist, fmt, k0, k1, s0, s1, a, b,
+                                lower, upper, p_lower, q_upper, mass, clamp_lo, clamp_hi,
+                                bits_lo, bits_hi,
+                            )
                     # Blocks at the row's edges, or all of them by inverse CDF: one by one.
                     for edge in range(2):
                         for jj in range(j if edge == 0 else fast_hi,

@@ -173,10 +173,30 @@ def store_whole_block(
     t0, t1, t2, t3 = standard_values(dist, wide, x0, x1, x2, x3, a, b)
     final = True
     if dist == DIST_TRUNCATED_NORMAL:
-        # Bitwise & rather than `and`: no branches in the vectorized loop.
-        final = inside(t0, lower, upper) & inside(t1, lower, upper)
-        if not wide:
-            final = final & inside(t2, lower, upper) & inside(t3, lower, upper)
+        final = block_inside(wide, t0, t1, t2, t3, lower, upper)
+    store_block_values(
+        t0, t1, t2, t3, dist, fmt, a, b, out, out_offset, clamp_lo, clamp_hi, bits_lo, bits_hi
+    )
+    return final
+
+
+@scalar
+def block_inside(wide, t0, t1, t2, t3, lower, upper):
+    """Return whether every lane of a block (two lanes if wide) lies in [lower, upper]."""
+    # Bitwise & rather than `and`: no branches in the vectorized CPU loops.
+    every = inside(t0, lower, upper) & inside(t1, lower, upper)
+    if not wide:
+        every = every & inside(t2, lower, upper) & inside(t3, lower, upper)
+    return every
+
+
+@scalar(inline=True)
+def store_block_values(
+    t0, t1, t2, t3, dist, fmt, a, b, out, out_offset, clamp_lo, clamp_hi, bits_lo, bits_hi
+):
+    """Write a block's values (from :func:`standard_values`) to out[out_offset + lane]:
+    as they are for uniform, a + b·t for the normal family; rounded and clamped."""
+    wide = fmt == FMT_FLOAT64
     if dist != DIST_UNIFORM:
         t0 = fma(b, t0, a)
         t1 = fma(b, t1, a)
@@ -190,7 +210,6 @@ def store_whole_block(
     if not wide:
         store(out, i0 + uint64(2), t2, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
         store(out, i0 + uint64(3), t3, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
-    return final
 
 
 @scalar
