@@ -32,6 +32,8 @@ from .checks import check_int, check_shape
 from .devices import device as resolve_device
 from .dtypes import float_format
 from .initializers import Initializer, Orthogonal, RandomInitializer, get, serialize
+from .initializers.orthogonal import matrix_shape
+from .qr import pivot_signs, working_dtype
 from .seeding import SEED_LIMIT, check_seed, next_seed
 
 # Numba's workqueue threading layer aborts when two threads launch parallel loops
@@ -196,11 +198,9 @@ def _orthogonal_tsqr(initializer: Orthogonal, shape: tuple[int, ...], chunks: tu
     m × n matrix A = Gᵀ, split into row blocks of at least n rows, is factored by
     TSQR; Q gets the signs of diag(R).  Tall results are Q·gain, wide ones Qᵀ·gain.
     """
-    if len(shape) < 2:
-        raise ValueError(f"Orthogonal needs a shape with at least 2 dimensions, got {shape}")
+    rows, cols = matrix_shape(shape)
     form = float_format(dtype)
-    work = "float64" if form.name == "float64" else "float32"
-    rows, cols = math.prod(shape[:-1]), shape[-1]
+    work = working_dtype(form)
     m, n = max(rows, cols), min(rows, cols)
     # Row blocks of A as large as the requested chunks (in elements), and at least n rows.
     block_elements = max(math.prod(max(c) for c in chunks), 1)
@@ -213,7 +213,6 @@ def _orthogonal_tsqr(initializer: Orthogonal, shape: tuple[int, ...], chunks: tu
                              name=f"gpuinit-gaussian-{token}")
     q, r = da.linalg.qr(gaussian.T)
     diagonal = da.diagonal(r)
-    signs = da.where(diagonal < 0, -1.0, 1.0).astype(work)
-    q = q * (signs * initializer.gain)[None, :]
+    q = q * (pivot_signs(diagonal, da) * initializer.gain)[None, :]
     matrix = q if rows >= cols else q.T
     return matrix.astype(form.numpy_dtype).reshape(shape).rechunk(chunks)

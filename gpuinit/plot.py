@@ -24,7 +24,9 @@ from .initializers import (
     TruncatedNormal,
     VarianceScaling,
 )
+from .initializers.orthogonal import matrix_shape
 from .initializers.random_laws import TRUNCATED_STDDEV_2SIGMA
+from .initializers.sparse import sparse_shape, zeros_per_column
 
 _SQRT2 = math.sqrt(2.0)
 _MASS_2SIGMA = math.erf(2.0 / _SQRT2)  # P(|Z| <= 2)
@@ -117,9 +119,7 @@ def law_of(init: Any, shape: tuple[int, ...]) -> Law:
         return Law(f"constant {value:g}", value, 0.0, (value - 1.0, value + 1.0), None,
                    {value: 1.0})
     if isinstance(init, Orthogonal):
-        if len(shape) < 2:
-            raise ValueError(f"Orthogonal needs a shape with at least 2 dimensions, got {shape}")
-        rows, cols = math.prod(shape[:-1]), shape[-1]
+        rows, cols = matrix_shape(shape)
         d = max(rows, cols)
         if d < 2:
             raise ValueError(f"shape={shape}: a 1 × 1 orthogonal matrix is ±gain, not a density")
@@ -131,10 +131,8 @@ def law_of(init: Any, shape: tuple[int, ...]) -> Law:
                           f"{'columns' if rows >= cols else 'rows'} of length {d}",
                           f"gain {gain:g}; variance gain²/{d}"])
     if isinstance(init, Sparse):
-        if len(shape) != 2:
-            raise ValueError(f"Sparse needs a 2-D shape, got shape={shape}")
-        n_in, n_out = shape
-        n_zero = math.ceil(init.sparsity * n_out)
+        n_in, n_out = sparse_shape(shape)
+        n_zero = zeros_per_column(init.sparsity, n_out)
         zero = n_zero / n_out
         normal = _normal(0.0, init.std, [])
         return Law(f"0 with p={zero:.3g}, else N(0, {init.std:.4g}²)", 0.0,

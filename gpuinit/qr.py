@@ -30,22 +30,29 @@ def orthogonal_matrix(rows: int, cols: int, gain: float, seed: int, stream: int,
     ``keras.initializers.Orthogonal`` on a 2-D shape.
     """
     m, n = max(rows, cols), min(rows, cols)
-    work = "float64" if form.name == "float64" else "float32"
+    work = working_dtype(form)
     gaussian = random.normal((n, m), seed=seed, stream=stream, dtype=work, device=dev)
     if dev.is_cuda:
         return _orthogonal_cuda(gaussian, rows, cols, gain, form, dev)
     return _orthogonal_cpu(gaussian, rows, cols, gain, form)
 
 
+def working_dtype(form: FloatFormat) -> str:
+    """Return the dtype G and the QR are computed in: float64 for float64, else float32."""
+    return "float64" if form.name == "float64" else "float32"
+
+
 def _orthogonal_cpu(gaussian: np.ndarray, rows: int, cols: int, gain: float,
                     form: FloatFormat) -> np.ndarray:
     q, r = np.linalg.qr(gaussian.T)  # A = Gᵀ is m × n
-    q *= _signs(np.diagonal(r), np) * gain
+    q *= pivot_signs(np.diagonal(r), np) * gain
     result = q if rows >= cols else q.T
     return np.ascontiguousarray(result, dtype=form.numpy_dtype)
 
 
-def _signs(diagonal, xp):
+def pivot_signs(diagonal, xp):
+    """Return the signs of diag(R) (+1 for a zero pivot) in its dtype; ``xp`` is the
+    array module (numpy, cupy or dask.array)."""
     # sign(0) would zero a column; a zero pivot has probability 0 but gets +1.
     return xp.where(diagonal < 0, -1.0, 1.0).astype(diagonal.dtype)
 
@@ -72,7 +79,7 @@ def _orthogonal_cuda(gaussian, rows: int, cols: int, gain: float, form: FloatFor
         work = cupy.empty(max(lwork, 1), dtype=gaussian.dtype)
         geqrf(handle, m, n, a, m, tau.data.ptr, work.data.ptr, lwork, info.data.ptr)
         # diag(R) sits on G's diagonal until orgqr overwrites it with Q.
-        scale = _signs(cupy.diagonal(gaussian), cupy) * gain
+        scale = pivot_signs(cupy.diagonal(gaussian), cupy) * gain
         orgqr(handle, m, n, n, a, m, tau.data.ptr, work.data.ptr, lwork, info.data.ptr)
         del work, tau
         if int(info.get()[0]) != 0:

@@ -10,6 +10,14 @@ from ..qr import orthogonal_matrix
 from .base import RandomInitializer, Request
 
 
+def matrix_shape(shape: tuple[int, ...]) -> tuple[int, int]:
+    """Return (rows, cols) = (prod(shape[:-1]), shape[-1]), the matrix Orthogonal reads
+    ``shape`` as; ValueError for fewer than 2 dimensions."""
+    if len(shape) < 2:
+        raise ValueError(f"Orthogonal needs a shape with at least 2 dimensions, got {shape}")
+    return math.prod(shape[:-1]), shape[-1]
+
+
 class Orthogonal(RandomInitializer):
     """Return gain · a random orthogonal matrix, reshaped to ``shape``.
 
@@ -33,9 +41,7 @@ class Orthogonal(RandomInitializer):
     def generate(self, request: Request):
         request.whole("Orthogonal")
         shape = request.shape
-        if len(shape) < 2:
-            raise ValueError(f"Orthogonal needs a shape with at least 2 dimensions, got {shape}")
-        rows, cols = math.prod(shape[:-1]), shape[-1]
+        rows, cols = matrix_shape(shape)
         matrix = orthogonal_matrix(rows, cols, self.gain, self.call_seed(request), request.stream,
                                    float_format(request.dtype), request.device)
         return matrix.reshape(shape)

@@ -21,6 +21,18 @@ def check_sparsity(sparsity) -> float:
     return sparsity
 
 
+def zeros_per_column(sparsity: float, rows: int) -> int:
+    """Return how many of a column's ``rows`` entries are zero: ceil(sparsity·rows)."""
+    return math.ceil(sparsity * rows)
+
+
+def sparse_shape(shape: tuple[int, ...]) -> tuple[int, int]:
+    """Return (n_in, n_out) of a Keras-layout Sparse kernel; ValueError unless 2-D."""
+    if len(shape) != 2:
+        raise ValueError(f"Sparse needs a 2-D shape, got shape={shape}")
+    return shape[0], shape[1]
+
+
 def sparse_columns(shape: tuple[int, int], sparsity: float, std: float, seed: int, stream: int,
                    dtype, dev: Device):
     """Return a (rows, cols) array of N(0, std²) values with ceil(sparsity·rows) zeros in
@@ -29,7 +41,7 @@ def sparse_columns(shape: tuple[int, int], sparsity: float, std: float, seed: in
     """
     rows, cols = shape
     values = random.normal(shape, 0.0, std, seed=seed, stream=stream, dtype=dtype, device=dev)
-    n_zeros = math.ceil(sparsity * rows)
+    n_zeros = zeros_per_column(sparsity, rows)
     if n_zeros and cols:
         # 53-bit keys: ties (which sorts may break differently) have probability ~0.
         keys = random.uniform(shape, seed=seed, stream=stream ^ SPARSE_KEY_STREAM,
@@ -58,9 +70,7 @@ class Sparse(RandomInitializer):
 
     def generate(self, request: Request):
         request.whole("Sparse")
-        if len(request.shape) != 2:
-            raise ValueError(f"Sparse needs a 2-D shape, got shape={request.shape}")
-        n_in, n_out = request.shape
+        n_in, n_out = sparse_shape(request.shape)
         transposed = sparse_columns((n_out, n_in), self.sparsity, self.std, self.call_seed(request),
                                     request.stream, request.dtype, request.device)
         return request.xp.ascontiguousarray(transposed.T)
