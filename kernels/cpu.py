@@ -41,6 +41,7 @@ _row_start = LIB.row_start
 _first_attempt = LIB.first_attempt
 _finish_block = LIB.finish_block
 _philox_block = LIB.philox_block
+_block_counter = LIB.block_counter
 _store_whole_block = LIB.store_whole_block
 _standard_values = LIB.standard_values
 _store_block_values = LIB.store_block_values
@@ -116,9 +117,7 @@ def _resample_rejected(
             dist, wide, words[0, q], words[1, q], words[2, q], words[3, q], a, b
         )
     for q in range(n):
-        block = uint64(first_block + index[q])
-        words[0, q] = uint32(block & uint64(MASK32))
-        words[1, q] = uint32((block >> uint64(32)) | (uint64(1) << uint64(16)))  # attempt 1
+        words[0, q], words[1, q] = _block_counter(first_block + index[q], 1)  # attempt 1
         words[2, q] = uint32(s0)
         words[3, q] = uint32(s1)
     _philox_batch(words[0], words[1], words[2], words[3], n, k0, k1)
@@ -231,9 +230,7 @@ def _make_loop(dist: int, fmt: int):
                         first_block = row_block + fast_lo
                         first_offset = r * int64(row_len) - start + first_block * per_block
                         for i in range(n_fast):
-                            block = uint64(first_block + i)
-                            c0[i] = uint32(block & uint64(MASK32))
-                            c1[i] = uint32(block >> uint64(32))
+                            c0[i], c1[i] = _block_counter(first_block + i, 0)
                             c2[i] = uint32(s0)
                             c3[i] = uint32(s1)
                         _philox_batch(c0, c1, c2, c3, n_fast, k0, k1)

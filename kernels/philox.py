@@ -59,9 +59,15 @@ def philox4x32_10(c0, c1, c2, c3, k0, k1):
 
 
 @scalar
+def block_counter(block, attempt):
+    """Return counter words 0 and 1 of block ``block`` at ``attempt`` (counter contract);
+    words 2 and 3 are the stream's."""
+    b = uint64(block)
+    return uint32(b & uint64(MASK32)), uint32((b >> uint64(32)) | (uint64(attempt) << uint64(16)))
+
+
+@scalar
 def philox_block(block, attempt, k0, k1, s0, s1):
     """Return the four words of block ``block`` at ``attempt`` (counter contract)."""
-    b = uint64(block)
-    c0 = uint32(b & uint64(MASK32))
-    c1 = uint32((b >> uint64(32)) | (uint64(attempt) << uint64(16)))
+    c0, c1 = block_counter(block, attempt)
     return philox4x32_10(c0, c1, s0, s1, k0, k1)
