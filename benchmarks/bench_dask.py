@@ -8,7 +8,7 @@
    memory limit far below the tensor, computes the mean and standard deviation
    of a he_normal tensor chunk by chunk; nothing holds the whole tensor.
 
-Writes ``benchmarks/results/dask-<device>-<machine>-<threads>threads.md``.
+Writes ``benchmarks/results/dask-<device>.md``.
 
     python benchmarks/bench_dask.py [--device cpu|cuda] [--repeat 5]
         [--big-rows 32768] [--big-cols 32768] [--memory-limit 1GiB]
@@ -29,8 +29,8 @@ from dask.distributed import Client, LocalCluster, wait
 
 import gpuinit as gi
 import gpuinit.dask as gd
+from gpuinit.bench import device_label, write_results
 from gpuinit.bench import timer as _timer
-from gpuinit.bench import write_results
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -113,8 +113,7 @@ def main() -> None:
     lines += chunked_vs_single(dev, args.repeat)
     lines += ["", "## A tensor larger than a worker's memory", ""]
     lines += bigger_than_a_worker(dev, (args.big_rows, args.big_cols), args.memory_limit)
-    path = write_results(RESULTS, f"dask-{dev.kind}-{platform.machine()}-{threads}threads",
-                         lines)
+    path = write_results(RESULTS, f"dask-{device_label(dev)}", lines)
     print("\n".join(lines))
     print(f"wrote {path}")
 

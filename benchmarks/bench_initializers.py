@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import platform
 from pathlib import Path
 
-import numba
 import numpy as np
 
 import gpuinit as gi
+from gpuinit.bench import device_label, write_results
 from gpuinit.bench import timer as _timer
-from gpuinit.bench import write_results
 
 RESULTS = Path(__file__).parent / "results"
-
 
 
 def _elementwise(n: int, tdev: str, torch):
@@ -115,10 +112,7 @@ def main(argv=None) -> None:
     sizes = args.orthogonal or ("1024x1024,4096x4096,8192x8192,16384x4096" if dev.is_cuda
                                 else "1024x1024,2048x2048")
     timer = _timer(dev)
-    if dev.is_cuda:
-        name = torch.cuda.get_device_name(0)
-    else:
-        name = f"cpu-{platform.machine()}-{numba.get_num_threads()}threads"
+    name = device_label(dev)
     lines = [f"# gpuinit initializer benchmark on {name}", "",
              f"torch {torch.__version__} ({torch.get_num_threads()} threads); numpy "
              f"{np.__version__}; gpuinit {gi.__version__}; median of {args.repeat} runs; "

@@ -25,13 +25,12 @@ import numba
 import numpy as np
 
 import gpuinit as gi
+from gpuinit.bench import device_label, write_results
 from gpuinit.bench import timer as _timer
-from gpuinit.bench import write_results
 from gpuinit.initializers import RandomNormal
 from gpuinit.layers import PRESETS, build_gpt, gpt_specs
 
 RESULTS = Path(__file__).parent / "results"
-
 
 
 def _torch_build(specs, tdev, torch):
@@ -112,8 +111,7 @@ def main() -> None:
               f"({build / times[names[1]]:.2f}x the normal fill of the same law)."]
     if not math.isfinite(build):
         raise SystemExit("timing failed")
-    path = write_results(RESULTS, f"model-build-{dev.kind}-{platform.machine()}-"
-                         f"{numba.get_num_threads()}threads", lines)
+    path = write_results(RESULTS, f"model-build-{device_label(dev)}", lines)
     print("\n".join(lines))
     print(f"wrote {path}")
 

@@ -1,36 +1,27 @@
 """Time gpuinit's sampling primitives side by side with the peers, in one process.
 
-The suite lives in :mod:`gpuinit.bench` (also run by ``gpuinit bench``): NumPy's
-``default_rng()`` and torch on the CPU; ``cupy.random`` and torch on the GPU.
-Writes ``benchmarks/results/<device>.md``.
+The same run as ``gpuinit bench`` (the suite lives in :mod:`gpuinit.bench`):
+NumPy's ``default_rng()`` and torch on the CPU; ``cupy.random`` and torch on the
+GPU.  Writes ``benchmarks/results/<device>.md`` next to this script.
 
     python benchmarks/bench_random.py [--device cpu|cuda] [--sizes 20,25] [--repeat 7]
 """
 
 from __future__ import annotations
 
-import argparse
+import sys
 from pathlib import Path
 
-import gpuinit as gi
-from gpuinit import bench
+from gpuinit.cli import main as gpuinit_main
 
 RESULTS = Path(__file__).parent / "results"
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--sizes", default=None, help="log2 sizes, e.g. 20,25")
-    parser.add_argument("--repeat", type=int, default=7)
-    args = parser.parse_args(argv)
-    dev = gi.device(args.device)
-    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else bench.default_sizes(dev)
-    rows, cold = bench.sampling_rows(dev, sizes, args.repeat, report=lambda r: print(r, flush=True))
-    path = bench.write_results(RESULTS, bench.device_label(dev),
-                               bench.sampling_markdown(dev, rows, cold, args.repeat))
-    print(f"wrote {path}")
+def main(argv: list[str] | None = None) -> int:
+    """Run ``gpuinit bench`` with ``argv`` (default: the command line), results here."""
+    args = sys.argv[1:] if argv is None else argv
+    return gpuinit_main(["bench", "--out", str(RESULTS), *args])
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -76,15 +76,20 @@ def device_label(dev: Device) -> str:
     return f"cpu-{platform.machine()}-{numba.get_num_threads()}threads"
 
 
+# What the suite times at each size: every distribution in every dtype.
+DISTRIBUTIONS = ("uniform", "normal", "truncated_normal")
+DTYPES = ("float32", "float16", "bfloat16")
+
+
 def _cases(dev, n, xp):
-    """Yield (distribution, dtype, {implementation: callable}) for one size."""
+    """Yield (distribution, dtype, out, ours, {peer: callable}) for one size."""
     torch = None
     try:
         import torch
     except ImportError:
         pass
     tdev = "cuda" if dev.is_cuda else "cpu"
-    for dtype in ["float32", "float16", "bfloat16"]:
+    for dtype in DTYPES:
         form = dtypes.float_format(dtype)
         try:
             out = xp.empty(n, dtype=form.numpy_dtype)

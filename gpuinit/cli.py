@@ -143,7 +143,7 @@ def bench(dev_spec: str, sizes: list[int] | None, repeat: int, out: str) -> str:
 
     dev = device(dev_spec)
     sizes = sizes or suite.default_sizes(dev)
-    total = len(sizes) * 9  # 3 distributions × 3 dtypes per size
+    total = len(sizes) * len(suite.DISTRIBUTIONS) * len(suite.DTYPES)
     count = 0
 
     def report(row):
@@ -192,7 +192,10 @@ def init_torch(target: str, *, dev_spec: str, seed: int, scheme: str, out: str |
     if not module_name or not factory_name:
         raise ValueError(f"{target!r}: write the factory as MODULE:FACTORY, e.g. "
                          "torchvision.models:resnet50")
-    kwargs = json.loads(kwargs_json) if kwargs_json else {}
+    try:
+        kwargs = json.loads(kwargs_json) if kwargs_json else {}
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--kwargs is not valid JSON: {exc}") from None
     if not isinstance(kwargs, dict):
         raise ValueError("--kwargs must be a JSON object")
     factory = importlib.import_module(module_name)
@@ -305,6 +308,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(init_torch(args.target, dev_spec=args.device, seed=args.seed, scheme=args.scheme,
                          out=args.out, kwargs_json=args.kwargs))
     return 0
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -109,6 +109,7 @@ def test_init_torch_saves_the_model_materialized_by_gpuinit(factory_module, tmp_
     ("cli_models:not_a_module", [], "not a torch.nn.Module"),
     ("no_such_module_xyz:f", [], "no_such_module_xyz"),
     ("cli_models:mlp", ["--kwargs", "[1]"], "JSON object"),
+    ("cli_models:mlp", ["--kwargs", "{width: 8}"], "--kwargs is not valid JSON"),
 ])
 def test_init_torch_errors_exit_1(factory_module, target, extra, message, tmp_path, capsys):
     pytest.importorskip("torch")
