@@ -10,7 +10,8 @@ from the same bits of G.
 On CUDA, geqrf and orgqr run in place on G's buffer; the extra device memory
 is the cuSOLVER workspace, tau and the sign vector (plus the output itself when
 a transpose or a dtype change is needed).  float16 and bfloat16 results are
-computed in float32 and written once.
+computed in float32 and written once.  On the CPU, LAPACK (through SciPy, the
+``cpu`` extra) runs the same two steps in place on G's buffer.
 """
 
 from __future__ import annotations
@@ -44,10 +45,45 @@ def working_dtype(form: FloatFormat) -> str:
 
 def _orthogonal_cpu(gaussian: np.ndarray, rows: int, cols: int, gain: float,
                     form: FloatFormat) -> np.ndarray:
-    q, r = np.linalg.qr(gaussian.T)  # A = Gᵀ is m × n
-    q *= pivot_signs(np.diagonal(r), np) * gain
-    result = q if rows >= cols else q.T
+    diagonal = _householder_q_in_place(gaussian)  # G now holds Qᵀ
+    gaussian *= (pivot_signs(diagonal, np) * gain)[:, None]
+    result = gaussian if rows < cols else gaussian.T
     return np.ascontiguousarray(result, dtype=form.numpy_dtype)
+
+
+def _householder_q_in_place(gaussian: np.ndarray) -> np.ndarray:
+    """Overwrite G (n × m, C order) with Qᵀ, where Gᵀ = QR; return diag(R).
+
+    With SciPy, LAPACK's geqrf and orgqr run in G's own dtype on G's own buffer
+    (Gᵀ is m × n in Fortran order), like cuSOLVER on CUDA.  Without SciPy,
+    ``numpy.linalg.qr`` does the work; it computes float32 input in float64
+    (about twice the time) and returns new arrays, which are copied back.
+    """
+    a = gaussian.T
+    try:
+        from scipy.linalg import lapack
+    except ImportError:
+        q, r = np.linalg.qr(a)
+        a[...] = q
+        return np.diagonal(r).copy()
+    geqrf, orgqr = lapack.get_lapack_funcs(("geqrf", "orgqr"), (a,))
+    # lwork=-1 asks for the blocked algorithm's workspace; the wrappers' default
+    # is the unblocked minimum, several times slower.
+    lwork = int(geqrf(a, lwork=-1)[2][0])
+    factored, tau, _, info = geqrf(a, lwork=lwork, overwrite_a=1)
+    _check_lapack(info, "geqrf")
+    diagonal = np.diagonal(factored).copy()
+    lwork = int(orgqr(factored, tau, lwork=-1)[1][0])
+    q, _, info = orgqr(factored, tau, lwork=lwork, overwrite_a=1)
+    _check_lapack(info, "orgqr")
+    if not np.shares_memory(q, a):
+        a[...] = q
+    return diagonal
+
+
+def _check_lapack(info: int, routine: str) -> None:
+    if info != 0:
+        raise RuntimeError(f"LAPACK {routine} failed with info={info}")
 
 
 def pivot_signs(diagonal, xp):

@@ -1,6 +1,7 @@
 """The initializer objects: laws, deterministic outputs, seeds, blocks and errors."""
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -125,6 +126,19 @@ def test_orthogonal_16_bit_is_the_rounded_float32_result(dtype):
     q16 = I.Orthogonal(seed=2)((24, 12), dtype=dtype, device="cpu")
     q32 = I.Orthogonal(seed=2)((24, 12), dtype="float32", device="cpu")
     np.testing.assert_array_equal(q16, q32.astype(q16.dtype))
+
+
+@pytest.mark.parametrize("shape", [(48, 20), (20, 48), (30, 30)])
+def test_orthogonal_without_scipy_is_the_same_matrix(monkeypatch, shape):
+    # With SciPy, LAPACK factors G in float32 in place; without it, NumPy's qr
+    # (float64 inside).  Both give the Q with a positive diag(R), so the results
+    # agree to float32 rounding, never by a sign or a permutation.
+    with_lapack = I.Orthogonal(1.5, seed=4)(shape, device="cpu")
+    monkeypatch.setitem(sys.modules, "scipy.linalg", None)
+    with_numpy = I.Orthogonal(1.5, seed=4)(shape, device="cpu")
+    assert with_numpy.dtype == np.float32 and with_numpy.flags.c_contiguous
+    np.testing.assert_allclose(with_numpy, with_lapack, atol=1e-5)
+    assert not np.array_equal(with_numpy, with_lapack)  # the fallback really ran
 
 
 def test_orthogonal_law_is_haar():
