@@ -6,6 +6,7 @@ layout ``(out, in, *spatial)`` for fans), plus keyword-only ``seed=`` and
 NumPy arrays, CuPy arrays and torch tensors on the CPU or CUDA, zero-copy
 (kernels write into the tensor's memory; see :mod:`gpuinit.targets`).  Without
 ``seed=`` each call draws a fresh seed from :func:`gpuinit.manual_seed`'s sequence.
+Under :func:`gpuinit.validation.validate_only` they check everything and write nothing.
 
 >>> import numpy as np, gpuinit as gi
 >>> w = np.empty((256, 128), dtype=np.float32)
@@ -26,6 +27,7 @@ from .initializers.sparse import check_sparsity, sparse_columns
 from .qr import orthogonal_matrix
 from .seeding import resolve_seed
 from .targets import wrap
+from .validation import validating
 
 __all__ = [
     "calculate_gain", "constant_", "dirac_", "eye_", "kaiming_normal_", "kaiming_uniform_",
@@ -41,10 +43,9 @@ def _sampled(tensor: Any, sample, seed, stream: int):
     options = {"seed": resolve_seed(seed), "stream": stream, "device": target.device,
                "dtype": target.compute_dtype}
     out = target.direct_out()
-    if out is not None:
-        sample(target.shape, out=out, **options)
-    else:
-        target.write(sample(target.shape, **options))
+    values = sample(target.shape, out=out, **options)
+    if out is None and not validating():
+        target.write(values)
     return tensor
 
 
@@ -88,7 +89,9 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
 def constant_(tensor, val: float):
     """Fill ``tensor`` with ``val`` and return it.  Matches ``torch.nn.init.constant_``."""
     target = wrap(tensor)
-    target.array[...] = check_fill_value(val, "val")
+    value = check_fill_value(val, "val")
+    if not validating():
+        target.array[...] = value
     return tensor
 
 
@@ -108,6 +111,8 @@ def eye_(tensor):
     target = wrap(tensor)
     if len(target.shape) != 2:
         raise ValueError(f"eye_ needs a 2-D tensor, got shape {target.shape}")
+    if validating():
+        return tensor
     xp = target.xp
     target.array[...] = 0
     n = min(target.shape)
@@ -126,6 +131,8 @@ def dirac_(tensor, groups: int = 1):
         raise ValueError(f"dirac_ needs a 3-, 4- or 5-D tensor, got shape {shape}")
     if shape[0] % groups:
         raise ValueError(f"dim 0 of shape {shape} must be divisible by groups={groups}")
+    if validating():
+        return tensor
     per_group = shape[0] // groups
     n = min(per_group, shape[1])
     xp = target.xp
@@ -205,9 +212,11 @@ def orthogonal_(tensor, gain: float = 1.0, *, seed: int | None = None, stream: i
         raise ValueError(f"orthogonal_ needs a tensor with 2 or more dimensions, got {shape}")
     if 0 in shape:
         return tensor
+    form = float_format(target.compute_dtype, "tensor.dtype")
+    if validating():
+        return tensor
     rows = shape[0]
     cols = math.prod(shape) // rows
-    form = float_format(target.compute_dtype, "tensor.dtype")
     matrix = orthogonal_matrix(rows, cols, gain, resolve_seed(seed), stream, form,
                                target.device)
     target.write(matrix.reshape(shape))
@@ -224,6 +233,8 @@ def sparse_(tensor, sparsity: float, std: float = 0.01, *, seed: int | None = No
     sparsity = check_sparsity(sparsity)
     std = check_nonnegative(std, "std")
     float_format(target.compute_dtype, "tensor.dtype")
+    if validating():
+        return tensor
     values = sparse_columns(target.shape, sparsity, std, resolve_seed(seed), stream,
                             target.compute_dtype, target.device)
     target.write(values)

@@ -31,6 +31,7 @@ from .kernels import (
 from .kernels.philox import philox4x32_10
 from .layout import plan
 from .seeding import SEED_LIMIT, manual_seed, resolve_seed
+from .validation import validating
 
 __all__ = ["uniform", "normal", "truncated_normal", "philox4x32", "manual_seed",
            "TRUNC_ATTEMPTS", "TRUNC_MIN_ACCEPTANCE"]
@@ -48,7 +49,9 @@ def _normal_sf(x: float) -> float:
 
 def _sample(dist: int, shape, params: tuple, clamp: tuple, *, seed, stream, offset, full_shape,
             start, dtype, device, out, form: FloatFormat):
-    """Allocate (or check ``out``) and fill it; the shared tail of the primitives."""
+    """Allocate (or check ``out``) and fill it; the shared tail of the primitives.
+
+    While validating, returns ``out`` (possibly None) after the checks, unfilled."""
     layout = plan(shape, offset, full_shape, start)
     shape = check_shape(shape)
     seed = resolve_seed(seed)
@@ -56,10 +59,11 @@ def _sample(dist: int, shape, params: tuple, clamp: tuple, *, seed, stream, offs
     dev = None if device is None else resolve_device(device)
     if out is not None:
         dev = launch.check_out(out, shape, form, dev)
-        target = out
-    else:
-        dev = dev if dev is not None else resolve_device()
-        target = launch.allocate(shape, form, dev)
+    elif dev is None:
+        dev = resolve_device()
+    if validating():
+        return out
+    target = out if out is not None else launch.allocate(shape, form, dev)
     per_block = 2 if form.wide else 4
     bpr = layout.blocks_per_row(per_block)
     args = (

@@ -8,6 +8,7 @@ from numbers import Integral
 from typing import Any
 
 from .kernels.philox import philox4x32_10
+from .validation import validating
 
 SEED_LIMIT = 1 << 64
 _lock = threading.Lock()
@@ -48,5 +49,10 @@ def next_seed() -> int:
 
 
 def resolve_seed(seed: Any) -> int:
-    """Return ``seed`` checked, or the next seed of the global sequence if None."""
-    return next_seed() if seed is None else check_seed(seed)
+    """Return ``seed`` checked, or the next seed of the global sequence if None.
+
+    While validating (:func:`gpuinit.validation.validate_only`) None gives 0 and
+    the sequence does not advance: a check must not change later values."""
+    if seed is not None:
+        return check_seed(seed)
+    return 0 if validating() else next_seed()

@@ -16,6 +16,7 @@ import numpy as np
 from .devices import Device, array_module, device_of
 from .devices import device as resolve_device
 from .dtypes import FORMATS, dtype_name
+from .validation import validating
 
 
 @dataclass
@@ -77,6 +78,8 @@ def _wrap_torch(t) -> Target:
 
     name = dtype_name(t.dtype)
     data = t.detach()
+    if data.device.type == "meta" and validating():
+        return _MetaTarget.of(data, name)
     if name == "bfloat16":
         data = data.view(torch.int16)
     if data.device.type == "cpu":
@@ -119,3 +122,31 @@ class _TorchBits(Target):
         import torch
 
         self.original.detach().copy_(torch.as_tensor(values, device=self.original.device))
+
+
+class _MetaTarget(Target):
+    """A torch meta tensor being validated: its shape and dtype, and no memory.
+
+    ``array`` is a read-only zero-stride view of one element, so checks of shape
+    and dtype see the tensor's own; there is nothing to write into.
+    """
+
+    @classmethod
+    def of(cls, data, name: str) -> _MetaTarget:
+        import torch
+
+        element = torch.zeros((), dtype=data.dtype)
+        if name == "bfloat16":
+            from .dtypes import BFLOAT16
+
+            one = element.view(torch.int16).numpy().view(BFLOAT16.numpy_dtype)
+        else:
+            one = element.numpy()
+        array = np.broadcast_to(one, tuple(data.shape))
+        return cls(data, array, resolve_device("cpu"), name)
+
+    def direct_out(self):
+        return None
+
+    def write(self, values) -> None:
+        raise RuntimeError("a meta tensor has no memory to write; materialize it first")

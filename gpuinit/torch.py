@@ -36,6 +36,7 @@ from .initializers import (
 )
 from .layers.parameter import path_stream
 from .seeding import check_seed
+from .validation import validate_only, validating
 
 # One filling action: fill(tensor, seed, stream) writes the tensor in place.
 Fill = Callable[[torch.Tensor, int, int], None]
@@ -86,7 +87,7 @@ def _torch_rules(module: nn.Module, prefix: str, plan: dict) -> bool:
 
         def embedding(t, seed, stream, padding=padding):
             gi_init.normal_(t, 0.0, 1.0, seed=seed, stream=stream)
-            if padding is not None:
+            if padding is not None and not validating():
                 t.data[padding].zero_()  # torch's _fill_padding_idx_with_zero, on the device
         plan[p + "weight"] = embedding
     elif isinstance(module, nn.modules.batchnorm._NormBase):  # BatchNorm*, InstanceNorm*
@@ -164,8 +165,18 @@ def _layered_fill(spec: Any) -> tuple[Fill, bool]:
     if isinstance(spec, str) and spec.endswith("_"):
         return _init_function(spec, {}), spec not in _ELEMENTWISE
     if callable(spec) and not isinstance(spec, (Initializer, type, str)):
-        return (lambda t, seed, stream: spec(t, seed=seed, stream=stream)), False
+        return _UserFill(spec), False
     return _catalogue_fill(get(spec))
+
+
+class _UserFill:
+    """A user's ``f(tensor, *, seed, stream)``: opaque, so it is not run while validating."""
+
+    def __init__(self, function: Callable) -> None:
+        self.function = function
+
+    def __call__(self, t, seed: int, stream: int) -> None:
+        self.function(t, seed=seed, stream=stream)
 
 
 _ELEMENTWISE = {"uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_"}
@@ -217,8 +228,11 @@ def _catalogue_fill(init: Initializer) -> tuple[Fill, bool]:
         gain = init.gain
         return (lambda t, s, k: gi_init.orthogonal_(t, gain, seed=s, stream=k)), True
     if isinstance(init, deterministic.Identity):
-        gain = init.gain
-        return (lambda t, s, k: gi_init.eye_(t).mul_(gain)), True
+        def identity(t, seed, stream, gain=init.gain):
+            gi_init.eye_(t)
+            if not validating():
+                t.mul_(gain)
+        return identity, True
     if isinstance(init, sparse.Sparse):
         sparsity, std = init.sparsity, init.std
         return (lambda t, s, k: gi_init.sparse_(t, sparsity, std, seed=s, stream=k)), True
@@ -261,6 +275,25 @@ def build_plan(model: nn.Module, scheme: Any = "torch") -> dict[str, Fill]:
         raise ValueError(f"no initialization rule for {missing}: their modules are not torch "
                          "built-ins; cover them with scheme={'pattern': initializer}")
     return plan
+
+
+def check_plan(plan: dict[str, Fill], tensors: dict[str, torch.Tensor], seed: int) -> None:
+    """Run every fill of ``plan`` on its tensor under :func:`validate_only`: each bad
+    option or unfit tensor raises here, its message prefixed with the tensor's name,
+    and nothing is written.  A user's own callable is not run (it cannot be checked
+    without running it)."""
+    with validate_only():
+        for name, tensor in tensors.items():
+            fill = plan.get(name)
+            if fill is None or isinstance(fill, _UserFill):
+                continue
+            try:
+                fill(tensor.data if isinstance(tensor, nn.Parameter) else tensor, seed,
+                     path_stream(name))
+            except (ValueError, TypeError) as exc:
+                if type(exc) not in (ValueError, TypeError):
+                    raise
+                raise type(exc)(f"{name}: {exc}") from exc
 
 
 def _llama_plan(model: nn.Module, plan: dict[str, Fill]) -> None:
@@ -327,7 +360,8 @@ def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch",
     ``{"*.weight": "he_normal", "*.bias": "zeros"}``.  Each tensor's stream is
     the hash of its qualified name; tied tensors are filled once.  Modules that
     are not torch built-ins must be covered by the dict, or ValueError names
-    their tensors before anything is written.  ``progress(done_bytes, total_bytes,
+    their tensors before anything is written; every fill's options are checked
+    against its tensor before the first is written too.  ``progress(done_bytes, total_bytes,
     name)`` is called after each tensor (e.g. :class:`gpuinit.layers.ProgressBar`).
     """
     if not isinstance(model, nn.Module):
@@ -338,6 +372,7 @@ def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch",
     meta = [n for n, t in tensors.items() if t.is_meta]
     if meta:
         raise ValueError(f"{meta[:3]} are on the meta device: use materialize(model, device)")
+    check_plan(plan, tensors, seed)
     total = sum(t.numel() * t.element_size() for t in tensors.values())
     done = 0
     for name, tensor in tensors.items():
@@ -359,11 +394,10 @@ def materialize(model: nn.Module, device: Any = "cuda", *, seed: int = 0,
     ``model.to_empty(device=...)`` allocates uninitialized storage on the device
     (no host tensors), then :func:`init_module` fills every tensor in place with
     gpuinit's kernels.  The rules are checked first, so a model with tensors no
-    rule covers raises ValueError before any memory is allocated.
+    rule covers, or a bad option, raises before any memory is allocated.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    build_plan(model, scheme)  # check before allocating
-    check_seed(seed)
+    check_plan(build_plan(model, scheme), named_tensors(model), check_seed(seed))
     model.to_empty(device=_torch_device(device))
     return init_module(model, seed=seed, scheme=scheme, progress=progress)

@@ -177,3 +177,50 @@ def test_materialize_names_a_bad_device():
     with pytest.raises(ValueError, match="device='gpu0'"):
         materialize(model, "gpu0")
     assert model.weight.is_meta  # nothing was allocated
+
+
+@pytest.mark.parametrize("scheme, error, message", [
+    ({"*.weight": ("kaiming_normal_", {"mode": "bad"})}, ValueError, r"0\.weight: mode 'bad'"),
+    ({"2.weight": ("uniform_", {"a": 2.0, "b": 1.0})}, ValueError, r"2\.weight: low=2\.0"),
+    ({"2.weight": ("normal_", {"sdt": 0.1})}, TypeError, r"2\.weight: .*'sdt'"),
+    ({"2.weight": "dirac_"}, ValueError, r"2\.weight: dirac_ needs"),
+    ({"2.weight": ("sparse_", {"sparsity": 2})}, ValueError, r"2\.weight: sparsity=2"),
+    ({"2.*": ("constant_", {"val": "x"})}, TypeError, r"2\.weight: val must be"),
+])
+def test_bad_scheme_options_raise_before_any_tensor_is_written(scheme, error, message):
+    # 2.weight comes after tensors the scheme leaves to torch's defaults, so a
+    # fill-as-you-go would already have rewritten 0.weight, 0.bias and 1.weight.
+    # The checking pass must not zero the padding row nor scale by the gain.
+    model = nn.Sequential(nn.Linear(4, 5), nn.Embedding(10, 5, padding_idx=0),
+                          nn.Linear(5, 6))
+    with torch.no_grad():
+        model[1].weight[0] = 5.0
+    scheme = {"0.weight": gi.initializers.Identity(gain=3.0), **scheme}
+    before = _tensors(model)
+    with pytest.raises(error, match=message):
+        init_module(model, seed=0, scheme=scheme)
+    for name, tensor in _tensors(model).items():
+        assert torch.equal(tensor, before[name]), name
+    with torch.device("meta"):
+        meta = nn.Sequential(nn.Linear(4, 5), nn.Embedding(10, 5), nn.Linear(5, 6))
+    with pytest.raises(error, match=message):
+        materialize(meta, "cpu", seed=0, scheme=scheme)
+    assert all(t.is_meta for t in meta.parameters())  # nothing was allocated
+
+
+def test_checking_a_scheme_leaves_the_padding_row_and_identity_to_the_real_pass():
+    model = nn.Sequential(nn.Embedding(6, 6, padding_idx=2), nn.Linear(6, 6))
+    init_module(model, seed=0, scheme={"1.weight": gi.initializers.Identity(gain=3.0)})
+    assert torch.equal(model[1].weight, 3.0 * torch.eye(6))
+    assert (model[0].weight[2] == 0).all() and (model[0].weight[1] != 0).all()
+
+
+def test_user_callables_run_once_and_only_in_the_writing_pass():
+    calls = []
+
+    def fill(t, *, seed, stream):
+        calls.append(tuple(t.shape))
+        t.fill_(0.5)
+
+    model = init_module(nn.Sequential(nn.Linear(3, 4)), seed=0, scheme={"0.weight": fill})
+    assert calls == [(4, 3)] and (model[0].weight == 0.5).all()
