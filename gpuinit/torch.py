@@ -242,20 +242,43 @@ def _catalogue_fill(init: Initializer) -> tuple[Fill, bool]:
 
 def _gpt2_plan(model: nn.Module, plan: dict[str, Fill]) -> None:
     """GPT-2: Linear/Conv/Embedding weights N(0, 0.02), biases zeros, and residual output
-    projections (``c_proj``/``out_proj``/``o_proj``/``down_proj``/``proj`` weights of
-    Linear layers inside blocks) N(0, 0.02/√(2·n_layer)), n_layer = their count / 2."""
+    projections N(0, 0.02/√(2·n_layer)).
+
+    Residual projections are the weights of Linear layers named ``c_proj``,
+    ``out_proj``, ``o_proj``, ``down_proj`` or ``proj``, and ``linear2`` of torch's
+    Transformer*Layer.  n_layer is the number of blocks holding them: a block is
+    the path up to the first index of a ModuleList/Sequential ("h.3", "layers.11");
+    projections outside any indexed block count as half a layer each (a block has
+    two, attention's and the MLP's, as in GPT-2 and nanoGPT).
+    """
     residual_suffixes = (".c_proj.weight", ".out_proj.weight", ".o_proj.weight",
                          ".down_proj.weight", ".proj.weight")
     linear_like = (nn.Linear, nn.modules.conv._ConvNd, nn.Embedding)
     weights = [f"{name}.weight" if name else "weight" for name, m in model.named_modules()
                if isinstance(m, linear_like)]
-    residual = [w for w in weights if w.endswith(residual_suffixes)]
-    depth = max(1, len(residual) // 2)
+    residual = {w for w in weights if w.endswith(residual_suffixes)}
+    residual.update(f"{name}.linear2.weight" for name, m in model.named_modules()
+                    if isinstance(m, (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)))
+    depth = max(1, gpt2_depth(residual))
     for name in weights:
         plan[name] = _normal(0.02 / math.sqrt(2 * depth) if name in residual else 0.02)
     for name, module in model.named_modules():
         if isinstance(module, linear_like[:2]) and getattr(module, "bias", None) is not None:
             plan[f"{name}.bias" if name else "bias"] = _constant(0.0)
+
+
+def gpt2_depth(residual_names) -> int:
+    """Return n_layer for the GPT-2 preset: the distinct indexed blocks holding the
+    residual projections, plus half the count of those outside any block."""
+    blocks, loose = set(), 0
+    for name in residual_names:
+        parts = name.split(".")
+        index = next((i for i, part in enumerate(parts) if part.isdigit()), None)
+        if index is None:
+            loose += 1
+        else:
+            blocks.add(".".join(parts[:index + 1]))
+    return len(blocks) + loose // 2
 
 
 def build_plan(model: nn.Module, scheme: Any = "torch") -> dict[str, Fill]:

@@ -110,6 +110,28 @@ def test_gpt2_scheme_scales_the_residual_projections():
     assert (model["h"][2].c_attn.bias == 0).all()
 
 
+def test_gpt2_scheme_counts_the_layers_of_a_torch_transformer_encoder():
+    # Each TransformerEncoderLayer has two residual projections (self_attn.out_proj
+    # and linear2): n_layer = 8 blocks, not the 4 that a count of out_proj/2 gives.
+    model = nn.TransformerEncoder(nn.TransformerEncoderLayer(64, 4, 256), 8,
+                                  enable_nested_tensor=False)
+    init_module(model, seed=0, scheme="gpt2")
+    residual = torch.cat([t.flatten() for n, t in model.named_parameters()
+                          if n.endswith(("out_proj.weight", "linear2.weight"))])
+    assert abs(residual.std().item() - 0.02 / math.sqrt(16)) < 0.0002
+    assert abs(model.layers[0].linear1.weight.std().item() - 0.02) < 0.001
+
+
+def test_gpt2_depth_counts_indexed_blocks():
+    from gpuinit.torch import gpt2_depth
+
+    assert gpt2_depth(["h.0.attn.c_proj.weight", "h.0.mlp.c_proj.weight",
+                       "h.1.attn.c_proj.weight", "h.1.mlp.c_proj.weight"]) == 2
+    assert gpt2_depth(["encoder.layers.0.linear2.weight", "decoder.layers.0.linear2.weight",
+                       "decoder.layers.0.self_attn.out_proj.weight"]) == 2
+    assert gpt2_depth(["attn.c_proj.weight", "mlp.c_proj.weight"]) == 1
+
+
 def test_unknown_modules_are_refused_before_anything_is_written():
     class Custom(nn.Module):
         def __init__(self):
