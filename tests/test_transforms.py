@@ -14,6 +14,7 @@ import pytest
 from numba import njit
 
 from gpuinit.kernels import convert, cpu
+from gpuinit.random import TAIL_LIMIT
 
 LIB = cpu.LIB
 EDGE_M = [1, 2, 3, 4, 5, 1 << 12, (1 << 23) - 1, 1 << 23, 11863283, 11863284, (1 << 24) - 1]
@@ -123,3 +124,22 @@ def test_float_to_bits16_gives_infinity_above_the_largest_finite_value(name):
         assert int(LIB.float_to_bits16(x, p, min_normal)) == infinity, x
         assert int(LIB.float_to_bits16(-x, p, min_normal)) == infinity | 0x8000, x
     assert int(LIB.float_to_bits16(largest, p, min_normal)) == infinity - 1
+
+
+@pytest.mark.parametrize("quantile", [LIB.normal_lower_quantile,
+                                      getattr(LIB.normal_lower_quantile, "py_func", None)],
+                         ids=["compiled", "python"])
+def test_normal_lower_quantile_matches_scipy_ndtri(quantile):
+    special = pytest.importorskip("scipy.special")
+    rng = np.random.default_rng(5)
+    # The domain the sampler uses: down to Φ(-TAIL_LIMIT) (about 4.6e-308).
+    smallest = special.ndtr(-TAIL_LIMIT)
+    ps = np.concatenate([10.0 ** rng.uniform(-307, math.log10(0.5), 3000),
+                         rng.uniform(0.0, 0.5, 3000), 0.5 - 10.0 ** rng.uniform(-12, -1, 500),
+                         [smallest, 1e-300, 0.02425, np.nextafter(0.02425, 0), 0.5]])
+    ps = ps[ps >= smallest]
+    got = np.array([quantile(p) for p in ps])
+    expected = special.ndtri(ps)
+    # Near p = 0.5, Φ(x) - p cancels: the error is absolute (a few 1e-17).
+    np.testing.assert_allclose(got, expected, rtol=2e-14, atol=2e-16)
+    assert quantile(0.5) == 0.0 and (got <= 0).all()
