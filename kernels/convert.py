@@ -1,8 +1,8 @@
 """Integer-to-float maps and float rounding, as scalar source.
 
 * 32-bit draws become float32 uniforms with 24 random bits; 64-bit draws (two
-  words) become float64 uniforms with 53 random bits.  ``*_open_left`` variants
-  lie in (0, 1] (for logarithms), the others in [0, 1).
+  words) become float64 uniforms with 53 random bits, in [0, 1).  (Box-Muller
+  forms its (0, 1] uniforms from the words itself, for its logarithms.)
 * float16 and bfloat16 outputs are written as their bit patterns, rounded once
   to nearest-even from a float64 value, by exact arithmetic (comparisons, scaling
   by powers of two, and the round-to-integer of adding 2^52) that means the same
@@ -53,14 +53,6 @@ def u01_f64(hi, lo):
     a = float64(uint32(hi) >> uint32(5))
     b = float64(uint32(lo) >> uint32(6))
     return (a * TWO_POW_26 + b) * TWO_POW_M53
-
-
-@scalar
-def u01_f64_open_left(hi, lo):
-    """Return a float64 uniform in (0, 1] with 53 bits from two 32-bit words."""
-    a = float64(uint32(hi) >> uint32(5))
-    b = float64(uint32(lo) >> uint32(6))
-    return (a * TWO_POW_26 + b + 1.0) * TWO_POW_M53
 
 
 @scalar

@@ -5,8 +5,8 @@ elements 4b, 4b+1 = r cos θ, r sin θ from (w0, w1) and elements 4b+2, 4b+3 fro
 (w2, w3), with r = sqrt(-2 log u1), u1 in (0, 1], θ = 2π u2 (24-bit uniforms).
 Its logarithm, sine and cosine are our own float64 polynomials with explicit fma,
 so the CPU, CUDA and the simulator compute the same bits, and the CPU loop
-vectorizes.  For float64 one block gives one pair from two 53-bit uniforms
-(libm/libdevice functions, equal to within a few float64 ulp).
+vectorizes.  For float64 one block gives one pair from two 53-bit uniforms, by
+longer polynomials of the same kind (accurate to a few float64 ulp).
 
 Truncated normal: rejection over attempts 0..K-1, then the inverse CDF of the
 uniform drawn at attempt K (:data:`TRUNC_ATTEMPTS`).  The inverse CDF is exact
@@ -20,7 +20,7 @@ import math
 from numba import float64, int64, uint32
 
 from ._twin import scalar
-from .convert import fma, split_binade
+from .convert import TWO_POW_26, fma, split_binade
 
 # Rejection attempts before the inverse-CDF fallback; the fallback draws its
 # uniform at attempt TRUNC_ATTEMPTS.
@@ -33,6 +33,11 @@ SQRT_2 = math.sqrt(2.0)
 SQRT_2PI = math.sqrt(2.0 * math.pi)
 LN_2 = math.log(2.0)
 TWO_PI_OVER_2_24 = TWO_PI / (1 << 24)
+TWO_PI_OVER_2_53 = TWO_PI / (1 << 53)
+TWO_POW_50 = float(1 << 50)
+TWO_POW_51 = float(1 << 51)
+# ln 2 in two parts (fdlibm's): LN2_HI has 32 trailing zero bits.
+LN2_HI, LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
 
 # ln f = 2 s (1 + s^2/3 + s^4/5 + ...), s = (f - 1)/(f + 1)
 _ATANH_C1, _ATANH_C2, _ATANH_C3 = 1.0 / 3.0, 1.0 / 5.0, 1.0 / 7.0
@@ -42,6 +47,12 @@ _SIN_C1, _SIN_C2, _SIN_C3 = -1.0 / 6.0, 1.0 / 120.0, -1.0 / 5040.0
 _SIN_C4, _SIN_C5 = 1.0 / 362880.0, -1.0 / 39916800.0
 _COS_C1, _COS_C2, _COS_C3 = -1.0 / 2.0, 1.0 / 24.0, -1.0 / 720.0
 _COS_C4, _COS_C5, _COS_C6 = 1.0 / 40320.0, -1.0 / 3628800.0, 1.0 / 479001600.0
+
+# The float64 versions: atanh series to s^23 (|s| <= 0.172: s^24/25 < 2^-60), sin
+# to x^17 and cos to x^16 on [0, π/4] (the next terms are below 2^-60).
+_ATANH_F64 = tuple(1.0 / (2 * k + 1) for k in range(1, 12))
+_SIN_F64 = tuple((-1.0) ** k / math.factorial(2 * k + 1) for k in range(1, 9))
+_COS_F64 = tuple((-1.0) ** k / math.factorial(2 * k) for k in range(1, 9))
 
 # Acklam's rational approximation of the standard normal quantile.
 _A0, _A1, _A2 = -3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02
@@ -107,16 +118,76 @@ def sincos_2pi_u24(k):
     cos_p = fma(x2, cos_p, _COS_C2)
     cos_p = fma(x2, cos_p, _COS_C1)
     cos_x = fma(x2, cos_p, 1.0)
-    # angle within the quadrant: x, or π/2 - x in the upper octant
+    return rotate_to_quadrant(sin_x, cos_x, upper_octant, (quadrant & int64(1)) == int64(1),
+                              quadrant >= int64(2),
+                              ((quadrant + int64(1)) & int64(2)) != int64(0))
+
+
+@scalar
+def rotate_to_quadrant(sin_x, cos_x, upper_octant, odd, negate_sin, negate_cos):
+    """Return (sin θ, cos θ) from sin and cos of the reduced angle x.
+
+    The angle within the quadrant is x, or π/2 - x in the upper octant (swap);
+    then the quadrant rotates (s, c) to (s, c), (c, -s), (-s, -c) or (-c, s):
+    ``odd`` for quadrants 1 and 3, ``negate_sin`` for 2 and 3, ``negate_cos``
+    for 1 and 2.  Selects only, no branches.
+    """
     s = cos_x if upper_octant else sin_x
     c = sin_x if upper_octant else cos_x
-    # rotate by the quadrant: (s, c), (c, -s), (-s, -c), (-c, s); selects, no branches
-    odd = (quadrant & int64(1)) == int64(1)
     sin_abs = c if odd else s
     cos_abs = s if odd else c
-    sin_t = -sin_abs if quadrant >= int64(2) else sin_abs
-    cos_t = -cos_abs if ((quadrant + int64(1)) & int64(2)) != int64(0) else cos_abs
+    sin_t = -sin_abs if negate_sin else sin_abs
+    cos_t = -cos_abs if negate_cos else cos_abs
     return sin_t, cos_t
+
+
+@scalar
+def neg2_log_u53(m):
+    """Return -2 ln(m / 2^53) in float64 for a whole number 1 <= m <= 2^53 (a float64).
+
+    As :func:`neg2_log_u24`, with the atanh series to s^23 and ln 2 in two parts,
+    so that (53 - e) ln 2 - ln f is accurate to a few float64 ulp.
+    """
+    f, e = split_binade(m)
+    if f > SQRT_2:
+        f = f * 0.5
+        e += 1.0
+    s = (f - 1.0) / (f + 1.0)
+    s2 = s * s
+    series = _ATANH_F64[10]
+    for i in range(9, -1, -1):
+        series = fma(s2, series, _ATANH_F64[i])
+    series = fma(s2, series, 1.0)
+    ln_f = 2.0 * s * series
+    n = 53.0 - e
+    return 2.0 * fma(n, LN2_LO, fma(n, LN2_HI, -ln_f))
+
+
+@scalar
+def sincos_2pi_u53(hi, lo):
+    """Return (sin θ, cos θ) in float64 for θ = 2π k / 2^53, k = (hi >> 5)·2^26 + (lo >> 6).
+
+    The quadrant is the top two bits of k, taken from the 32-bit word; the rest of
+    k (below 2^51) and the octant reduction are exact in float64, so x in
+    [0, π/4] carries one rounding.  Taylor polynomials with explicit fma.
+    """
+    a = uint32(hi) >> uint32(5)
+    quadrant = a >> uint32(25)
+    t = float64(a & uint32(0x1FFFFFF)) * TWO_POW_26 + float64(uint32(lo) >> uint32(6))
+    upper_octant = t > TWO_POW_50
+    j = TWO_POW_51 - t if upper_octant else t
+    x = j * TWO_PI_OVER_2_53
+    x2 = x * x
+    sin_p = _SIN_F64[7]
+    cos_p = _COS_F64[7]
+    for i in range(6, -1, -1):
+        sin_p = fma(x2, sin_p, _SIN_F64[i])
+        cos_p = fma(x2, cos_p, _COS_F64[i])
+    sin_x = fma(x * x2, sin_p, x)
+    cos_x = fma(x2, cos_p, 1.0)
+    return rotate_to_quadrant(sin_x, cos_x, upper_octant,
+                              (quadrant & uint32(1)) == uint32(1), quadrant >= uint32(2),
+                              ((quadrant + uint32(1)) & uint32(2)) != uint32(0))
 
 
 @scalar(inline=True)
@@ -137,12 +208,19 @@ def box_muller_f32(w1, w2):
     return r * cos_t, r * sin_t
 
 
-@scalar
-def box_muller_f64(u1, u2):
-    """Return (r cos θ, r sin θ) in float64 for u1 in (0, 1], u2 in [0, 1)."""
-    r = math.sqrt(-2.0 * math.log(float64(u1)))
-    theta = TWO_PI * float64(u2)
-    return r * math.cos(theta), r * math.sin(theta)
+@scalar(inline=True)
+def box_muller_f64(w0, w1, w2, w3):
+    """Return (r cos θ, r sin θ) in float64 from one block's four words.
+
+    u1 = (m + 1) / 2^53 in (0, 1] with m = (w0 >> 5)·2^26 + (w1 >> 6) (the 53 bits
+    of ``u01_f64(w0, w1)``, shifted up by one step); θ = 2π u2 with u2 =
+    ``u01_f64(w2, w3)``; r = sqrt(-2 ln u1).  Evaluated by :func:`neg2_log_u53` and
+    :func:`sincos_2pi_u53`, so CPU and CUDA give the same bits.
+    """
+    m = float64(uint32(w0) >> uint32(5)) * TWO_POW_26 + float64(uint32(w1) >> uint32(6)) + 1.0
+    r = math.sqrt(neg2_log_u53(m))
+    sin_t, cos_t = sincos_2pi_u53(w2, w3)
+    return r * cos_t, r * sin_t
 
 
 @scalar

@@ -24,7 +24,6 @@ from .convert import (
     fma,
     u01_f32,
     u01_f64,
-    u01_f64_open_left,
 )
 from .distributions import (
     TRUNC_ATTEMPTS,
@@ -75,7 +74,7 @@ def standard_values(dist, wide, x0, x1, x2, x3, a, b):
             a + b * float64(u01_f32(x3)),
         )
     if wide:
-        z0, z1 = box_muller_f64(u01_f64_open_left(x0, x1), u01_f64(x2, x3))
+        z0, z1 = box_muller_f64(x0, x1, x2, x3)
         return z0, z1, 0.0, 0.0
     z0, z1 = box_muller_f32(x0, x1)
     z2, z3 = box_muller_f32(x2, x3)

@@ -3,9 +3,8 @@
 The simulator runs kernels as Python and cannot catch typing or lowering errors;
 compiling for real does.  The PTX also shows the hot loop: Philox's 32x32->64
 multiplies become ``mul.wide.u32`` / ``mul.hi.u32`` and nothing spills to local
-memory beyond the depots of libdevice's sin/cos argument reduction for huge
-angles (28 bytes for float32, 40 for float64; a cold path, since Box-Muller
-angles lie in [0, 2π)).  Runs in a
+memory beyond, at most, a small libdevice depot (28 or 40 bytes, the size of
+libdevice's trigonometric argument reduction, a cold path).  Runs in a
 subprocess because the suite's process may use the simulator.
 """
 

@@ -83,6 +83,9 @@ def test_truncated_normal_fallback_is_exercised_and_in_bounds():
     assert np.unique(x).size > N * 0.9
 
 
-def test_normal_float32_pairs_are_independent():
-    x = as_float64(gi.random.normal(2 * N, seed=8, device="cpu")).reshape(-1, 2)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_normal_pairs_are_independent(dtype):
+    # One Box-Muller pair: r cos θ and r sin θ are uncorrelated, and so are their squares.
+    x = as_float64(gi.random.normal(2 * N, seed=8, dtype=dtype, device="cpu")).reshape(-1, 2)
     assert abs(np.corrcoef(x[:, 0], x[:, 1])[0, 1]) < 5 / np.sqrt(N)
+    assert abs(np.corrcoef(x[:, 0] ** 2, x[:, 1] ** 2)[0, 1]) < 5 / np.sqrt(N)

@@ -1,5 +1,5 @@
-"""The transforms' own arithmetic: the 24-bit Box-Muller pieces (our polynomials)
-against libm, and the float16/bfloat16 rounding against independent references.
+"""The transforms' own arithmetic: the 24- and 53-bit Box-Muller pieces (our
+polynomials) against libm, and the float16/bfloat16 rounding against independent references.
 
 float32 needs about 1e-8; the polynomials are far inside that, and the same
 operations are rounded the same way on every target (see test_cuda_agreement).
@@ -54,6 +54,32 @@ def test_sincos_2pi_u24_matches_libm():
         assert abs(s - math.sin(theta)) <= 1e-11, k
         assert abs(c - math.cos(theta)) <= 1e-11, k
     assert LIB.sincos_2pi_u24(0) == (0.0, 1.0)
+
+
+def test_neg2_log_u53_matches_libm_to_a_few_ulp():
+    rng = np.random.default_rng(3)
+    ms = ([1, 2, 3, 1 << 26, (1 << 52) - 1, 1 << 52, (1 << 53) - 2, (1 << 53) - 1]
+          + [int(m) for m in rng.integers(1, 1 << 53, 3000, dtype=np.int64)]
+          + [int(2.0 ** e) + int(d) for e, d in zip(rng.uniform(1, 52, 2000),
+                                                    rng.integers(-3, 4, 2000), strict=True)])
+    for m in (m for m in ms if 1 <= m <= 1 << 53):
+        expected = -2.0 * math.log(m / 2.0**53)  # m / 2^53 is exact; libm is within 1 ulp
+        assert abs(LIB.neg2_log_u53(float(m)) - expected) <= 4 * math.ulp(expected), m
+    assert LIB.neg2_log_u53(2.0**53) == 0.0
+
+
+def test_sincos_2pi_u53_matches_libm():
+    rng = np.random.default_rng(4)
+    words = [(0, 0), (1 << 30, 0), (1 << 31, 0), (3 << 30, 0), (0xFFFFFFFF, 0xFFFFFFFF),
+             (0x7FFFFFFF, 0xFFFFFFFF), (0x3FFFFFFF, 0xFFFFFFC0), (1 << 29, 0)]
+    words += [(int(h), int(w)) for h, w in rng.integers(0, 1 << 32, (4000, 2), dtype=np.int64)]
+    for hi, lo in words:
+        k = (hi >> 5) * 2**26 + (lo >> 6)
+        theta = 2.0 * math.pi * (k / 2.0**53)  # libm's own error here is below 1e-15
+        s, c = LIB.sincos_2pi_u53(hi, lo)
+        assert abs(s - math.sin(theta)) <= 1e-15 and abs(c - math.cos(theta)) <= 1e-15, k
+    assert LIB.sincos_2pi_u53(0, 0) == (0.0, 1.0)
+    assert LIB.sincos_2pi_u53(1 << 30, 0)[0] == 1.0  # θ = π/2 exactly
 
 
 _float_to_bits16 = LIB.float_to_bits16
