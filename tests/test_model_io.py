@@ -39,6 +39,11 @@ def test_get_and_set_weights_round_trip_and_refuse_bad_lists_without_writing():
         model.set_weights([np.zeros_like(w) for w in bad])
     with pytest.raises(ValueError, match="set_weights got 1 arrays"):
         model.set_weights([new[0]])
+    strings = [np.zeros_like(w) for w in new[:-1]] + [np.array(["a"] * 5)]
+    with pytest.raises(TypeError, match=r"dense/bias holds str\w* values, not numbers"):
+        model.set_weights(strings)
+    with pytest.raises(TypeError, match="dense/bias holds bool values"):
+        model.set_weights([np.zeros_like(w) for w in new[:-1]] + [np.ones(5, bool)])
     for got, want in zip(model.get_weights(), new, strict=True):  # unchanged
         np.testing.assert_array_equal(got, want)
 

@@ -23,7 +23,7 @@ import numpy as np
 from ..checks import check_int, check_shape
 from ..devices import Device, array_module
 from ..devices import device as resolve_device
-from ..dtypes import dtype_name
+from ..dtypes import FORMATS, dtype_name
 from ..layout import check_block
 from ..seeding import SEED_LIMIT, check_seed, next_seed
 
@@ -198,6 +198,7 @@ def to_device(values: Any, shape: tuple[int, ...] | None, dtype: Any, dev: Devic
     """
     target = float_dtype_or_given(dtype)
     check_same_shape(values, shape, argument)
+    check_numbers(values, argument)
     if dev.is_cuda:
         import cupy
 
@@ -214,6 +215,23 @@ def shape_of(values: Any) -> tuple[int, ...]:
     if isinstance(values, (list, tuple)):
         return tuple(np.shape(values))
     return tuple(getattr(values, "shape", np.shape(values)))
+
+
+def check_numbers(values: Any, argument: str) -> None:
+    """Raise TypeError naming ``argument`` unless ``values`` holds integers or floats.
+
+    Arrays are judged by their dtype (no copy); lists and scalars by NumPy's
+    reading of them.  Booleans, strings and objects are refused.
+    """
+    dtype = getattr(values, "dtype", None)
+    if dtype is None:
+        try:
+            dtype = np.asarray(values).dtype
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{argument} is not an array of numbers: {exc}") from None
+    name = dtype_name(dtype)
+    if name not in FORMATS and not name.startswith(("int", "uint")):
+        raise TypeError(f"{argument} holds {name} values, not numbers")
 
 
 def check_same_shape(values: Any, shape: tuple[int, ...] | None, argument: str) -> None:

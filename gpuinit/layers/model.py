@@ -17,6 +17,7 @@ from ..checks import check_shape
 from ..devices import Device, array_module
 from ..devices import device as resolve_device
 from ..dtypes import dtype_name, float_format
+from ..initializers.base import check_numbers
 from ..seeding import resolve_seed
 from . import safetensors
 from .base import Input, Layer
@@ -171,8 +172,8 @@ class Sequential:
     def set_weights(self, weights: list) -> None:
         """Write ``weights`` (arrays in :attr:`parameters` order) into the parameters.
 
-        Every shape is checked before anything is written (ValueError naming the
-        parameter), so a bad list changes nothing.
+        Every shape and element type is checked before anything is written
+        (ValueError or TypeError naming the parameter), so a bad list changes nothing.
         """
         parameters = self.parameters
         weights = list(weights)
@@ -183,6 +184,7 @@ class Sequential:
             found = tuple(np.shape(values))
             if found != parameter.shape:
                 raise ValueError(f"{path}: got shape {found}, expected {parameter.shape}")
+            check_numbers(values, path)
         for (path, parameter), values in zip(parameters.items(), weights, strict=True):
             parameter.assign(values, path)
 
