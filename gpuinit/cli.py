@@ -1,4 +1,4 @@
-"""The ``gpuinit`` command: info, demo, bench, plot and init-torch.
+"""The ``gpuinit`` command: info, demo, compile, bench, plot and init-torch.
 
 Exit codes: 0 success; 1 the work failed (an unknown initializer, a module that
 cannot be imported, a device that is not there; the message goes to stderr);
@@ -90,6 +90,36 @@ def demo(log2_size: int = 24) -> str:
                         f"{x.nbytes / elapsed / 1e9:7.2f} {m:8.4f} {s:7.4f} "
                         f"{f'{mean:.1f} / {std:.4f}':>15}")
     return "\n".join(rows)
+
+
+KERNEL_DTYPES = ("float32", "float64", "float16", "bfloat16")
+
+
+def compile_kernels(dev_spec: str = "auto", dtypes=KERNEL_DTYPES) -> str:
+    """Compile (or load from Numba's on-disk cache) the fill kernel of every distribution
+    and dtype on the device, and return a table of the seconds each took.
+
+    On the CPU each (distribution, dtype) loop takes seconds to compile on first
+    use and is then cached on disk; running this once (say, while building a
+    container image) moves that cost out of the first initialization.
+    """
+    dev = device(dev_spec)
+    samplers = {"uniform": gr.uniform, "normal": gr.normal,
+                "truncated_normal": gr.truncated_normal}
+    rows = [f"device {dev}; Numba cache: {_numba_cache_dir()}",
+            f"{'distribution':18} {'dtype':9} {'seconds':>8}"]
+    for name, sample in samplers.items():
+        for dtype in dtypes:
+            start = time.perf_counter()
+            _synchronize(sample(8, seed=0, dtype=dtype, device=dev))
+            rows.append(f"{name:18} {dtype:9} {time.perf_counter() - start:8.2f}")
+    return "\n".join(rows)
+
+
+def _numba_cache_dir() -> str:
+    from numba.core import config
+
+    return config.CACHE_DIR or "next to the package (or the user cache if read-only)"
 
 
 def model_demo(preset: str, dtype: str = "float32", progress=None) -> str:
@@ -259,6 +289,11 @@ def main(argv: list[str] | None = None) -> int:
     plot_parser.add_argument("--dtype", default="float32")
     plot_parser.add_argument("--device", default="auto")
     plot_parser.add_argument("--bins", type=int, default=200)
+    compile_parser = commands.add_parser(
+        "compile", help="compile and cache every fill kernel now, not on first use")
+    compile_parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
+    compile_parser.add_argument("--dtypes", default=",".join(KERNEL_DTYPES),
+                                help="comma-separated (default: all four float dtypes)")
     torch_parser = commands.add_parser(
         "init-torch", help="build a torch model on the meta device, materialize it with "
                            "gpuinit, save it as safetensors")
@@ -299,6 +334,12 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if sizes and not all(10 <= v <= 34 for v in sizes):
             parser.error("--sizes must lie in [10, 34]")
         print(f"wrote {bench(args.device, sizes, args.repeat, args.out)}")
+    elif args.command == "compile":
+        dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+        unknown = [d for d in dtypes if d not in KERNEL_DTYPES]
+        if unknown or not dtypes:
+            parser.error(f"--dtypes {args.dtypes!r}: choose from {', '.join(KERNEL_DTYPES)}")
+        print(compile_kernels(args.device, dtypes))
     elif args.command == "plot":
         if args.bins < 1:
             parser.error("--bins must be at least 1")

@@ -1,4 +1,4 @@
-"""The gpuinit command: bench, plot and init-torch, their errors and exit codes."""
+"""The gpuinit command: compile, bench, plot and init-torch, their errors and exit codes."""
 
 import sys
 import textwrap
@@ -8,7 +8,7 @@ import pytest
 from gpuinit.cli import main
 
 
-@pytest.mark.parametrize("command", ["info", "demo", "bench", "plot", "init-torch"])
+@pytest.mark.parametrize("command", ["info", "demo", "compile", "bench", "plot", "init-torch"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
@@ -54,6 +54,21 @@ def test_usage_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "--sizes", "twenty"])
     assert exit_info.value.code == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compile", "--dtypes", "float32,int8"])
+    assert exit_info.value.code == 2
+    assert "--dtypes 'float32,int8': choose from" in capsys.readouterr().err
+
+
+def test_compile_makes_every_distribution_of_the_dtypes_asked_for(capsys):
+    assert main(["compile", "--device", "cpu", "--dtypes", "float32"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("device cpu")
+    rows = [line.split() for line in lines[2:]]
+    assert [(r[0], r[1]) for r in rows] == [("uniform", "float32"), ("normal", "float32"),
+                                             ("truncated_normal", "float32")]
+    assert all(float(r[2]) >= 0 for r in rows)
+    assert main(["compile", "--device", "tpu"]) == 1
 
 
 def test_bench_prints_and_writes_the_table(tmp_path, capsys):
