@@ -15,8 +15,10 @@ the same numbers and lets the CUDA simulator test the GPU code on any machine.
 
 from __future__ import annotations
 
+import hashlib
 import types
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 
 _SOURCES: list[Callable] = []
@@ -73,3 +75,20 @@ def build(
     if overrides:
         shared.update(overrides)
     return SimpleNamespace(**compiled)
+
+
+def _source_fingerprint() -> int:
+    """Return a 56-bit hash of the kernel source files (this folder's modules).
+
+    Numba keys a cached function on its own bytecode and closure, not on the
+    functions it calls.  The cached CPU loops and CUDA kernel carry this number
+    in their closure, so an edit to any scalar source recompiles them instead of
+    loading stale machine code from the on-disk cache.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return int.from_bytes(digest.digest()[:7], "little")
+
+
+SOURCE_FINGERPRINT = _source_fingerprint()

@@ -1,15 +1,12 @@
 """CPU twins of the fill kernels: ``@njit(parallel=True)`` loops over work items."""
 
-import hashlib
-from pathlib import Path
-
 import numpy as np
 from numba import int64, njit, prange, types, uint32, uint64
 from numba.core.extending import intrinsic
 
 from . import convert, distributions, philox  # noqa: F401  (registers the scalar source)
 from . import fill as _work_item  # noqa: F401
-from ._twin import build
+from ._twin import SOURCE_FINGERPRINT, build
 from .fill import DIST_TRUNCATED_NORMAL, FMT_FLOAT64
 from .philox import MASK32, PHILOX_W0, PHILOX_W1, ROUNDS
 
@@ -49,22 +46,6 @@ _inside = LIB.inside
 _block_inside = LIB.block_inside
 _philox4x32_10 = LIB.philox4x32_10
 
-
-def _source_fingerprint() -> int:
-    """Return a 56-bit hash of the kernel source files (this folder's modules).
-
-    Numba keys a cached function on its own bytecode and closure, not on the
-    functions it calls.  The cached functions below carry this number in their
-    closure, so an edit to any scalar source recompiles them instead of loading
-    stale machine code from the on-disk cache.
-    """
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.read_bytes())
-    return int.from_bytes(digest.digest()[:7], "little")
-
-
-SOURCE_FINGERPRINT = _source_fingerprint()
 
 # Work items per batch: the batch's Philox counters live in small arrays that stay
 # in the L1/L2 cache while the ten rounds sweep over them.

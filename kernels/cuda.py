@@ -9,7 +9,7 @@ from numba import config, cuda, int64
 
 from . import convert, distributions, philox  # noqa: F401  (registers the scalar source)
 from . import fill as _work_item  # noqa: F401
-from ._twin import build
+from ._twin import SOURCE_FINGERPRINT, build
 
 SIMULATED = bool(config.ENABLE_CUDASIM)
 
@@ -29,25 +29,41 @@ _fill_block = LIB.fill_block
 THREADS_PER_BLOCK = 256
 
 
-@cuda.jit
-def fill_kernel(
-    out, n_items, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape, lead_stride,
-    a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
-):
-    """Fill ``out`` (1-D, contiguous) with work items 0..n_items-1, grid-stride.
+def _make_fill_kernel():
+    """Return the fill kernel (a factory, to carry the source fingerprint).
 
-    Work item w is block w mod blocks_per_row of row w // blocks_per_row.
+    ``cache=True``: each (output dtype, compute capability) is compiled once,
+    which takes about a minute of host time, and later processes load it from
+    Numba's on-disk cache.
     """
-    w = int64(cuda.grid(1))
-    stride = int64(cuda.gridsize(1))
-    while w < n_items:
-        r = w // blocks_per_row
-        _fill_block(
-            r, w - r * blocks_per_row, out, dist, fmt, k0, k1, s0, s1, blocks_per_row,
-            row_len, base, lead_shape, lead_stride, a, b, lower, upper, reject, p_lower,
-            q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
-        )
-        w += stride
+    fingerprint = SOURCE_FINGERPRINT
+
+    @cuda.jit(cache=True)
+    def fill_kernel(
+        out, n_items, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape,
+        lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi,
+        bits_lo, bits_hi,
+    ):
+        """Fill ``out`` (1-D, contiguous) with work items 0..n_items-1, grid-stride.
+
+        Work item w is block w mod blocks_per_row of row w // blocks_per_row.
+        """
+        _ = fingerprint  # part of the cache key: see SOURCE_FINGERPRINT
+        w = int64(cuda.grid(1))
+        stride = int64(cuda.gridsize(1))
+        while w < n_items:
+            r = w // blocks_per_row
+            _fill_block(
+                r, w - r * blocks_per_row, out, dist, fmt, k0, k1, s0, s1, blocks_per_row,
+                row_len, base, lead_shape, lead_stride, a, b, lower, upper, reject, p_lower,
+                q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
+            )
+            w += stride
+
+    return fill_kernel
+
+
+fill_kernel = _make_fill_kernel()
 
 
 def launch_config(n_items: int, max_blocks: int) -> tuple[int, int]:
