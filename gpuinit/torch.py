@@ -396,6 +396,13 @@ def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch",
     if meta:
         raise ValueError(f"{meta[:3]} are on the meta device: use materialize(model, device)")
     check_plan(plan, tensors, seed)
+    _run_plan(plan, tensors, seed, progress)
+    return model
+
+
+def _run_plan(plan: dict[str, Fill], tensors: dict[str, torch.Tensor], seed: int,
+              progress: Callable[[int, int, str], None] | None) -> None:
+    """Fill every tensor that ``plan`` covers, in order, reporting bytes to ``progress``."""
     total = sum(t.numel() * t.element_size() for t in tensors.values())
     done = 0
     for name, tensor in tensors.items():
@@ -406,7 +413,6 @@ def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch",
         done += tensor.numel() * tensor.element_size()
         if progress is not None:
             progress(done, total, name)
-    return model
 
 
 def materialize(model: nn.Module, device: Any = "cuda", *, seed: int = 0,
@@ -415,12 +421,16 @@ def materialize(model: nn.Module, device: Any = "cuda", *, seed: int = 0,
     """Allocate a meta-device ``model`` on ``device`` and initialize it there; returns it.
 
     ``model.to_empty(device=...)`` allocates uninitialized storage on the device
-    (no host tensors), then :func:`init_module` fills every tensor in place with
-    gpuinit's kernels.  The rules are checked first, so a model with tensors no
-    rule covers, or a bad option, raises before any memory is allocated.
+    (no host tensors), then every tensor is filled in place with gpuinit's
+    kernels by the rules of :func:`init_module`.  The rules are checked first, so a
+    model with tensors no rule covers, or a bad option, raises before any memory
+    is allocated.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    check_plan(build_plan(model, scheme), named_tensors(model), check_seed(seed))
+    seed = check_seed(seed)
+    plan = build_plan(model, scheme)
+    check_plan(plan, named_tensors(model), seed)  # on the meta tensors: shapes and dtypes
     model.to_empty(device=_torch_device(device))
-    return init_module(model, seed=seed, scheme=scheme, progress=progress)
+    _run_plan(plan, named_tensors(model), seed, progress)
+    return model
