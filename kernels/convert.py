@@ -48,11 +48,16 @@ def u01_f32(word):
 
 
 @scalar
+def whole_53(hi, lo):
+    """Return the 53-bit whole number (hi >> 5)·2^26 + (lo >> 6) of two 32-bit words, as
+    a float64 (exact; 32-bit conversions only, so CPU loops vectorize)."""
+    return float64(uint32(hi) >> uint32(5)) * TWO_POW_26 + float64(uint32(lo) >> uint32(6))
+
+
+@scalar
 def u01_f64(hi, lo):
     """Return a float64 uniform in [0, 1) with 53 bits from two 32-bit words."""
-    a = float64(uint32(hi) >> uint32(5))
-    b = float64(uint32(lo) >> uint32(6))
-    return (a * TWO_POW_26 + b) * TWO_POW_M53
+    return whole_53(hi, lo) * TWO_POW_M53
 
 
 @scalar

@@ -20,7 +20,7 @@ import math
 from numba import float64, int64, uint32
 
 from ._twin import scalar
-from .convert import TWO_POW_26, fma, split_binade
+from .convert import TWO_POW_26, fma, split_binade, whole_53
 
 # Rejection attempts before the inverse-CDF fallback; the fallback draws its
 # uniform at attempt TRUNC_ATTEMPTS.
@@ -67,6 +67,17 @@ _P_LOW = 0.02425
 
 
 @scalar
+def log_reduction(m):
+    """Return (s, e) for a float64 m >= 1: m = 2^e f with f in [√½, √2), and
+    s = (f - 1)/(f + 1), so that ln m = e ln 2 + 2 atanh(s), |s| <= 0.172."""
+    f, e = split_binade(m)
+    if f > SQRT_2:
+        f = f * 0.5
+        e += 1.0
+    return (f - 1.0) / (f + 1.0), e
+
+
+@scalar
 def neg2_log_u24(m):
     """Return -2 ln(m / 2^24) in float64 for a whole number 1 <= m <= 2^24 (any type).
 
@@ -75,11 +86,7 @@ def neg2_log_u24(m):
     cancellation near m = 2^24.  Every product-sum is an explicit fma, so each
     target rounds the same operations and the result is the same on all of them.
     """
-    f, e = split_binade(float64(m))
-    if f > SQRT_2:
-        f = f * 0.5
-        e += 1.0
-    s = (f - 1.0) / (f + 1.0)
+    s, e = log_reduction(float64(m))
     s2 = s * s
     series = fma(s2, _ATANH_C6, _ATANH_C5)
     series = fma(s2, series, _ATANH_C4)
@@ -148,11 +155,7 @@ def neg2_log_u53(m):
     As :func:`neg2_log_u24`, with the atanh series to s^23 and ln 2 in two parts,
     so that (53 - e) ln 2 - ln f is accurate to a few float64 ulp.
     """
-    f, e = split_binade(m)
-    if f > SQRT_2:
-        f = f * 0.5
-        e += 1.0
-    s = (f - 1.0) / (f + 1.0)
+    s, e = log_reduction(m)
     s2 = s * s
     series = _ATANH_F64[10]
     for i in range(9, -1, -1):
@@ -217,8 +220,7 @@ def box_muller_f64(w0, w1, w2, w3):
     ``u01_f64(w2, w3)``; r = sqrt(-2 ln u1).  Evaluated by :func:`neg2_log_u53` and
     :func:`sincos_2pi_u53`, so CPU and CUDA give the same bits.
     """
-    m = float64(uint32(w0) >> uint32(5)) * TWO_POW_26 + float64(uint32(w1) >> uint32(6)) + 1.0
-    r = math.sqrt(neg2_log_u53(m))
+    r = math.sqrt(neg2_log_u53(whole_53(w0, w1) + 1.0))
     sin_t, cos_t = sincos_2pi_u53(w2, w3)
     return r * cos_t, r * sin_t
 
