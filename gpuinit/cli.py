@@ -15,7 +15,9 @@ import time
 from importlib import metadata
 
 from . import random as gr
+from .bench import DISTRIBUTIONS
 from .devices import cuda_available, cuda_unavailable_reason, device
+from .dtypes import FORMATS
 from .layers import PRESETS, ProgressBar, build_gpt
 from .layers.summary import human_bytes
 
@@ -92,7 +94,7 @@ def demo(log2_size: int = 24) -> str:
     return "\n".join(rows)
 
 
-KERNEL_DTYPES = ("float32", "float64", "float16", "bfloat16")
+KERNEL_DTYPES = tuple(FORMATS)  # float32, float64, float16, bfloat16
 
 
 def compile_kernels(dev_spec: str = "auto", dtypes=KERNEL_DTYPES) -> str:
@@ -104,14 +106,12 @@ def compile_kernels(dev_spec: str = "auto", dtypes=KERNEL_DTYPES) -> str:
     container image) moves that cost out of the first initialization.
     """
     dev = device(dev_spec)
-    samplers = {"uniform": gr.uniform, "normal": gr.normal,
-                "truncated_normal": gr.truncated_normal}
     rows = [f"device {dev}; Numba cache: {_numba_cache_dir()}",
             f"{'distribution':18} {'dtype':9} {'seconds':>8}"]
-    for name, sample in samplers.items():
+    for name in DISTRIBUTIONS:
         for dtype in dtypes:
             start = time.perf_counter()
-            _synchronize(sample(8, seed=0, dtype=dtype, device=dev))
+            _synchronize(getattr(gr, name)(8, seed=0, dtype=dtype, device=dev))
             rows.append(f"{name:18} {dtype:9} {time.perf_counter() - start:8.2f}")
     return "\n".join(rows)
 
