@@ -161,6 +161,9 @@ def _layered_fill(spec: Any) -> tuple[Fill, bool]:
     (applied with PyTorch's layout and fans), or a callable ``f(tensor, *, seed, stream)``."""
     if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
         name, options = spec
+        if not isinstance(options, Mapping):
+            raise TypeError(f"scheme value {spec!r}: the options of {name} must be a dict of "
+                            f"keyword arguments, got {type(options).__name__}")
         return _init_function(name, dict(options)), name not in _ELEMENTWISE
     if isinstance(spec, str) and spec.endswith("_"):
         return _init_function(spec, {}), spec not in _ELEMENTWISE

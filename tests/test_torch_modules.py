@@ -208,6 +208,7 @@ def test_materialize_names_a_bad_device():
     ({"2.weight": "dirac_"}, ValueError, r"2\.weight: dirac_ needs"),
     ({"2.weight": ("sparse_", {"sparsity": 2})}, ValueError, r"2\.weight: sparsity=2"),
     ({"2.*": ("constant_", {"val": "x"})}, TypeError, r"2\.weight: val must be"),
+    ({"2.weight": ("uniform_", "x")}, TypeError, r"options of uniform_ must be a dict"),
 ])
 def test_bad_scheme_options_raise_before_any_tensor_is_written(scheme, error, message):
     # 2.weight comes after tensors the scheme leaves to torch's defaults, so a
