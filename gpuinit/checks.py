@@ -53,6 +53,17 @@ def check_real(value: Any, argument: str) -> float:
     return number
 
 
+def check_bound(value: Any, argument: str) -> float:
+    """Return a truncation bound as a float: finite or ±inf; TypeError for a non-number,
+    ValueError for NaN."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{argument} must be a real number, got {type(value).__name__}")
+    number = float(value)
+    if math.isnan(number):
+        raise ValueError(f"{argument}=nan must be a number or ±inf")
+    return number
+
+
 def check_nonnegative(value: Any, argument: str) -> float:
     """Return ``value`` as a finite float >= 0 (a std, say); TypeError/ValueError otherwise."""
     number = check_real(value, argument)

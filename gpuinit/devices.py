@@ -18,6 +18,8 @@ import numpy as np
 from .errors import DeviceError
 
 ENV_DEVICE = "GPUINIT_DEVICE"
+INSTALL_HINT = ('install the CUDA extra of your CUDA major version: pip install "gpuinit[cuda13]" '
+                'or "gpuinit[cuda12]"')
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ def _probe_cuda() -> dict[str, Any]:
         try:
             import cupy
         except Exception as exc:  # ImportError, or a broken CUDA install
-            result["reason"] = f"CuPy is not importable ({type(exc).__name__}: {exc})"
+            result["reason"] = (f"CuPy is not importable ({type(exc).__name__}: {exc}); "
+                                f"{INSTALL_HINT}")
         else:
             try:
                 result["count"] = int(cupy.cuda.runtime.getDeviceCount())
@@ -72,7 +75,8 @@ def _probe_cuda() -> dict[str, Any]:
                     raise ImportError("NUMBA_ENABLE_CUDASIM=1 selects the simulator")
                 import numba.cuda  # noqa: F401
             except Exception as exc:
-                result["reason"] = f"numba-cuda is not usable ({type(exc).__name__}: {exc})"
+                result["reason"] = (f"numba-cuda is not usable ({type(exc).__name__}: {exc}); "
+                                    f"{INSTALL_HINT}")
         result["ok"] = result["reason"] is None
         _probe.update(result)
         return _probe

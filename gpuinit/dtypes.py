@@ -72,7 +72,13 @@ def _bfloat16():
 def dtype_name(dtype: Any) -> str:
     """Return the canonical name of a dtype-like (str, NumPy/CuPy/torch dtype, type)."""
     if isinstance(dtype, str):
-        return _ALIASES.get(dtype.lower(), dtype.lower())
+        lowered = dtype.lower()
+        if lowered in _ALIASES or lowered in FORMATS:
+            return _ALIASES.get(lowered, lowered)
+        try:  # NumPy's own spelling, whose case matters ("U4" is text, "u4" uint32)
+            return np.dtype(dtype).name
+        except TypeError:
+            return lowered
     text = str(dtype)
     if text.startswith("torch."):
         return _ALIASES.get(text[6:], text[6:])
@@ -159,3 +165,56 @@ def clamp_arguments(lo: float, hi: float, form: FloatFormat) -> tuple[float, flo
     if form.itemsize == 2:
         return lo, hi, encode16(lo, form), encode16(hi, form)
     return lo, hi, 0, 0
+
+
+def numeric_dtype(dtype: Any, argument: str = "dtype") -> np.dtype:
+    """Return the NumPy dtype of a numeric ``dtype`` (float32 when None; bfloat16 via
+    ml_dtypes): bool, integers, the four float formats and complex.  TypeError
+    naming ``argument`` for anything else (object, str, datetime, ...)."""
+    if dtype is None:
+        return np.dtype(np.float32)
+    name = dtype_name(dtype)
+    if name in FORMATS:
+        return FORMATS[name].numpy_dtype
+    try:
+        resolved = np.dtype(name)
+    except TypeError:
+        raise TypeError(f"{argument}={dtype!r} is not a dtype") from None
+    if resolved.kind not in "biuc":
+        raise TypeError(f"{argument}={name!r} is not a numeric dtype: use bool, an integer, "
+                        f"a float ({', '.join(FORMATS)}) or a complex dtype")
+    return resolved
+
+
+def check_representable(value: int | float, dtype: np.dtype, argument: str) -> None:
+    """Raise ValueError naming ``argument`` when the real ``value`` does not fit ``dtype``:
+    outside an integer dtype's range or not a whole number for it, not 0/1 for bool,
+    or rounding to ±inf in a float dtype."""
+    name = dtype_name(dtype)
+    if name in FORMATS or np.dtype(dtype).kind == "c":
+        form = FORMATS.get(name) or FORMATS["float32" if np.dtype(dtype).itemsize == 8
+                                             else "float64"]
+        try:
+            as_float = float(value)
+        except OverflowError:
+            as_float = math.inf
+        if abs(as_float) > form.max and not math.isfinite(_rounded(as_float, form)):
+            raise ValueError(f"{argument}={value!r} does not fit {name}: it rounds to "
+                             f"±inf (largest {form.max:g})")
+        return
+    if np.dtype(dtype).kind == "b":
+        if value not in (0, 1):
+            raise ValueError(f"{argument}={value!r} does not fit bool: use 0 or 1")
+        return
+    info = np.iinfo(np.dtype(dtype))
+    if value != math.floor(value) or not info.min <= value <= info.max:
+        raise ValueError(f"{argument}={value!r} does not fit {name}: it holds the whole "
+                         f"numbers {info.min}..{info.max}")
+
+
+def _rounded(x: float, form: FloatFormat) -> float:
+    """Return x rounded to ``form``; ±inf when it overflows (no warning)."""
+    if not math.isfinite(x):
+        return x
+    with np.errstate(over="ignore"):
+        return round_to(x, form)

@@ -20,8 +20,8 @@ import math
 from typing import Any
 
 from . import random
-from .checks import check_fill_value, check_int, check_nonnegative, check_real
-from .dtypes import float_format
+from .checks import check_bound, check_fill_value, check_int, check_nonnegative, check_real
+from .dtypes import check_representable, float_format, numeric_dtype
 from .fans import calculate_gain, torch_fans
 from .initializers.sparse import check_sparsity, sparse_columns
 from .qr import orthogonal_matrix
@@ -71,10 +71,11 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
     """Fill ``tensor`` with N(mean, std²) truncated to the *absolute* bounds [a, b].
 
     Matches ``torch.nn.init.trunc_normal_`` (whose bounds are values, not
-    multiples of std: the default [-2, 2] is ±2σ only when std = 1).
+    multiples of std: the default [-2, 2] is ±2σ only when std = 1); ``a`` may be
+    ``-inf`` and ``b`` ``inf``, as torch allows.
     """
     mean, std = check_real(mean, "mean"), check_real(std, "std")
-    a, b = check_real(a, "a"), check_real(b, "b")
+    a, b = check_bound(a, "a"), check_bound(b, "b")
     if std <= 0:
         raise ValueError(f"std={std} must be > 0")
     if a >= b:
@@ -90,6 +91,7 @@ def constant_(tensor, val: float):
     """Fill ``tensor`` with ``val`` and return it.  Matches ``torch.nn.init.constant_``."""
     target = wrap(tensor)
     value = check_fill_value(val, "val")
+    check_representable(value, numeric_dtype(target.dtype, "tensor.dtype"), "val")
     if not validating():
         target.array[...] = value
     return tensor
@@ -213,6 +215,8 @@ def orthogonal_(tensor, gain: float = 1.0, *, seed: int | None = None, stream: i
     if 0 in shape:
         return tensor
     form = float_format(target.compute_dtype, "tensor.dtype")
+    # |entries of Q| <= 1, so gain·Q fits the tensor's dtype when gain does.
+    check_representable(gain, float_format(target.dtype).numpy_dtype, "gain")
     if validating():
         return tensor
     rows = shape[0]

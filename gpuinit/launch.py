@@ -6,43 +6,49 @@ of that device; CUDA launches go on CuPy's current stream and do not synchronize
 
 from __future__ import annotations
 
+import math
+import threading
 from typing import Any
 
 import numpy as np
 
 from .devices import Device, array_module, device_of
 from .dtypes import FloatFormat
-from .errors import OutOfMemoryError
+from .memory import check_fits, out_of_memory
 
 
-def allocate(shape: tuple[int, ...], form: FloatFormat, dev: Device):
-    """Return an uninitialized C-contiguous array of ``shape`` on ``dev``.
+# One parallel CPU loop at a time.  Numba's workqueue threading layer (its fallback
+# where neither TBB nor OpenMP loads) aborts the process when two threads run
+# parallel loops at once; each loop already uses every core, so serializing them
+# costs concurrent callers nothing but the wait.
+CPU_LAUNCH_LOCK = threading.Lock()
+
+
+def allocate(shape: tuple[int, ...], dtype: Any, dev: Device):
+    """Return an uninitialized C-contiguous array of ``shape`` and NumPy ``dtype`` on ``dev``.
 
     Raises :class:`OutOfMemoryError` (with bytes asked and free) when the device
-    cannot hold it; nothing is left allocated then.
+    cannot hold it, before anything is allocated: on the CPU the operating
+    system's available memory is checked first, since with overcommit an
+    oversized ``numpy.empty`` succeeds and the process is killed while it is
+    written.  Nothing is left allocated then.
     """
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
     xp = array_module(dev)
     if xp is np:
+        check_fits(nbytes, dev)
         try:
-            return np.empty(shape, dtype=form.numpy_dtype)
+            return np.empty(shape, dtype=dtype)
         except MemoryError:
-            raise OutOfMemoryError(_nbytes(shape, form), None, str(dev)) from None
+            raise out_of_memory(nbytes, dev) from None
     import cupy
 
     with cupy.cuda.Device(dev.index):
         try:
-            return cupy.empty(shape, dtype=form.numpy_dtype)
+            return cupy.empty(shape, dtype=dtype)
         except cupy.cuda.memory.OutOfMemoryError:
-            free, _ = cupy.cuda.runtime.memGetInfo()
-            pool_free = cupy.get_default_memory_pool().free_bytes()
-            raise OutOfMemoryError(_nbytes(shape, form), int(free + pool_free), str(dev)) from None
-
-
-def _nbytes(shape: tuple[int, ...], form: FloatFormat) -> int:
-    count = 1
-    for d in shape:
-        count *= d
-    return count * form.itemsize
+            raise out_of_memory(nbytes, dev) from None
 
 
 def check_out(out: Any, shape: tuple[int, ...], form: FloatFormat, dev: Device | None) -> Device:
@@ -66,8 +72,19 @@ def check_out(out: Any, shape: tuple[int, ...], form: FloatFormat, dev: Device |
     return out_device
 
 
-def fill(out: Any, form: FloatFormat, dev: Device, n_items: int, args: tuple) -> None:
-    """Run the fill kernel of ``dev`` over ``out`` (n_items work items, kernel args)."""
+def fill(out: Any, form: FloatFormat, dev: Device, n_items: int, args: tuple, *,
+         n_values: int) -> None:
+    """Run the fill kernel of ``dev`` over ``out`` (n_items work items, kernel args),
+    which writes ``n_values`` elements.
+
+    A kernel is never launched on an output of another size: the kernels index
+    ``out`` without bounds checks, so a mismatch would write past its end.
+    """
+    if int(out.size) != n_values or not out.flags.c_contiguous:
+        raise RuntimeError(
+            f"gpuinit internal error: a fill writing {n_values} values was launched on an "
+            f"output of {out.size} (contiguous: {out.flags.c_contiguous}); nothing was written"
+        )
     if n_items == 0 or out.size == 0:
         return
     flat = out.reshape(-1).view(form.storage_dtype)
@@ -76,7 +93,9 @@ def fill(out: Any, form: FloatFormat, dev: Device, n_items: int, args: tuple) ->
 
         from .kernels import cpu
 
-        cpu.fill(flat, n_items, numba.get_num_threads(), *args)
+        n_threads = numba.get_num_threads()  # the calling thread's setting
+        with CPU_LAUNCH_LOCK:
+            cpu.fill(flat, n_items, n_threads, *args)
         return
     _fill_cuda(flat, dev, n_items, args)
 

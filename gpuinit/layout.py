@@ -85,6 +85,22 @@ def plan(shape: Any, offset: Any = 0, full_shape: Any = None, start: Any = None)
         lead_stride = strides[:row_dims] or (0,)
         row_len = size_of(shape[row_dims:]) if shape else 1
         layout = Layout(size_of(lead_shape), row_len, base, lead_shape, lead_stride)
-    if total > MAX_BLOCKS * 2:
-        raise ValueError(f"the whole tensor has {total} elements, more than the 2**49 supported")
+    _check_size(shape, offset, full_shape, total)
     return layout
+
+
+# The most elements a logical tensor can have: float64 takes two per Philox block,
+# and the counter contract numbers blocks below 2**48.
+MAX_ELEMENTS = MAX_BLOCKS * 2
+
+
+def _check_size(shape, offset, full_shape, total) -> None:
+    """Raise ValueError naming the argument that takes the tensor past MAX_ELEMENTS."""
+    if total <= MAX_ELEMENTS:
+        return
+    limit = "the 2**49 elements the counter contract numbers"
+    if full_shape is not None:
+        raise ValueError(f"full_shape={full_shape} has {total} elements, more than {limit}")
+    if offset == 0:
+        raise ValueError(f"shape={shape} has {total} elements, more than {limit}")
+    raise ValueError(f"offset={offset} with shape={shape} reaches element {total}, past {limit}")

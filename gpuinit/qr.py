@@ -21,6 +21,7 @@ import numpy as np
 from . import random
 from .devices import Device
 from .dtypes import FloatFormat
+from .launch import allocate
 
 
 def orthogonal_matrix(rows: int, cols: int, gain: float, seed: int, stream: int,
@@ -31,6 +32,8 @@ def orthogonal_matrix(rows: int, cols: int, gain: float, seed: int, stream: int,
     ``keras.initializers.Orthogonal`` on a 2-D shape.
     """
     m, n = max(rows, cols), min(rows, cols)
+    if n == 0:  # an empty matrix: nothing to factor (torch returns it as it is)
+        return allocate((rows, cols), form.numpy_dtype, dev)
     work = working_dtype(form)
     gaussian = random.normal((n, m), seed=seed, stream=stream, dtype=work, device=dev)
     if dev.is_cuda:

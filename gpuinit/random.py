@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes, launch
-from .checks import check_int, check_nonnegative, check_real, check_shape
+from .checks import check_bound, check_int, check_nonnegative, check_real, check_shape
 from .devices import device as resolve_device
 from .dtypes import FloatFormat
 from .kernels import (
@@ -34,13 +34,16 @@ from .seeding import SEED_LIMIT, manual_seed, resolve_seed
 from .validation import validating
 
 __all__ = ["uniform", "normal", "truncated_normal", "philox4x32", "manual_seed",
-           "TRUNC_ATTEMPTS", "TRUNC_MIN_ACCEPTANCE"]
+           "TRUNC_ATTEMPTS", "TRUNC_MIN_ACCEPTANCE", "MIN_INTERVAL_MASS"]
 
 # Largest |z| Box-Muller can return: r = sqrt(-2 ln u) with u >= 2^-24 (2^-53 wide).
 Z_MAX_NARROW = math.sqrt(2.0 * 24 * math.log(2.0))
 Z_MAX_WIDE = math.sqrt(2.0 * 53 * math.log(2.0))
-# Beyond this many standard deviations the normal tail underflows float64.
-TAIL_LIMIT = 37.5
+# The least probability a truncation interval may hold: its inverse CDF draws
+# probabilities down to mass·2^-53, which must stay normal float64 numbers (2^-1022).
+MIN_INTERVAL_MASS = 2.0 ** -969
+# The farthest |z| the inverse CDF returns: Φ⁻¹(2^-1022) = -37.52 (kernels.distributions).
+QUANTILE_Z_MAX = 37.6
 
 
 def _normal_sf(x: float) -> float:
@@ -51,9 +54,11 @@ def _sample(dist: int, shape, params: tuple, clamp: tuple, *, seed, stream, offs
             start, dtype, device, out, form: FloatFormat):
     """Allocate (or check ``out``) and fill it; the shared tail of the primitives.
 
-    While validating, returns ``out`` (possibly None) after the checks, unfilled."""
-    layout = plan(shape, offset, full_shape, start)
+    ``shape`` is read once (it may be a generator); the kernel is launched only on
+    an output of exactly the size the layout writes.  While validating, returns
+    ``out`` (possibly None) after the checks, unfilled."""
     shape = check_shape(shape)
+    layout = plan(shape, offset, full_shape, start)
     seed = resolve_seed(seed)
     stream = check_int(stream, "stream", 0, SEED_LIMIT)
     dev = None if device is None else resolve_device(device)
@@ -63,7 +68,7 @@ def _sample(dist: int, shape, params: tuple, clamp: tuple, *, seed, stream, offs
         dev = resolve_device()
     if validating():
         return out
-    target = out if out is not None else launch.allocate(shape, form, dev)
+    target = out if out is not None else launch.allocate(shape, form.numpy_dtype, dev)
     per_block = 2 if form.wide else 4
     bpr = layout.blocks_per_row(per_block)
     args = (
@@ -71,7 +76,8 @@ def _sample(dist: int, shape, params: tuple, clamp: tuple, *, seed, stream, offs
         bpr, layout.row_len, layout.base, layout.lead_shape, layout.lead_stride,
         *params, *dtypes.clamp_arguments(*clamp, form),
     )
-    launch.fill(target, form, dev, layout.n_rows * bpr, args)
+    launch.fill(target, form, dev, layout.n_rows * bpr, args,
+                n_values=layout.n_rows * layout.row_len)
     return target
 
 
@@ -150,12 +156,16 @@ def truncated_normal(shape, mean: float = 0.0, std: float = 1.0, lower: float = 
     """Return an array of ``shape`` from N(mean, std²) truncated to
     [mean + lower·std, mean + upper·std].
 
-    ``lower``/``upper`` are in units of std, like Keras (default ±2σ).  Sampling
-    is exact for any interval: rejection for ``TRUNC_ATTEMPTS`` attempts, then the
-    inverse CDF; intervals with acceptance below ``TRUNC_MIN_ACCEPTANCE`` (far
-    tails, narrow slices) use the inverse CDF directly.  Matches
-    ``scipy.stats.truncnorm(lower, upper, mean, std)`` and, for ±2σ,
-    ``keras.random.truncated_normal``.
+    ``lower``/``upper`` are in units of std, like Keras (default ±2σ); either may
+    be infinite (``-inf``/``inf``: a half-truncated or an untruncated normal).
+    Sampling is exact for any interval whose probability is at least
+    :data:`MIN_INTERVAL_MASS` (2^-969: every interval short of the far tails past
+    about 36.4σ); smaller ones raise ValueError, since their inverse CDF would
+    need subnormal float64 probabilities.  Rejection for ``TRUNC_ATTEMPTS``
+    attempts, then the inverse CDF; intervals with acceptance below
+    ``TRUNC_MIN_ACCEPTANCE`` (far tails, narrow slices) use the inverse CDF
+    directly.  Matches ``scipy.stats.truncnorm(lower, upper, mean, std)`` and, for
+    ±2σ, ``keras.random.truncated_normal``.
 
     >>> import gpuinit as gi
     >>> x = gi.random.truncated_normal(1000, lower=3.0, upper=6.0, seed=0, device="cpu")
@@ -163,27 +173,25 @@ def truncated_normal(shape, mean: float = 0.0, std: float = 1.0, lower: float = 
     True
     """
     form = _format(dtype, out)
-    mean, std = check_real(mean, "mean"), check_real(std, "std")
-    lower, upper = check_real(lower, "lower"), check_real(upper, "upper")
+    mean = check_real(mean, "mean")
     std = check_nonnegative(std, "std")
+    lower, upper = check_bound(lower, "lower"), check_bound(upper, "upper")
     if lower >= upper:
         raise ValueError(f"lower={lower} must be < upper={upper}")
-    if lower >= TAIL_LIMIT or upper <= -TAIL_LIMIT:
+    p_lower, q_upper, mass = interval_probabilities(lower, upper)
+    if mass < MIN_INTERVAL_MASS:
         raise ValueError(
-            f"[lower, upper] = [{lower}, {upper}] lies beyond {TAIL_LIMIT} standard "
-            "deviations, where the normal law underflows float64"
+            f"[lower, upper] = [{lower}, {upper}] holds probability {mass:.3g} of the normal "
+            f"law, below the 2**-969 that float64 can sample exactly; move the interval "
+            "toward the mean"
         )
-    lo_value, hi_value = mean + lower * std, mean + upper * std
-    _range_check((lo_value, hi_value, mean), form, "mean + [lower, upper]·std")
-    p_lower = 1.0 - _normal_sf(lower) if lower > 0 else _normal_sf(-lower)
-    q_upper = _normal_sf(upper)
-    if lower >= 0:
-        mass = _normal_sf(lower) - q_upper
-    elif upper <= 0:
-        mass = _normal_sf(-upper) - p_lower
-    else:
-        mass = 1.0 - p_lower - q_upper
     reject = mass >= TRUNC_MIN_ACCEPTANCE
+    # The values the sampler can reach: the bounds, or for an infinite bound the
+    # farthest value its method returns.
+    reach = (Z_MAX_WIDE if form.wide else Z_MAX_NARROW) if reject else QUANTILE_Z_MAX
+    lo_value = mean + max(lower, -reach) * std
+    hi_value = mean + min(upper, reach) * std
+    _range_check((lo_value, hi_value, mean), form, "mean + [lower, upper]·std")
     if std == 0:
         lo = hi = dtypes.round_to(mean, form)
     else:
@@ -197,6 +205,20 @@ def truncated_normal(shape, mean: float = 0.0, std: float = 1.0, lower: float = 
     return _sample(DIST_TRUNCATED_NORMAL, shape, params, (lo, hi), seed=seed, stream=stream,
                    offset=offset, full_shape=full_shape, start=start, dtype=dtype,
                    device=device, out=out, form=form)
+
+
+def interval_probabilities(lower: float, upper: float) -> tuple[float, float, float]:
+    """Return (Φ(lower), 1 - Φ(upper), Φ(upper) - Φ(lower)) for the standard normal,
+    each computed from the tail it lies in, so that none cancels."""
+    p_lower = 1.0 - _normal_sf(lower) if lower > 0 else _normal_sf(-lower)
+    q_upper = _normal_sf(upper)
+    if lower >= 0:
+        mass = _normal_sf(lower) - q_upper
+    elif upper <= 0:
+        mass = _normal_sf(-upper) - p_lower
+    else:
+        mass = 1.0 - p_lower - q_upper
+    return p_lower, q_upper, mass
 
 
 def philox4x32(counter, key) -> np.ndarray:

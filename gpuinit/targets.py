@@ -58,19 +58,45 @@ class Target:
 
 
 def wrap(t: Any) -> Target:
-    """Return the :class:`Target` of ``t``; TypeError for anything else, ValueError if read-only."""
+    """Return the :class:`Target` of ``t``; TypeError for anything else, ValueError if
+    read-only or if its elements may overlap in memory (an expanded view)."""
     if isinstance(t, np.ndarray):
         if not t.flags.writeable:
             raise ValueError("tensor is read-only")
+        _check_no_overlap(t.shape, [s // t.itemsize for s in t.strides])
         return Target(t, t, resolve_device("cpu"), dtype_name(t.dtype))
     module = type(t).__module__.split(".")[0]
     if module == "cupy":
+        _check_no_overlap(t.shape, [s // t.itemsize for s in t.strides])
         return Target(t, t, device_of(t), dtype_name(t.dtype))
     if module == "torch":
+        _check_no_overlap(tuple(t.shape), t.stride())
         return _wrap_torch(t)
     raise TypeError(
         f"tensor must be a numpy array, a cupy array or a torch tensor, got {type(t).__name__}"
     )
+
+
+def _check_no_overlap(shape, strides) -> None:
+    """Raise ValueError unless every element of a view with ``shape`` and ``strides``
+    (in elements) has its own memory.
+
+    Dimensions taken by increasing |stride| must each step past everything the
+    smaller ones span; an expanded (stride-0) or otherwise overlapping view fails,
+    as torch refuses to write into such tensors in place.
+    """
+    if 0 in shape:
+        return  # no elements
+    span = 0  # the largest offset the dimensions seen so far reach
+    for stride, size in sorted((abs(st), n) for n, st in zip(shape, strides, strict=True)
+                               if n > 1):
+        if stride <= span:
+            raise ValueError(
+                f"tensor of shape {tuple(shape)} and strides {tuple(strides)} has elements "
+                "that share memory (an expanded or overlapping view): writing it in place "
+                "would give them one value; pass a tensor with its own memory, e.g. .clone()"
+            )
+        span += stride * (size - 1)
 
 
 def _wrap_torch(t) -> Target:

@@ -64,6 +64,11 @@ _C3, _C4, _C5 = -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e0
 _D0, _D1 = 7.784695709041462e-03, 3.224671290700398e-01
 _D2, _D3 = 2.445134137142996e00, 3.754408661907416e00
 _P_LOW = 0.02425
+# The smallest tail probability the quantile is asked for: the least normal float64,
+# 2^-1022 (Φ⁻¹ of it is -37.52).  A smaller p (an interval reaching past it, at
+# u = 0) is raised to it, so log(p) stays finite and exp(x²/2) cannot overflow in
+# the Halley step; what this moves is below 2^-1022 of probability.
+MIN_TAIL_PROBABILITY = 2.0 ** -1022
 
 
 @scalar
@@ -233,7 +238,7 @@ def normal_cdf(x):
 
 @scalar
 def normal_lower_quantile(p):
-    """Return Φ⁻¹(p) for p in [Φ(-37.5), 0.5] (the sampler's domain) in float64.
+    """Return Φ⁻¹(p) for p in [2^-1022, 0.5] (the sampler's domain) in float64.
 
     Acklam's rational approximation (relative error 1.15e-9) and one Halley step
     on erfc, which converges cubically: the result is as accurate as erfc lets
@@ -269,5 +274,5 @@ def truncated_normal_quantile(u, p_lower, q_upper, mass):
     u = float64(u)
     p = p_lower + u * mass
     if p <= 0.5:
-        return normal_lower_quantile(p)
-    return -normal_lower_quantile(q_upper + (1.0 - u) * mass)
+        return normal_lower_quantile(max(p, MIN_TAIL_PROBABILITY))
+    return -normal_lower_quantile(max(q_upper + (1.0 - u) * mass, MIN_TAIL_PROBABILITY))

@@ -27,6 +27,14 @@ CASES = [
     ("truncated_normal", dict(lower=-1.0, upper=8.0), stats.truncnorm(-1, 8)),
     ("truncated_normal", dict(lower=-9.0, upper=-7.5), stats.truncnorm(-9, -7.5)),
     ("truncated_normal", dict(lower=-0.3, upper=0.4), stats.truncnorm(-0.3, 0.4)),
+    # The far tails, down to where float64 probabilities stay normal numbers.
+    ("truncated_normal", dict(lower=36.0, upper=40.0), stats.truncnorm(36, 40)),
+    ("truncated_normal", dict(mean=1.0, std=0.5, lower=-np.inf, upper=-36.0),
+     stats.truncnorm(-np.inf, -36, 1.0, 0.5)),
+    # Infinite bounds: half-truncated and untruncated.
+    ("truncated_normal", dict(lower=-np.inf, upper=0.5), stats.truncnorm(-np.inf, 0.5)),
+    ("truncated_normal", dict(lower=2.5, upper=np.inf), stats.truncnorm(2.5, np.inf)),
+    ("truncated_normal", dict(lower=-np.inf, upper=np.inf), stats.norm(0.0, 1.0)),
 ]
 
 
@@ -40,6 +48,7 @@ def test_matches_exact_law(case, dtype):
     name, params, law = CASES[case]
     for seed, shape in [(1, (N,)), (2, (100, 200)), (3, (3, 3, 40, 57))]:
         x = as_float64(_sample(name, params, dtype, shape, seed)).ravel()
+        assert np.isfinite(x).all()
         assert stats.kstest(x, law.cdf).pvalue > 1e-3
         low, high = law.support()
         assert x.min() >= low and x.max() <= high

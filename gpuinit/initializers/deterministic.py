@@ -7,21 +7,19 @@ block of the whole tensor.
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..checks import check_fill_value, check_int, check_real
-from .base import Initializer, Request, float_dtype_or_given
+from ..dtypes import check_representable, numeric_dtype
+from ..launch import allocate
+from .base import Initializer, Request
 
 
-def _full(request: Request, value):
-    xp = request.xp
-    dtype = float_dtype_or_given(request.dtype)
-    if xp is np:
-        return np.full(request.shape, value, dtype=dtype)
-    import cupy
-
-    with cupy.cuda.Device(request.device.index):
-        return cupy.full(request.shape, value, dtype=dtype)
+def _output(request: Request, value: int | float, argument: str):
+    """Return the uninitialized output array of ``request`` on its device, once its
+    dtype is known to be numeric (TypeError naming ``dtype``) and to hold ``value``
+    (ValueError naming ``argument``); OutOfMemoryError when it does not fit."""
+    dtype = numeric_dtype(request.dtype)
+    check_representable(value, dtype, argument)
+    return allocate(request.shape, dtype, request.device)
 
 
 class Constant(Initializer):
@@ -36,7 +34,9 @@ class Constant(Initializer):
         self.value = check_fill_value(value, "value")
 
     def generate(self, request: Request):
-        return _full(request, self.value)
+        out = _output(request, self.value, "value")
+        out.fill(self.value)
+        return out
 
     def get_config(self) -> dict:
         return {"value": self.value}
@@ -62,12 +62,6 @@ class Ones(Constant):
         return {}
 
 
-def _positions(request: Request, axis: int):
-    """Return the whole-tensor indices of the block along ``axis``, on the device."""
-    first = request.start[axis]
-    return request.xp.arange(first, first + request.shape[axis])
-
-
 class Identity(Initializer):
     """Return ``gain`` times the identity matrix (ones on the main diagonal of a 2-D shape,
     square or not).  Matches ``keras.initializers.Identity`` and ``torch.nn.init.eye_``.
@@ -81,10 +75,15 @@ class Identity(Initializer):
             raise ValueError(
                 f"Identity needs a 2-D shape, got shape={request.shape}"
             )
-        rows = _positions(request, 0)[:, None]
-        cols = _positions(request, 1)[None, :]
-        dtype = float_dtype_or_given(request.dtype)
-        return ((rows == cols) * self.gain).astype(dtype)
+        out = _output(request, self.gain, "gain")
+        out.fill(0)
+        # The whole tensor's diagonal entries (k, k) that fall inside this block.
+        (r0, c0), (n_rows, n_cols) = request.start, request.shape
+        first, stop = max(r0, c0), min(r0 + n_rows, c0 + n_cols)
+        if first < stop:
+            k = request.xp.arange(first, stop)
+            out[k - r0, k - c0] = self.gain
+        return out
 
     def get_config(self) -> dict:
         return {"gain": self.gain}
@@ -113,25 +112,20 @@ class Dirac(Initializer):
             raise ValueError(
                 f"the {n_out} output channels are not divisible by groups={self.groups}"
             )
+        out = _output(request, 1, "groups")
+        out.fill(0)
+        # The block holds ones only if it holds the spatial centre of every axis.
+        centre = [k // 2 - first for k, first in zip(shape[:-2], request.start, strict=False)]
+        if not all(0 <= c < n for c, n in zip(centre, request.shape, strict=False)):
+            return out
         xp = request.xp
         per_group = n_out // self.groups
-        hit = None
-        for axis, k in enumerate(shape[:-2]):
-            at_centre = _positions(request, axis) == k // 2
-            hit = _outer(xp, hit, at_centre)
-        cin = _positions(request, len(shape) - 2)
-        cout = _positions(request, len(shape) - 1)
-        d = cout % per_group
-        channel = (d[None, :] == cin[:, None]) & (d[None, :] < min(per_group, n_in))
-        hit = _outer(xp, hit, channel)
-        return hit.astype(float_dtype_or_given(request.dtype))
+        in_first, out_first = request.start[-2], request.start[-1]
+        cout = xp.arange(out_first, out_first + request.shape[-1])
+        d = cout % per_group  # the input channel each output channel passes through
+        hit = (d < min(per_group, n_in)) & (d >= in_first) & (d < in_first + request.shape[-2])
+        out[(*centre, d[hit] - in_first, cout[hit] - out_first)] = 1
+        return out
 
     def get_config(self) -> dict:
         return {"groups": self.groups}
-
-
-def _outer(xp, acc, mask):
-    """Return the broadcast AND of ``acc`` (over the leading axes) and ``mask``."""
-    if acc is None:
-        return mask
-    return acc.reshape(acc.shape + (1,) * mask.ndim) & mask.reshape((1,) * acc.ndim + mask.shape)

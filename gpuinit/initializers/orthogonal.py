@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 from ..checks import check_real
-from ..dtypes import float_format
+from ..dtypes import check_representable, float_format
+from ..launch import allocate
 from ..qr import orthogonal_matrix
 from .base import RandomInitializer, Request
 
@@ -42,8 +43,11 @@ class Orthogonal(RandomInitializer):
         request.whole("Orthogonal")
         shape = request.shape
         rows, cols = matrix_shape(shape)
+        form = float_format(request.dtype)
+        # |entries of Q| <= 1, so gain·Q fits the dtype when gain does.
+        check_representable(self.gain, form.numpy_dtype, "gain")
         matrix = orthogonal_matrix(rows, cols, self.gain, self.call_seed(request), request.stream,
-                                   float_format(request.dtype), request.device)
+                                   form, request.device)
         return matrix.reshape(shape)
 
     def get_config(self) -> dict:
@@ -75,10 +79,11 @@ class DeltaOrthogonal(RandomInitializer):
                 f"DeltaOrthogonal needs in <= out channels, got in={n_in}, out={n_out}"
             )
         form = float_format(request.dtype)
+        check_representable(self.scale, form.numpy_dtype, "scale")
         centre = orthogonal_matrix(n_in, n_out, self.scale, self.call_seed(request), request.stream,
                                    form, request.device)
-        xp = request.xp
-        out = xp.zeros(shape, dtype=centre.dtype)
+        out = allocate(shape, centre.dtype, request.device)
+        out.fill(0)
         out[tuple((k - 1) // 2 for k in shape[:-2])] = centre
         return out
 

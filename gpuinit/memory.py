@@ -1,0 +1,74 @@
+"""How much memory a device has free, and the check every allocation makes first.
+
+On the CPU the operating system's own estimate is read (``MemAvailable`` of
+``/proc/meminfo`` on Linux, ``sysconf`` elsewhere).  An allocation larger than
+that is refused up front: with Linux's overcommit ``numpy.empty`` of more than
+the machine holds can succeed, and the process is then killed while the array
+is being written.  On CUDA the driver's free bytes plus what CuPy's pool holds
+unused are reported.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .devices import Device
+from .errors import OutOfMemoryError
+
+
+# Host allocations below this size are not checked: reading the OS's figure costs
+# more than they can risk.
+HOST_CHECK_BYTES = 1 << 26
+
+
+def host_available_bytes() -> int | None:
+    """Return the bytes the operating system says can be allocated now, or None
+    when it does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def cuda_available_bytes(index: int) -> int:
+    """Return the free bytes of CUDA device ``index``: the driver's free memory plus
+    the bytes CuPy's default pool holds unused."""
+    import cupy
+
+    with cupy.cuda.Device(index):
+        free, _ = cupy.cuda.runtime.memGetInfo()
+        return int(free) + int(cupy.get_default_memory_pool().free_bytes())
+
+
+def available_bytes(dev: Device) -> int | None:
+    """Return the free bytes of ``dev`` (None when the OS does not say)."""
+    if dev.is_cuda:
+        return cuda_available_bytes(dev.index)
+    return host_available_bytes()
+
+
+def check_fits(nbytes: int, dev: Device) -> None:
+    """Raise :class:`OutOfMemoryError` (bytes asked and free) when ``nbytes`` cannot be
+    allocated on ``dev`` now; returns None when it can, when the free memory is
+    unknown, or for host allocations below :data:`HOST_CHECK_BYTES`."""
+    if nbytes <= 0 or (not dev.is_cuda and nbytes < HOST_CHECK_BYTES):
+        return
+    free = available_bytes(dev)
+    if free is not None and nbytes > free:
+        raise OutOfMemoryError(nbytes, free, str(dev))
+
+
+def out_of_memory(nbytes: int, dev: Device) -> OutOfMemoryError:
+    """Return the :class:`OutOfMemoryError` for a failed allocation of ``nbytes`` on ``dev``."""
+    try:
+        free = available_bytes(dev)
+    except Exception:  # the device is in no state to say
+        free = None
+    return OutOfMemoryError(nbytes, free, str(dev))

@@ -1,0 +1,291 @@
+"""Hostile and extreme inputs to the sampling primitives, initializers and in-place fills.
+
+Each case asserts the typed error, that the message names the argument, and
+that the caller's buffer is left bit-identical; or, for inputs that are valid
+however odd (generators as shapes, infinite truncation bounds, empty matrices),
+that the result is right.
+"""
+
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import gpuinit as gi
+from gpuinit import launch
+from gpuinit.dtypes import FLOAT32
+from gpuinit.kernels.cpu import LIB
+from gpuinit.memory import host_available_bytes
+
+from .helpers import bits
+
+PRIMITIVES = {
+    "uniform": gi.random.uniform,
+    "normal": gi.random.normal,
+    "truncated_normal": gi.random.truncated_normal,
+}
+
+
+# -- shapes read once -----------------------------------------------------------------
+@pytest.mark.parametrize("name", PRIMITIVES)
+@pytest.mark.parametrize("make", [lambda: (d for d in (64, 64)), lambda: map(int, (64, 64)),
+                                  lambda: iter([64, 64])], ids=["generator", "map", "iter"])
+def test_a_one_shot_shape_gives_the_whole_array(name, make):
+    expected = PRIMITIVES[name]((64, 64), seed=3, device="cpu")
+    got = PRIMITIVES[name](make(), seed=3, device="cpu")
+    assert got.shape == (64, 64)
+    assert (bits(got) == bits(expected)).all()
+
+
+def test_one_shot_full_shape_and_start_give_the_block():
+    whole = gi.random.normal((8, 16), seed=5, device="cpu")
+    block = gi.random.normal((d for d in (8, 8)), seed=5, device="cpu",
+                             full_shape=(d for d in (8, 16)), start=iter([0, 8]))
+    assert (bits(block) == bits(whole[:, 8:])).all()
+
+
+@pytest.mark.parametrize("name", gi.initializers.ids())
+def test_initializers_read_a_one_shot_shape_once(name):
+    init = gi.initializers.get({"class_name": name, "config": {}})
+    shape = (2, 3) if name in ("identity", "sparse", "orthogonal") else (3, 3, 4, 4)
+    if name in ("dirac", "delta_orthogonal"):
+        shape = (3, 3, 4, 4)
+    if hasattr(init, "seed"):
+        init = type(init).from_config({**init.get_config(), "seed": 1})
+    expected = init(shape, device="cpu")
+    got = init((d for d in shape), device="cpu")
+    assert got.shape == shape
+    assert (bits(got) == bits(expected)).all()
+
+
+def test_the_launcher_refuses_an_output_of_another_size():
+    out = np.full(4, 7.0, dtype=np.float32)
+    args = (0, FLOAT32.fmt, 0, 0, 0, 0, 1, 1, 0, (1,), (0,), 0.0, 1.0, 0.0, 0.0, False,
+            0.0, 0.0, 0.0, 0.0, 1.0, 0, 0)
+    with pytest.raises(RuntimeError, match="4096 values"):
+        launch.fill(out, FLOAT32, gi.device("cpu"), 1024, args, n_values=4096)
+    assert (out == 7.0).all()
+
+
+# -- sizes past the counter contract ----------------------------------------------------
+@pytest.mark.parametrize("kwargs, named", [
+    (dict(shape=(1 << 25, 1 << 25)), "shape="),
+    (dict(shape=(16,), offset=1 << 49), "offset="),
+    (dict(shape=(2, 2), full_shape=(1 << 25, 1 << 25)), "full_shape="),
+])
+def test_sizes_past_the_counter_limit_name_the_argument(kwargs, named):
+    with pytest.raises(ValueError, match=named) as info:
+        gi.random.uniform(**kwargs, seed=0, device="cpu")
+    assert "2**49" in str(info.value)
+
+
+# -- the truncated normal's far tails -------------------------------------------------------
+@pytest.mark.parametrize("lower, upper", [(37.45, 40.0), (-1000.0, -37.5), (38.0, math.inf),
+                                          (-math.inf, -37.6), (40.0, 41.0)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_intervals_too_far_out_to_sample_exactly_are_refused(lower, upper, dtype):
+    out = np.full(64, 3.0, dtype=dtype)
+    before = out.copy()
+    with pytest.raises(ValueError, match=r"lower, upper.*2\*\*-969"):
+        gi.random.truncated_normal(64, 0.0, 1.0, lower, upper, seed=0, out=out)
+    assert (bits(out) == bits(before)).all()
+
+
+def test_trunc_normal_refuses_the_far_tail_and_leaves_the_tensor():
+    t = np.full((8, 8), 5.0, dtype=np.float32)
+    with pytest.raises(ValueError, match="2\\*\\*-969"):
+        gi.init.trunc_normal_(t, mean=0.0, std=0.5, a=18.8, b=20.0, seed=0)
+    assert (t == 5.0).all()
+
+
+@pytest.mark.parametrize("lower, upper", [(36.0, 40.0), (-math.inf, -36.0), (36.3, math.inf),
+                                          (-50.0, -36.0), (-math.inf, math.inf)])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+def test_the_farthest_sampled_tails_are_finite_and_in_bounds(lower, upper, dtype):
+    x = gi.random.truncated_normal(1 << 16, 0.0, 1.0, lower, upper, seed=7, dtype=dtype,
+                                   device="cpu").astype(np.float64)
+    assert np.isfinite(x).all()
+    assert x.min() >= lower - 0.25 and x.max() <= upper + 0.25  # 16-bit rounding near 36
+
+
+def test_trunc_normal_accepts_infinite_bounds_as_torch_does():
+    t = np.empty(4096, dtype=np.float32)
+    gi.init.trunc_normal_(t, mean=1.0, std=2.0, a=-math.inf, b=1.0, seed=0)
+    assert np.isfinite(t).all() and t.max() <= 1.0 and t.min() < -3.0
+
+
+@pytest.mark.parametrize("u", [0.0, 0.5, 1.0 - 2.0 ** -53])
+def test_the_quantile_is_finite_at_the_ends_of_unbounded_intervals(u):
+    # [-inf, -36]: Φ(lower) = 0, so u = 0 asks for Φ⁻¹(0) unless it is bounded below.
+    from gpuinit.random import interval_probabilities
+
+    p_lower, q_upper, mass = interval_probabilities(-math.inf, -36.0)
+    for quantile in (LIB.truncated_normal_quantile, LIB.truncated_normal_quantile.py_func):
+        z = quantile(u, p_lower, q_upper, mass)
+        assert math.isfinite(z) and z <= -36.0 + 1e-9
+    p_lower, q_upper, mass = interval_probabilities(36.0, math.inf)
+    z = LIB.truncated_normal_quantile(u, p_lower, q_upper, mass)
+    assert math.isfinite(z) and z >= 36.0 - 1e-9
+
+
+@pytest.mark.parametrize("value", [math.nan, "2", None])
+def test_a_nan_or_non_number_bound_is_refused(value):
+    error = ValueError if isinstance(value, float) else TypeError
+    with pytest.raises(error, match="upper"):
+        gi.random.truncated_normal(4, upper=value, seed=0, device="cpu")
+
+
+# -- values that do not fit the dtype ---------------------------------------------------------
+@pytest.mark.parametrize("make, dtype, named", [
+    (lambda: gi.initializers.Constant(1e6), "float16", "value"),
+    (lambda: gi.initializers.Constant(65520.0), "float16", "value"),
+    (lambda: gi.initializers.Constant(1e40), "float32", "value"),
+    (lambda: gi.initializers.Constant(1e39), "bfloat16", "value"),
+    (lambda: gi.initializers.Constant(300), "int8", "value"),
+    (lambda: gi.initializers.Constant(-1), "uint8", "value"),
+    (lambda: gi.initializers.Constant(2.5), "int32", "value"),
+    (lambda: gi.initializers.Constant(2), "bool", "value"),
+    (lambda: gi.initializers.Identity(gain=1e6), "float16", "gain"),
+    (lambda: gi.initializers.Orthogonal(gain=1e6, seed=0), "float16", "gain"),
+    (lambda: gi.initializers.Orthogonal(gain=1e39, seed=0), "float32", "gain"),
+    (lambda: gi.initializers.DeltaOrthogonal(scale=7e4, seed=0), "float16", "scale"),
+])
+def test_values_that_do_not_fit_the_dtype_raise_naming_them(make, dtype, named):
+    init = make()
+    shape = (3, 3, 4, 4) if isinstance(init, gi.initializers.DeltaOrthogonal) else (4, 4)
+    with pytest.raises(ValueError, match=f"{named}=.*{dtype}"):
+        init(shape, dtype, device="cpu")
+
+
+def test_values_at_the_edge_of_the_dtype_are_kept():
+    assert gi.initializers.Constant(65504.0)((2,), "float16", device="cpu").max() == 65504
+    assert gi.initializers.Constant(-128)((2,), "int8", device="cpu").min() == -128
+    assert gi.initializers.Constant(1)((2,), "bool", device="cpu").all()
+
+
+@pytest.mark.parametrize("dtype", [object, "str", "U4", "datetime64", "O"])
+@pytest.mark.parametrize("name", ["zeros", "ones", "constant", "identity"])
+def test_deterministic_initializers_refuse_non_numeric_dtypes(name, dtype):
+    with pytest.raises(TypeError, match="dtype"):
+        gi.initializers.get(name)((2, 2), dtype, device="cpu")
+
+
+@pytest.mark.parametrize("call, named", [
+    (lambda t: gi.init.constant_(t, 1e6), "val"),
+    (lambda t: gi.init.constant_(t, 1e300), "val"),
+    (lambda t: gi.init.orthogonal_(t, gain=1e6, seed=0), "gain"),
+])
+def test_in_place_fills_refuse_values_that_do_not_fit(call, named):
+    t = np.full((4, 4), 2.0, dtype=np.float16)
+    with pytest.raises(ValueError, match=f"{named}="):
+        call(t)
+    assert (t == 2.0).all()
+
+
+def test_constant_into_a_small_integer_tensor_is_checked():
+    t = np.full(4, 3, dtype=np.int8)
+    with pytest.raises(ValueError, match="val=300"):
+        gi.init.constant_(t, 300)
+    assert (t == 3).all()
+
+
+# -- overlapping targets ----------------------------------------------------------------------
+def test_an_expanded_torch_tensor_is_refused():
+    torch = pytest.importorskip("torch")
+    base = torch.full((1, 4), 9.0)
+    t = base.expand(3, 4)
+    for fill in (lambda: gi.init.normal_(t, seed=0), lambda: gi.init.uniform_(t, seed=0),
+                 lambda: gi.init.constant_(t, 1.0), lambda: gi.init.xavier_uniform_(t, seed=0)):
+        with pytest.raises(ValueError, match="share memory"):
+            fill()
+        assert (base == 9.0).all()
+
+
+def test_an_overlapping_numpy_view_is_refused_and_strided_views_are_not():
+    base = np.full(8, 4.0, dtype=np.float32)
+    overlapping = np.lib.stride_tricks.as_strided(base, shape=(3, 4), strides=(8, 4))
+    with pytest.raises(ValueError, match="share memory"):
+        gi.init.normal_(overlapping, seed=0)
+    assert (base == 4.0).all()
+    grid = np.zeros((6, 8), dtype=np.float32)
+    gi.init.normal_(grid[:, ::2], seed=0)  # strided, not overlapping: filled
+    gi.init.normal_(grid.T[1::2], seed=1)
+    assert (grid != 0).all()
+
+
+# -- zero-size orthogonal --------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(0, 0), (0, 5), (5, 0), (2, 0, 3)])
+def test_empty_orthogonal_matrices_are_empty_arrays(shape):
+    q = gi.initializers.Orthogonal(seed=0)(shape, device="cpu")
+    assert q.shape == shape and q.dtype == np.float32
+
+
+def test_empty_delta_orthogonal_kernel():
+    k = gi.initializers.DeltaOrthogonal(seed=0)((3, 3, 0, 0), device="cpu")
+    assert k.shape == (3, 3, 0, 0)
+
+
+# -- out of memory ---------------------------------------------------------------------------
+@pytest.fixture
+def too_many_float32():
+    """Return an element count of float32 that the host cannot hold now."""
+    free = host_available_bytes()
+    if free is None:
+        pytest.skip("the operating system does not report its available memory")
+    return 2 * free // 4 + 1
+
+
+@pytest.mark.parametrize("make", [
+    lambda n: gi.initializers.Zeros()((n,), device="cpu"),
+    lambda n: gi.initializers.Constant(2.0)((n,), device="cpu"),
+    lambda n: gi.initializers.Identity()((n // 65536 + 1, 65536), device="cpu"),
+    lambda n: gi.random.normal((n,), seed=0, device="cpu"),
+    lambda n: gi.initializers.HeNormal(seed=0)((n // 1024 + 1, 1024), device="cpu"),
+])
+def test_arrays_larger_than_the_host_raise_out_of_memory(make, too_many_float32):
+    with pytest.raises(gi.OutOfMemoryError) as info:
+        make(too_many_float32)
+    assert isinstance(info.value, MemoryError)
+    assert info.value.free is not None and info.value.requested > info.value.free
+    assert "free unknown" not in str(info.value)
+
+
+# -- threads -----------------------------------------------------------------------------------
+def test_threads_under_the_workqueue_layer_do_not_abort_the_process():
+    script = textwrap.dedent("""
+        import threading
+        import numba
+        import gpuinit as gi
+        results = {}
+        def work(i):
+            for _ in range(4):
+                results[i] = gi.random.normal((256, 256), seed=i, device="cpu")
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        same = all((results[i] == gi.random.normal((256, 256), seed=i, device="cpu")).all()
+                   for i in range(8))
+        print(numba.threading_layer(), same)
+    """)
+    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["workqueue", "True"]
+
+
+# -- devices ------------------------------------------------------------------------------------
+def test_cuda_without_a_gpu_says_which_extra_to_install():
+    if gi.cuda_available():
+        pytest.skip("a CUDA device is usable here")
+    with pytest.raises(gi.DeviceError) as info:
+        gi.device("cuda")
+    reason = str(info.value)
+    if "simulator" not in reason:  # NUMBA_ENABLE_CUDASIM is its own reason
+        assert "gpuinit[cuda13]" in reason and "gpuinit[cuda12]" in reason
