@@ -22,10 +22,15 @@ import math
 import threading
 from typing import Any
 
-import dask.array as da
 import numba
 import numpy as np
-from dask.base import tokenize
+
+try:
+    import dask.array as da
+    from dask.base import tokenize
+except ModuleNotFoundError as exc:  # the dask extra is not installed
+    raise ModuleNotFoundError(f"gpuinit.dask needs Dask ({exc}): "
+                              'pip install "gpuinit[dask]"', name=exc.name) from exc
 
 from . import random as gr
 from .checks import check_int, check_shape

@@ -5,7 +5,9 @@
 a GPT-2 preset (``scheme="gpt2"``), or a dict of name patterns / module types
 to initializers layered over the torch defaults.  ``materialize(model, "cuda")``
 takes a model built on the meta device, allocates it on the target device and
-initializes it there: no CPU tensors, no host copies, no double initialization.
+initializes it there: no CPU tensors, no host copies, no double initialization;
+tied weights stay tied, and a model larger than the device's free memory raises
+:class:`gpuinit.OutOfMemoryError` with nothing allocated.
 
 Each tensor draws from its own stream, the hash of its qualified name
 ("encoder.layers.0.linear1.weight"), so values depend on (seed, name, law)
@@ -16,14 +18,20 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, NamedTuple
 
-import torch
-from torch import nn
+try:
+    import torch
+    from torch import nn
+    from torch.nn.utils import parametrize, prune
+except ModuleNotFoundError as exc:  # the torch extra is not installed
+    raise ModuleNotFoundError(f"gpuinit.torch needs PyTorch ({exc}): "
+                              'pip install "gpuinit[torch]"', name=exc.name) from exc
 
 from . import init as gi_init
-from .errors import DeviceError
+from .devices import device as resolve_device
+from .errors import DeviceError, OutOfMemoryError
 from .fans import torch_fans
 from .initializers import (
     Initializer,
@@ -35,6 +43,7 @@ from .initializers import (
     sparse,
 )
 from .layers.parameter import path_stream
+from .memory import check_fits, host_available_bytes
 from .seeding import check_seed
 from .validation import validate_only, validating
 
@@ -134,25 +143,122 @@ def named_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def _own_tensor_names(module: nn.Module) -> list[str]:
-    names = [n for n, _ in module.named_parameters(recurse=False)]
-    return names + [n for n, b in module.named_buffers(recurse=False) if b is not None]
+class _Slot(NamedTuple):
+    """One registration of a tensor: ``module._parameters[attr]`` or ``module._buffers[attr]``."""
+
+    name: str  # the qualified name, e.g. "head.weight"
+    module: nn.Module
+    attr: str
+    is_parameter: bool
+    tensor: torch.Tensor
 
 
-def torch_plan(model: nn.Module) -> tuple[dict[str, Fill], list[str]]:
-    """Return ({qualified name: fill} by each module's torch default, [names no rule covers]).
+def _slots(model: nn.Module) -> list[_Slot]:
+    """Return every registration of a parameter or buffer of ``model``, a tied tensor once
+    under each of its names, in ``named_modules`` order (so a tensor's first slot carries
+    the name that :func:`named_tensors` gives it)."""
+    slots = []
+    for prefix, module in model.named_modules(remove_duplicate=False):
+        prefix = f"{prefix}." if prefix else ""
+        for table, is_parameter in ((module._parameters, True), (module._buffers, False)):
+            slots += [_Slot(prefix + attr, module, attr, is_parameter, t)
+                      for attr, t in table.items() if t is not None]
+    return slots
+
+
+def _put(slot: _Slot, tensor: torch.Tensor | None) -> None:
+    """Register ``tensor`` in ``slot`` (through ``setattr`` for parameters, so modules that
+    mirror their parameters, as RNNs do in ``_flat_weights``, see it)."""
+    if slot.is_parameter:
+        setattr(slot.module, slot.attr, tensor)
+    else:
+        slot.module._buffers[slot.attr] = tensor
+
+
+def _aliases(slots: list[_Slot]) -> dict[str, str]:
+    """Return {second name: first name} for each tensor registered under several names."""
+    first: dict[int, str] = {}
+    aliases = {}
+    for slot in slots:
+        name = first.setdefault(id(slot.tensor), slot.name)
+        if name != slot.name:
+            aliases[slot.name] = name
+    return aliases
+
+
+def _pruning_hooks(model: nn.Module):
+    """Yield (prefix, module, hook) for each tensor that ``torch.nn.utils.prune``
+    reparametrizes (``hook._tensor_name``): its Parameter is ``<name>_orig``, its mask
+    the buffer ``<name>_mask``, and ``hook`` recomputes ``<name>`` before each forward."""
+    for name, module in model.named_modules():
+        for hook in module._forward_pre_hooks.values():
+            if isinstance(hook, prune.BasePruningMethod):  # PruningContainer included
+                yield (f"{name}." if name else ""), module, hook
+
+
+def _pruned(model: nn.Module) -> dict[str, str]:
+    """Return {public name: name of its ``_orig`` Parameter} of every pruned tensor."""
+    return {p + h._tensor_name: f"{p}{h._tensor_name}_orig" for p, _, h in _pruning_hooks(model)}
+
+
+def _pruning_masks(model: nn.Module) -> set[str]:
+    """Return the qualified names of the pruning masks (``<name>_mask`` buffers)."""
+    return {f"{p}{h._tensor_name}_mask" for p, _, h in _pruning_hooks(model)}
+
+
+def _parametrized(model: nn.Module) -> set[str]:
+    """Return the qualified names of tensors computed by ``torch.nn.utils.parametrize``
+    (their tensors are the ``parametrizations.<name>.original*`` Parameters)."""
+    names = set()
+    for name, module in model.named_modules():
+        if parametrize.is_parametrized(module):
+            prefix = f"{name}." if name else ""
+            names.update(prefix + t for t in module.parametrizations)
+    return names
+
+
+def _refresh_pruned(model: nn.Module) -> None:
+    """Recompute each pruned attribute (``weight = weight_orig * weight_mask``) from the
+    new values, as the pruning forward-pre-hook does before each forward."""
+    with torch.enable_grad():  # as prune computes it: a function of <name>_orig
+        for _, module, hook in list(_pruning_hooks(model)):
+            hook(module, None)
+
+
+def torch_plan(model: nn.Module) -> dict[str, Fill]:
+    """Return {name: fill} by each built-in module's torch default, keyed as the modules
+    name their tensors (``weight`` of a pruned Linear, not ``weight_orig``).
 
     Modules are visited children first, so a parent's rule (MultiheadAttention's
     zero ``out_proj.bias``, Transformer's xavier_uniform_) overrides its children's.
+    Tensors of other modules, and extra tensors of built-in subclasses, get no rule.
     """
     plan: dict[str, Fill] = {}
-    unknown: list[str] = []
     for name, module in reversed(list(model.named_modules())):
-        prefix = f"{name}." if name else ""
-        known = _torch_rules(module, prefix, plan)
-        if not known:
-            unknown += [prefix + n for n in _own_tensor_names(module)]
-    return plan, [n for n in unknown if n not in plan]
+        _torch_rules(module, f"{name}." if name else "", plan)
+    return plan
+
+
+def _rules_on_tensors(model: nn.Module, plan: dict[str, Fill]) -> dict[str, Fill]:
+    """Return ``plan`` keyed by tensor names: a pruned tensor's rule moves to its ``_orig``
+    Parameter; rules for the second names of tied tensors are dropped (a tied tensor
+    takes its first name's rule) and so are rules for parametrized tensors (their
+    ``original`` Parameters need a scheme rule).  RuntimeError for a rule naming
+    anything else that is not a tensor of the model: that is a bug of this module.
+    """
+    slots = _slots(model)
+    tensor_names = {slot.name for slot in slots}
+    aliases, pruned, parametrized = _aliases(slots), _pruned(model), _parametrized(model)
+    result: dict[str, Fill] = {}
+    for name, fill in plan.items():
+        name = pruned.get(name, name)
+        if name in aliases or name in parametrized:
+            continue
+        if name not in tensor_names:
+            raise RuntimeError(f"gpuinit.torch bug: a rule names {name!r}, which is not a "
+                               "parameter or buffer of the model; please report it")
+        result[name] = fill
+    return result
 
 
 def _layered_fill(spec: Any) -> tuple[Fill, bool]:
@@ -284,30 +390,58 @@ def gpt2_depth(residual_names) -> int:
     return len(blocks) + loose // 2
 
 
-def build_plan(model: nn.Module, scheme: Any = "torch") -> dict[str, Fill]:
-    """Return {qualified name: fill} for every parameter and buffer of ``model``.
+def build_plan(model: nn.Module, scheme: Any = "torch", *,
+               exempt: Collection[str] = ()) -> dict[str, Fill]:
+    """Return {tensor name: fill} for every parameter and buffer of ``model``.
 
-    ValueError naming the tensors that no rule covers, before anything is written.
+    Tensors are named as :func:`named_tensors` names them: a tied tensor by its first
+    name, a pruned one by its ``<name>_orig`` Parameter (which takes the rule of
+    ``<name>``).  ValueError naming every tensor that no rule covers, except those in
+    ``exempt``, before anything is written: tensors of modules that are not torch
+    built-ins, extra tensors of subclasses of built-ins, parametrization originals and
+    pruning masks all need a scheme dict rule.
     """
-    plan, unknown = torch_plan(model)
-    if isinstance(scheme, str) and scheme in ("gpt2", "llama"):
-        _gpt2_plan(model, plan) if scheme == "gpt2" else _llama_plan(model, plan)
-    elif isinstance(scheme, Mapping):
-        _apply_mapping(model, scheme, plan)
-    elif scheme != "torch":
+    if not (isinstance(scheme, Mapping)
+            or (isinstance(scheme, str) and scheme in ("torch", "gpt2", "llama"))):
         raise ValueError(f"scheme={scheme!r} must be 'torch', 'gpt2', 'llama' or a dict")
-    missing = [n for n in unknown if n not in plan]
-    if missing:
-        raise ValueError(f"no initialization rule for {missing}: their modules are not torch "
-                         "built-ins; cover them with scheme={'pattern': initializer}")
+    plan = torch_plan(model)
+    if scheme == "gpt2":
+        _gpt2_plan(model, plan)
+    elif scheme == "llama":
+        _llama_plan(model, plan)
+    plan = _rules_on_tensors(model, plan)
+    if isinstance(scheme, Mapping):
+        _apply_mapping(model, scheme, plan)
+    _check_covered(model, plan, exempt)
     return plan
 
 
-def check_plan(plan: dict[str, Fill], tensors: dict[str, torch.Tensor], seed: int) -> None:
+def _check_covered(model: nn.Module, plan: dict[str, Fill], exempt: Collection[str]) -> None:
+    """Raise ValueError naming the tensors of ``model`` that neither ``plan`` nor
+    ``exempt`` covers; returns None when there are none."""
+    missing = [n for n in named_tensors(model) if n not in plan and n not in exempt]
+    masks = _pruning_masks(model)
+    others = [n for n in missing if n not in masks]
+    if others:
+        raise ValueError(f"no initialization rule for {others}: no torch built-in rule covers "
+                         "them (tensors of custom modules, extra tensors of subclasses of "
+                         "built-in modules, parametrizations); cover them with "
+                         "scheme={'pattern': initializer}")
+    if missing:
+        raise ValueError(f"no initialization rule for the pruning masks {missing}: a mask is "
+                         "pruning state, not an initial value, and a meta mask has no values; "
+                         "cover them with scheme={'*_mask': 'ones'} or prune after "
+                         "materializing")
+
+
+def check_plan(plan: dict[str, Fill], tensors: dict[str, torch.Tensor], seed: int,
+               streams: Mapping[str, str] | None = None) -> None:
     """Run every fill of ``plan`` on its tensor under :func:`validate_only`: each bad
     option or unfit tensor raises here, its message prefixed with the tensor's name,
-    and nothing is written.  A user's own callable is not run (it cannot be checked
-    without running it)."""
+    and nothing is written; returns None.  A user's own callable is not run (it cannot
+    be checked without running it).  ``streams`` maps a tensor name to the name whose
+    hash is its stream (default: its own)."""
+    streams = streams or {}
     with validate_only():
         for name, tensor in tensors.items():
             fill = plan.get(name)
@@ -315,7 +449,7 @@ def check_plan(plan: dict[str, Fill], tensors: dict[str, torch.Tensor], seed: in
                 continue
             try:
                 fill(tensor.data if isinstance(tensor, nn.Parameter) else tensor, seed,
-                     path_stream(name))
+                     path_stream(streams.get(name, name)))
             except (ValueError, TypeError) as exc:
                 if type(exc) not in (ValueError, TypeError):
                     raise
@@ -335,9 +469,14 @@ def _llama_plan(model: nn.Module, plan: dict[str, Fill]) -> None:
 def _apply_mapping(model: nn.Module, scheme: Mapping, plan: dict[str, Fill]) -> None:
     """Layer a dict scheme over ``plan``: keys are fnmatch patterns of qualified names
     or module types (value: one spec for ``weight``, or {tensor name: spec}); later
-    keys win.  Fan-based initializers apply only to tensors of 2 or more dimensions
-    (1-D tensors keep their default), as a Keras user writing "*.weight" expects."""
+    keys win.  A key may name a tensor by any of its names (a tied tensor's second
+    name, a pruned tensor's public name); the rule goes to the tensor.  Fan-based
+    initializers apply only to tensors of 2 or more dimensions (1-D tensors keep
+    their default), as a Keras user writing "*.weight" expects."""
     tensors = named_tensors(model)
+    resolve = {name: name for name in tensors}
+    resolve.update(_aliases(_slots(model)))
+    resolve.update(_pruned(model))
     for key, spec in scheme.items():
         if isinstance(key, type):
             targets = []
@@ -347,13 +486,14 @@ def _apply_mapping(model: nn.Module, scheme: Mapping, plan: dict[str, Fill]) -> 
                     specs = spec if isinstance(spec, Mapping) else {"weight": spec}
                     targets += [(prefix + k, v) for k, v in specs.items()]
         elif isinstance(key, str):
-            targets = [(n, spec) for n in tensors if fnmatch.fnmatchcase(n, key)]
+            targets = [(n, spec) for n in resolve if fnmatch.fnmatchcase(n, key)]
         else:
             raise TypeError(f"scheme keys are name patterns or module types, got {key!r}")
         for name, value in targets:
             fill, needs_two_dims = _layered_fill(value)
-            if name not in tensors:
+            if name not in resolve:
                 raise ValueError(f"scheme key {key!r}: the model has no tensor {name!r}")
+            name = resolve[name]
             if needs_two_dims and tensors[name].dim() < 2:
                 continue
             plan[name] = fill
@@ -371,6 +511,85 @@ def _torch_device(device: Any) -> torch.device:
     return target
 
 
+def _storage_id(t: torch.Tensor) -> int | None:
+    """Return a key equal for tensors on one storage, None for a tensor without one (a
+    wrapper subclass): its StorageImpl's address, which views of one meta storage
+    share too (their ``data_ptr`` is 0 there)."""
+    try:
+        return t.untyped_storage()._cdata
+    except (RuntimeError, NotImplementedError, TypeError):
+        return None
+
+
+def _storage_stop(t: torch.Tensor) -> int:
+    """Return the byte after the last one ``t`` views in its storage (0 when empty)."""
+    if t.numel() == 0:
+        return 0
+    steps = zip(t.shape, t.stride(), strict=True)
+    last = t.storage_offset() + sum((n - 1) * step for n, step in steps)
+    return (last + 1) * t.element_size()
+
+
+def _extent(t: torch.Tensor) -> tuple[Any, int, int] | None:
+    """Return (memory key, first byte, byte after the last) of the memory ``t`` views,
+    None when it is empty.  On real devices the bytes are addresses and the key the
+    device; on meta (no addresses) they are offsets in the storage, the key the storage."""
+    storage = _storage_id(t)
+    if t.numel() == 0 or storage is None:
+        return None
+    start, stop = t.storage_offset() * t.element_size(), _storage_stop(t)
+    if t.is_meta:
+        return ("meta", storage), start, stop
+    return t.device, t.data_ptr(), t.data_ptr() + stop - start
+
+
+def _same_memory(tensors: dict[str, torch.Tensor]) -> dict[str, str]:
+    """Return {name: first name} for each tensor that is exactly the view of an earlier
+    one (same memory, dtype, shape and strides): filling the first fills it.
+
+    ValueError naming both for two tensors whose bytes overlap otherwise, since
+    filling one would overwrite part of the other (decided on byte ranges, so two
+    interleaved views of one buffer are refused too).
+    """
+    spans: dict[Any, list] = {}
+    for index, (name, t) in enumerate(tensors.items()):
+        extent = _extent(t)
+        if extent is not None:
+            key, start, stop = extent
+            spans.setdefault(key, []).append((start, stop, index, name, t))
+    same: dict[str, str] = {}
+    for group in spans.values():
+        group.sort(key=lambda span: span[:3])
+        reach = None  # the span reaching furthest so far
+        for span in group:
+            start, stop, _, name, t = span
+            if reach is not None and start < reach[1]:
+                first, other = reach[3], reach[4]
+                if (start, stop) == reach[:2] and (t.dtype, t.shape, t.stride()) == (
+                        other.dtype, other.shape, other.stride()):
+                    same[name] = first
+                    continue
+                first, name = sorted((first, name), key=list(tensors).index)
+                raise ValueError(f"{first!r} and {name!r} overlap in memory but are not the "
+                                 "same view of it (offset, shape, strides or dtype differ): "
+                                 "filling one would overwrite part of the other; give them "
+                                 "separate storage")
+            if reach is None or stop > reach[1]:
+                reach = span
+    return same
+
+
+def _stream_names(model: nn.Module) -> dict[str, str]:
+    """Return {tensor name: name whose hash is its stream} where they differ: a pruned
+    ``<name>_orig`` draws the stream of ``<name>``, as it would unpruned."""
+    return {orig: public for public, orig in _pruned(model).items()}
+
+
+def _without(tensors: dict[str, torch.Tensor], names: Collection[str]) -> dict[str, torch.Tensor]:
+    """Return ``tensors`` less the entries named in ``names``."""
+    return {n: t for n, t in tensors.items() if n not in names}
+
+
 @torch.no_grad()
 def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch",
                 progress: Callable[[int, int, str], None] | None = None) -> nn.Module:
@@ -384,38 +603,156 @@ def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch",
     PReLU its init value).  "gpt2" and "llama" are the presets of those models;
     a dict layers patterns or module types over the torch defaults, e.g.
     ``{"*.weight": "he_normal", "*.bias": "zeros"}``.  Each tensor's stream is
-    the hash of its qualified name; tied tensors are filled once.  Modules that
-    are not torch built-ins must be covered by the dict, or ValueError names
-    their tensors before anything is written; every fill's options are checked
-    against its tensor before the first is written too.  ``progress(done_bytes, total_bytes,
-    name)`` is called after each tensor (e.g. :class:`gpuinit.layers.ProgressBar`).
+    the hash of its qualified name.
+
+    A tensor registered under several names (tied weights) is filled once, by the
+    rule and stream of its first name; so is one memory viewed identically by two
+    tensors (``b.weight = nn.Parameter(a.weight.data)``), while two tensors whose
+    memory partly overlaps raise ValueError naming both.  A tensor pruned by
+    ``torch.nn.utils.prune`` gets the rule and stream of its public name in its
+    ``<name>_orig`` Parameter; its ``<name>_mask`` is pruning state and is kept
+    unchanged (unless a scheme key covers it), and the pruned ``<name>`` is
+    recomputed from both.  Every other tensor no built-in rule covers (tensors of
+    custom modules, extra tensors of subclasses of built-ins, parametrization
+    originals) must be covered by the dict, or ValueError names them before
+    anything is written; every fill's options are checked against its tensor
+    before the first is written too.  ``progress(done_bytes, total_bytes, name)``
+    is called after each tensor (e.g. :class:`gpuinit.layers.ProgressBar`).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     seed = check_seed(seed)
-    plan = build_plan(model, scheme)
     tensors = named_tensors(model)
     meta = [n for n, t in tensors.items() if t.is_meta]
     if meta:
         raise ValueError(f"{meta[:3]} are on the meta device: use materialize(model, device)")
-    check_plan(plan, tensors, seed)
-    _run_plan(plan, tensors, seed, progress)
+    same = _same_memory(tensors)
+    plan = build_plan(model, scheme, exempt=set(same) | _pruning_masks(model))
+    tensors, streams = _without(tensors, same), _stream_names(model)
+    check_plan(plan, tensors, seed, streams)
+    _run_plan(plan, tensors, seed, progress, streams)
+    _refresh_pruned(model)
     return model
 
 
 def _run_plan(plan: dict[str, Fill], tensors: dict[str, torch.Tensor], seed: int,
-              progress: Callable[[int, int, str], None] | None) -> None:
-    """Fill every tensor that ``plan`` covers, in order, reporting bytes to ``progress``."""
+              progress: Callable[[int, int, str], None] | None,
+              streams: Mapping[str, str]) -> None:
+    """Fill every tensor that ``plan`` covers, in order, reporting bytes to ``progress``;
+    returns None.  ``streams`` maps a tensor name to the name whose hash is its stream."""
     total = sum(t.numel() * t.element_size() for t in tensors.values())
     done = 0
     for name, tensor in tensors.items():
         fill = plan.get(name)
         if fill is not None:
             fill(tensor.data if isinstance(tensor, nn.Parameter) else tensor, seed,
-                 path_stream(name))
+                 path_stream(streams.get(name, name)))
         done += tensor.numel() * tensor.element_size()
         if progress is not None:
             progress(done, total, name)
+
+
+def _shared_storages(slots: list[_Slot]) -> list[list[_Slot]]:
+    """Return the slots of each storage held in more than one slot: a tied tensor, or
+    several tensors viewing one storage."""
+    groups: dict[Any, list[_Slot]] = {}
+    for slot in slots:
+        storage = _storage_id(slot.tensor)
+        key = ("tensor", id(slot.tensor)) if storage is None else storage
+        groups.setdefault(key, []).append(slot)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def _allocation_bytes(slots: list[_Slot], shared: list[list[_Slot]]) -> int:
+    """Return the bytes :func:`_allocate` asks for: each tensor held in one slot once,
+    plus one storage per shared group."""
+    grouped = {id(slot.tensor) for group in shared for slot in group}
+    single = {id(s.tensor): s.tensor for s in slots if id(s.tensor) not in grouped}
+    total = sum(t.numel() * t.element_size() for t in single.values())
+    return total + sum(max(_storage_stop(s.tensor) for s in group) for group in shared)
+
+
+def _device_name(target: torch.device) -> str:
+    """Return ``target`` as "cpu" or "cuda:N" (the current device when it has no index)."""
+    if target.type == "cuda" and target.index is None:
+        return f"cuda:{torch.cuda.current_device()}"
+    return str(target)
+
+
+def _free_bytes(target: torch.device) -> int | None:
+    """Return the bytes free on ``target`` now, None when unknown: the OS's estimate on
+    the CPU; on CUDA the driver's free memory plus what torch's cache holds unused."""
+    if target.type == "cpu":
+        return host_available_bytes()
+    if target.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(target)
+        cached = torch.cuda.memory_reserved(target) - torch.cuda.memory_allocated(target)
+        return int(free) + int(cached)
+    return None
+
+
+def _check_memory(nbytes: int, target: torch.device) -> None:
+    """Raise :class:`gpuinit.OutOfMemoryError` when ``nbytes`` do not fit on ``target``
+    now; returns None when they do, or when its free memory is unknown."""
+    if target.type == "cpu":
+        check_fits(nbytes, resolve_device("cpu"))
+    elif target.type == "cuda":
+        free = _free_bytes(target)
+        if nbytes > free:
+            raise OutOfMemoryError(nbytes, free, _device_name(target))
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    """Return True when ``exc`` is torch's report of a failed allocation."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    message = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("alloc" in message or "out of memory" in message)
+
+
+def _allocate_shared(group: list[_Slot], target: torch.device) -> None:
+    """Allocate one storage on ``target`` for the tensors of ``group`` and register, in
+    each slot, its tensor's view of it (same offset, shape and strides as on meta)."""
+    distinct = {id(slot.tensor): slot.tensor for slot in group}
+    nbytes = max(_storage_stop(t) for t in distinct.values())
+    storage = torch.empty(nbytes, dtype=torch.uint8, device=target).untyped_storage()
+    views = {}
+    for key, t in distinct.items():
+        view = torch.empty(0, dtype=t.dtype, device=target).set_(
+            storage, t.storage_offset(), t.shape, t.stride())
+        views[key] = nn.Parameter(view, t.requires_grad) if isinstance(t, nn.Parameter) else view
+    for slot in group:
+        _put(slot, views[id(slot.tensor)])
+
+
+def _allocate(model: nn.Module, slots: list[_Slot], shared: list[list[_Slot]],
+              target: torch.device, nbytes: int) -> None:
+    """Allocate every tensor of ``model`` on ``target``, uninitialized; returns None.
+
+    ``to_empty`` allocates the tensors held in one slot; each shared group gets one
+    storage (:func:`_allocate_shared`), so ties and views stay shared and nothing is
+    allocated twice.  On any failure every slot gets its old tensor back (the model
+    stays on meta; not under ``torch.__future__.set_swap_module_params_on_conversion``,
+    which swaps tensors in place), and a failed allocation is raised as
+    OutOfMemoryError.
+    """
+    for group in shared:
+        for slot in group:
+            _put(slot, None)  # to_empty would allocate each slot separately
+    try:
+        model.to_empty(device=target)
+        for group in shared:
+            _allocate_shared(group, target)
+    except BaseException as exc:
+        for slot in slots:
+            _put(slot, slot.tensor)
+        if _is_out_of_memory(exc):
+            try:
+                free = _free_bytes(target)
+            except Exception:  # the device is in no state to say
+                free = None
+            raise OutOfMemoryError(nbytes, free, _device_name(target)) from exc
+        raise
 
 
 def materialize(model: nn.Module, device: Any = "cuda", *, seed: int = 0,
@@ -423,17 +760,35 @@ def materialize(model: nn.Module, device: Any = "cuda", *, seed: int = 0,
                 progress: Callable[[int, int, str], None] | None = None) -> nn.Module:
     """Allocate a meta-device ``model`` on ``device`` and initialize it there; returns it.
 
-    ``model.to_empty(device=...)`` allocates uninitialized storage on the device
-    (no host tensors), then every tensor is filled in place with gpuinit's
-    kernels by the rules of :func:`init_module`.  The rules are checked first, so a
-    model with tensors no rule covers, or a bad option, raises before any memory
-    is allocated.
+    Every tensor is allocated uninitialized on the device (``model.to_empty``, no
+    host tensors), then filled in place with gpuinit's kernels by the rules of
+    :func:`init_module`.  A tensor registered under several names (tied weights)
+    is allocated and filled once and stays tied; tensors viewing one meta storage
+    (``b.weight = nn.Parameter(a.weight.view(...))``, detected by the storage they
+    share on meta) get one device storage and the same views of it.
+
+    Everything is checked before any memory is allocated, and a failure leaves the
+    model on meta: ValueError for tensors no rule covers (as in :func:`init_module`,
+    and pruning masks too: a meta mask has no values, so a scheme key must cover
+    it), for views that partly overlap, or a bad option;
+    :class:`gpuinit.OutOfMemoryError` (a MemoryError, with the bytes asked and free)
+    when the model's bytes, each storage counted once, exceed the device's free
+    memory, or when the allocation itself fails.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     seed = check_seed(seed)
-    plan = build_plan(model, scheme)
-    check_plan(plan, named_tensors(model), seed)  # on the meta tensors: shapes and dtypes
-    model.to_empty(device=_torch_device(device))
-    _run_plan(plan, named_tensors(model), seed, progress)
+    target = _torch_device(device)
+    tensors = named_tensors(model)
+    same = _same_memory(tensors)
+    plan = build_plan(model, scheme, exempt=same)
+    tensors, streams = _without(tensors, same), _stream_names(model)
+    check_plan(plan, tensors, seed, streams)  # on the meta tensors: shapes and dtypes
+    slots = _slots(model)
+    shared = _shared_storages(slots)
+    nbytes = _allocation_bytes(slots, shared)
+    _check_memory(nbytes, target)
+    _allocate(model, slots, shared, target, nbytes)
+    _run_plan(plan, _without(named_tensors(model), same), seed, progress, streams)
+    _refresh_pruned(model)
     return model
