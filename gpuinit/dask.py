@@ -17,12 +17,9 @@ are made as one chunk.  Needs the ``dask`` extra.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import threading
 from typing import Any
 
-import numba
 import numpy as np
 
 try:
@@ -40,10 +37,6 @@ from .initializers import Initializer, Orthogonal, RandomInitializer, get, seria
 from .initializers.orthogonal import matrix_shape
 from .qr import pivot_signs, working_dtype
 from .seeding import SEED_LIMIT, check_seed, next_seed
-
-# Numba's workqueue threading layer aborts when two threads launch parallel loops
-# at once, which Dask's threaded workers would do; OpenMP and TBB do not need this.
-_WORKQUEUE_LOCK = threading.Lock()
 
 
 def array(init: Any, shape: Any, chunks: Any = "auto", dtype: Any = "float32", *,
@@ -152,17 +145,6 @@ def _meta(sample: Any, shape: tuple[int, ...], dtype: Any, dev) -> Any:
     return np.empty(empty, dtype=_numpy_dtype(dtype))
 
 
-def _cpu_launch_guard(where: str):
-    """Return the lock that serializes CPU launches under the workqueue layer, else a no-op."""
-    if where != "cpu":
-        return contextlib.nullcontext()
-    try:
-        layer = numba.threading_layer()
-    except ValueError:  # no parallel loop has run yet: the first launch picks the layer
-        layer = None
-    return _WORKQUEUE_LOCK if layer in (None, "workqueue") else contextlib.nullcontext()
-
-
 def _block_location(block_info) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Return (shape, start) of the output chunk Dask passes as ``block_info``."""
     info = block_info[None]
@@ -173,25 +155,21 @@ def _make_block(initializer: Initializer, full_shape: tuple[int, ...], call: dic
                 block_info=None):
     """Return the chunk of ``block_info`` as that block of the whole tensor (runs on a worker)."""
     shape, start = _block_location(block_info)
-    with _cpu_launch_guard(call["device"]):
-        return initializer(shape, full_shape=full_shape, start=start, **call)
+    return initializer(shape, full_shape=full_shape, start=start, **call)
 
 
 def _make_whole(initializer: Any, shape: tuple[int, ...], call: dict, block_info=None):
     """Return the whole tensor as one chunk (initializers that cannot make blocks)."""
-    with _cpu_launch_guard(call["device"]):
-        if isinstance(initializer, Initializer) and type(initializer).__call__ is \
-                Initializer.__call__:
-            return initializer(shape, **call)
-        return initializer(shape, call["dtype"])  # a Keras-style (shape, dtype) callable
+    if isinstance(initializer, Initializer) and type(initializer).__call__ is Initializer.__call__:
+        return initializer(shape, **call)
+    return initializer(shape, call["dtype"])  # a Keras-style (shape, dtype) callable
 
 
 def _gaussian_block(full_shape: tuple[int, ...], seed: int, stream: int, work: str, where: str,
                     block_info=None):
     shape, start = _block_location(block_info)
-    with _cpu_launch_guard(where):
-        return gr.normal(shape, seed=seed, stream=stream, full_shape=full_shape, start=start,
-                         dtype=work, device=where)
+    return gr.normal(shape, seed=seed, stream=stream, full_shape=full_shape, start=start,
+                     dtype=work, device=where)
 
 
 def _orthogonal_tsqr(initializer: Orthogonal, shape: tuple[int, ...], chunks: tuple, dtype: Any,

@@ -16,7 +16,6 @@ from .devices import Device, array_module, device_of
 from .dtypes import FloatFormat
 from .memory import check_fits, out_of_memory
 
-
 # One parallel CPU loop at a time.  Numba's workqueue threading layer (its fallback
 # where neither TBB nor OpenMP loads) aborts the process when two threads run
 # parallel loops at once; each loop already uses every core, so serializing them

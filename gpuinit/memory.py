@@ -15,7 +15,6 @@ import os
 from .devices import Device
 from .errors import OutOfMemoryError
 
-
 # Host allocations below this size are not checked: reading the OS's figure costs
 # more than they can risk.
 HOST_CHECK_BYTES = 1 << 26
