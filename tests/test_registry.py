@@ -1,5 +1,7 @@
 """String ids, get, serialize/deserialize (ours and Keras 3's) and custom initializers."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -126,3 +128,28 @@ def test_unserializable_callable_says_how_to_fix_it():
 def test_top_level_names():
     assert gi.calculate_gain("relu") == gi.init.calculate_gain("relu")
     assert gi.initializers.get("he_normal") == I.HeNormal()
+
+
+def _suggestions(message):
+    """Return the names after "did you mean" in an unknown-id message."""
+    hint = message.split("did you mean ")[1].split(". Known ids")[0]
+    return re.findall(r"'([^']+)'", hint)
+
+
+@pytest.mark.parametrize(("typo", "first"), [
+    ("he_normall", {"he_normal"}), ("HeNormall", {"HeNormal"}),
+    ("glorotuniform", {"glorot_uniform", "GlorotUniform"}), ("GlorotUnifrom", {"GlorotUniform"}),
+    ("kaiming_normall", {"kaiming_normal"}), ("zeroes", {"zeros"}),
+    ("Orthogonall", {"orthogonal"}),  # "Orthogonal" reads the same, ignoring case
+])
+def test_unknown_id_suggests_only_real_spellings(typo, first):
+    with pytest.raises(ValueError, match=f"unknown initializer '{typo}'") as caught:
+        I.get(typo)
+    suggested = _suggestions(str(caught.value))
+    assert suggested[0] in first
+    known = set(I.ids()) | set(I.registry.ALIASES) | {type(I.get(k)).__name__ for k in I.ids()}
+    known |= {"IdentityInitializer", "OrthogonalInitializer"}
+    for name in suggested:
+        assert name in known, f"{name!r} is not a spelling of any initializer"
+        assert isinstance(I.get(name), I.Initializer)
+    assert "henormal" not in suggested and "glorotuniform" not in suggested

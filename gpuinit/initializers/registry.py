@@ -100,9 +100,24 @@ def _lookup(name: str, custom_objects: dict | None):
     lowered = name.lower()
     if lowered in names:
         return names[lowered]
-    close = difflib.get_close_matches(lowered, [k.lower() for k in names], n=5, cutoff=0.6)
+    close = close_spellings(name, list(names))
     hint = f"; did you mean {', '.join(repr(c) for c in close)}" if close else ""
     raise ValueError(f"unknown initializer {name!r}{hint}. Known ids: {', '.join(ids())}")
+
+
+def close_spellings(name: str, spellings: list[str], n: int = 5) -> list[str]:
+    """Return up to ``n`` of ``spellings`` closest to ``name``, best first.
+
+    Case is ignored when comparing ("HeNormall" is close to "HeNormal" and to
+    "he_normal"), but each suggestion is returned as it is spelled in
+    ``spellings`` (an id, an alias or a class name), so every suggestion works
+    when passed to :func:`get`.
+    """
+    by_lowered: dict[str, str] = {}
+    for spelling in spellings:
+        by_lowered.setdefault(spelling.lower(), spelling)
+    close = difflib.get_close_matches(name.lower(), list(by_lowered), n=n, cutoff=0.6)
+    return [by_lowered[c] for c in close]
 
 
 def get(identifier: Any, custom_objects: dict | None = None):

@@ -9,11 +9,20 @@ on the model's device through :func:`~gpuinit.layers.parameter.make_parameters`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..checks import check_bool, check_int, check_shape
 from ..initializers import serialize
-from .parameter import Parameter, ParameterSpec, describe, is_array_like, make_parameters
+from .parameter import (
+    Parameter,
+    ParameterSpec,
+    check_values,
+    describe,
+    is_array_like,
+    make_parameters,
+    undo,
+)
 
 
 class Layer:
@@ -48,12 +57,13 @@ class Layer:
     def declare(self, name: str, value: Any, default: Any, *, keras_keyword: str | None = None,
                 keras_value: Any = None, trainable: bool = True) -> None:
         """Declare parameter ``name``: ``value`` (our keyword) or ``keras_value`` (the Keras
-        keyword), else ``default``.  Giving both is a TypeError."""
+        keyword), else ``default``.  Giving both is a TypeError.  A bad value is refused
+        now, naming the keyword the caller wrote."""
         if value is not None and keras_value is not None:
             raise TypeError(f"{type(self).__name__}: give {name}= or {keras_keyword}=, "
                             "not both")
         chosen = value if value is not None else keras_value
-        _check_spec(chosen, name)
+        _check_spec(chosen, f"{name if keras_value is None else keras_keyword}=")
         self._specs[name] = chosen if chosen is not None else default
         self._defaults[name] = default
         self._trainable_flags[name] = trainable
@@ -98,10 +108,10 @@ class Layer:
         else:
             raise TypeError("initial_weights must be a dict, a list of arrays or an array, "
                             f"got {type(initial_weights).__name__}")
-        for key, value in given.items():
+        for key, value in given.items():  # every value is checked before any is used
             if value is not None:
                 _check_spec(value, f"initial_weights[{key!r}]")
-                self._specs[key] = value
+        self._specs.update({key: value for key, value in given.items() if value is not None})
 
     # -- what subclasses implement --------------------------------------------------
     def parameter_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
@@ -125,12 +135,26 @@ class Layer:
         """Return True once the layer's parameters exist."""
         return self.input_shape is not None
 
+    def snapshot(self) -> Callable[[], None]:
+        """Return a function that puts the layer (its name, parameters and built state) and
+        every Parameter object given to it back as they are now."""
+        state = (self.name, self.parameters, self.input_shape)
+        shared = [spec.snapshot() for spec in self._specs.values() if isinstance(spec, Parameter)]
+
+        def restore() -> None:
+            undo(shared)
+            self.name, self.parameters, self.input_shape = state
+
+        return restore
+
     def build(self, input_shape: Any, *, seed: int, device: Any, dtype: Any,
               progress=None) -> tuple[int, ...]:
         """Make the parameters for ``input_shape``; returns the output shape.
 
         A built layer (reused in a second model) only checks that the input
         shape matches.  Each parameter gets the path ``"<layer name>/<name>"``.
+        A build that fails leaves the layer unbuilt and the Parameters given to it
+        as they were.
         """
         input_shape = check_shape(input_shape, "input_shape")
         if self.name is None:
@@ -140,6 +164,18 @@ class Layer:
                 raise ValueError(f"layer {self.name!r} was built for input shape "
                                  f"{self.input_shape}, here it gets {input_shape}")
             return self.output_shape(input_shape)
+        restore = self.snapshot()
+        try:
+            return self._make_parameters(input_shape, seed=seed, device=device, dtype=dtype,
+                                         progress=progress)
+        except BaseException:
+            restore()
+            raise
+
+    def _make_parameters(self, input_shape: tuple[int, ...], *, seed: int, device: Any,
+                         dtype: Any, progress) -> tuple[int, ...]:
+        """Make the parameters of the unbuilt layer for ``input_shape``; returns the output
+        shape.  Called by :meth:`build`, which undoes it when it fails."""
         shapes = self.parameter_shapes(input_shape)
         output = self.output_shape(input_shape)
         specs = [ParameterSpec(f"{self.name}/{key}", shapes[key], self._specs[key],
@@ -194,9 +230,16 @@ class Layer:
         return cls(**config)
 
     def __rshift__(self, other):
+        """Return ``Sequential([self]) >> other``; when that fails, this layer (named and
+        perhaps built on the way) is put back as it was."""
         from .model import Sequential
 
-        return Sequential([self]) >> other
+        restore = self.snapshot()
+        try:
+            return Sequential([self]) >> other
+        except BaseException:
+            restore()
+            raise
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
@@ -243,14 +286,19 @@ def _serialize_spec(spec: Any) -> Any:
         return initializer  # an unregistered callable stays a Python object
 
 
-def _check_spec(spec: Any, name: str) -> None:
-    """Raise TypeError/ValueError now, at construction, for an unusable parameter spec."""
-    if spec is None or isinstance(spec, Parameter) or is_array_like(spec):
+def _check_spec(spec: Any, argument: str) -> None:
+    """Raise TypeError/ValueError naming ``argument`` ("weight=", "kernel_initializer=",
+    "initial_weights['bias']") now, at construction, for an unusable parameter spec: an
+    unknown initializer, or an array that is ragged or not made of numbers."""
+    if spec is None or isinstance(spec, Parameter):
+        return
+    if is_array_like(spec):
+        check_values(spec, argument)
         return
     try:
         _as_initializer(spec)
     except (TypeError, ValueError) as exc:
-        raise type(exc)(f"{name}=: {exc}") from None
+        raise type(exc)(f"{argument}: {exc}") from None
 
 
 def _is_weight_list(values) -> bool:

@@ -7,6 +7,7 @@ the (padded) input: no im2col buffer, any array module.
 from __future__ import annotations
 
 import itertools
+from numbers import Integral
 from typing import Any
 
 from ..checks import check_int
@@ -18,9 +19,17 @@ PADDINGS = ("valid", "same", "causal")
 
 
 def _tuple(value: Any, rank: int, argument: str) -> tuple[int, ...]:
-    values = (value,) * rank if isinstance(value, int) else tuple(value)
+    """Return ``value`` (an integer, NumPy's included, or a sequence of ``rank`` of them) as
+    ``rank`` Python ints >= 1; TypeError/ValueError naming ``argument`` otherwise."""
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        values: tuple = (value,) * rank
+    elif isinstance(value, (list, tuple)) or getattr(value, "ndim", None) == 1:
+        values = tuple(value)
+    else:
+        raise TypeError(f"{argument}={value!r} must be an integer or a sequence of {rank} "
+                        f"integers, got {type(value).__name__}")
     if len(values) != rank:
-        raise ValueError(f"{argument}={value!r} must be an int or {rank} ints")
+        raise ValueError(f"{argument}={value!r} must be an integer or {rank} integers")
     return tuple(check_int(v, argument, 1) for v in values)
 
 

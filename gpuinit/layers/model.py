@@ -13,15 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import check_shape
+from ..checks import check_bool, check_shape
 from ..devices import Device, array_module
 from ..devices import device as resolve_device
 from ..dtypes import dtype_name, float_format
-from ..initializers.base import check_numbers
+from ..initializers.base import shape_of
 from ..seeding import resolve_seed
 from . import safetensors
 from .base import Input, Layer
-from .parameter import Parameter
+from .parameter import Parameter, check_values, undo
 from .summary import summary_table
 
 
@@ -45,12 +45,38 @@ class Sequential:
         self.layers: list[Layer] = []
         self.input_shape: tuple[int, ...] | None = None
         self.output_shape: tuple[int, ...] | None = None
-        for layer in layers or []:
-            self.add(layer)
+        self._add_all(layers or [])
 
     # -- composition ----------------------------------------------------------------
+    def snapshot(self) -> Callable[[], None]:
+        """Return a function that puts the model (its layers and shapes), its layers and their
+        Parameters back as they are now."""
+        layers, shapes = list(self.layers), (self.input_shape, self.output_shape)
+        restores = [layer.snapshot() for layer in layers]
+
+        def restore() -> None:
+            undo(restores)
+            self.layers = list(layers)
+            self.input_shape, self.output_shape = shapes
+
+        return restore
+
+    def _add_all(self, layers: Any) -> None:
+        """Add every layer of ``layers`` in order; when one fails, the model and every
+        layer are put back as they were before the first."""
+        layers = list(layers)
+        restores = [self.snapshot()]
+        restores += [layer.snapshot() for layer in layers if isinstance(layer, Layer)]
+        try:
+            for layer in layers:
+                self.add(layer)
+        except BaseException:
+            undo(restores)
+            raise
+
     def add(self, layer: Layer) -> None:
-        """Append ``layer``; builds it now when the model's shapes are known."""
+        """Append ``layer``; builds it now when the model's shapes are known.  When that
+        fails, the layer (and the Parameters given to it) are left as they came."""
         if isinstance(layer, Input):
             if self.layers or self.input_shape is not None:
                 raise ValueError("Input must be the first layer of a model")
@@ -61,21 +87,19 @@ class Sequential:
             raise TypeError(f"a model holds layers, got {type(layer).__name__}")
         if any(existing is layer for existing in self.layers):
             raise ValueError(f"layer {layer.name!r} is already in this model")
-        named_here = layer.name is None
-        if named_here:
-            layer.name = self._free_name(layer.base_name)
-        elif any(existing.name == layer.name for existing in self.layers):
+        if layer.name is not None and any(other.name == layer.name for other in self.layers):
             raise ValueError(f"two layers are named {layer.name!r}")
         input_shape = self.output_shape
         if not self.layers and input_shape is None and layer.declared_input_shape:
             input_shape = layer.declared_input_shape
+        restore = layer.snapshot()
+        layer.name = layer.name or self._free_name(layer.base_name)
         if input_shape is not None:
             try:
                 output_shape = layer.build(input_shape, seed=self.seed, device=self.device,
                                            dtype=self.dtype)
-            except Exception:
-                if named_here:
-                    layer.name = None  # a failed add leaves the layer as it came
+            except BaseException:
+                restore()
                 raise
             self.input_shape = self.input_shape or input_shape
             self.output_shape = output_shape
@@ -91,13 +115,13 @@ class Sequential:
         return f"{base}_{count}"
 
     def __rshift__(self, other: Layer | Sequential) -> Sequential:
-        """Return a new model: these layers (shared, already built) followed by ``other``."""
+        """Return a new model: these layers (shared, already built) followed by ``other``.
+        When that fails, this model and the layers of ``other`` are left as they were."""
         model = Sequential(seed=self.seed, device=self.device, dtype=self.dtype, name=self.name)
         model.input_shape = self.input_shape
         model.output_shape = self.output_shape
         model.layers = list(self.layers)
-        for layer in other.layers if isinstance(other, Sequential) else [other]:
-            model.add(layer)
+        model._add_all(other.layers if isinstance(other, Sequential) else [other])
         return model
 
     @property
@@ -110,7 +134,9 @@ class Sequential:
         """Make every layer's parameters for ``input_shape`` (no batch axis); returns self.
 
         ``progress(done, total, path)`` is called after each parameter with the
-        bytes made so far and the bytes the model will hold.
+        bytes made so far and the bytes the model will hold.  When any layer fails
+        (or ``progress`` raises), the model, its layers and their Parameters are
+        left as they were.
         """
         if input_shape is None:
             if self.input_shape is None:
@@ -123,6 +149,18 @@ class Sequential:
         shapes = self._planned_shapes(input_shape)
         total = sum(_bytes_of(layer, shape, self.dtype)
                     for layer, shape in zip(self.layers, shapes, strict=True) if not layer.built)
+        restore = self.snapshot()
+        try:
+            self._build_layers(input_shape, total, progress)
+        except BaseException:
+            restore()
+            raise
+        return self
+
+    def _build_layers(self, input_shape: tuple[int, ...], total: int,
+                      progress: Callable[[int, int, str], None] | None) -> None:
+        """Build every layer in turn for ``input_shape`` (``total`` bytes to make), then
+        record the model's shapes.  Called by :meth:`build`, which undoes it on failure."""
         done = 0
         shape = input_shape
         for layer in self.layers:
@@ -136,7 +174,6 @@ class Sequential:
             if fresh:
                 done += sum(p.nbytes for p in layer.parameters.values())
         self.input_shape, self.output_shape = input_shape, shape
-        return self
 
     def _planned_shapes(self, input_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
         """Return each layer's input shape, checking the whole chain before anything is made."""
@@ -172,21 +209,25 @@ class Sequential:
     def set_weights(self, weights: list) -> None:
         """Write ``weights`` (arrays in :attr:`parameters` order) into the parameters.
 
-        Every shape and element type is checked before anything is written
-        (ValueError or TypeError naming the parameter), so a bad list changes nothing.
+        Every array is checked and converted before anything is written (ValueError
+        or TypeError naming the parameter: a ragged list, a shape that differs,
+        booleans or strings, a finite value that does not fit the parameter's dtype),
+        so a bad list changes nothing.
         """
         parameters = self.parameters
         weights = list(weights)
         if len(weights) != len(parameters):
             raise ValueError(f"set_weights got {len(weights)} arrays; the model has "
                              f"{len(parameters)} parameters")
+        staged = []
         for (path, parameter), values in zip(parameters.items(), weights, strict=True):
-            found = tuple(np.shape(values))
+            check_values(values, path)
+            found = shape_of(values)
             if found != parameter.shape:
                 raise ValueError(f"{path}: got shape {found}, expected {parameter.shape}")
-            check_numbers(values, path)
-        for (path, parameter), values in zip(parameters.items(), weights, strict=True):
-            parameter.assign(values, path)
+            staged.append(parameter.staged(values, path))
+        for parameter, values in zip(parameters.values(), staged, strict=True):
+            parameter.write(values)
 
     # -- forward ----------------------------------------------------------------------
     def __call__(self, x):
@@ -260,30 +301,59 @@ class Sequential:
         entries = [(key, p.shape, p.dtype, p.numpy) for key, p in self.parameters.items()]
         safetensors.write(path, entries, {"format": "gpuinit", "seed": str(self.seed)})
 
-    def load_weights(self, path: Any) -> None:
+    def load_weights(self, path: Any, *, cast: bool = False) -> None:
         """Read parameters from a safetensors file written by :meth:`save_weights` (or any
-        with the same keys and shapes).  Every key and shape is checked first, so a
-        file that does not fit changes nothing."""
+        with the same keys and shapes); all or nothing.
+
+        The whole header is checked first (:func:`safetensors.read_header`), then the
+        keys, shapes and dtypes against the parameters, then every tensor is read
+        into host memory and converted; only then is anything written, so a file
+        that does not fit changes nothing (ValueError naming the file and the
+        tensor).  A tensor whose dtype is not the parameter's is refused unless
+        ``cast=True``; even then a value that is finite in the file and would not
+        be finite in the parameter's dtype (1e6 into float16) is refused.  NaN and
+        infinities that the file holds are loaded as they are.  Boolean tensors are
+        always refused.
+        """
+        check_bool(cast, "cast")
         tensors, _, start = safetensors.read_header(path)
         parameters = self.parameters
-        missing = sorted(set(parameters) - set(tensors))
-        extra = sorted(set(tensors) - set(parameters))
-        if missing or extra:
-            raise ValueError(f"{path} does not fit the model: missing {missing}, "
-                             f"unexpected {extra}")
+        _check_file_fits(path, tensors, parameters, cast)
+        staged = {}
         for key, parameter in parameters.items():
-            if tuple(tensors[key]["shape"]) != parameter.shape:
-                raise ValueError(f"{path}: {key} has shape {tuple(tensors[key]['shape'])}, "
-                                 f"the model's has {parameter.shape}")
-            if dtype_name(safetensors.numpy_dtype(tensors[key]["dtype"])) == "bool":
-                raise ValueError(f"{path}: {key} holds booleans, not numbers")
+            values = safetensors.read_tensor(path, tensors[key], start)
+            staged[key] = parameter.staged(values, f"{path}: tensor {key!r}")
         for key, parameter in parameters.items():
-            parameter.assign(safetensors.read_tensor(path, tensors[key], start), key)
+            parameter.write(staged[key])
 
     def __repr__(self) -> str:
         return (f"Sequential(name={self.name!r}, layers={len(self.layers)}, "
                 f"params={self.count_params() if self.built else 'unbuilt'}, "
                 f"device={self.device})")
+
+
+def _check_file_fits(path: Any, tensors: dict[str, dict], parameters: dict[str, Parameter],
+                     cast: bool) -> None:
+    """Raise ValueError naming ``path`` and the tensor unless the file's ``tensors`` (a
+    checked header) have exactly the keys of ``parameters``, their shapes, and their dtypes
+    (or, with ``cast``, any dtype of numbers).  Returns None."""
+    missing = sorted(set(parameters) - set(tensors))
+    extra = sorted(set(tensors) - set(parameters))
+    if missing or extra:
+        raise ValueError(f"{path} does not fit the model: missing {missing}, "
+                         f"unexpected {extra}")
+    for key, parameter in parameters.items():
+        shape = tuple(tensors[key]["shape"])
+        if shape != parameter.shape:
+            raise ValueError(f"{path}: {key} has shape {shape}, the model's has "
+                             f"{parameter.shape}")
+        found = dtype_name(safetensors.numpy_dtype(tensors[key]["dtype"]))
+        if found == "bool":
+            raise ValueError(f"{path}: tensor {key!r} holds booleans, not numbers")
+        if found != dtype_name(parameter.dtype) and not cast:
+            raise ValueError(f"{path}: tensor {key!r} is {found} in the file, the model's "
+                             f"{key} is {dtype_name(parameter.dtype)}; pass cast=True to "
+                             "convert it")
 
 
 def _bytes_of(layer: Layer, input_shape: tuple[int, ...], dtype: str) -> int:

@@ -7,6 +7,7 @@ with ``training=False``.
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 from ..checks import check_bool, check_nonnegative
@@ -15,6 +16,10 @@ from .core import as_compute, values_of
 
 
 def _check_axis(axis: Any) -> int:
+    """Return -1 when ``axis`` is the integer -1 (NumPy's included); TypeError for a
+    non-integer, ValueError for another axis, both naming ``axis``."""
+    if isinstance(axis, bool) or not isinstance(axis, Integral):
+        raise TypeError(f"axis must be an integer, got {type(axis).__name__}")
     if axis != -1:
         raise ValueError(f"axis={axis!r}: only the last axis (-1) is supported")
     return -1

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_bool, check_shape, size_of
-from ..devices import Device
+from ..devices import CPU, Device
 from ..devices import device as resolve_device
 from ..dtypes import FORMATS, dtype_name
 from ..initializers import Initializer, get
-from ..initializers.base import check_same_shape, float_dtype_or_given, to_device
+from ..initializers.base import check_numbers, check_same_shape, float_dtype_or_given, to_device
 from ..initializers.registry import id_of
 
 
@@ -43,6 +43,80 @@ def is_array_like(value: Any) -> bool:
     if isinstance(value, (np.ndarray, np.generic, list, tuple, int, float)):
         return not isinstance(value, bool)
     return hasattr(value, "__cuda_array_interface__") or hasattr(value, "__array__")
+
+
+def check_values(values: Any, argument: str) -> None:
+    """Raise unless ``values`` can fill a parameter: ValueError naming ``argument`` for a
+    ragged nested list, TypeError for booleans, strings and objects.  Returns None."""
+    if isinstance(values, (list, tuple)):
+        try:
+            np.asarray(values)
+        except ValueError:
+            raise ValueError(f"{argument}: the nested list is ragged (its rows have different "
+                             "lengths); give a rectangular list or an array") from None
+    check_numbers(values, argument)
+
+
+def _module_of(array: Any):
+    """Return the array module of ``array``: NumPy for NumPy arrays, CuPy otherwise."""
+    if isinstance(array, np.ndarray):
+        return np
+    import cupy
+
+    return cupy
+
+
+def non_finite(array: Any):
+    """Return a boolean array (same module and shape) that is True where ``array`` holds NaN
+    or an infinity; 16-bit floats are judged by their exponent bits, integers are finite."""
+    xp = _module_of(array)
+    name = dtype_name(array.dtype)
+    if name in ("float16", "bfloat16"):
+        exponent = 0x7C00 if name == "float16" else 0x7F80
+        return (array.view(xp.uint16) & exponent) == exponent
+    if name not in FORMATS:
+        return xp.zeros(array.shape, dtype=bool)
+    return ~xp.isfinite(array)
+
+
+def check_cast(source: Any, result: Any, argument: str) -> None:
+    """Raise ValueError naming ``argument`` when a value that is finite in ``source`` is not
+    finite in ``result`` (its conversion to ``result.dtype``): a value too large for the
+    dtype, such as 1e6 for float16.  NaN and infinities that ``source`` holds are kept as
+    they are.  Returns None."""
+    lost = non_finite(result)
+    if not bool(lost.any()):
+        return
+    xp = _module_of(result)
+    if xp is np and hasattr(source, "__cuda_array_interface__") and hasattr(source, "get"):
+        source = source.get()  # CuPy values for a host result
+    original = xp.asarray(source)
+    lost &= ~non_finite(original)
+    if bool(lost.any()):
+        index = int(xp.flatnonzero(lost.ravel())[0])
+        value = original.ravel()[index].item()
+        raise ValueError(f"{argument}: the value {value!r} (element {index}) does not fit in "
+                         f"{dtype_name(result.dtype)}; it would become "
+                         f"{result.ravel()[index].item()}")
+
+
+def convert(values: Any, shape: tuple[int, ...] | None, dtype: Any, dev: Device,
+            argument: str, *, copy_host: bool = False):
+    """Return ``values`` as an array of ``dtype`` on ``dev`` (see ``to_device``), every
+    check naming ``argument``: a rectangular array of numbers, of ``shape`` when it is
+    given, whose finite values stay finite in ``dtype``."""
+    check_values(values, argument)
+    with np.errstate(over="ignore", invalid="ignore"):  # check_cast reports what overflows
+        result = to_device(values, shape, dtype, dev, argument, copy_host=copy_host)
+    check_cast(values, result, argument)
+    return result
+
+
+def undo(restores: list[Callable[[], None]]) -> None:
+    """Call each function of ``restores`` (from ``snapshot()`` methods), last first, so that
+    the oldest state is the one left.  Returns None."""
+    for restore in reversed(restores):
+        restore()
 
 
 def describe(initializer: Any) -> str:
@@ -88,8 +162,9 @@ class Parameter:
         if is_array_like(value):
             self.initializer: Any = "array"
             dev = self._device or _device_of_values(value)
-            self.data = to_device(value, None, self._dtype or _dtype_of_values(value), dev,
-                                  "Parameter value", copy_host=True)
+            argument = "Parameter value" if name is None else name
+            self.data = convert(value, None, self._dtype or _dtype_of_values(value), dev,
+                                argument, copy_host=True)
             self._dtype, self._device = self.data.dtype, dev
         else:
             self.initializer = get(value)
@@ -157,12 +232,45 @@ class Parameter:
         self._dtype, self._device = self.data.dtype, dev
         return self
 
-    def assign(self, values: Any, argument: str = "values") -> None:
-        """Write ``values`` (any array of the same shape) into ``data`` on its device."""
+    def snapshot(self) -> Callable[[], None]:
+        """Return a function that puts the parameter's name, data, dtype and device back as
+        they are now (the contents of ``data`` are not copied)."""
+        state = (self.name, self.data, self._dtype, self._device)
+
+        def restore() -> None:
+            self.name, self.data, self._dtype, self._device = state
+
+        return restore
+
+    def staged(self, values: Any, argument: str = "values"):
+        """Return ``values`` converted to this parameter's shape and dtype, ready for
+        :meth:`write`, every check naming ``argument``; nothing is written.
+
+        Host values stay on the host (so staging many parameters costs no device
+        memory); device values go to this parameter's device.
+        """
         if self.data is None:
             raise ValueError(f"parameter {self.name!r} is not built yet")
-        new = to_device(values, self.shape, self.data.dtype, self._device, argument)
-        self.data[...] = new
+        on_device = hasattr(values, "__cuda_array_interface__")
+        where = self._device if on_device else CPU
+        return convert(values, self.shape, self.data.dtype, where, argument)
+
+    def write(self, staged: Any) -> None:
+        """Copy ``staged`` (from :meth:`staged`: same shape and dtype) into ``data``."""
+        if isinstance(self.data, np.ndarray):
+            self.data[...] = staged
+        elif isinstance(staged, np.ndarray):
+            import cupy
+
+            with cupy.cuda.Device(self._device.index):
+                self.data[...] = cupy.asarray(staged)
+        else:
+            self.data[...] = staged
+
+    def assign(self, values: Any, argument: str = "values") -> None:
+        """Write ``values`` (any array of the same shape) into ``data`` on its device; every
+        check comes first, so a refused ``values`` changes nothing."""
+        self.write(self.staged(values, argument))
 
     def __repr__(self) -> str:
         if not self.built:
@@ -199,7 +307,7 @@ def initialize(initializer: Any, shape: tuple[int, ...], dtype: np.dtype, dev: D
     if isinstance(initializer, Initializer) and type(initializer).__call__ is Initializer.__call__:
         return initializer(shape, name, dev, stream=path_stream(path), seed=seed)
     values = initializer(shape, name)
-    return to_device(values, shape, name, dev, f"the initializer of {path}", copy_host=True)
+    return convert(values, shape, name, dev, f"the initializer of {path}", copy_host=True)
 
 
 @dataclass(frozen=True)
@@ -223,7 +331,9 @@ def make_parameters(specs: Iterable[ParameterSpec], *, seed: int, device: Any = 
     so each depends on (seed, path, shape, initializer) alone.  ``progress(done,
     total, path)`` is called after each parameter with bytes made so far and in
     all.  Layers build through this; it also builds parameter stacks that are
-    not a Sequential model (see ``examples/huge_model.py``).
+    not a Sequential model (see ``examples/huge_model.py``).  When any step fails
+    (or ``progress`` raises), the shared Parameters of ``specs`` are put back as
+    they were before the call.
     """
     specs = list(specs)
     dev = resolve_device(device)
@@ -233,13 +343,19 @@ def make_parameters(specs: Iterable[ParameterSpec], *, seed: int, device: Any = 
         raise ValueError(f"two parameters have the path {twice[0]!r}")
     itemsize = np.dtype(float_dtype_or_given(dtype)).itemsize
     total = sum(size_of(check_shape(s.shape, s.path)) for s in specs) * itemsize
+    restores = [spec.initializer.snapshot() for spec in specs
+                if isinstance(spec.initializer, Parameter)]
     made: dict[str, Parameter] = {}
     done = 0
-    for spec in specs:
-        made[spec.path] = resolve_parameter(spec, seed=seed, device=dev, dtype=dtype)
-        done += made[spec.path].nbytes
-        if progress is not None:
-            progress(done, total, spec.path)
+    try:
+        for spec in specs:
+            made[spec.path] = resolve_parameter(spec, seed=seed, device=dev, dtype=dtype)
+            done += made[spec.path].nbytes
+            if progress is not None:
+                progress(done, total, spec.path)
+    except BaseException:
+        undo(restores)  # shared Parameters built here are unbuilt again
+        raise
     return made
 
 
@@ -251,6 +367,7 @@ def resolve_parameter(spec: ParameterSpec, *, seed: int, device: Device, dtype: 
     if isinstance(value, Parameter):
         return value.build(spec.shape, dtype=dtype, device=device, seed=seed, path=spec.path)
     if is_array_like(value):
+        check_values(value, spec.path)
         check_same_shape(value, spec.shape, spec.path)
         return Parameter(value, name=spec.path, trainable=spec.trainable, dtype=dtype,
                          device=device)
