@@ -37,3 +37,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(params=["serial", "parallel"])
+def cpu_loop(request, monkeypatch):
+    """Run a test once with every CPU fill on the one-core loop and once on the
+    parallel loops (small outputs normally take the first)."""
+    from gpuinit.kernels import cpu
+
+    limit = 1 << 62 if request.param == "serial" else -1
+    monkeypatch.setattr(cpu, "SERIAL_MAX_VALUES", limit)
+    return request.param

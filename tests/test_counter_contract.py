@@ -8,6 +8,8 @@ import gpuinit as gi
 from .helpers import DISTRIBUTIONS, DTYPES, bits
 
 WHOLE = (6, 10, 9)
+# Each test runs on both CPU loops: the one-core loop and the parallel loops.
+pytestmark = pytest.mark.usefixtures("cpu_loop")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -89,3 +91,4 @@ def test_unseeded_calls_follow_manual_seed():
     np.testing.assert_array_equal(first[0], again[0])
     np.testing.assert_array_equal(first[1], again[1])
     assert not np.array_equal(first[0], first[1])
+

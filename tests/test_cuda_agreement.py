@@ -29,9 +29,9 @@ def _cpu_result_and_args(dist, dtype, layout, monkeypatch):
     captured = {}
     real_fill = launch.fill
 
-    def spy(out, form, dev, n_items, args):
+    def spy(out, form, dev, n_items, args, **kwargs):
         captured.update(form=form, n_items=n_items, args=args)
-        real_fill(out, form, dev, n_items, args)
+        real_fill(out, form, dev, n_items, args, **kwargs)
 
     monkeypatch.setattr(launch, "fill", spy)
     result = DISTRIBUTIONS[dist](seed=1234, stream=7, dtype=dtype, device="cpu", **LAYOUTS[layout])
