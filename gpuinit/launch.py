@@ -113,4 +113,5 @@ def _fill_cuda(flat: Any, dev: Device, n_items: int, args: tuple) -> None:
         )
         sm_count = cupy.cuda.Device(dev.index).attributes["MultiProcessorCount"]
         blocks, threads = cuda_kernels.launch_config(n_items, sm_count * 32)
-        cuda_kernels.fill_kernel[blocks, threads, stream](target, n_items, *args)
+        dist, fmt, *law = args
+        cuda_kernels.fill_kernel(dist, fmt)[blocks, threads, stream](target, n_items, *law)

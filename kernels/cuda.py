@@ -5,6 +5,9 @@ kernels run in Numba's CUDA simulator (as Python, one thread at a time), which i
 how the test suite checks the GPU code on machines without a GPU.
 """
 
+import contextlib
+import types
+
 from numba import config, cuda, int64
 
 from . import convert, distributions, philox  # noqa: F401  (registers the scalar source)
@@ -14,14 +17,16 @@ from ._twin import SOURCE_FINGERPRINT, build
 SIMULATED = bool(config.ENABLE_CUDASIM)
 
 
-
 def _fused_multiply_add(a, b, c):
     """CUDA's fma.rn.f64: a * b + c rounded once, like LLVM's fma on the CPU."""
     return cuda.fma(a, b, c)
 
 
 # The simulator keeps convert.fma, an exact Python fma; real devices use fma.rn.
-_DEVICE = cuda.jit(device=True, inline="always")
+# forceinline: NVVM inlines the device functions into each kernel (no calls left in
+# the PTX) at a fraction of the compile time of Numba-IR inlining (inline="always":
+# about 25 s a kernel, against 1.5-2 s).
+_DEVICE = cuda.jit(device=True) if SIMULATED else cuda.jit(device=True, forceinline=True)
 _OVERRIDES = None if SIMULATED else {"fma": _DEVICE(_fused_multiply_add)}
 LIB = build(_DEVICE, overrides=_OVERRIDES)
 _fill_block = LIB.fill_block
@@ -29,20 +34,21 @@ _fill_block = LIB.fill_block
 THREADS_PER_BLOCK = 256
 
 
-def _make_fill_kernel():
-    """Return the fill kernel (a factory, to carry the source fingerprint).
+def _make_fill_kernel(dist: int, fmt: int):
+    """Return the fill kernel of one (distribution, output format).
 
-    ``cache=True``: each (output dtype, compute capability) is compiled once,
-    which takes about a minute of host time, and later processes load it from
-    Numba's on-disk cache.
+    ``dist`` and ``fmt`` are compile-time constants, so the compiler drops the
+    other laws' and formats' code: a uniform kernel holds no Box-Muller and no
+    inverse CDF, and compiles in a fraction of the time.  ``cache=True``: each
+    kernel is compiled once per compute capability, and later processes load it
+    from Numba's on-disk cache (keyed on the kernel sources' fingerprint).
     """
     fingerprint = SOURCE_FINGERPRINT
 
-    @cuda.jit(cache=True)
     def fill_kernel(
-        out, n_items, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape,
-        lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi,
-        bits_lo, bits_hi,
+        out, n_items, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape, lead_stride,
+        a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo,
+        bits_hi,
     ):
         """Fill ``out`` (1-D, contiguous) with work items 0..n_items-1, grid-stride.
 
@@ -60,13 +66,67 @@ def _make_fill_kernel():
             )
             w += stride
 
+    fill_kernel.__qualname__ = fill_kernel.__name__ = f"fill_kernel_{dist}_{fmt}"
     return fill_kernel
 
 
-fill_kernel = _make_fill_kernel()
+_KERNELS: dict = {}
+
+
+def kernel_source(dist: int, fmt: int):
+    """Return the Python function of the fill kernel of (dist, fmt), before ``cuda.jit``
+    (what ``numba.cuda.compile_ptx`` compiles ahead of time)."""
+    return _make_fill_kernel(int(dist), int(fmt))
+
+
+def fill_kernel(dist: int, fmt: int):
+    """Return the compiled (lazily, on first launch) fill kernel of (dist, fmt)."""
+    key = (int(dist), int(fmt))
+    kernel = _KERNELS.get(key)
+    if kernel is None:
+        kernel = _KERNELS[key] = cuda.jit(cache=True)(kernel_source(*key))
+    return kernel
 
 
 def launch_config(n_items: int, max_blocks: int) -> tuple[int, int]:
     """Return (blocks, threads) for ``n_items`` work items, at most ``max_blocks`` blocks."""
     blocks = max(1, min(max_blocks, -(-n_items // THREADS_PER_BLOCK)))
     return blocks, THREADS_PER_BLOCK
+
+
+def signature(dist: int, fmt: int, lead_dims: int = 1) -> tuple:
+    """Return the Numba argument types of the (dist, fmt) kernel for rows with
+    ``lead_dims`` leading dimensions (the length of ``lead_shape``)."""
+    from numba import types as nb
+
+    from .fill import FMT_FLOAT32, FMT_FLOAT64
+
+    out = {FMT_FLOAT32: nb.float32, FMT_FLOAT64: nb.float64}.get(int(fmt), nb.uint16)
+    i64, f64 = nb.int64, nb.float64
+    rows = nb.UniTuple(i64, lead_dims)
+    return (out[::1], i64, i64, i64, i64, i64, i64, i64, i64, rows, rows,
+            f64, f64, f64, f64, nb.boolean, f64, f64, f64, f64, f64, i64, i64)
+
+
+def compile_ptx(dist: int, fmt: int, cc: tuple[int, int], lead_dims: int = 1) -> str:
+    """Return the PTX of the (dist, fmt) fill kernel for compute capability ``cc``,
+    with no GPU and no driver (NVVM from pip)."""
+    with _compute_capability(cc):
+        ptx, _ = cuda.compile_ptx(kernel_source(dist, fmt), signature(dist, fmt, lead_dims),
+                                  cc=cc)
+    return ptx
+
+
+@contextlib.contextmanager
+def _compute_capability(cc: tuple[int, int]):
+    """Within the block, device functions compile for ``cc`` whether or not a driver
+    answers: numba-cuda asks the current device for it when it compiles a
+    ``forceinline`` device function, which fails on a machine without a GPU."""
+    from numba.cuda import dispatcher
+
+    asked = dispatcher.get_current_device
+    dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=cc)
+    try:
+        yield
+    finally:
+        dispatcher.get_current_device = asked

@@ -45,7 +45,8 @@ def _cuda_result(like, captured, config):
         target = flat
     else:
         target = cuda.to_device(flat)
-    cuda_kernels.fill_kernel[config](target, captured["n_items"], *captured["args"])
+    dist, fmt, *law = captured["args"]
+    cuda_kernels.fill_kernel(dist, fmt)[config](target, captured["n_items"], *law)
     host = target if cuda_kernels.SIMULATED else target.copy_to_host()
     return host.view(like.dtype).reshape(like.shape)
 
