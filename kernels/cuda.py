@@ -52,19 +52,29 @@ def _make_fill_kernel(dist: int, fmt: int):
     ):
         """Fill ``out`` (1-D, contiguous) with work items 0..n_items-1, grid-stride.
 
-        Work item w is block w mod blocks_per_row of row w // blocks_per_row.
+        Work item w is block j = w mod blocks_per_row of row r = w // blocks_per_row.
         """
         _ = fingerprint  # part of the cache key: see SOURCE_FINGERPRINT
         w = int64(cuda.grid(1))
         stride = int64(cuda.gridsize(1))
+        # (r, j) of work item w, kept up to date as w advances by the stride: two
+        # 64-bit divisions per thread instead of one per work item.
+        r = w // blocks_per_row
+        j = w - r * blocks_per_row
+        rows_step = stride // blocks_per_row
+        j_step = stride - rows_step * blocks_per_row
         while w < n_items:
-            r = w // blocks_per_row
             _fill_block(
-                r, w - r * blocks_per_row, out, dist, fmt, k0, k1, s0, s1, blocks_per_row,
-                row_len, base, lead_shape, lead_stride, a, b, lower, upper, reject, p_lower,
-                q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
+                r, j, out, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base,
+                lead_shape, lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass,
+                clamp_lo, clamp_hi, bits_lo, bits_hi,
             )
             w += stride
+            r += rows_step
+            j += j_step
+            if j >= blocks_per_row:
+                j -= blocks_per_row
+                r += 1
 
     fill_kernel.__qualname__ = fill_kernel.__name__ = f"fill_kernel_{dist}_{fmt}"
     return fill_kernel

@@ -45,14 +45,18 @@ FMT_BFLOAT16 = 3
 
 @scalar
 def row_start(r, base, lead_shape, lead_stride):
-    """Return the flat index in the whole tensor of the first element of row r."""
+    """Return the flat index in the whole tensor of the first element of row r.
+
+    Row r < prod(lead_shape) is the C-order index over the leading dimensions; the
+    first dimension needs no division (its index is what is left of r).
+    """
     e = int64(base)
-    for d in range(len(lead_shape) - 1, -1, -1):
+    for d in range(len(lead_shape) - 1, 0, -1):
         n = int64(lead_shape[d])
         q = r // n
         e += (r - q * n) * int64(lead_stride[d])
         r = q
-    return e
+    return e + r * int64(lead_stride[0])
 
 
 @scalar(inline=True)
