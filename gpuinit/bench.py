@@ -7,7 +7,9 @@ Each row gives throughput, the ratio to each installed peer (peer time / our
 time: above 1, gpuinit is faster), the fraction of the device's measured write
 bandwidth (a ``fill`` of the same buffer), the extra device memory, and the cold
 first-call time (compilation or on-disk cache load).  The helpers ``timer`` and
-``write_results`` are shared with the scripts under ``benchmarks/``.
+``write_results`` are shared with the scripts under ``benchmarks/``, which write the
+committed tables of ``benchmarks/results/``; ``gpuinit bench`` writes to
+``./gpuinit-bench/`` unless given ``--out``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The ``gpuinit`` command: info, demo, compile, bench, plot and init-torch.
 
+``gpuinit --version`` prints ``gpuinit.__version__``, the package's one version
+(pyproject.toml reads it from there).
+
 Exit codes: 0 success; 1 the work failed (an unknown initializer, a module that
 cannot be imported, a device that is not there; the message goes to stderr);
 2 bad command-line usage (argparse).
@@ -8,12 +11,16 @@ cannot be imported, a device that is not there; the message goes to stderr);
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import platform
 import sys
 import time
 from importlib import metadata
+from pathlib import Path
+from typing import Any, TextIO
 
+from . import __version__
 from . import random as gr
 from .bench import DISTRIBUTIONS
 from .devices import cuda_available, cuda_unavailable_reason, device
@@ -32,7 +39,7 @@ def _version(name: str) -> str:
 def info() -> str:
     """Return the report of ``gpuinit info``: versions, devices, why CUDA is (not) usable."""
     lines = [
-        f"gpuinit     {_version('gpuinit')}",
+        f"gpuinit     {__version__}",
         f"python      {platform.python_version()} ({platform.machine()})",
         f"numpy       {_version('numpy')}",
         f"numba       {_version('numba')}",
@@ -63,33 +70,98 @@ def _moments(array) -> tuple[float, float]:
     return float(xp.mean(sample)), float(xp.std(sample))
 
 
-def demo(log2_size: int = 24) -> str:
-    """Return the table of ``gpuinit demo``: a few large tensors on the best device,
-    with time, GB/s and mean/std against the expected values."""
+@contextlib.contextmanager
+def _compile_recorders(cuda: bool):
+    """Yield the recorders of Numba's compile events (CPU target, and the CUDA target when
+    ``cuda``), or None when numba-cuda has no event module to record from: after the
+    block, every recorder's ``buffer`` is empty when nothing was compiled (the code was
+    in memory or in Numba's disk cache)."""
+    from numba.core import event
+
+    modules = [event]
+    if cuda:
+        try:
+            from numba.cuda.core import event as cuda_event
+        except ImportError:  # an older numba-cuda: whether it compiled is unknown
+            yield None
+            return
+        modules.append(cuda_event)
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(m.install_recorder("numba:compile")) for m in modules]
+
+
+def first_call(label: str, make, dev, stream: TextIO) -> tuple[Any, float]:
+    """Run ``make()`` as the first call of a kernel and return (its result, the seconds it
+    took, synchronized).
+
+    Writes ``compiling LABEL ...`` to ``stream`` before the call and the seconds after
+    it, saying when Numba compiled nothing (the kernel was in memory or in its disk
+    cache), so a slow first call is never a mystery.
+    """
+    stream.write(f"compiling {label} ...")
+    stream.flush()
+    with _compile_recorders(dev.is_cuda) as recorders:
+        start = time.perf_counter()
+        result = make()
+        _synchronize(result)
+        seconds = time.perf_counter() - start
+    compiled = recorders is None or any(r.buffer for r in recorders)
+    cached = "" if compiled else " (nothing to compile: cached)"
+    stream.write(f" {seconds:.2f} s{cached}\n")
+    stream.flush()
+    return result, seconds
+
+
+def _target_label(dev) -> str:
+    return "CUDA kernel" if dev.is_cuda else "CPU loop"
+
+
+def _kernel_label(dist: str, dtype: str, dev, size: int) -> str:
+    """Return what a first call of ``dist`` in ``dtype`` on ``size`` values compiles, e.g.
+    "normal float32 CPU loop"."""
+    from .kernels.cpu import SERIAL_MAX_VALUES
+
+    if not dev.is_cuda and size <= SERIAL_MAX_VALUES:
+        return f"{dist} {dtype} CPU loop (the small-tensor loop of every distribution)"
+    return f"{dist} {dtype} {_target_label(dev)}"
+
+
+def demo(log2_size: int = 24, stream: TextIO | None = None) -> str:
+    """Return the table of ``gpuinit demo``: a few large tensors on the best device, with
+    the first call's time, a warm call's time and GB/s, and mean/std against the expected
+    values.  Each first call is announced on ``stream`` (default stderr) as it compiles."""
+    stream = stream if stream is not None else sys.stderr
     dev = device("auto")
     n = 1 << log2_size
     shape = (n // 4096, 4096)
     a = math.sqrt(3.0)
     cases = [
-        ("uniform(-√3, √3)", lambda dt: gr.uniform(shape, -a, a, seed=1, dtype=dt), 0.0, 1.0),
-        ("normal(0, 1)", lambda dt: gr.normal(shape, seed=2, dtype=dt), 0.0, 1.0),
-        ("truncated_normal(±2σ)", lambda dt: gr.truncated_normal(shape, seed=3, dtype=dt),
-         0.0, 0.8796256610342398),
+        ("uniform", "uniform(-√3, √3)", lambda dt: gr.uniform(shape, -a, a, seed=1, dtype=dt),
+         0.0, 1.0),
+        ("normal", "normal(0, 1)", lambda dt: gr.normal(shape, seed=2, dtype=dt), 0.0, 1.0),
+        ("truncated_normal", "truncated_normal(±2σ)",
+         lambda dt: gr.truncated_normal(shape, seed=3, dtype=dt), 0.0, 0.8796256610342398),
     ]
     dtypes = ["float32", "float16"]
-    rows = [f"device {dev}; shape {shape}; first call includes compilation (cached on disk)",
-            f"{'distribution':24} {'dtype':8} {'time ms':>9} {'GB/s':>7} {'mean':>8} "
-            f"{'std':>7} {'expected':>15}"]
-    for label, make, mean, std in cases:
+    rows = [f"device {dev}; shape {shape}",
+            "first ms: the first call in this process, including compiling its kernel (or "
+            "loading it from Numba's disk cache: see the lines above)",
+            "warm ms: the best of 3 later calls; GB/s from warm ms",
+            f"{'distribution':24} {'dtype':8} {'first ms':>9} {'warm ms':>9} {'GB/s':>7} "
+            f"{'mean':>8} {'std':>7} {'expected':>15}"]
+    for name, label, make, mean, std in cases:
         for dtype in dtypes:
-            make(dtype)  # compile or load from cache
-            start = time.perf_counter()
-            x = make(dtype)
-            _synchronize(x)
-            elapsed = time.perf_counter() - start
+            x, first = first_call(_kernel_label(name, dtype, dev, n),
+                                  lambda make=make, dtype=dtype: make(dtype), dev, stream)
+            warm = math.inf
+            for _ in range(3):
+                start = time.perf_counter()
+                x = make(dtype)
+                _synchronize(x)
+                warm = min(warm, time.perf_counter() - start)
             m, s = _moments(x)
-            rows.append(f"{label:24} {dtype:8} {elapsed * 1e3:9.2f} "
-                        f"{x.nbytes / elapsed / 1e9:7.2f} {m:8.4f} {s:7.4f} "
+            rows.append(f"{label:24} {dtype:8} {first * 1e3:9.2f} {warm * 1e3:9.2f} "
+                        f"{x.nbytes / warm / 1e9:7.2f} {m:8.4f} {s:7.4f} "
                         f"{f'{mean:.1f} / {std:.4f}':>15}")
     return "\n".join(rows)
 
@@ -97,23 +169,41 @@ def demo(log2_size: int = 24) -> str:
 KERNEL_DTYPES = tuple(FORMATS)  # float32, float64, float16, bfloat16
 
 
-def compile_kernels(dev_spec: str = "auto", dtypes=KERNEL_DTYPES) -> str:
-    """Compile (or load from Numba's on-disk cache) the fill kernel of every distribution
-    and dtype on the device, and return a table of the seconds each took.
+def compile_kernels(dev_spec: str = "auto", dtypes=KERNEL_DTYPES,
+                    stream: TextIO | None = None) -> list[tuple[str, float]]:
+    """Compile (or load from Numba's on-disk cache) every fill kernel of the dtypes on the
+    device, writing ``compiling LABEL ... SECONDS s`` to ``stream`` (default stdout) as it
+    goes; returns the (label, seconds) of each.
 
-    On the CPU each (distribution, dtype) loop takes seconds to compile on first
-    use and is then cached on disk; running this once (say, while building a
-    container image) moves that cost out of the first initialization.
+    On the CPU that is, per dtype, the loop for tensors of up to
+    ``SERIAL_MAX_VALUES`` (2^20) values, shared by every distribution, and the
+    parallel loop of each distribution for larger ones; each takes seconds to
+    compile on first use and is then cached on disk.  Running this once (say,
+    while building a container image) moves that cost out of the first
+    initialization.  On CUDA one kernel per dtype serves every distribution.
     """
+    from .kernels.cpu import SERIAL_MAX_VALUES
+
+    stream = stream if stream is not None else sys.stdout
     dev = device(dev_spec)
-    rows = [f"device {dev}; Numba cache: {_numba_cache_dir()}",
-            f"{'distribution':18} {'dtype':9} {'seconds':>8}"]
-    for name in DISTRIBUTIONS:
-        for dtype in dtypes:
-            start = time.perf_counter()
-            _synchronize(getattr(gr, name)(8, seed=0, dtype=dtype, device=dev))
-            rows.append(f"{name:18} {dtype:9} {time.perf_counter() - start:8.2f}")
-    return "\n".join(rows)
+    stream.write(f"device {dev}; Numba cache: {_numba_cache_dir()}\n")
+    target = _target_label(dev)
+    steps = []
+    for dtype in dtypes:
+        if dev.is_cuda:
+            steps.append((f"{dtype} {target} (every distribution)", "uniform", dtype, 8))
+        else:
+            steps.append((f"small-tensor {dtype} {target} (every distribution)", "uniform",
+                          dtype, 8))
+            steps += [(f"{name} {dtype} {target}", name, dtype, SERIAL_MAX_VALUES + 1)
+                      for name in DISTRIBUTIONS]
+    done = []
+    for label, name, dtype, size in steps:
+        _, seconds = first_call(
+            label, lambda name=name, dtype=dtype, size=size: getattr(gr, name)(
+                size, seed=0, dtype=dtype, device=dev), dev, stream)
+        done.append((label, seconds))
+    return done
 
 
 def _numba_cache_dir() -> str:
@@ -122,11 +212,20 @@ def _numba_cache_dir() -> str:
     return config.CACHE_DIR or "next to the package (or the user cache if read-only)"
 
 
-def model_demo(preset: str, dtype: str = "float32", progress=None) -> str:
+def model_demo(preset: str, dtype: str = "float32", progress=None,
+               stream: TextIO | None = None) -> str:
     """Return the report of building the GPT-style parameter stack ``preset`` on the best
-    device: tensors, parameters, bytes, time and GB/s (kernels compiled beforehand)."""
+    device: tensors, parameters, bytes, time and GB/s (kernels compiled beforehand, as
+    announced on ``stream``, default stderr)."""
+    from .kernels.cpu import SERIAL_MAX_VALUES
+
+    stream = stream if stream is not None else sys.stderr
     dev = device("auto")
-    build_gpt("tiny", device=dev, dtype=dtype)  # compile or load from cache
+    # GPT-2's weights are normal: warm the kernel of small and of large tensors.
+    first_call(f"normal {dtype} {_target_label(dev)} (small and large tensors)",
+               lambda: (gr.normal(8, seed=0, dtype=dtype, device=dev),
+                        gr.normal(SERIAL_MAX_VALUES + 1, seed=0, dtype=dtype, device=dev))[1],
+               dev, stream)
     start = time.perf_counter()
     parameters = build_gpt(preset, seed=0, device=dev, dtype=dtype, progress=progress)
     for p in parameters.values():
@@ -166,11 +265,18 @@ def parse_initializer(text: str):
     return get(text)
 
 
-def bench(dev_spec: str, sizes: list[int] | None, repeat: int, out: str) -> str:
+# Where ``gpuinit bench`` writes without --out: a folder of the current directory, never
+# the committed benchmarks/results/ of a checkout.
+BENCH_DIR = "gpuinit-bench"
+
+
+def bench(dev_spec: str, sizes: list[int] | None, repeat: int, out: str | None = None) -> str:
     """Run the sampling benchmark on ``dev_spec``, print its table (rich when installed) and
-    write ``out/<device>.md``; returns the path written."""
+    write ``out/<device>.md`` (``out`` defaults to ``./gpuinit-bench``); returns the absolute
+    path written."""
     from . import bench as suite
 
+    out = Path(out if out is not None else BENCH_DIR)
     dev = device(dev_spec)
     sizes = sizes or suite.default_sizes(dev)
     total = len(sizes) * len(suite.DISTRIBUTIONS) * len(suite.DTYPES)
@@ -187,13 +293,14 @@ def bench(dev_spec: str, sizes: list[int] | None, repeat: int, out: str) -> str:
                                  "(peers: time ratio, > 1 means gpuinit is faster)")
     path = suite.write_results(out, suite.device_label(dev),
                                suite.sampling_markdown(dev, rows_done, cold, repeat))
-    return str(path)
+    return str(path.resolve())
 
 
 def plot(init_text: str, shape: tuple[int, ...], out: str, *, seed: int, dtype: str,
          dev_spec: str, bins: int) -> str:
-    """Sample ``init`` at ``shape`` on the device, draw the histogram over the exact density
-    to ``out``; returns a one-line summary."""
+    """Sample ``init`` at ``shape`` on the device with ``seed`` (the command's default 0
+    makes the same figure every run), draw the histogram over the exact density to
+    ``out``; returns a one-line summary."""
     from .plot import law_of, plot_samples
 
     init = parse_initializer(init_text)
@@ -201,7 +308,7 @@ def plot(init_text: str, shape: tuple[int, ...], out: str, *, seed: int, dtype: 
     samples = init(shape, dtype=dtype, device=dev_spec, seed=seed)
     host = samples.get() if hasattr(samples, "get") else samples
     plot_samples(host, law, out, title=f"{init!r} {shape} {dtype}", bins=bins)
-    return f"wrote {out}: {law.name}, mean {law.mean:.4g}, std {law.std:.4g}"
+    return f"wrote {out}: {law.name}, mean {law.mean:.4g}, std {law.std:.4g}, seed {seed}"
 
 
 def init_torch(target: str, *, dev_spec: str, seed: int, scheme: str, out: str | None,
@@ -263,6 +370,7 @@ def _host_array(tensor):
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gpuinit`` console script."""
     parser = argparse.ArgumentParser(prog="gpuinit", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"gpuinit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("info", help="versions, devices and why CUDA is or is not usable")
     demo_parser = commands.add_parser("demo", help="initialize large tensors and time them")
@@ -277,15 +385,17 @@ def main(argv: list[str] | None = None) -> int:
     bench_parser.add_argument("--sizes", default=None,
                               help="log2 sizes, e.g. 20,25 (default 20,25 CPU; 20-28 GPU)")
     bench_parser.add_argument("--repeat", type=int, default=7, help="timed runs (median)")
-    bench_parser.add_argument("--out", default="benchmarks/results",
-                              help="folder of the markdown results (default benchmarks/results)")
+    bench_parser.add_argument("--out", default=None,
+                              help=f"folder of the markdown results (default ./{BENCH_DIR}; "
+                                   "benchmarks/results holds the committed tables)")
     plot_parser = commands.add_parser(
         "plot", help="histogram of an initializer's samples over its exact density (PNG)")
     plot_parser.add_argument("init", metavar="INIT",
                              help='an initializer id ("he_normal") or a JSON config')
     plot_parser.add_argument("--shape", required=True, help="e.g. 784,256 (Keras layout)")
     plot_parser.add_argument("-o", "--out", required=True, help="the PNG to write")
-    plot_parser.add_argument("--seed", type=int, default=0)
+    plot_parser.add_argument("--seed", type=int, default=0,
+                             help="seed of the samples (default 0: the same figure every run)")
     plot_parser.add_argument("--dtype", default="float32")
     plot_parser.add_argument("--device", default="auto")
     plot_parser.add_argument("--bins", type=int, default=200)
@@ -320,10 +430,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             parser.error("--log2-size must lie in [12, 34]")
         if args.model != "none" and args.model not in PRESETS:
             parser.error(f"--model must be none or one of {', '.join(PRESETS)}")
-        print(demo(args.log2_size))
+        print(demo(args.log2_size, stream=sys.stdout))
         if args.model != "none":
             print()
-            print(model_demo(args.model, progress=ProgressBar()))
+            print(model_demo(args.model, progress=ProgressBar(), stream=sys.stdout))
     elif args.command == "bench":
         if args.repeat < 1:
             parser.error("--repeat must be at least 1")
@@ -339,7 +449,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         unknown = [d for d in dtypes if d not in KERNEL_DTYPES]
         if unknown or not dtypes:
             parser.error(f"--dtypes {args.dtypes!r}: choose from {', '.join(KERNEL_DTYPES)}")
-        print(compile_kernels(args.device, dtypes))
+        compile_kernels(args.device, dtypes, stream=sys.stdout)
     elif args.command == "plot":
         if args.bins < 1:
             parser.error("--bins must be at least 1")

@@ -4,9 +4,27 @@ Every function of ``torch.nn.init``, with its signature and semantics (PyTorch's
 layout ``(out, in, *spatial)`` for fans), plus keyword-only ``seed=`` and
 ``stream=``.  Each fills its tensor in place and returns the same object:
 NumPy arrays, CuPy arrays and torch tensors on the CPU or CUDA, zero-copy
-(kernels write into the tensor's memory; see :mod:`gpuinit.targets`).  Without
-``seed=`` each call draws a fresh seed from :func:`gpuinit.manual_seed`'s sequence.
-Under :func:`gpuinit.validation.validate_only` they check everything and write nothing.
+(kernels write into the tensor's memory; see :mod:`gpuinit.targets`).
+Under :func:`gpuinit.validation.validate_only` they check everything, write
+nothing and draw no seed.
+
+Seeds.  Every random function (``uniform_``, ``normal_``, ``trunc_normal_``,
+``xavier_*``, ``kaiming_*``, ``orthogonal_``, ``sparse_``) takes ``seed=`` (an
+integer in [0, 2^64)) or ``generator=`` (a ``torch.Generator``, as
+``torch.nn.init`` does), not both (ValueError).  Without ``seed=`` the seed is
+one 64-bit integer drawn on the generator's device:
+
+1. from ``generator`` when given;
+2. else, for a torch tensor, from torch's default generator of the tensor's
+   device, so ``torch.manual_seed(k)`` makes the result reproducible and the
+   call advances torch's random state as a ``torch.nn.init`` call would;
+3. else (NumPy and CuPy arrays) from :func:`gpuinit.manual_seed`'s sequence.
+
+As in torch, the generator must be on the tensor's device type (a CPU generator
+for NumPy arrays and CPU tensors, a CUDA one for CuPy arrays and CUDA tensors);
+otherwise RuntimeError, torch's error.  A zero-element tensor draws nothing and
+is returned unchanged; ``kaiming_uniform_`` and ``kaiming_normal_`` also warn
+``Initializing zero-element tensors is a no-op``, as torch's do.
 
 >>> import numpy as np, gpuinit as gi
 >>> w = np.empty((256, 128), dtype=np.float32)
@@ -17,6 +35,8 @@ True
 from __future__ import annotations
 
 import math
+import sys
+import warnings
 from typing import Any
 
 from . import random
@@ -25,8 +45,8 @@ from .dtypes import check_representable, float_format, numeric_dtype
 from .fans import calculate_gain, torch_fans
 from .initializers.sparse import check_sparsity, sparse_columns
 from .qr import orthogonal_matrix
-from .seeding import resolve_seed
-from .targets import wrap
+from .seeding import check_seed, next_seed
+from .targets import Target, wrap
 from .validation import validating
 
 __all__ = [
@@ -35,13 +55,63 @@ __all__ = [
     "xavier_normal_", "xavier_uniform_", "zeros_",
 ]
 
+_INT64_MIN = -(1 << 63)
 
-def _sampled(tensor: Any, sample, seed, stream: int):
-    """Fill ``tensor`` with ``sample(shape, **options)``, in place when kernels can."""
+
+def _check_generator(generator: Any, target: Target) -> None:
+    """Raise TypeError unless ``generator`` is a torch.Generator, and RuntimeError (torch's
+    error) unless it lives on the tensor's device type."""
+    torch = sys.modules.get("torch")  # a torch.Generator exists only once torch is imported
+    if torch is None or not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    if generator.device.type != target.device.kind:
+        raise RuntimeError(
+            f"Expected a '{target.device.kind}' device type for generator but found "
+            f"'{generator.device.type}' (the tensor is on {target.device})"
+        )
+
+
+def _torch_draw(generator: Any, device: Any) -> int:
+    """Return one 64-bit seed in [0, 2^64) drawn from ``generator`` (None: torch's default
+    generator of ``device``) on ``device``; the generator advances."""
+    import torch
+
+    draw = torch.empty((), dtype=torch.int64, device=device)
+    draw.random_(_INT64_MIN, None, generator=generator)  # every int64 value, uniformly
+    return int(draw.item()) % (1 << 64)
+
+
+def _seed_for(target: Target, seed: Any, generator: Any) -> int:
+    """Return the seed of one fill of ``target`` (the rule of the module docstring).
+
+    ``seed`` checked when given; else one draw from ``generator``, or from torch's
+    default generator for a torch tensor, or the next seed of
+    :func:`gpuinit.manual_seed`'s sequence.  While validating, or for a zero-element
+    tensor, nothing is drawn and 0 is returned.  ValueError when both ``seed`` and
+    ``generator`` are given.
+    """
+    if generator is not None:
+        if seed is not None:
+            raise ValueError("pass seed= or generator=, not both")
+        _check_generator(generator, target)
+    if seed is not None:
+        return check_seed(seed)
+    if validating() or math.prod(target.shape) == 0:
+        return 0
+    if generator is not None:
+        return _torch_draw(generator, generator.device)
+    if type(target.original).__module__.split(".")[0] == "torch":
+        return _torch_draw(None, target.original.device)
+    return next_seed()
+
+
+def _sampled(tensor: Any, sample, seed, generator, stream: int):
+    """Fill ``tensor`` with ``sample(shape, **options)``, in place when kernels can, and
+    return it."""
     target = wrap(tensor)
     float_format(target.dtype, "tensor.dtype")  # random values need a float tensor
-    options = {"seed": resolve_seed(seed), "stream": stream, "device": target.device,
-               "dtype": target.compute_dtype}
+    options = {"seed": _seed_for(target, seed, generator), "stream": stream,
+               "device": target.device, "dtype": target.compute_dtype}
     out = target.direct_out()
     values = sample(target.shape, out=out, **options)
     if out is None and not validating():
@@ -49,30 +119,34 @@ def _sampled(tensor: Any, sample, seed, stream: int):
     return tensor
 
 
-def uniform_(tensor, a: float = 0.0, b: float = 1.0, *, seed: int | None = None,
-             stream: int = 0):
+def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None, *,
+             seed: int | None = None, stream: int = 0):
     """Fill ``tensor`` with U[a, b) values and return it.  Matches ``torch.nn.init.uniform_``."""
     a, b = check_real(a, "a"), check_real(b, "b")
-    return _sampled(tensor, lambda shape, **o: random.uniform(shape, a, b, **o), seed, stream)
+    return _sampled(tensor, lambda shape, **o: random.uniform(shape, a, b, **o), seed,
+                    generator, stream)
 
 
-def normal_(tensor, mean: float = 0.0, std: float = 1.0, *, seed: int | None = None,
-            stream: int = 0):
+def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None, *,
+            seed: int | None = None, stream: int = 0):
     """Fill ``tensor`` with N(mean, std²) values and return it.
 
     Matches ``torch.nn.init.normal_``.
     """
     mean, std = check_real(mean, "mean"), check_real(std, "std")
-    return _sampled(tensor, lambda shape, **o: random.normal(shape, mean, std, **o), seed, stream)
+    return _sampled(tensor, lambda shape, **o: random.normal(shape, mean, std, **o), seed,
+                    generator, stream)
 
 
 def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
-                  b: float = 2.0, *, seed: int | None = None, stream: int = 0):
-    """Fill ``tensor`` with N(mean, std²) truncated to the *absolute* bounds [a, b].
+                  b: float = 2.0, generator=None, *, seed: int | None = None,
+                  stream: int = 0):
+    """Fill ``tensor`` with N(mean, std²) truncated to the *absolute* bounds [a, b] and
+    return it.
 
     Matches ``torch.nn.init.trunc_normal_`` (whose bounds are values, not
     multiples of std: the default [-2, 2] is ±2σ only when std = 1); ``a`` may be
-    ``-inf`` and ``b`` ``inf``, as torch allows.
+    ``-inf`` and ``b`` ``inf``, as torch allows (both infinite: a plain normal).
     """
     mean, std = check_real(mean, "mean"), check_real(std, "std")
     a, b = check_bound(a, "a"), check_bound(b, "b")
@@ -83,9 +157,8 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
     lower, upper = (a - mean) / std, (b - mean) / std
     return _sampled(
         tensor, lambda shape, **o: random.truncated_normal(shape, mean, std, lower, upper, **o),
-        seed, stream,
+        seed, generator, stream,
     )
-
 
 def constant_(tensor, val: float):
     """Fill ``tensor`` with ``val`` and return it.  Matches ``torch.nn.init.constant_``."""
@@ -153,54 +226,64 @@ def _fan(shape, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-def xavier_uniform_(tensor, gain: float = 1.0, *, seed: int | None = None, stream: int = 0):
+def xavier_uniform_(tensor, gain: float = 1.0, generator=None, *, seed: int | None = None,
+                    stream: int = 0):
     """Fill ``tensor`` with U[-a, a), a = gain·√(6 / (fan_in + fan_out)), and return it.
     Matches ``torch.nn.init.xavier_uniform_``."""
     fan_in, fan_out = torch_fans(wrap(tensor).shape)
     bound = check_real(gain, "gain") * math.sqrt(6.0 / max(1, fan_in + fan_out))
-    return uniform_(tensor, -bound, bound, seed=seed, stream=stream)
+    return uniform_(tensor, -bound, bound, generator, seed=seed, stream=stream)
 
 
-def xavier_normal_(tensor, gain: float = 1.0, *, seed: int | None = None, stream: int = 0):
+def xavier_normal_(tensor, gain: float = 1.0, generator=None, *, seed: int | None = None,
+                   stream: int = 0):
     """Fill ``tensor`` with N(0, gain²·2 / (fan_in + fan_out)) and return it.
     Matches ``torch.nn.init.xavier_normal_``."""
     fan_in, fan_out = torch_fans(wrap(tensor).shape)
     std = check_real(gain, "gain") * math.sqrt(2.0 / max(1, fan_in + fan_out))
-    return normal_(tensor, 0.0, std, seed=seed, stream=stream)
+    return normal_(tensor, 0.0, std, generator, seed=seed, stream=stream)
 
 
-def _kaiming_std(tensor, a, mode, nonlinearity) -> float | None:
-    shape = wrap(tensor).shape
-    if 0 in shape:
-        return None  # torch warns and leaves an empty tensor alone
-    fan = _fan(shape, mode)
+def _kaiming_std(tensor, a, mode, nonlinearity, seed, generator) -> float | None:
+    """Return the Kaiming std of ``tensor``, or None (after torch's warning) when it has no
+    elements and is to be left alone."""
+    target = wrap(tensor)
+    if 0 in target.shape:
+        _seed_for(target, seed, generator)  # checks seed= and generator=; draws nothing
+        if not validating():  # the real call warns; its check-only pass does not
+            warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return None
+    fan = _fan(target.shape, mode)
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
 def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu", *, seed: int | None = None,
-                     stream: int = 0):
+                     nonlinearity: str = "leaky_relu", generator=None, *,
+                     seed: int | None = None, stream: int = 0):
     """Fill ``tensor`` with U[-b, b), b = gain·√(3 / fan), gain = calculate_gain(nonlinearity, a),
-    and return it.  Matches ``torch.nn.init.kaiming_uniform_``."""
-    std = _kaiming_std(tensor, a, mode, nonlinearity)
+    and return it.  Matches ``torch.nn.init.kaiming_uniform_`` (a zero-element tensor is
+    returned unchanged, with torch's warning)."""
+    std = _kaiming_std(tensor, a, mode, nonlinearity, seed, generator)
     if std is None:
         return tensor
     bound = math.sqrt(3.0) * std
-    return uniform_(tensor, -bound, bound, seed=seed, stream=stream)
+    return uniform_(tensor, -bound, bound, generator, seed=seed, stream=stream)
 
 
 def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu", *, seed: int | None = None,
-                    stream: int = 0):
+                    nonlinearity: str = "leaky_relu", generator=None, *,
+                    seed: int | None = None, stream: int = 0):
     """Fill ``tensor`` with N(0, (gain / √fan)²) and return it.
-    Matches ``torch.nn.init.kaiming_normal_``."""
-    std = _kaiming_std(tensor, a, mode, nonlinearity)
+    Matches ``torch.nn.init.kaiming_normal_`` (a zero-element tensor is returned
+    unchanged, with torch's warning)."""
+    std = _kaiming_std(tensor, a, mode, nonlinearity, seed, generator)
     if std is None:
         return tensor
-    return normal_(tensor, 0.0, std, seed=seed, stream=stream)
+    return normal_(tensor, 0.0, std, generator, seed=seed, stream=stream)
 
 
-def orthogonal_(tensor, gain: float = 1.0, *, seed: int | None = None, stream: int = 0):
+def orthogonal_(tensor, gain: float = 1.0, generator=None, *, seed: int | None = None,
+                stream: int = 0):
     """Fill ``tensor`` (at least 2-D, read as ``shape[0] × rest``) with gain · a random
     (semi-)orthogonal matrix and return it.  Matches ``torch.nn.init.orthogonal_``.
 
@@ -213,22 +296,23 @@ def orthogonal_(tensor, gain: float = 1.0, *, seed: int | None = None, stream: i
     if len(shape) < 2:
         raise ValueError(f"orthogonal_ needs a tensor with 2 or more dimensions, got {shape}")
     if 0 in shape:
+        _seed_for(target, seed, generator)  # checks seed= and generator=; draws nothing
         return tensor
     form = float_format(target.compute_dtype, "tensor.dtype")
     # |entries of Q| <= 1, so gain·Q fits the tensor's dtype when gain does.
     check_representable(gain, float_format(target.dtype).numpy_dtype, "gain")
+    seed = _seed_for(target, seed, generator)
     if validating():
         return tensor
     rows = shape[0]
     cols = math.prod(shape) // rows
-    matrix = orthogonal_matrix(rows, cols, gain, resolve_seed(seed), stream, form,
-                               target.device)
+    matrix = orthogonal_matrix(rows, cols, gain, seed, stream, form, target.device)
     target.write(matrix.reshape(shape))
     return tensor
 
 
-def sparse_(tensor, sparsity: float, std: float = 0.01, *, seed: int | None = None,
-            stream: int = 0):
+def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None, *,
+            seed: int | None = None, stream: int = 0):
     """Fill the 2-D ``tensor`` with N(0, std²) values, ceil(sparsity·rows) of each column
     set to zero, and return it.  Matches ``torch.nn.init.sparse_``."""
     target = wrap(tensor)
@@ -237,9 +321,10 @@ def sparse_(tensor, sparsity: float, std: float = 0.01, *, seed: int | None = No
     sparsity = check_sparsity(sparsity)
     std = check_nonnegative(std, "std")
     float_format(target.compute_dtype, "tensor.dtype")
+    seed = _seed_for(target, seed, generator)
     if validating():
         return tensor
-    values = sparse_columns(target.shape, sparsity, std, resolve_seed(seed), stream,
+    values = sparse_columns(target.shape, sparsity, std, seed, stream,
                             target.compute_dtype, target.device)
     target.write(values)
     return tensor

@@ -3,7 +3,8 @@
 :func:`law_of` returns the distribution an entry of ``init(shape)`` follows
 (its density, mean, standard deviation, support and the fans and limits it was
 derived from); :func:`plot_samples` draws the histogram of a sample over that
-density.  The figure needs matplotlib (the ``plot`` extra); the laws do not.
+density, with its legend and statistics beside the axes, off the histogram.  The
+figure needs matplotlib (the ``plot`` extra); the laws do not.
 """
 
 from __future__ import annotations
@@ -145,10 +146,13 @@ def law_of(init: Any, shape: tuple[int, ...]) -> Law:
     )
 
 
-def plot_samples(samples: np.ndarray, law: Law, path: Any, *, title: str,
-                 bins: int = 200) -> None:
-    """Write a PNG to ``path``: the histogram of ``samples`` (density scale) over the law's
-    density, point masses as stems, and the fans, limits and moments annotated."""
+def figure_of(samples: np.ndarray, law: Law, *, title: str, bins: int = 200):
+    """Return a matplotlib Figure: the histogram of ``samples`` (density scale) over the
+    law's density, point masses as stems, and the fans, limits and moments annotated.
+
+    The histogram has its axes to itself: the legend and the statistics box sit in a
+    panel to its right, so they never cover the peak, whatever the law's shape.
+    """
     try:
         import matplotlib
 
@@ -158,7 +162,8 @@ def plot_samples(samples: np.ndarray, law: Law, path: Any, *, title: str,
         raise ImportError("gpuinit plot needs matplotlib: pip install 'gpuinit[plot]'") from exc
     values = np.asarray(samples, dtype=np.float64).reshape(-1)
     continuous = values
-    figure, axes = plt.subplots(figsize=(8, 5))
+    figure, (axes, side) = plt.subplots(1, 2, figsize=(11, 5), width_ratios=(2.2, 1.0),
+                                        layout="constrained")
     for value, probability in law.atoms.items():
         continuous = continuous[continuous != value]
         share = float(np.mean(values == value))
@@ -177,16 +182,26 @@ def plot_samples(samples: np.ndarray, law: Law, path: Any, *, title: str,
             grid = np.linspace(low, high, 2001)
             axes.plot(grid, law.density(grid), color="black", lw=1.5,
                       label=f"exact: {law.name}")
-    text = [f"mean {values.mean():.4g} (exact {law.mean:.4g})",
-            f"std {values.std():.4g} (exact {law.std:.4g})",
-            f"min {values.min():.4g}, max {values.max():.4g}", *law.notes]
-    axes.text(0.01, 0.99, "\n".join(text), transform=axes.transAxes, va="top", fontsize=8,
-              family="monospace", bbox={"facecolor": "white", "alpha": 0.8})
     axes.set_title(title)
     axes.set_xlabel("value")
     axes.set_ylabel("density")
-    axes.legend(loc="upper right", fontsize=8)
-    figure.tight_layout()
+    side.axis("off")
+    handles, labels = axes.get_legend_handles_labels()
+    side.legend(handles, labels, loc="upper left", fontsize=8, frameon=False)
+    notes = [part for note in law.notes for part in note.split("; ")]  # short lines
+    text = [f"mean {values.mean():.4g} (exact {law.mean:.4g})",
+            f"std {values.std():.4g} (exact {law.std:.4g})",
+            f"min {values.min():.4g}, max {values.max():.4g}", *notes]
+    side.text(0.0, 0.0, "\n".join(text), transform=side.transAxes, va="bottom", fontsize=8,
+              family="monospace", wrap=True)
+    return figure
+
+
+def plot_samples(samples: np.ndarray, law: Law, path: Any, *, title: str,
+                 bins: int = 200) -> None:
+    """Write :func:`figure_of`'s figure of ``samples`` over ``law`` to ``path`` (a PNG)."""
+    import matplotlib.pyplot as plt
+
+    figure = figure_of(samples, law, title=title, bins=bins)
     figure.savefig(path, dpi=120)
     plt.close(figure)
-

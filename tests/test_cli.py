@@ -1,11 +1,18 @@
 """The gpuinit command: compile, bench, plot and init-torch, their errors and exit codes."""
 
+import io
+import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
+import gpuinit
 from gpuinit.cli import main
+from gpuinit.layers import ProgressBar
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("command", ["info", "demo", "compile", "bench", "plot", "init-torch"])
@@ -60,15 +67,59 @@ def test_usage_errors_exit_2(capsys):
     assert "--dtypes 'float32,int8': choose from" in capsys.readouterr().err
 
 
-def test_compile_makes_every_distribution_of_the_dtypes_asked_for(capsys):
+def test_compile_announces_each_kernel_then_its_seconds(capsys):
     assert main(["compile", "--device", "cpu", "--dtypes", "float32"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("device cpu")
-    rows = [line.split() for line in lines[2:]]
-    assert [(r[0], r[1]) for r in rows] == [("uniform", "float32"), ("normal", "float32"),
-                                             ("truncated_normal", "float32")]
-    assert all(float(r[2]) >= 0 for r in rows)
+    labels = [line.partition(" ... ")[0] for line in lines[1:]]
+    assert labels == ["compiling small-tensor float32 CPU loop (every distribution)",
+                      "compiling uniform float32 CPU loop", "compiling normal float32 CPU loop",
+                      "compiling truncated_normal float32 CPU loop"]
+    for line in lines[1:]:
+        seconds = line.partition(" ... ")[2].split()
+        assert seconds[1] == "s" and float(seconds[0]) >= 0
     assert main(["compile", "--device", "tpu"]) == 1
+
+
+def test_compile_lines_come_before_each_compile_and_say_when_nothing_compiled():
+    from gpuinit.cli import first_call
+    from gpuinit.devices import device
+
+    stream = io.StringIO()
+
+    def make():
+        assert stream.getvalue() == "compiling something ..."  # written before the call
+        return 1
+
+    assert first_call("something", make, device("cpu"), stream) == (1, pytest.approx(0, abs=1))
+    assert stream.getvalue().endswith(" s (nothing to compile: cached)\n")
+
+
+def test_demo_prints_first_call_and_warm_times_apart(capsys):
+    assert main(["demo", "--log2-size", "12", "--model", "none"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    compiling = [line for line in out if line.startswith("compiling ")]
+    assert [line.split()[1:3] for line in compiling] == [
+        [dist, dtype] for dist in ["uniform", "normal", "truncated_normal"]
+        for dtype in ["float32", "float16"]]
+    header = next(line for line in out if line.startswith("distribution"))
+    assert header.split()[2:6] == ["first", "ms", "warm", "ms"]
+    assert any(line.startswith("first ms: the first call") and "compiling" in line
+               for line in out)
+    rows = [line for line in out if line.startswith(("uniform(", "normal(", "truncated"))]
+    assert len(rows) == 6
+    for row in rows:
+        first, warm = (float(v) for v in row.split()[-8:-6])  # before GB/s ... expected
+        assert first > 0 and warm > 0
+
+
+def test_bench_writes_to_a_working_folder_by_default_and_says_where(tmp_path, monkeypatch,
+                                                                     capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "--device", "cpu", "--sizes", "12", "--repeat", "1"]) == 0
+    [written] = (tmp_path / "gpuinit-bench").glob("cpu-*.md")
+    assert f"wrote {written}" in capsys.readouterr().out
+    assert not (tmp_path / "benchmarks").exists()
 
 
 def test_bench_prints_and_writes_the_table(tmp_path, capsys):
@@ -140,3 +191,56 @@ def test_init_torch_on_cuda_without_it_exits_1(factory_module, capsys):
         pytest.skip("checks the error raised without CUDA")
     assert main(["init-torch", f"{factory_module}:mlp", "--device", "cuda"]) == 1
     assert "no usable CUDA device" in capsys.readouterr().err
+
+
+def test_version_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"gpuinit {gpuinit.__version__}"
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["dynamic"] == ["version"]  # one source: gpuinit.__version__
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "gpuinit.__version__"}
+
+
+def test_bfloat16_support_is_a_base_dependency_imported_only_when_used():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "ml_dtypes>=0.4" in project["dependencies"]
+    assert not any(d.startswith("ml_dtypes") for extra in project["optional-dependencies"].values()
+                   for d in extra)
+    code = ("import sys, gpuinit; assert 'ml_dtypes' not in sys.modules; "
+            "gpuinit.random.uniform(4, seed=0, dtype='bfloat16', device='cpu'); "
+            "assert 'ml_dtypes' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_writes_plain_lines_when_not_on_a_terminal():
+    log = io.StringIO()
+    bar = ProgressBar(width=10, stream=log, interval=0.0)
+    for done in range(0, 101):
+        bar(done, 100, f"layer_{done}/weight")
+    lines = log.getvalue().splitlines(keepends=True)
+    assert "\r" not in log.getvalue()
+    assert len(lines) == 11  # 0%, 10%, ..., 100%: one line each
+    assert lines[5].startswith("[#####.....]  50%") and lines[5].endswith("layer_50/weight\n")
+    assert lines[-1].startswith("[##########] 100%")
+    tty = _Terminal()
+    bar = ProgressBar(width=10, stream=tty, interval=0.0)
+    bar(50, 100, "a/weight")
+    bar(100, 100, "b/bias")
+    assert tty.getvalue().count("\r") == 2 and tty.getvalue().count("\n") == 1
+
+
+def test_init_torch_progress_in_a_log_has_no_carriage_returns(factory_module, capsys):
+    pytest.importorskip("torch")
+    assert main(["init-torch", f"{factory_module}:mlp", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "100%" in err

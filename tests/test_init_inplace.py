@@ -99,4 +99,5 @@ def test_fan_errors_and_wrong_targets():
     with pytest.raises(ValueError, match="read-only"):
         gi.init.uniform_(frozen)
     empty = torch.empty(0, 4)
-    assert gi.init.kaiming_uniform_(empty) is empty
+    with pytest.warns(UserWarning, match="zero-element tensors is a no-op"):
+        assert gi.init.kaiming_uniform_(empty) is empty

@@ -72,3 +72,49 @@ def test_constants_are_point_masses_and_other_initializers_are_refused():
             law_of(gi.initializers.get(name), (4, 4, 3))
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         law_of(gi.initializers.Orthogonal(), (5,))
+
+
+@pytest.mark.parametrize("identifier,shape", [("he_normal", (256, 64)),
+                                              (gi.initializers.Sparse(0.5), (64, 32)),
+                                              ("glorot_uniform", (3, 3, 16, 32))], ids=str)
+def test_figure_keeps_its_legend_and_statistics_off_the_histogram(identifier, shape):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from gpuinit.plot import figure_of
+
+    init = gi.initializers.get(identifier)
+    figure = figure_of(init(shape, seed=0, device="cpu"), law_of(init, shape), title="t")
+    try:
+        renderer = figure.canvas.get_renderer()
+        figure.draw(renderer)
+        histogram = figure.axes[0]
+        plot_area = histogram.get_window_extent(renderer)
+        legends = [a.get_legend() for a in figure.axes if a.get_legend() is not None]
+        texts = [t for a in figure.axes for t in a.texts]
+        assert len(legends) == 1 and len(texts) == 1
+        assert histogram.get_legend() is None and not histogram.texts
+        legend = legends[0].get_window_extent(renderer)
+        stats = texts[0].get_window_extent(renderer)
+        assert "mean" in texts[0].get_text() and "std" in texts[0].get_text()
+        for box in (legend, stats):
+            assert not box.overlaps(plot_area)
+            assert box.x1 <= figure.bbox.x1 + 1 and box.y0 >= figure.bbox.y0 - 1  # on the page
+        assert not legend.overlaps(stats)
+    finally:
+        plt.close(figure)
+
+
+def test_plot_command_uses_a_fixed_seed_by_default(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from gpuinit.cli import main
+
+    gi.manual_seed(1)
+    pngs = []
+    for name in ["a.png", "b.png"]:
+        assert main(["plot", "he_normal", "--shape", "64,32", "-o", str(tmp_path / name),
+                     "--device", "cpu"]) == 0
+        pngs.append((tmp_path / name).read_bytes())
+        gi.manual_seed(2)  # the global sequence plays no part
+    assert pngs[0] == pngs[1]
+    assert capsys.readouterr().out.rstrip().endswith("seed 0")
