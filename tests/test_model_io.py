@@ -119,9 +119,9 @@ def test_a_file_that_does_not_fit_changes_nothing(tmp_path):
         model.load_weights(path)
     for a, b in zip(model.get_weights(), before, strict=True):
         np.testing.assert_array_equal(a, b)
-    (tmp_path / "junk").write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{nope")
+    (tmp_path / "junk.safetensors").write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{nope")
     with pytest.raises(ValueError, match="not a safetensors file"):
-        model.load_weights(tmp_path / "junk")
+        model.load_weights(tmp_path / "junk.safetensors")
     smaller = Sequential([Input(3), Dense(2)], seed=0, device="cpu")
     smaller.save_weights(tmp_path / "small.safetensors")
     with pytest.raises(ValueError, match="missing"):

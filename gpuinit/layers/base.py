@@ -17,11 +17,13 @@ from ..initializers import serialize
 from .parameter import (
     Parameter,
     ParameterSpec,
+    assign_all,
     check_values,
     describe,
     is_array_like,
     make_parameters,
     undo,
+    unique,
 )
 
 
@@ -42,7 +44,6 @@ class Layer:
         check_bool(trainable, "trainable")
         self.name = name
         self.dtype = dtype
-        self.trainable = trainable
         if input_dim is not None:
             input_shape = (check_int(input_dim, "input_dim", 1),)
         self.declared_input_shape = None if input_shape is None else check_shape(
@@ -52,6 +53,24 @@ class Layer:
         self._trainable_flags: dict[str, bool] = {}
         self.parameters: dict[str, Parameter] = {}
         self.input_shape: tuple[int, ...] | None = None
+        self.trainable = trainable
+
+    @property
+    def trainable(self) -> bool:
+        """Return whether the layer is trainable (``trainable=`` of the constructor)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        """Freeze (False) or unfreeze (True) the layer, as ``keras.layers.Layer.trainable``
+        does: the ``trainable`` flag of every parameter the layer made and declared
+        trainable follows ``value``; the ones declared non-trainable (BatchNormalization's
+        moving statistics) stay non-trainable, and a shared :class:`Parameter` given to
+        the layer keeps its own flag."""
+        self._trainable = check_bool(value, "trainable")
+        for key, parameter in self.parameters.items():
+            if self._trainable_flags[key] and not isinstance(self._specs[key], Parameter):
+                parameter.trainable = value
 
     # -- declaring parameters -------------------------------------------------------
     def declare(self, name: str, value: Any, default: Any, *, keras_keyword: str | None = None,
@@ -207,6 +226,55 @@ class Layer:
             else:
                 out[key] = describe(_as_initializer(spec))
         return out
+
+    # -- weights (the Keras Layer API) -------------------------------------------------
+    @property
+    def weights(self) -> list[Parameter]:
+        """Return the layer's Parameters in declaration order (Keras' creation order), each
+        object once; [] before the layer is built.  Matches ``keras.layers.Layer.weights``."""
+        return unique(self.parameters.values())
+
+    @property
+    def trainable_weights(self) -> list[Parameter]:
+        """Return the trainable Parameters of :attr:`weights`; [] when the layer is frozen.
+        Matches ``keras.layers.Layer.trainable_weights``."""
+        return [p for p in self.weights if p.trainable] if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list[Parameter]:
+        """Return the other Parameters of :attr:`weights` (all of them when the layer is
+        frozen).  Matches ``keras.layers.Layer.non_trainable_weights``."""
+        return [p for p in self.weights if not p.trainable] if self.trainable else self.weights
+
+    def _named_weights(self) -> dict[str, Parameter]:
+        """Return {"<layer name>/<parameter name>": Parameter} in :attr:`weights` order."""
+        found: dict[str, Parameter] = {}
+        seen: set[int] = set()
+        for key, parameter in self.parameters.items():
+            if id(parameter) not in seen:
+                seen.add(id(parameter))
+                found[f"{self.name}/{key}"] = parameter
+        return found
+
+    def get_weights(self) -> list:
+        """Return host (NumPy) copies of :attr:`weights`.  Matches
+        ``keras.layers.Layer.get_weights``."""
+        return [p.numpy() for p in self.weights]
+
+    def set_weights(self, weights: list) -> None:
+        """Write ``weights`` (arrays in :attr:`weights` order) into the parameters; returns
+        None.  Count, shapes and element types are checked before anything is written
+        (ValueError/TypeError naming the parameter), so a bad list changes nothing.
+        Matches ``keras.layers.Layer.set_weights``."""
+        assign_all(self._named_weights(), weights, f"layer {self.name!r}")
+
+    def count_params(self) -> int:
+        """Return the number of values in :attr:`weights`; ValueError when the layer is not
+        built.  Matches ``keras.layers.Layer.count_params``."""
+        if not self.built:
+            raise ValueError(f"layer {self.name!r} is not built, so it has no parameters "
+                             "to count yet; build it inside a model first")
+        return sum(p.size for p in self.weights)
 
     # -- configuration --------------------------------------------------------------
     def get_config(self) -> dict:

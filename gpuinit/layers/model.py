@@ -16,12 +16,11 @@ import numpy as np
 from ..checks import check_bool, check_shape
 from ..devices import Device, array_module
 from ..devices import device as resolve_device
-from ..dtypes import dtype_name, float_format
-from ..initializers.base import shape_of
+from ..dtypes import float_format
 from ..seeding import resolve_seed
-from . import safetensors
+from . import weight_files
 from .base import Input, Layer
-from .parameter import Parameter, check_values, undo
+from .parameter import Parameter, assign_all, undo
 from .summary import summary_table
 
 
@@ -198,36 +197,47 @@ class Sequential:
                     found[f"{layer.name}/{key}"] = parameter
         return found
 
+    @property
+    def weights(self) -> list[Parameter]:
+        """Return every Parameter, in :attr:`parameters` order: layer by layer, each layer's
+        in creation order, a shared one once.  Matches ``keras.Model.weights``."""
+        return list(self.parameters.values())
+
+    @property
+    def trainable_weights(self) -> list[Parameter]:
+        """Return the Parameters of :attr:`weights` that are trainable.  Matches
+        ``keras.Model.trainable_weights``."""
+        return [p for p in self.weights if p.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list[Parameter]:
+        """Return the Parameters of :attr:`weights` that are not trainable (BatchNormalization's
+        moving statistics, frozen layers).  Matches ``keras.Model.non_trainable_weights``."""
+        return [p for p in self.weights if not p.trainable]
+
     def count_params(self) -> int:
-        """Return the number of parameter values, each shared Parameter counted once."""
-        return sum(p.size for p in self.parameters.values())
+        """Return the number of parameter values, each shared Parameter counted once;
+        ValueError when the model is not built.  Matches ``keras.Model.count_params``."""
+        if not self.built:
+            raise ValueError(f"model {self.name!r} is not built, so it has no parameters to "
+                             "count yet; give it an Input or call build(input_shape)")
+        return sum(p.size for p in self.weights)
 
     def get_weights(self) -> list[np.ndarray]:
-        """Return host (NumPy) copies of every parameter, in :attr:`parameters` order."""
-        return [p.numpy() for p in self.parameters.values()]
+        """Return host (NumPy) copies of every parameter, in :attr:`weights` order.  Matches
+        ``keras.Model.get_weights``."""
+        return [p.numpy() for p in self.weights]
 
     def set_weights(self, weights: list) -> None:
-        """Write ``weights`` (arrays in :attr:`parameters` order) into the parameters.
+        """Write ``weights`` (arrays in :attr:`weights` order) into the parameters; returns
+        None.  Matches ``keras.Model.set_weights``.
 
         Every array is checked and converted before anything is written (ValueError
-        or TypeError naming the parameter: a ragged list, a shape that differs,
-        booleans or strings, a finite value that does not fit the parameter's dtype),
-        so a bad list changes nothing.
+        or TypeError naming the parameter: a count or a shape that differs, a ragged
+        list, booleans or strings, a finite value that does not fit the parameter's
+        dtype), so a bad list changes nothing.
         """
-        parameters = self.parameters
-        weights = list(weights)
-        if len(weights) != len(parameters):
-            raise ValueError(f"set_weights got {len(weights)} arrays; the model has "
-                             f"{len(parameters)} parameters")
-        staged = []
-        for (path, parameter), values in zip(parameters.items(), weights, strict=True):
-            check_values(values, path)
-            found = shape_of(values)
-            if found != parameter.shape:
-                raise ValueError(f"{path}: got shape {found}, expected {parameter.shape}")
-            staged.append(parameter.staged(values, path))
-        for parameter, values in zip(parameters.values(), staged, strict=True):
-            parameter.write(values)
+        assign_all(self.parameters, weights, "the model")
 
     # -- forward ----------------------------------------------------------------------
     def __call__(self, x):
@@ -296,64 +306,40 @@ class Sequential:
 
     # -- files ------------------------------------------------------------------------
     def save_weights(self, path: Any) -> None:
-        """Write every parameter to ``path`` in safetensors format, keyed by path; each
-        parameter is copied to the host one at a time."""
-        entries = [(key, p.shape, p.dtype, p.numpy) for key, p in self.parameters.items()]
-        safetensors.write(path, entries, {"format": "gpuinit", "seed": str(self.seed)})
+        """Write every parameter to ``path`` in the format its extension names; returns None.
+
+        ``.safetensors`` (keys = parameter paths), ``.npz`` (``numpy.savez``'s layout,
+        keys = parameter paths) or ``.weights.h5`` (Keras 3's layout, which
+        ``keras.Model.load_weights`` of the equivalent Keras model reads; needs
+        h5py).  Any other extension is a ValueError naming the path and these
+        extensions, raised before anything is written.  Each parameter is copied to
+        the host one at a time; the file appears only once complete.  Matches
+        ``keras.Model.save_weights``.
+        """
+        weight_files.save(self, path)
 
     def load_weights(self, path: Any, *, cast: bool = False) -> None:
-        """Read parameters from a safetensors file written by :meth:`save_weights` (or any
-        with the same keys and shapes); all or nothing.
+        """Read parameters from a file written by :meth:`save_weights` (or any with the same
+        keys and shapes), the format picked by the extension as in :meth:`save_weights`;
+        all or nothing; returns None.  Matches ``keras.Model.load_weights``.
 
-        The whole header is checked first (:func:`safetensors.read_header`), then the
-        keys, shapes and dtypes against the parameters, then every tensor is read
-        into host memory and converted; only then is anything written, so a file
-        that does not fit changes nothing (ValueError naming the file and the
-        tensor).  A tensor whose dtype is not the parameter's is refused unless
-        ``cast=True``; even then a value that is finite in the file and would not
-        be finite in the parameter's dtype (1e6 into float16) is refused.  NaN and
-        infinities that the file holds are loaded as they are.  Boolean tensors are
-        always refused.
+        The whole listing of the file is checked first (for safetensors the header
+        as :func:`safetensors.read_header` checks it), then the keys, shapes and
+        dtypes against the parameters, then every tensor is read into host memory
+        and converted; only then is anything written, so a file that does not fit
+        changes nothing (ValueError naming the file and the tensor).  A tensor whose
+        dtype is not the parameter's is refused unless ``cast=True``; even then a
+        value that is finite in the file and would not be finite in the parameter's
+        dtype (1e6 into float16) is refused.  NaN and infinities that the file holds
+        are loaded as they are.  Boolean tensors are always refused.
         """
         check_bool(cast, "cast")
-        tensors, _, start = safetensors.read_header(path)
-        parameters = self.parameters
-        _check_file_fits(path, tensors, parameters, cast)
-        staged = {}
-        for key, parameter in parameters.items():
-            values = safetensors.read_tensor(path, tensors[key], start)
-            staged[key] = parameter.staged(values, f"{path}: tensor {key!r}")
-        for key, parameter in parameters.items():
-            parameter.write(staged[key])
+        weight_files.load(self, path, cast)
 
     def __repr__(self) -> str:
         return (f"Sequential(name={self.name!r}, layers={len(self.layers)}, "
                 f"params={self.count_params() if self.built else 'unbuilt'}, "
                 f"device={self.device})")
-
-
-def _check_file_fits(path: Any, tensors: dict[str, dict], parameters: dict[str, Parameter],
-                     cast: bool) -> None:
-    """Raise ValueError naming ``path`` and the tensor unless the file's ``tensors`` (a
-    checked header) have exactly the keys of ``parameters``, their shapes, and their dtypes
-    (or, with ``cast``, any dtype of numbers).  Returns None."""
-    missing = sorted(set(parameters) - set(tensors))
-    extra = sorted(set(tensors) - set(parameters))
-    if missing or extra:
-        raise ValueError(f"{path} does not fit the model: missing {missing}, "
-                         f"unexpected {extra}")
-    for key, parameter in parameters.items():
-        shape = tuple(tensors[key]["shape"])
-        if shape != parameter.shape:
-            raise ValueError(f"{path}: {key} has shape {shape}, the model's has "
-                             f"{parameter.shape}")
-        found = dtype_name(safetensors.numpy_dtype(tensors[key]["dtype"]))
-        if found == "bool":
-            raise ValueError(f"{path}: tensor {key!r} holds booleans, not numbers")
-        if found != dtype_name(parameter.dtype) and not cast:
-            raise ValueError(f"{path}: tensor {key!r} is {found} in the file, the model's "
-                             f"{key} is {dtype_name(parameter.dtype)}; pass cast=True to "
-                             "convert it")
 
 
 def _bytes_of(layer: Layer, input_shape: tuple[int, ...], dtype: str) -> int:

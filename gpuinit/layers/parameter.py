@@ -23,7 +23,13 @@ from ..devices import CPU, Device
 from ..devices import device as resolve_device
 from ..dtypes import FORMATS, dtype_name
 from ..initializers import Initializer, get
-from ..initializers.base import check_numbers, check_same_shape, float_dtype_or_given, to_device
+from ..initializers.base import (
+    check_numbers,
+    check_same_shape,
+    float_dtype_or_given,
+    shape_of,
+    to_device,
+)
 from ..initializers.registry import id_of
 
 
@@ -120,7 +126,10 @@ def undo(restores: list[Callable[[], None]]) -> None:
 
 
 def describe(initializer: Any) -> str:
-    """Return a short name for an initializer: its Keras id or its class/function name."""
+    """Return a short name for an initializer: its Keras id or its class/function name;
+    "array" for a Parameter copied from an array (its ``initializer`` is that string)."""
+    if isinstance(initializer, str):
+        return initializer
     if isinstance(initializer, Initializer):
         return id_of(type(initializer)) or type(initializer).__name__
     return getattr(initializer, "__name__", type(initializer).__name__)
@@ -308,6 +317,44 @@ def initialize(initializer: Any, shape: tuple[int, ...], dtype: np.dtype, dev: D
         return initializer(shape, name, dev, stream=path_stream(path), seed=seed)
     values = initializer(shape, name)
     return convert(values, shape, name, dev, f"the initializer of {path}", copy_host=True)
+
+
+def unique(parameters: Iterable[Parameter]) -> list[Parameter]:
+    """Return ``parameters`` in order, each Parameter object once (a shared one at its first
+    place), as Keras lists a layer's or a model's weights."""
+    found: list[Parameter] = []
+    seen: set[int] = set()
+    for parameter in parameters:
+        if id(parameter) not in seen:
+            seen.add(id(parameter))
+            found.append(parameter)
+    return found
+
+
+def assign_all(parameters: dict[str, Parameter], weights: Any, owner: str) -> None:
+    """Write ``weights`` (one array per entry of ``parameters``, {path: Parameter}, in its
+    order) into the parameters, all or nothing; returns None.
+
+    Every array is checked and converted before anything is written (ValueError or
+    TypeError naming the path: a count that differs, a ragged list, a shape that
+    differs, booleans or strings, a finite value that does not fit the parameter's
+    dtype), so a bad list changes nothing.  ``owner`` ("the model", "layer 'dense'")
+    names what has the parameters.  The checks of ``keras.Model.set_weights`` and
+    ``keras.layers.Layer.set_weights``, plus the element types.
+    """
+    weights = list(weights)
+    if len(weights) != len(parameters):
+        raise ValueError(f"set_weights got {len(weights)} arrays; {owner} has "
+                         f"{len(parameters)} parameters")
+    staged = []
+    for (path, parameter), values in zip(parameters.items(), weights, strict=True):
+        check_values(values, path)
+        found = shape_of(values)
+        if found != parameter.shape:
+            raise ValueError(f"{path}: got shape {found}, expected {parameter.shape}")
+        staged.append(parameter.staged(values, path))
+    for parameter, values in zip(parameters.values(), staged, strict=True):
+        parameter.write(values)
 
 
 @dataclass(frozen=True)

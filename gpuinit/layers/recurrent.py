@@ -114,9 +114,25 @@ class LSTM(Recurrent):
         self.recurrent_activation = activations.checked(recurrent_activation)
         self.unit_forget_bias = check_bool(unit_forget_bias, "unit_forget_bias")
 
+    def forget_bias_applies(self) -> bool:
+        """Return True when the forget-gate quarter of ``bias`` is set to one after its
+        initializer ran: ``use_bias`` and ``unit_forget_bias``, and a bias made by an
+        initializer (not an array or a shared Parameter).  Keras applies it the same way,
+        whatever ``bias_initializer`` is."""
+        return self.use_bias and self.unit_forget_bias and self.from_initializer("bias")
+
     def after_build(self):
-        if self.use_bias and self.unit_forget_bias and self.from_initializer("bias"):
+        if self.forget_bias_applies():
             self.parameters["bias"].data[self.units:2 * self.units] = 1
+
+    def initializer_names(self) -> dict[str, str]:
+        """Return the names of :meth:`Layer.initializer_names`, the bias named for what it
+        holds when the forget gate was set to one: "zeros+unit_forget_bias" (Keras'
+        ``unit_forget_bias``: the bias initializer, then ones for the forget gate)."""
+        names = super().initializer_names()
+        if self.forget_bias_applies():
+            names["bias"] += "+unit_forget_bias"
+        return names
 
     def initial_state(self, batch, dtype, xp):
         zeros = xp.zeros((batch, self.units), dtype=dtype)

@@ -1,0 +1,171 @@
+"""The weight files of ``Sequential.save_weights``/``load_weights``, the format picked by the
+file name, as Keras picks it.
+
+- ``.safetensors``: safetensors, tensors keyed by parameter path ("dense/weight").
+- ``.npz``: NumPy's ``savez`` layout, arrays keyed by parameter path.
+- ``.weights.h5``: Keras 3's layout (by layer position), read by ``keras.Model.load_weights``
+  of the equivalent Keras model; needs h5py.
+
+Any other name is refused (ValueError naming the path and these extensions), so a
+file is never written in a format its name does not say.  Every reader lists the
+file's tensors (names, shapes, dtypes) before any data is read, so that
+:func:`load` checks all of them before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..dtypes import FORMATS, dtype_name
+from . import keras_h5, npz, safetensors
+from .parameter import Parameter
+
+SUFFIXES = (".safetensors", ".npz", ".weights.h5")
+
+
+def format_of(path: Any) -> str:
+    """Return the suffix of ``path`` that names its format (one of :data:`SUFFIXES`);
+    ValueError naming the path and the supported extensions otherwise (a plain ``.h5``
+    or ``.keras`` included: Keras 3 weight files end in ``.weights.h5``)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"a weight file path must be a str or os.PathLike, got "
+                        f"{type(path).__name__}")
+    name = str(os.fspath(path))
+    for suffix in SUFFIXES:
+        if name.endswith(suffix):
+            return suffix
+    hint = ""
+    if name.endswith((".h5", ".hdf5", ".keras")):
+        hint = " (Keras 3 weight files end in .weights.h5)"
+    raise ValueError(f"{path}: unknown weight file extension{hint}; supported extensions: "
+                     f"{', '.join(SUFFIXES)}")
+
+
+# -- saving -------------------------------------------------------------------------
+def _entries(model: Any) -> list[tuple[str, tuple[int, ...], Any, Any]]:
+    return [(key, p.shape, p.dtype, p.numpy) for key, p in model.parameters.items()]
+
+
+def _save_safetensors(model: Any, path: Any) -> None:
+    safetensors.write(path, _entries(model), {"format": "gpuinit", "seed": str(model.seed)})
+
+
+def _save_npz(model: Any, path: Any) -> None:
+    npz.write(path, _entries(model))
+
+
+def _save_keras_h5(model: Any, path: Any) -> None:
+    keras_h5.write(path, model)
+
+
+SAVERS: dict[str, Callable[[Any, Any], None]] = {
+    ".safetensors": _save_safetensors, ".npz": _save_npz, ".weights.h5": _save_keras_h5}
+
+
+def save(model: Any, path: Any) -> None:
+    """Write ``model``'s parameters to ``path`` in the format its extension names; returns
+    None.  Each parameter is copied to the host one at a time."""
+    SAVERS[format_of(path)](model, path)
+
+
+# -- loading ------------------------------------------------------------------------
+class Listing:
+    """What a weight file holds and how it maps to a model.
+
+    ``tensors``: {key in the file: (shape, dtype name)}, from the file's header;
+    ``wanted``: {key in the file: (parameter path, Parameter)} for the model;
+    ``read(key)``: the NumPy array of one key, read from disk when called.
+    """
+
+    def __init__(self, tensors: dict[str, tuple[tuple[int, ...], str]],
+                 wanted: dict[str, tuple[str, Parameter]], read: Callable[[str], np.ndarray]):
+        self.tensors, self.wanted, self.read = tensors, wanted, read
+
+    def label(self, key: str) -> str:
+        """Return how errors name ``key``: "tensor 'dense/weight'", or for a positional key
+        "tensor 'layers/dense/vars/0' (dense/weight)"."""
+        path = self.wanted[key][0]
+        return f"tensor {key!r}" if path == key else f"tensor {key!r} ({path})"
+
+
+def _by_path(model: Any) -> dict[str, tuple[str, Parameter]]:
+    return {key: (key, p) for key, p in model.parameters.items()}
+
+
+def _list_safetensors(model: Any, path: Any) -> Listing:
+    header, _, start = safetensors.read_header(path)
+    tensors = {key: (tuple(entry["shape"]),
+                     dtype_name(safetensors.numpy_dtype(entry["dtype"])))
+               for key, entry in header.items()}
+    return Listing(tensors, _by_path(model),
+                   lambda key: safetensors.read_tensor(path, header[key], start))
+
+
+def _list_npz(model: Any, path: Any) -> Listing:
+    return Listing(npz.read_header(path), _by_path(model), lambda key: npz.read_tensor(path, key))
+
+
+def _list_keras_h5(model: Any, path: Any) -> Listing:
+    return Listing(keras_h5.read_header(path), keras_h5.expected(model),
+                   lambda key: keras_h5.read_tensor(path, key))
+
+
+LISTERS: dict[str, Callable[[Any, Any], Listing]] = {
+    ".safetensors": _list_safetensors, ".npz": _list_npz, ".weights.h5": _list_keras_h5}
+
+
+def _is_number_dtype(name: str) -> bool:
+    return name in FORMATS or name.startswith(("int", "uint"))
+
+
+def check_fits(path: Any, listing: Listing, cast: bool) -> None:
+    """Raise ValueError naming ``path`` and the tensor unless the file holds exactly the
+    keys the model wants, of the parameters' shapes and dtypes (or, with ``cast``, any
+    dtype of numbers).  Returns None."""
+    missing = sorted(set(listing.wanted) - set(listing.tensors))
+    extra = sorted(set(listing.tensors) - set(listing.wanted))
+    if missing or extra:
+        raise ValueError(f"{path} does not fit the model: missing {missing}, "
+                         f"unexpected {extra}")
+    for key, (label, parameter) in listing.wanted.items():
+        shape, found = listing.tensors[key]
+        if shape != parameter.shape:
+            where = label if label == key else f"{label} ({key})"
+            raise ValueError(f"{path}: {where} has shape {shape}, the model's has "
+                             f"{parameter.shape}")
+        if found == "bool":
+            raise ValueError(f"{path}: {listing.label(key)} holds booleans, not numbers")
+        if not _is_number_dtype(found):
+            raise ValueError(f"{path}: {listing.label(key)} holds {found} values, not numbers")
+        if found != dtype_name(parameter.dtype) and not cast:
+            raise ValueError(f"{path}: {listing.label(key)} is {found} in the file, the "
+                             f"model's {label} is {dtype_name(parameter.dtype)}; pass "
+                             "cast=True to convert it")
+
+
+def load(model: Any, path: Any, cast: bool) -> None:
+    """Read ``model``'s parameters from ``path`` (format by extension), all or nothing;
+    returns None.
+
+    The file's listing is checked first (:func:`check_fits`), then every tensor is
+    read into host memory and converted; only then is anything written.  In a Keras
+    file a shared Parameter is stored once per layer that uses it; the copies must
+    hold the same values.
+    """
+    listing = LISTERS[format_of(path)](model, path)
+    check_fits(path, listing, cast)
+    staged: dict[int, tuple[str, Parameter, Any]] = {}
+    for key, (_, parameter) in listing.wanted.items():
+        values = parameter.staged(listing.read(key), f"{path}: {listing.label(key)}")
+        first = staged.get(id(parameter))
+        if first is None:
+            staged[id(parameter)] = (key, parameter, values)
+        elif np.asarray(first[2]).tobytes() != np.asarray(values).tobytes():
+            raise ValueError(f"{path}: {listing.label(key)} and {listing.label(first[0])} "
+                             "hold one shared parameter with different values")
+    for _, parameter, values in staged.values():
+        parameter.write(values)
