@@ -116,6 +116,9 @@ def law_of(init: Any, shape: tuple[int, ...]) -> Law:
     if isinstance(init, TruncatedNormal):
         return _truncated(init.mean, init.stddev, [])
     if isinstance(init, Constant):
+        if np.ndim(init.value) != 0:
+            raise ValueError(f"{type(init).__name__} with an array value has no single "
+                             "elementwise law to plot")
         value = float(init.value)
         return Law(f"constant {value:g}", value, 0.0, (value - 1.0, value + 1.0), None,
                    {value: 1.0})

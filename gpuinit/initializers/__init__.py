@@ -5,7 +5,7 @@ returns a NumPy array on the CPU or a CuPy array on CUDA, made on its device.
 """
 
 from .base import Initializer, RandomInitializer, Request
-from .deterministic import Constant, Dirac, Identity, Ones, Zeros
+from .deterministic import Constant, Dirac, FixedValue, Identity, Ones, Zeros
 from .orthogonal import DeltaOrthogonal, Orthogonal
 from .random_laws import (
     GlorotNormal,
@@ -21,14 +21,17 @@ from .random_laws import (
 )
 from .registry import ALIASES, deserialize, get, ids, register, serialize
 from .sparse import Sparse
+from .stft import STFT
 
 IdentityInitializer = Identity
 OrthogonalInitializer = Orthogonal
+STFTInitializer = STFT
 
 __all__ = [
-    "ALIASES", "Constant", "DeltaOrthogonal", "Dirac", "GlorotNormal", "GlorotUniform",
-    "HeNormal", "HeUniform", "Identity", "IdentityInitializer", "Initializer", "LecunNormal",
-    "LecunUniform", "Ones", "Orthogonal", "OrthogonalInitializer", "RandomInitializer",
-    "RandomNormal", "RandomUniform", "Request", "Sparse", "TruncatedNormal", "VarianceScaling",
-    "Zeros", "deserialize", "get", "ids", "register", "serialize",
+    "ALIASES", "Constant", "DeltaOrthogonal", "Dirac", "FixedValue", "GlorotNormal",
+    "GlorotUniform", "HeNormal", "HeUniform", "Identity", "IdentityInitializer", "Initializer",
+    "LecunNormal", "LecunUniform", "Ones", "Orthogonal", "OrthogonalInitializer",
+    "RandomInitializer", "RandomNormal", "RandomUniform", "Request", "STFT", "STFTInitializer",
+    "Sparse", "TruncatedNormal", "VarianceScaling", "Zeros", "deserialize", "get", "ids",
+    "register", "serialize",
 ]

@@ -15,6 +15,8 @@ once and hands over a :class:`Request`.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +51,15 @@ class Request:
     def xp(self):
         """Return the array module of the device (numpy or cupy)."""
         return array_module(self.device)
+
+    def on_device(self):
+        """Return a context manager that makes the request's GPU current (a no-op on the CPU),
+        for array-module operations on the request's arrays."""
+        if not self.device.is_cuda:
+            return contextlib.nullcontext()
+        import cupy
+
+        return cupy.cuda.Device(self.device.index)
 
     def block_arguments(self) -> dict:
         """Return the keyword arguments that make the sampling primitives fill this block."""
@@ -152,7 +163,12 @@ class Initializer:
 class RandomInitializer(Initializer):
     """An initializer with a ``seed``: seeded ones return the same array on every call
     with the same shape, dtype and stream (Keras 3); unseeded ones draw a fresh seed
-    from :func:`gpuinit.manual_seed`'s sequence on every call."""
+    from :func:`gpuinit.manual_seed`'s sequence on every call.
+
+    ``seed`` is an integer in [0, 2^64), None, a ``keras.random.SeedGenerator`` or
+    its serialized dict; a generator becomes the integer of
+    :func:`seed_generator_seed`, and ``get_config()["seed"]`` is that integer.
+    """
 
     def __init__(self, seed: int | None = None):
         self.seed = _config_seed(seed)
@@ -169,13 +185,51 @@ class RandomInitializer(Initializer):
 
 
 def _config_seed(seed: Any) -> int | None:
+    """Return the integer seed (or None) of an initializer's ``seed=`` argument.
+
+    Accepts an integer in [0, 2^64), None, a ``keras.random.SeedGenerator`` or its
+    serialized form (a dict with ``"config": {"seed": ...}``): see
+    :func:`seed_generator_seed`.  TypeError/ValueError for anything else.
+    """
     if seed is None:
         return None
     if isinstance(seed, dict):  # a serialized keras.random.SeedGenerator
-        seed = seed.get("config", {}).get("seed")
-        if seed is None:
-            return None
+        name = seed.get("class_name", "SeedGenerator")
+        if name != "SeedGenerator":
+            raise ValueError(f"seed={seed!r} is a serialized {name}, not a SeedGenerator")
+        seed = (seed.get("config") or {}).get("seed")
+        return None if seed is None else check_seed(seed)
+    if is_keras_seed_generator(seed):
+        return seed_generator_seed(seed)
     return check_seed(seed)
+
+
+def is_keras_seed_generator(seed: Any) -> bool:
+    """Return True when ``seed`` is a ``keras.random.SeedGenerator`` (Keras is never
+    imported here: a SeedGenerator exists only once Keras is)."""
+    keras = sys.modules.get("keras")
+    generator = getattr(getattr(keras, "random", None), "SeedGenerator", None)
+    return isinstance(generator, type) and isinstance(seed, generator)
+
+
+def seed_generator_seed(generator: Any) -> int:
+    """Return the integer seed gpuinit takes from a ``keras.random.SeedGenerator``.
+
+    The rule: the seed it was built with (``SeedGenerator(s)`` gives s, what its
+    ``get_config()["seed"]`` and its serialized form hold); for one built
+    without a seed, the seed Keras drew for it, the first word of its state
+    (``state = [seed, counter]``), read as uint32 like Keras' seeds.  The counter
+    is not read: the initializer is then seeded with that integer and, as with
+    ``seed=s``, returns the same array on every call, where Keras draws a new
+    seed from the generator on each call.
+    """
+    initial = generator.get_config().get("seed")
+    if initial is not None:
+        return check_seed(initial)
+    import keras
+
+    state = keras.ops.convert_to_numpy(generator.state.value)
+    return int(state.reshape(-1)[0]) & 0xFFFFFFFF
 
 
 def as_device_array(values: Any, request: Request):

@@ -1,4 +1,4 @@
-"""Deterministic initializers: Zeros, Ones, Constant, Identity and Dirac.
+"""Deterministic initializers: Zeros, Ones, Constant, FixedValue, Identity and Dirac.
 
 They accept every dtype (integers and bool too, DESIGN.md §5) and make the
 array directly on its device; blocks (``full_shape=``/``start=``) are the same
@@ -7,10 +7,14 @@ block of the whole tensor.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 from ..checks import check_fill_value, check_int, check_real
-from ..dtypes import check_representable, numeric_dtype
+from ..dtypes import check_representable, dtype_name, numeric_dtype
 from ..launch import allocate
-from .base import Initializer, Request
+from .base import Initializer, Request, check_numbers, float_dtype_or_given
 
 
 def _output(request: Request, value: int | float, argument: str):
@@ -23,23 +27,189 @@ def _output(request: Request, value: int | float, argument: str):
 
 
 class Constant(Initializer):
-    """Return an array filled with ``value``.  Matches ``keras.initializers.Constant``.
+    """Return an array filled with ``value``: a real scalar, or an array broadcast to the
+    shape.  Matches ``keras.initializers.Constant``.
 
-    >>> import gpuinit as gi
+    An array value (NumPy, CuPy, a torch tensor, a nested list) is copied once
+    when the initializer is made (a CuPy array or CUDA tensor stays on its GPU);
+    each call broadcasts it to the shape, as Keras' ``value * ones(shape)``
+    does, except that a value whose broadcast is not exactly ``shape`` is
+    refused (ValueError) where Keras returns the larger broadcast shape.  Its
+    config holds the array in Keras' serialized form
+    (``{"class_name": "__numpy__", "config": {"value": [...], "dtype": ...}}``),
+    which Keras' own ``deserialize`` reads, and Keras' configs of array values
+    (``"__numpy__"``, ``"__tensor__"``) are read back.  The values must fit the
+    dtype asked for: finite in a float dtype, whole numbers in range in an integer one.
+
+    >>> import numpy as np, gpuinit as gi
     >>> gi.initializers.Constant(3.0)((2,), device="cpu")
     array([3., 3.], dtype=float32)
+    >>> gi.initializers.Constant([1.0, 2.0])((2, 2), device="cpu")
+    array([[1., 2.],
+           [1., 2.]], dtype=float32)
     """
 
-    def __init__(self, value: float = 0.0):
-        self.value = check_fill_value(value, "value")
+    def __init__(self, value: Any = 0.0):
+        self.value = constant_value(value)
 
     def generate(self, request: Request):
+        if is_array_value(self.value):
+            return fill_from_array(self.value, request, "value")
         out = _output(request, self.value, "value")
         out.fill(self.value)
         return out
 
     def get_config(self) -> dict:
-        return {"value": self.value}
+        return {"value": serialize_value(self.value)}
+
+
+class FixedValue(Constant):
+    """Return a copy of the array ``value``; the shape asked for must be its shape.
+
+    What :func:`gpuinit.initializers.get` makes of an array (NumPy, CuPy, torch
+    tensor), as ``keras.initializers.get`` does of a tensor (a function that
+    checks the shape and casts), with Keras' ValueError for another shape.  It
+    serializes like :class:`Constant`.  Blocks (``full_shape=``/``start=``) are
+    the blocks of the array.
+
+    >>> import numpy as np, gpuinit as gi
+    >>> gi.initializers.get(np.eye(2))((2, 2), device="cpu")
+    array([[1., 0.],
+           [0., 1.]], dtype=float32)
+    """
+
+    def __init__(self, value):
+        if isinstance(value, dict):
+            value = _decode_array(value)
+        self.value = array_value(value, "value")
+
+    def generate(self, request: Request):
+        expected = tuple(self.value.shape)
+        if request.full_shape != expected:
+            raise ValueError(f"Expected `shape` to be {expected} for direct tensor as "
+                             f"initializer. Received shape={request.full_shape}")
+        return fill_from_array(self.value, request, "value")
+
+
+def constant_value(value: Any):
+    """Return a Constant's value: a real scalar (an int or a finite float; 0-d arrays
+    too) or, for an array, nested list or serialized array, :func:`array_value`."""
+    if isinstance(value, dict):
+        value = _decode_array(value)
+    if isinstance(value, (list, tuple)) or (getattr(value, "ndim", 0) or 0) >= 1:
+        return array_value(value, "value")
+    return check_fill_value(value, "value")
+
+
+def is_array_value(value: Any) -> bool:
+    """Return True for an array value (NumPy or CuPy), False for a scalar."""
+    return hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def array_value(value: Any, argument: str):
+    """Return a private copy of an array of numbers: NumPy on the host, CuPy for arrays
+    already on a GPU (CuPy arrays, CUDA torch tensors).  TypeError for non-numbers
+    (bool, str, complex, objects), ValueError for ragged lists, NaN and infinities."""
+    if type(value).__module__.split(".")[0] == "torch":
+        value = value.detach()
+        if value.is_cuda:
+            import cupy
+
+            with cupy.cuda.Device(value.device.index):
+                return _checked(cupy.array(value, copy=True), argument, cupy)
+        if str(value.dtype) == "torch.bfloat16":  # NumPy has no bfloat16 of torch's
+            value = value.float()
+        value = value.numpy()
+    if hasattr(value, "__cuda_array_interface__") and hasattr(value, "get"):
+        import cupy
+
+        return _checked(value.copy(), argument, cupy)
+    try:
+        copy = np.array(value, copy=True)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{argument} is not a rectangular array: {exc}") from None
+    return _checked(copy, argument, np)
+
+
+def _checked(array, argument: str, xp):
+    """Return ``array`` once it holds numbers, all finite; TypeError/ValueError otherwise."""
+    check_numbers(array, argument)
+    if not _all_finite(array, xp):
+        raise ValueError(f"{argument} holds NaN or infinite numbers")
+    return array
+
+
+def _all_finite(array, xp) -> bool:
+    """Return True when every value of a numeric array is finite (integers always are)."""
+    if dtype_name(array.dtype) == "bfloat16":  # ufuncs read it through float32
+        array = array.astype(np.float32)
+    elif array.dtype.kind not in "fc":
+        return True
+    return bool(xp.isfinite(array).all())
+
+
+def fill_from_array(value, request: Request, argument: str):
+    """Return the request's block of ``value`` broadcast to the whole tensor, in the
+    dtype asked for (float32 by default) on the request's device.
+
+    ``value`` (NumPy or CuPy) is moved to the device first, then broadcast there.
+    ValueError naming ``argument`` when it does not broadcast to exactly the full
+    shape, or its values do not fit the dtype (checked before the output is
+    allocated); TypeError for a non-numeric dtype."""
+    dtype = numeric_dtype(request.dtype)
+    xp = request.xp
+    with request.on_device():
+        source = value.get() if xp is np and not isinstance(value, np.ndarray) else \
+            xp.asarray(value)
+        full = request.full_shape
+        try:
+            whole = xp.broadcast_to(source, full)
+        except ValueError:
+            raise ValueError(f"{argument} of shape {tuple(value.shape)} does not broadcast "
+                             f"to shape={full}") from None
+        _check_cast(source, dtype, argument, xp)
+        block = whole[tuple(slice(s, s + n) for s, n in zip(request.start, request.shape,
+                                                             strict=True))]
+        out = allocate(request.shape, dtype, request.device)
+        out[...] = block
+    return out
+
+
+def _check_cast(value, dtype: np.dtype, argument: str, xp) -> None:
+    """Raise ValueError naming ``argument`` when ``value`` cast to ``dtype`` changes:
+    an integer dtype must hold whole numbers in range (bool: 0 and 1), a float or
+    complex dtype must keep every value finite."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = value.astype(dtype)
+    if dtype.kind in "fc" or dtype_name(dtype) == "bfloat16":
+        if not _all_finite(cast, xp):
+            raise ValueError(f"{argument} does not fit {dtype_name(dtype)}: some values "
+                             "round to ±inf")
+        return
+    if not bool((cast == value).all()):
+        raise ValueError(f"{argument} does not fit {dtype_name(dtype)}: it holds values "
+                         "that are not whole numbers in its range")
+
+
+def serialize_value(value):
+    """Return a scalar as it is, an array in Keras' serialized form
+    ``{"class_name": "__numpy__", "config": {"value": nested list, "dtype": name}}``."""
+    if not is_array_value(value):
+        return value
+    host = value.get() if hasattr(value, "get") and not isinstance(value, np.ndarray) \
+        else value
+    name = dtype_name(host.dtype)
+    listed = (host.astype(np.float32) if name == "bfloat16" else host).tolist()
+    return {"class_name": "__numpy__", "config": {"value": listed, "dtype": name}}
+
+
+def _decode_array(config: dict) -> np.ndarray:
+    """Return the NumPy array of a serialized array (Keras' "__numpy__" or "__tensor__")."""
+    if config.get("class_name") not in ("__numpy__", "__tensor__"):
+        raise ValueError(f"value={config!r} is not a serialized array "
+                         "('__numpy__' or '__tensor__')")
+    inner = config.get("config") or {}
+    return np.array(inner.get("value"), dtype=float_dtype_or_given(inner.get("dtype")))
 
 
 class Zeros(Constant):

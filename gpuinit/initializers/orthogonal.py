@@ -4,11 +4,31 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..checks import check_real
-from ..dtypes import check_representable, float_format
+from ..dtypes import check_representable, dtype_name, float_format
 from ..launch import allocate
 from ..qr import orthogonal_matrix
 from .base import RandomInitializer, Request
+from .complex_laws import complex_parts, unitary_matrix
+
+
+def _matrix(rows: int, cols: int, gain: float, seed: int, request: Request,
+            argument: str = "gain"):
+    """Return gain · a Haar-random (rows × cols) matrix of the request's dtype on its device:
+    orthogonal for float dtypes (:func:`gpuinit.qr.orthogonal_matrix`), unitary for
+    complex64/complex128 (:func:`gpuinit.initializers.complex_laws.unitary_matrix`)."""
+    is_complex = complex_parts(request.dtype) is not None
+    dtype = np.dtype(dtype_name(request.dtype)) if is_complex else \
+        float_format(request.dtype).numpy_dtype
+    # |entries of Q| <= 1, so gain·Q fits the dtype when gain does.
+    check_representable(gain, dtype, argument)
+    if is_complex:
+        return unitary_matrix(rows, cols, gain, seed, request.stream, request.dtype,
+                              request.device, request.xp)
+    form = float_format(request.dtype)
+    return orthogonal_matrix(rows, cols, gain, seed, request.stream, form, request.device)
 
 
 def matrix_shape(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -27,6 +47,10 @@ class Orthogonal(RandomInitializer):
     Made on the device: our Gaussian kernel, then QR (cuSOLVER on CUDA), signs
     of diag(R).  Matches ``keras.initializers.Orthogonal``.
 
+    complex64/complex128: a Haar-random unitary matrix (orthonormal columns or
+    rows under the Hermitian inner product), Q·diag(r_jj/|r_jj|) of the complex QR
+    of a complex Gaussian matrix, as ``jax.nn.initializers.orthogonal`` makes it.
+
     >>> import numpy as np, gpuinit as gi
     >>> q = gi.initializers.Orthogonal(seed=0)((6, 3), device="cpu")
     >>> bool(np.allclose(q.T @ q, np.eye(3), atol=1e-5))
@@ -41,14 +65,9 @@ class Orthogonal(RandomInitializer):
 
     def generate(self, request: Request):
         request.whole("Orthogonal")
-        shape = request.shape
-        rows, cols = matrix_shape(shape)
-        form = float_format(request.dtype)
-        # |entries of Q| <= 1, so gain·Q fits the dtype when gain does.
-        check_representable(self.gain, form.numpy_dtype, "gain")
-        matrix = orthogonal_matrix(rows, cols, self.gain, self.call_seed(request), request.stream,
-                                   form, request.device)
-        return matrix.reshape(shape)
+        rows, cols = matrix_shape(request.shape)
+        matrix = _matrix(rows, cols, self.gain, self.call_seed(request), request)
+        return matrix.reshape(request.shape)
 
     def get_config(self) -> dict:
         return {"gain": self.gain, "seed": self.seed}
@@ -59,7 +78,8 @@ class DeltaOrthogonal(RandomInitializer):
 
     Keras layout ``(*spatial, in, out)`` with 1 to 3 spatial dimensions and
     in <= out: W[(k₁-1)//2, ..., :, :] = scale · an orthogonal (in × out) matrix.
-    Matches ``jax.nn.initializers.delta_orthogonal`` (Xiao et al., 2018).
+    Matches ``jax.nn.initializers.delta_orthogonal`` (Xiao et al., 2018), complex
+    dtypes included (a unitary centre).
     """
 
     needs_whole_tensor = True
@@ -78,10 +98,7 @@ class DeltaOrthogonal(RandomInitializer):
             raise ValueError(
                 f"DeltaOrthogonal needs in <= out channels, got in={n_in}, out={n_out}"
             )
-        form = float_format(request.dtype)
-        check_representable(self.scale, form.numpy_dtype, "scale")
-        centre = orthogonal_matrix(n_in, n_out, self.scale, self.call_seed(request), request.stream,
-                                   form, request.device)
+        centre = _matrix(n_in, n_out, self.scale, self.call_seed(request), request, "scale")
         out = allocate(shape, centre.dtype, request.device)
         out.fill(0)
         out[tuple((k - 1) // 2 for k in shape[:-2])] = centre

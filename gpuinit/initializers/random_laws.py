@@ -3,7 +3,8 @@
 Each computes its law's parameters from the shape (the fans of the *whole*
 tensor for a block) and calls :mod:`gpuinit.random`; the values are made on the
 device by the fill kernels.  GlorotUniform ... LecunNormal are presets of
-:class:`VarianceScaling`, as in Keras and JAX.
+:class:`VarianceScaling`, as in Keras and JAX.  complex64 and complex128 follow
+JAX's complex laws (:mod:`gpuinit.initializers.complex_laws`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,17 @@ import math
 
 from .. import random
 from ..checks import check_nonnegative, check_real
-from ..fans import axes_fans, keras_fans
+from ..fans import axes_fans, check_axes_spec, jax_fans, keras_fans
+from . import complex_laws
 from .base import RandomInitializer, Request
+from .complex_laws import complex_parts
 
 # Standard deviation of the standard normal truncated to [-2, 2]; Keras divides by it.
 TRUNCATED_STDDEV_2SIGMA = 0.87962566103423978
+# The constant JAX divides by for complex truncated normals (|z| < 2, E|z|² = 1 before
+# truncation); JAX calls it the standard deviation of that law, which is in fact
+# √0.92537 = 0.96196, so JAX's complex truncated normal has variance 1.0187·scale/n.
+COMPLEX_TRUNCATED_STDDEV_2 = 0.95311164380491208
 
 
 def _sample_options(init: RandomInitializer, request: Request) -> dict:
@@ -32,6 +39,9 @@ def _sample_options(init: RandomInitializer, request: Request) -> dict:
 class RandomUniform(RandomInitializer):
     """Return values uniform in [minval, maxval).  Matches ``keras.initializers.RandomUniform``.
 
+    complex64/complex128: real and imaginary parts independent U[minval, maxval),
+    as ``torch.Tensor.uniform_`` makes them (Keras and JAX have no complex uniform).
+
     >>> import gpuinit as gi
     >>> w = gi.initializers.RandomUniform(-1.0, 1.0, seed=0)((2, 3), device="cpu")
     >>> bool((w >= -1).all() and (w < 1).all())
@@ -46,6 +56,9 @@ class RandomUniform(RandomInitializer):
         super().__init__(seed)
 
     def generate(self, request: Request):
+        if complex_parts(request.dtype):
+            return complex_laws.box_uniform(request, self.call_seed(request), self.minval,
+                                            self.maxval)
         return random.uniform(request.shape, self.minval, self.maxval,
                               **_sample_options(self, request))
 
@@ -55,6 +68,9 @@ class RandomUniform(RandomInitializer):
 
 class RandomNormal(RandomInitializer):
     """Return values from N(mean, stddev²).  Matches ``keras.initializers.RandomNormal``.
+
+    complex64/complex128: mean + stddev·z with z a standard complex normal (parts
+    N(0, 1/2), E|z|² = 1), as ``jax.nn.initializers.normal(stddev)`` makes it.
 
     >>> import gpuinit as gi
     >>> gi.initializers.RandomNormal(stddev=0.02, seed=0)((4, 4), device="cpu").dtype
@@ -67,6 +83,8 @@ class RandomNormal(RandomInitializer):
         super().__init__(seed)
 
     def generate(self, request: Request):
+        if complex_parts(request.dtype):
+            return complex_laws.normal(request, self.call_seed(request), self.mean, self.stddev)
         return random.normal(request.shape, self.mean, self.stddev,
                              **_sample_options(self, request))
 
@@ -79,6 +97,10 @@ class TruncatedNormal(RandomInitializer):
 
     Matches ``keras.initializers.TruncatedNormal`` (bounds ±2σ; the standard
     deviation of the result is 0.88·stddev).
+
+    complex64/complex128: the complex normal of :class:`RandomNormal` with its
+    modulus truncated, |z - mean| <= 2·stddev (JAX's ``_complex_truncated_normal``
+    scaled by stddev; JAX's own ``truncated_normal`` refuses complex dtypes).
     """
 
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
@@ -87,6 +109,9 @@ class TruncatedNormal(RandomInitializer):
         super().__init__(seed)
 
     def generate(self, request: Request):
+        if complex_parts(request.dtype):
+            return complex_laws.truncated_normal(request, self.call_seed(request), self.mean,
+                                                 self.stddev, 2.0)
         return random.truncated_normal(request.shape, self.mean, self.stddev, -2.0, 2.0,
                                        **_sample_options(self, request))
 
@@ -94,8 +119,42 @@ class TruncatedNormal(RandomInitializer):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
-_MODES = ("fan_in", "fan_out", "fan_avg")
+_MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+# What distribution="normal" means: tf.keras 2's spelling of the truncated normal (Keras 3
+# keeps it), and JAX's untruncated normal.
+_NORMAL = {"keras": "truncated_normal", "jax": "untruncated_normal"}
+
+
+def check_scale(scale) -> float:
+    """Return ``scale`` as a positive finite float; Keras' ValueError (TypeError for a
+    non-number)."""
+    value = check_real(scale, "scale")
+    if value <= 0.0:
+        raise ValueError(f"Argument `scale` must be positive float. Received: scale={scale}")
+    return value
+
+
+def check_mode(mode) -> str:
+    """Return ``mode`` when it is one of fan_in, fan_out, fan_avg (Keras and JAX) or
+    fan_geo_avg (JAX); ValueError in Keras' words otherwise."""
+    if not isinstance(mode, str) or mode not in _MODES:
+        raise ValueError(f"Invalid `mode` argument: {mode}. Please use one of {_MODES}")
+    return mode
+
+
+def check_distribution(distribution, fan_rule: str) -> str:
+    """Return the canonical name of ``distribution`` (case ignored; "normal" is
+    truncated under Keras' rules, untruncated under JAX's); TypeError for a non-string,
+    ValueError in Keras' words for an unknown name."""
+    if not isinstance(distribution, str):
+        raise TypeError(f"distribution must be a string, got {type(distribution).__name__}")
+    name = distribution.lower()
+    name = _NORMAL[fan_rule] if name == "normal" else name
+    if name not in _DISTRIBUTIONS:
+        raise ValueError(f"Invalid `distribution` argument: {distribution}. "
+                         f"Please use one of {_DISTRIBUTIONS + ('normal',)}")
+    return name
 
 
 class VarianceScaling(RandomInitializer):
@@ -103,46 +162,77 @@ class VarianceScaling(RandomInitializer):
 
     * ``distribution="truncated_normal"``: N(0, σ²) truncated to ±2σ with
       σ = √(scale/n) / 0.87962566103423978 (so the truncated law has variance scale/n);
-    * ``"untruncated_normal"`` (also ``"normal"``): N(0, scale/n);
+    * ``"untruncated_normal"``: N(0, scale/n);
+    * ``"normal"``: Keras' rules read it as ``"truncated_normal"`` (tf.keras 2's
+      spelling, kept by Keras 3), JAX's rules as ``"untruncated_normal"`` (JAX's name);
     * ``"uniform"``: U[-limit, limit) with limit = √(3·scale/n).
 
-    n is fan_in, fan_out or (fan_in + fan_out)/2 of the Keras layout
-    (:func:`gpuinit.fans.keras_fans`), or of ``input_axes``/``output_axes`` when
-    given (products of those dimensions, as in Keras 3).  Matches
-    ``keras.initializers.VarianceScaling``.
+    n is fan_in, fan_out, (fan_in + fan_out)/2 (``"fan_avg"``) or √(fan_in·fan_out)
+    (``"fan_geo_avg"``, JAX's), at least 1 (Keras clamps; JAX divides by the fan,
+    which differs only for empty tensors).  The fans follow one of two rules,
+    chosen by the spelling of the axis arguments:
+
+    * Keras' (``input_axes``/``output_axes``, or neither): without axes the Keras
+      layout (:func:`gpuinit.fans.keras_fans`: rank 1 gives (n, n)); with both, the
+      products of exactly those dimensions (empty lists give 1;
+      :func:`gpuinit.fans.axes_fans`).  Matches ``keras.initializers.VarianceScaling``.
+    * JAX's (any of the keyword-only ``in_axis``, ``out_axis``, ``batch_axis``;
+      defaults -2, -1, ()): every other axis is receptive field, and shapes of
+      rank < 2 are refused (:func:`gpuinit.fans.jax_fans`).  Matches
+      ``jax.nn.initializers.variance_scaling(scale, mode, distribution, in_axis,
+      out_axis, batch_axis)``; pass ``batch_axis=()`` to ask for JAX's rules (and
+      its "normal") with the default axes.
+
+    Mixing the two spellings raises ValueError.  Giving only one of
+    ``input_axes``/``output_axes`` raises ValueError too (Keras silently ignores
+    a lone one).  ``get_config`` holds the JAX arguments only when given, so
+    Keras configs keep Keras' keys.
+
+    complex64/complex128 follow JAX: ``"truncated_normal"`` is the complex normal
+    truncated to |z| < 2σ, σ = √(scale/n) / 0.95311164380491208 (JAX's constant);
+    ``"untruncated_normal"`` the complex normal with E|z|² = scale/n; ``"uniform"``
+    uniform on the disk |z| <= √(2·scale/n) (E|z|² = scale/n).
 
     >>> import gpuinit as gi
     >>> init = gi.initializers.VarianceScaling(2.0, "fan_in", "uniform", seed=0)
     >>> float(abs(init((100, 10), device="cpu")).max()) < (6 / 100) ** 0.5
     True
+    >>> jax_style = gi.initializers.VarianceScaling(1.0, "fan_in", "normal", in_axis=1,
+    ...                                             out_axis=0)
+    >>> jax_style.fans((64, 32, 3, 3)), jax_style.distribution
+    ((288, 576), 'untruncated_normal')
     """
 
     def __init__(self, scale: float = 1.0, mode: str = "fan_in",
                  distribution: str = "truncated_normal", seed: int | None = None,
-                 input_axes=None, output_axes=None):
-        scale = check_real(scale, "scale")
-        if scale <= 0.0:
-            raise ValueError(f"scale={scale} must be a positive float")
-        if mode not in _MODES:
-            raise ValueError(f"mode={mode!r} must be one of {_MODES}")
-        if not isinstance(distribution, str):
-            raise TypeError(f"distribution must be a string, got {type(distribution).__name__}")
-        distribution = distribution.lower()
-        if distribution == "normal":
-            distribution = "truncated_normal"  # the tf.keras 2 spelling
-        if distribution not in _DISTRIBUTIONS:
-            raise ValueError(f"distribution={distribution!r} must be one of {_DISTRIBUTIONS}")
+                 input_axes=None, output_axes=None, *, in_axis=None, out_axis=None,
+                 batch_axis=None):
+        jax_axes = {name: check_axes_spec(axes, name) for name, axes in
+                    (("in_axis", in_axis), ("out_axis", out_axis), ("batch_axis", batch_axis))
+                    if axes is not None}
+        if jax_axes and (input_axes is not None or output_axes is not None):
+            raise ValueError(
+                "give either Keras' input_axes=/output_axes= or JAX's in_axis=/out_axis=/"
+                f"batch_axis=, not both: got input_axes={input_axes}, output_axes="
+                f"{output_axes} and {', '.join(f'{k}={v}' for k, v in jax_axes.items())}"
+            )
         if (input_axes is None) != (output_axes is None):
             raise ValueError("input_axes= and output_axes= must be given together")
-        self.scale = scale
-        self.mode = mode
-        self.distribution = distribution
-        self.input_axes = None if input_axes is None else _axes_tuple(input_axes)
-        self.output_axes = None if output_axes is None else _axes_tuple(output_axes)
+        self.fan_rule = "jax" if jax_axes else "keras"
+        self.scale = check_scale(scale)
+        self.mode = check_mode(mode)
+        self.distribution = check_distribution(distribution, self.fan_rule)
+        self.input_axes = None if input_axes is None else _keras_axes(input_axes, "input_axes")
+        self.output_axes = (None if output_axes is None
+                            else _keras_axes(output_axes, "output_axes"))
+        self.jax_axes = jax_axes
         super().__init__(seed)
 
     def fans(self, shape) -> tuple[int, int]:
-        """Return (fan_in, fan_out) of the whole tensor ``shape``."""
+        """Return (fan_in, fan_out) of the whole tensor ``shape`` by this initializer's rule."""
+        if self.fan_rule == "jax":
+            return jax_fans(shape, self.jax_axes.get("in_axis", -2),
+                            self.jax_axes.get("out_axis", -1), self.jax_axes.get("batch_axis", ()))
         if self.input_axes is None:
             return keras_fans(shape)
         return axes_fans(shape, self.input_axes, self.output_axes)
@@ -150,11 +240,14 @@ class VarianceScaling(RandomInitializer):
     def variance(self, shape) -> float:
         """Return scale / n for the whole tensor ``shape`` (n at least 1, as in Keras)."""
         fan_in, fan_out = self.fans(shape)
-        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0,
+             "fan_geo_avg": math.sqrt(fan_in * fan_out)}
         return self.scale / max(1.0, n[self.mode])
 
     def generate(self, request: Request):
         variance = self.variance(request.full_shape)
+        if complex_parts(request.dtype):
+            return self._complex(request, variance)
         options = _sample_options(self, request)
         if self.distribution == "uniform":
             limit = math.sqrt(3.0 * variance)
@@ -164,20 +257,37 @@ class VarianceScaling(RandomInitializer):
         stddev = math.sqrt(variance) / TRUNCATED_STDDEV_2SIGMA
         return random.truncated_normal(request.shape, 0.0, stddev, -2.0, 2.0, **options)
 
+    def _complex(self, request: Request, variance: float):
+        """Return JAX's complex law of this distribution with ``variance`` = scale/n."""
+        seed = self.call_seed(request)
+        if self.distribution == "uniform":
+            return complex_laws.disk_uniform(request, seed, math.sqrt(2.0 * variance))
+        if self.distribution == "untruncated_normal":
+            return complex_laws.normal(request, seed, 0.0, math.sqrt(variance))
+        stddev = math.sqrt(variance) / COMPLEX_TRUNCATED_STDDEV_2
+        return complex_laws.truncated_normal(request, seed, 0.0, stddev, 2.0)
+
     def get_config(self) -> dict:
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
                 "seed": self.seed, **self._axes_config()}
 
     def _axes_config(self) -> dict:
-        if self.input_axes is None:
-            return {"input_axes": None, "output_axes": None}
-        return {"input_axes": list(self.input_axes), "output_axes": list(self.output_axes)}
+        """Return Keras' input_axes/output_axes (lists or None) and the JAX axes given."""
+        config = {"input_axes": _as_list(self.input_axes),
+                  "output_axes": _as_list(self.output_axes)}
+        config.update({k: _as_list(v) for k, v in self.jax_axes.items()})
+        return config
 
 
-def _axes_tuple(axes) -> tuple[int, ...]:
-    if isinstance(axes, int) and not isinstance(axes, bool):
-        return (axes,)
-    return tuple(axes)
+def _keras_axes(axes, name: str) -> tuple[int, ...]:
+    """Return Keras' axes (an int or a sequence of ints) as a tuple; TypeError otherwise."""
+    spec = check_axes_spec(axes, name)
+    return (spec,) if isinstance(spec, int) else spec
+
+
+def _as_list(axes):
+    """Return a tuple of axes as a list (JSON-friendly); ints and None as they are."""
+    return list(axes) if isinstance(axes, tuple) else axes
 
 
 class _Preset(VarianceScaling):
@@ -187,8 +297,10 @@ class _Preset(VarianceScaling):
     MODE = "fan_in"
     DISTRIBUTION = "truncated_normal"
 
-    def __init__(self, seed: int | None = None, input_axes=None, output_axes=None):
-        super().__init__(self.SCALE, self.MODE, self.DISTRIBUTION, seed, input_axes, output_axes)
+    def __init__(self, seed: int | None = None, input_axes=None, output_axes=None, *,
+                 in_axis=None, out_axis=None, batch_axis=None):
+        super().__init__(self.SCALE, self.MODE, self.DISTRIBUTION, seed, input_axes, output_axes,
+                         in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis)
 
     def get_config(self) -> dict:
         return {"seed": self.seed, **self._axes_config()}
@@ -197,7 +309,8 @@ class _Preset(VarianceScaling):
 class GlorotUniform(_Preset):
     """U[-limit, limit), limit = √(6 / (fan_in + fan_out)).
 
-    Matches ``keras.initializers.GlorotUniform``.
+    Matches ``keras.initializers.GlorotUniform`` and, with ``in_axis``/``out_axis``/
+    ``batch_axis``, ``jax.nn.initializers.glorot_uniform``.
     """
 
     SCALE, MODE, DISTRIBUTION = 1.0, "fan_avg", "uniform"
@@ -206,31 +319,48 @@ class GlorotUniform(_Preset):
 class GlorotNormal(_Preset):
     """Truncated normal with variance 2 / (fan_in + fan_out).
 
-    Matches ``keras.initializers.GlorotNormal``.
+    Matches ``keras.initializers.GlorotNormal`` and, with JAX's axis arguments,
+    ``jax.nn.initializers.glorot_normal``.
     """
 
     SCALE, MODE, DISTRIBUTION = 1.0, "fan_avg", "truncated_normal"
 
 
 class HeUniform(_Preset):
-    """U[-limit, limit), limit = √(6 / fan_in).  Matches ``keras.initializers.HeUniform``."""
+    """U[-limit, limit), limit = √(6 / fan_in).
+
+    Matches ``keras.initializers.HeUniform`` and, with JAX's axis arguments,
+    ``jax.nn.initializers.he_uniform``.
+    """
 
     SCALE, MODE, DISTRIBUTION = 2.0, "fan_in", "uniform"
 
 
 class HeNormal(_Preset):
-    """Truncated normal with variance 2 / fan_in.  Matches ``keras.initializers.HeNormal``."""
+    """Truncated normal with variance 2 / fan_in.
+
+    Matches ``keras.initializers.HeNormal`` and, with JAX's axis arguments,
+    ``jax.nn.initializers.he_normal``.
+    """
 
     SCALE, MODE, DISTRIBUTION = 2.0, "fan_in", "truncated_normal"
 
 
 class LecunUniform(_Preset):
-    """U[-limit, limit), limit = √(3 / fan_in).  Matches ``keras.initializers.LecunUniform``."""
+    """U[-limit, limit), limit = √(3 / fan_in).
+
+    Matches ``keras.initializers.LecunUniform`` and, with JAX's axis arguments,
+    ``jax.nn.initializers.lecun_uniform``.
+    """
 
     SCALE, MODE, DISTRIBUTION = 1.0, "fan_in", "uniform"
 
 
 class LecunNormal(_Preset):
-    """Truncated normal with variance 1 / fan_in.  Matches ``keras.initializers.LecunNormal``."""
+    """Truncated normal with variance 1 / fan_in.
+
+    Matches ``keras.initializers.LecunNormal`` and, with JAX's axis arguments,
+    ``jax.nn.initializers.lecun_normal``.
+    """
 
     SCALE, MODE, DISTRIBUTION = 1.0, "fan_in", "truncated_normal"

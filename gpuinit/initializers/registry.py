@@ -3,7 +3,9 @@
 Ids are Keras' snake_case spellings; aliases add PyTorch's, NeuPy's and
 Keraflow's names (xavier_*, kaiming_*, uniform, normal, zero, one, eye ...).
 Class names (``"GlorotUniform"``) work too, and :func:`deserialize` reads Keras 3's
-own ``keras.initializers.serialize()`` output.
+own ``keras.initializers.serialize()`` output.  Keras 3's ``STFT`` ("stft",
+"STFTInitializer") and the ``FixedValue`` that :func:`get` makes of an array are
+found by name but stay out of :func:`ids`, the shape-agnostic catalogue.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import difflib
 from collections.abc import Callable
 from typing import Any
 
-from . import deterministic, orthogonal, random_laws, sparse
+import numpy as np
+
+from . import deterministic, orthogonal, random_laws, sparse, stft
 from .base import Initializer
 
 MODULE = "gpuinit.initializers"
@@ -53,12 +57,22 @@ ALIASES: dict[str, str] = {
     "identity_initializer": "identity",
 }
 
+# Names outside the catalogue of ids(): Keras 3's STFT (a 3-D kernel only, so it stays
+# out of the catalogue's shape-agnostic sweeps) and the FixedValue that get() makes of
+# an array (it has no default value).
+_EXTRA: dict[str, type[Initializer]] = {
+    "stft": stft.STFT,
+    "STFT": stft.STFT,
+    "STFTInitializer": stft.STFT,
+    "FixedValue": deterministic.FixedValue,
+}
+
 _CUSTOM: dict[str, Any] = {}
 
 
 def id_of(cls: type) -> str | None:
     """Return the built-in id of an initializer class ("glorot_uniform"), or None."""
-    return next((key for key, value in _IDS.items() if value is cls), None)
+    return next((key for key, value in {**_IDS, **_EXTRA}.items() if value is cls), None)
 
 
 def ids() -> list[str]:
@@ -75,6 +89,7 @@ def _by_name() -> dict[str, Any]:
         names[alias] = _IDS[key]
     names["IdentityInitializer"] = deterministic.Identity  # Keras 3 class aliases
     names["OrthogonalInitializer"] = orthogonal.Orthogonal
+    names.update(_EXTRA)
     names.update(_CUSTOM)
     return names
 
@@ -125,9 +140,12 @@ def get(identifier: Any, custom_objects: dict | None = None):
 
     None -> None; an :class:`Initializer` -> itself; a string id, alias or class
     name -> a new instance with default arguments; a dict -> :func:`deserialize`;
-    an Initializer class -> an instance; another callable ``(shape, dtype)`` ->
-    itself.  Unknown ids raise ValueError listing close matches.  Matches
-    ``keras.initializers.get``.
+    an Initializer class -> an instance; an array (NumPy array or scalar, CuPy
+    array, torch tensor) -> a :class:`~gpuinit.initializers.FixedValue` that
+    returns a copy of it for its own shape and raises ValueError for another;
+    another callable ``(shape, dtype)`` -> itself.  Unknown ids raise ValueError
+    listing close matches.  Matches ``keras.initializers.get`` (which turns a
+    tensor into a function with the same shape check).
 
     >>> import gpuinit as gi
     >>> gi.initializers.get("xavier_uniform")
@@ -142,12 +160,24 @@ def get(identifier: Any, custom_objects: dict | None = None):
         return deserialize(identifier, custom_objects)
     if isinstance(identifier, type) and issubclass(identifier, Initializer):
         return identifier()
+    if is_array(identifier):
+        return deterministic.FixedValue(identifier)
     if callable(identifier):
         return identifier
     raise TypeError(
         f"cannot interpret {identifier!r} as an initializer: give a string id, a config "
-        "dict, an Initializer or a callable (shape, dtype)"
+        "dict, an Initializer, an array or a callable (shape, dtype)"
     )
+
+
+def is_array(value: Any) -> bool:
+    """Return True for the arrays :func:`get` turns into a FixedValue: NumPy arrays and
+    scalars, CuPy arrays and torch tensors (lists are not: they are no tensors)."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return True
+    if type(value).__module__.split(".")[0] == "torch":  # before __cuda_array_interface__,
+        return hasattr(value, "detach")  # which torch raises for tensors that need grad
+    return hasattr(value, "__cuda_array_interface__") and hasattr(value, "shape")
 
 
 def serialize(initializer: Any) -> dict | str:
