@@ -404,6 +404,11 @@ def main(argv: list[str] | None = None) -> int:
     compile_parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
     compile_parser.add_argument("--dtypes", default=",".join(KERNEL_DTYPES),
                                 help="comma-separated (default: all four float dtypes)")
+    compile_parser.add_argument("--ptx", metavar="ARCH", default=None,
+                                help="instead, compile every CUDA kernel to PTX for ARCH "
+                                     "(e.g. sm_90) with no GPU, into --out")
+    compile_parser.add_argument("--out", default=None,
+                                help="with --ptx: the folder for <name>.ptx and index.json")
     torch_parser = commands.add_parser(
         "init-torch", help="build a torch model on the meta device, materialize it with "
                            "gpuinit, save it as safetensors")
@@ -449,7 +454,18 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         unknown = [d for d in dtypes if d not in KERNEL_DTYPES]
         if unknown or not dtypes:
             parser.error(f"--dtypes {args.dtypes!r}: choose from {', '.join(KERNEL_DTYPES)}")
-        compile_kernels(args.device, dtypes, stream=sys.stdout)
+        if args.ptx is None:
+            if args.out is not None:
+                parser.error("--out goes with --ptx")
+            compile_kernels(args.device, dtypes, stream=sys.stdout)
+        else:
+            if args.out is None:
+                parser.error("--ptx needs --out DIR")
+            from . import ptx
+
+            index = ptx.export_ptx(args.ptx, args.out, dtypes=dtypes,
+                                   report=lambda line: print(line, flush=True))
+            print(f"wrote {len(index)} kernels and index.json to {args.out}")
     elif args.command == "plot":
         if args.bins < 1:
             parser.error("--bins must be at least 1")

@@ -1,6 +1,8 @@
 """The gpuinit command: compile, bench, plot and init-torch, their errors and exit codes."""
 
 import io
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -244,3 +246,35 @@ def test_init_torch_progress_in_a_log_has_no_carriage_returns(factory_module, ca
     assert main(["init-torch", f"{factory_module}:mlp", "--device", "cpu"]) == 0
     err = capsys.readouterr().err
     assert "\r" not in err and "100%" in err
+
+
+def test_compile_ptx_writes_every_kernel_and_an_index_without_a_gpu(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    done = subprocess.run([sys.executable, "-m", "gpuinit.cli", "compile", "--ptx", "sm_90",
+                           "--out", str(tmp_path), "--dtypes", "float32,float16"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    index = json.loads((tmp_path / "index.json").read_text())
+    assert {(e["distribution"], e["dtype"]) for e in index} == {
+        (d, t) for d in ("uniform", "normal", "truncated_normal") for t in ("float32", "float16")}
+    for entry in index:
+        assert set(entry) == {"file", "distribution", "dtype", "seconds"}
+        text = (tmp_path / entry["file"]).read_text()
+        assert ".target sm_90" in text and ".entry" in text
+        assert entry["seconds"] > 0
+    assert "compiling uniform-float32 for sm_90" in done.stdout
+
+
+def test_compile_ptx_refuses_an_unknown_architecture(capsys, tmp_path):
+    assert main(["compile", "--ptx", "sm_9x", "--out", str(tmp_path / "x")]) == 1
+    assert "not a CUDA architecture" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("args, message", [(["compile", "--ptx", "sm_90"], "--ptx needs --out"),
+                                           (["compile", "--out", "x"], "--out goes with --ptx")])
+def test_compile_ptx_usage_errors_exit_2(args, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
