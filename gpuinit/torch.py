@@ -307,8 +307,8 @@ def _catalogue_fill(init: Initializer) -> tuple[Fill, bool]:
     if isinstance(init, VarianceScaling):
         def fill(t, seed, stream, init=init):
             fan_in, fan_out = torch_fans(tuple(t.shape))
-            fan = {"fan_in": fan_in, "fan_out": fan_out,
-                   "fan_avg": (fan_in + fan_out) / 2}[init.mode]
+            fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
+                   "fan_geo_avg": math.sqrt(fan_in * fan_out)}[init.mode]
             scale = init.scale / max(1.0, fan)
             if init.distribution == "uniform":
                 bound = math.sqrt(3.0 * scale)
@@ -332,6 +332,9 @@ def _catalogue_fill(init: Initializer) -> tuple[Fill, bool]:
     if isinstance(init, (deterministic.Zeros, deterministic.Ones, deterministic.Constant)):
         value = {deterministic.Zeros: 0.0, deterministic.Ones: 1.0}.get(type(init))
         value = init.value if value is None else value
+        if deterministic.is_array_value(value):
+            raise ValueError(f"{type(init).__name__} with an array value has no PyTorch-layout "
+                             "form; pass a callable f(tensor, *, seed, stream) that copies it")
         return _constant(value), False
     if isinstance(init, orthogonal.Orthogonal):
         gain = init.gain
