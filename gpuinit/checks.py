@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any
+
+# NumPy's (and CuPy's) limits on an array's rank and on one dimension.
+MAX_RANK = 64
+MAX_DIMENSION = 1 << 63
 
 
 def check_shape(shape: Any, argument: str = "shape") -> tuple[int, ...]:
     """Return ``shape`` as a tuple of non-negative ints (an int means a 1-D shape)."""
     if isinstance(shape, Integral) and not isinstance(shape, bool):
         shape = (shape,)
+    if isinstance(shape, (str, bytes, bytearray, set, frozenset, Mapping)):
+        # Iterable, but not a shape: characters, bytes, or an order that is not kept.
+        raise TypeError(f"{argument} must be an int or a sequence of ints, got "
+                        f"{type(shape).__name__}")
     try:
         dims = tuple(shape)
     except TypeError:
@@ -22,6 +31,10 @@ def check_shape(shape: Any, argument: str = "shape") -> tuple[int, ...]:
             raise TypeError(f"{argument}={dims!r}: dimensions must be integers, got {dim!r}")
         if dim < 0:
             raise ValueError(f"{argument}={dims!r}: dimensions must be >= 0")
+        if dim >= MAX_DIMENSION:
+            raise ValueError(f"{argument}={dims!r}: dimensions must be below 2**63")
+    if len(dims) > MAX_RANK:
+        raise ValueError(f"{argument} has {len(dims)} dimensions; arrays have at most {MAX_RANK}")
     return tuple(int(d) for d in dims)
 
 
@@ -47,7 +60,11 @@ def check_real(value: Any, argument: str) -> float:
     """Return ``value`` as a finite float; TypeError/ValueError otherwise."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{argument} must be a real number, got {type(value).__name__}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int past float64's range
+        raise ValueError(f"{argument}, an integer of {int(value).bit_length()} bits, is beyond "
+                         "float64's range") from None
     if not math.isfinite(number):
         raise ValueError(f"{argument}={number} must be finite")
     return number
@@ -58,7 +75,10 @@ def check_bound(value: Any, argument: str) -> float:
     ValueError for NaN."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{argument} must be a real number, got {type(value).__name__}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf if value > 0 else -math.inf
     if math.isnan(number):
         raise ValueError(f"{argument}=nan must be a number or ±inf")
     return number

@@ -171,9 +171,12 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
             slope = 0.01
         elif isinstance(param, Real) and not isinstance(param, bool):
             slope = float(param)
+            if not math.isfinite(slope):
+                raise ValueError(f"negative_slope (param, a=) {param!r} must be finite")
         else:
-            raise ValueError(f"negative_slope {param!r} is not a valid number")
-        return math.sqrt(2.0 / (1 + slope**2))
+            # ValueError, as torch raises (its own tests check for it).
+            raise ValueError(f"negative_slope (param, a=) {param!r} is not a valid number")
+        return math.sqrt(2.0 / (1.0 + slope * slope))  # slope² = inf past 1e154: gain 0
     if nonlinearity == "selu":
         return 3.0 / 4
     raise ValueError(f"unsupported nonlinearity {nonlinearity!r}")

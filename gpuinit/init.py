@@ -47,7 +47,7 @@ from .initializers.sparse import check_sparsity, sparse_columns
 from .qr import orthogonal_matrix
 from .seeding import check_seed, next_seed
 from .targets import Target, wrap
-from .validation import validating
+from .validation import validate_only, validating
 
 __all__ = [
     "calculate_gain", "constant_", "dirac_", "eye_", "kaiming_normal_", "kaiming_uniform_",
@@ -110,12 +110,18 @@ def _sampled(tensor: Any, sample, seed, generator, stream: int):
     return it."""
     target = wrap(tensor)
     float_format(target.dtype, "tensor.dtype")  # random values need a float tensor
-    options = {"seed": _seed_for(target, seed, generator), "stream": stream,
-               "device": target.device, "dtype": target.compute_dtype}
+    options = {"stream": stream, "device": target.device, "dtype": target.compute_dtype}
     out = target.direct_out()
-    values = sample(target.shape, out=out, **options)
-    if out is None and not validating():
-        target.write(values)
+    if seed is None and not validating():
+        # Every check first: a call that fails draws no seed from any generator.
+        with validate_only():
+            _seed_for(target, None, generator)
+            sample(target.shape, out=out, seed=0, **options)
+    values = sample(target.shape, out=out, seed=_seed_for(target, seed, generator), **options)
+    if not validating():
+        if out is None:
+            target.write(values)
+        target.mark_written()
     return tensor
 
 
@@ -123,6 +129,8 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None, *,
              seed: int | None = None, stream: int = 0):
     """Fill ``tensor`` with U[a, b) values and return it.  Matches ``torch.nn.init.uniform_``."""
     a, b = check_real(a, "a"), check_real(b, "b")
+    if a > b:
+        raise ValueError(f"a={a} must be <= b={b}")
     return _sampled(tensor, lambda shape, **o: random.uniform(shape, a, b, **o), seed,
                     generator, stream)
 
@@ -133,7 +141,7 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None, *,
 
     Matches ``torch.nn.init.normal_``.
     """
-    mean, std = check_real(mean, "mean"), check_real(std, "std")
+    mean, std = check_real(mean, "mean"), check_nonnegative(std, "std")
     return _sampled(tensor, lambda shape, **o: random.normal(shape, mean, std, **o), seed,
                     generator, stream)
 
@@ -155,6 +163,8 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
     if a >= b:
         raise ValueError(f"a={a} must be < b={b}")
     lower, upper = (a - mean) / std, (b - mean) / std
+    random.check_truncation(lower, upper, f"[a, b] = [{a}, {b}] with mean={mean}, std={std} "
+                                          f"([{lower:.4g}, {upper:.4g}] in units of std)")
     return _sampled(
         tensor, lambda shape, **o: random.truncated_normal(shape, mean, std, lower, upper, **o),
         seed, generator, stream,
@@ -167,6 +177,7 @@ def constant_(tensor, val: float):
     check_representable(value, numeric_dtype(target.dtype, "tensor.dtype"), "val")
     if not validating():
         target.array[...] = value
+        target.mark_written()
     return tensor
 
 
@@ -192,6 +203,7 @@ def eye_(tensor):
     target.array[...] = 0
     n = min(target.shape)
     target.array[xp.arange(n), xp.arange(n)] = 1
+    target.mark_written()
     return tensor
 
 
@@ -216,6 +228,7 @@ def dirac_(tensor, groups: int = 1):
     centre = tuple(k // 2 for k in shape[2:])
     for g in range(groups):
         target.array[(g * per_group + d, d, *centre)] = 1
+    target.mark_written()
     return tensor
 
 
@@ -231,7 +244,7 @@ def xavier_uniform_(tensor, gain: float = 1.0, generator=None, *, seed: int | No
     """Fill ``tensor`` with U[-a, a), a = gain·√(6 / (fan_in + fan_out)), and return it.
     Matches ``torch.nn.init.xavier_uniform_``."""
     fan_in, fan_out = torch_fans(wrap(tensor).shape)
-    bound = check_real(gain, "gain") * math.sqrt(6.0 / max(1, fan_in + fan_out))
+    bound = check_nonnegative(gain, "gain") * math.sqrt(6.0 / max(1, fan_in + fan_out))
     return uniform_(tensor, -bound, bound, generator, seed=seed, stream=stream)
 
 
@@ -240,7 +253,7 @@ def xavier_normal_(tensor, gain: float = 1.0, generator=None, *, seed: int | Non
     """Fill ``tensor`` with N(0, gain²·2 / (fan_in + fan_out)) and return it.
     Matches ``torch.nn.init.xavier_normal_``."""
     fan_in, fan_out = torch_fans(wrap(tensor).shape)
-    std = check_real(gain, "gain") * math.sqrt(2.0 / max(1, fan_in + fan_out))
+    std = check_nonnegative(gain, "gain") * math.sqrt(2.0 / max(1, fan_in + fan_out))
     return normal_(tensor, 0.0, std, generator, seed=seed, stream=stream)
 
 
@@ -308,6 +321,7 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None, *, seed: int | None =
     cols = math.prod(shape) // rows
     matrix = orthogonal_matrix(rows, cols, gain, seed, stream, form, target.device)
     target.write(matrix.reshape(shape))
+    target.mark_written()
     return tensor
 
 
@@ -327,4 +341,5 @@ def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None, *,
     values = sparse_columns(target.shape, sparsity, std, seed, stream,
                             target.compute_dtype, target.device)
     target.write(values)
+    target.mark_written()
     return tensor

@@ -86,7 +86,11 @@ def fill(out: Any, form: FloatFormat, dev: Device, n_items: int, args: tuple, *,
         )
     if n_items == 0 or out.size == 0:
         return
-    flat = out.reshape(-1).view(form.storage_dtype)
+    # np.asarray: a subclass such as np.matrix stays 2-D under reshape(-1).
+    flat = (np.asarray(out) if isinstance(out, np.ndarray) else out).reshape(-1)
+    flat = flat.view(form.storage_dtype)
+    if flat.ndim != 1:
+        raise RuntimeError("gpuinit internal error: the fill's output view is not 1-D")
     if not dev.is_cuda:
         import numba
 

@@ -30,7 +30,7 @@ from .kernels import (
 )
 from .kernels.philox import philox4x32_10
 from .layout import plan
-from .seeding import SEED_LIMIT, manual_seed, resolve_seed
+from .seeding import SEED_LIMIT, check_seed, manual_seed, resolve_seed
 from .validation import validating
 
 __all__ = ["uniform", "normal", "truncated_normal", "philox4x32", "manual_seed",
@@ -59,7 +59,8 @@ def _sample(dist: int, shape, params: tuple, clamp: tuple, *, seed, stream, offs
     ``out`` (possibly None) after the checks, unfilled."""
     shape = check_shape(shape)
     layout = plan(shape, offset, full_shape, start)
-    seed = resolve_seed(seed)
+    if seed is not None:
+        seed = check_seed(seed)
     stream = check_int(stream, "stream", 0, SEED_LIMIT)
     dev = None if device is None else resolve_device(device)
     if out is not None:
@@ -68,6 +69,8 @@ def _sample(dist: int, shape, params: tuple, clamp: tuple, *, seed, stream, offs
         dev = resolve_device()
     if validating():
         return out
+    # Drawn last: a call that fails its checks leaves the global sequence as it was.
+    seed = resolve_seed(seed)
     target = out if out is not None else launch.allocate(shape, form.numpy_dtype, dev)
     per_block = 2 if form.wide else 4
     bpr = layout.blocks_per_row(per_block)
@@ -178,13 +181,7 @@ def truncated_normal(shape, mean: float = 0.0, std: float = 1.0, lower: float = 
     lower, upper = check_bound(lower, "lower"), check_bound(upper, "upper")
     if lower >= upper:
         raise ValueError(f"lower={lower} must be < upper={upper}")
-    p_lower, q_upper, mass = interval_probabilities(lower, upper)
-    if mass < MIN_INTERVAL_MASS:
-        raise ValueError(
-            f"[lower, upper] = [{lower}, {upper}] holds probability {mass:.3g} of the normal "
-            f"law, below the 2**-969 that float64 can sample exactly; move the interval "
-            "toward the mean"
-        )
+    p_lower, q_upper, mass = check_truncation(lower, upper)
     reject = mass >= TRUNC_MIN_ACCEPTANCE
     # The values the sampler can reach: the bounds, or for an infinite bound the
     # farthest value its method returns.
@@ -209,15 +206,58 @@ def truncated_normal(shape, mean: float = 0.0, std: float = 1.0, lower: float = 
 
 def interval_probabilities(lower: float, upper: float) -> tuple[float, float, float]:
     """Return (Φ(lower), 1 - Φ(upper), Φ(upper) - Φ(lower)) for the standard normal,
-    each computed from the tail it lies in, so that none cancels."""
+    each computed from the tail it lies in, so that none cancels; the mass of a
+    narrow interval is the integral of the density (8-point Gauss-Legendre)."""
     p_lower = 1.0 - _normal_sf(lower) if lower > 0 else _normal_sf(-lower)
     q_upper = _normal_sf(upper)
-    if lower >= 0:
+    if (upper - lower) * (1.0 + max(abs(lower), abs(upper))) <= 0.25:
+        mass = _narrow_mass(lower, upper)
+    elif lower >= 0:
         mass = _normal_sf(lower) - q_upper
     elif upper <= 0:
         mass = _normal_sf(-upper) - p_lower
     else:
         mass = 1.0 - p_lower - q_upper
+    return p_lower, q_upper, mass
+
+
+# Gauss-Legendre nodes and weights of 8 points on [-1, 1].
+_GL_NODES, _GL_WEIGHTS = (tuple(float(v) for v in a) for a in np.polynomial.legendre.leggauss(8))
+
+
+def _narrow_mass(lower: float, upper: float) -> float:
+    """Return Φ(upper) - Φ(lower) for a narrow interval: on it the density varies by
+    less than a factor e^0.25, where 8 Gauss-Legendre points are exact to rounding."""
+    half, middle = 0.5 * (upper - lower), 0.5 * (upper + lower)
+    total = sum(w * math.exp(-0.5 * (middle + half * x) ** 2)
+                for x, w in zip(_GL_NODES, _GL_WEIGHTS, strict=True))
+    return half * total / math.sqrt(2.0 * math.pi)
+
+
+def check_truncation(lower: float, upper: float, described: str | None = None
+                     ) -> tuple[float, float, float]:
+    """Return :func:`interval_probabilities` of the standard-normal interval [lower, upper]
+    once it is known to be sampled exactly; ValueError otherwise, its message starting
+    with ``described`` (default: the interval in units of std).
+
+    Refused: intervals holding less than :data:`MIN_INTERVAL_MASS` of the law, and
+    intervals so narrow where they lie that the inverse CDF's p = Φ(lower) + u·mass
+    (or the same from the upper tail) cannot resolve them: its float64 spacing must
+    stay below 2^-30 of the interval's probability.
+    """
+    described = described or f"[lower, upper] = [{lower}, {upper}]"
+    p_lower, q_upper, mass = interval_probabilities(lower, upper)
+    if mass < MIN_INTERVAL_MASS:
+        raise ValueError(
+            f"{described} holds probability {mass:.3g} of the normal law, below the "
+            "2**-969 that float64 can sample exactly; move the interval toward the mean"
+        )
+    spacing = 2.0 ** -52 * min(0.5, min(p_lower, q_upper) + mass)
+    if spacing > 2.0 ** -30 * mass:
+        raise ValueError(
+            f"{described} is too narrow where it lies: its probability {mass:.3g} is below "
+            "2**-30 of the probabilities around it, which float64 cannot resolve; widen it"
+        )
     return p_lower, q_upper, mass
 
 

@@ -47,14 +47,25 @@ class Target:
         return self.dtype
 
     def direct_out(self):
-        """Return ``array`` when kernels can fill it as ``out=`` (C-contiguous float), else None."""
-        if self.is_float and self.array.flags.c_contiguous:
+        """Return ``array`` when kernels can fill it as ``out=`` (C-contiguous float in the
+        machine's byte order), else None: the values are then made apart and copied in."""
+        if self.is_float and self.array.flags.c_contiguous and self.array.dtype.isnative:
             return self.array
         return None
 
     def write(self, values) -> None:
         """Copy ``values`` (same shape, on the same device) into the target."""
         self.array[...] = values
+
+    def mark_written(self) -> None:
+        """Record an in-place write: a torch tensor's version counter advances, as torch's
+        own in-place ops advance it, so autograd refuses a backward pass through the old
+        values instead of silently using the new ones."""
+        original = self.original
+        if type(original).__module__.split(".")[0] == "torch" and not original.is_inference():
+            from torch.autograd.graph import increment_version
+
+            increment_version(original)
 
 
 def wrap(t: Any) -> Target:
@@ -64,14 +75,17 @@ def wrap(t: Any) -> Target:
         if not t.flags.writeable:
             raise ValueError("tensor is read-only")
         _check_no_overlap(t.shape, [s // t.itemsize for s in t.strides])
-        return Target(t, t, resolve_device("cpu"), dtype_name(t.dtype))
+        # A subclass (np.matrix, np.memmap) is written through a plain view of its memory.
+        array = t if type(t) is np.ndarray else t.view(np.ndarray)
+        return Target(t, array, resolve_device("cpu"), dtype_name(t.dtype))
     module = type(t).__module__.split(".")[0]
     if module == "cupy":
         _check_no_overlap(t.shape, [s // t.itemsize for s in t.strides])
         return Target(t, t, device_of(t), dtype_name(t.dtype))
     if module == "torch":
+        target = _wrap_torch(t)
         _check_no_overlap(tuple(t.shape), t.stride())
-        return _wrap_torch(t)
+        return target
     raise TypeError(
         f"tensor must be a numpy array, a cupy array or a torch tensor, got {type(t).__name__}"
     )
@@ -99,10 +113,25 @@ def _check_no_overlap(shape, strides) -> None:
         span += stride * (size - 1)
 
 
+# The torch dtypes gpuinit can write through a NumPy/CuPy view.
+_TORCH_DTYPES = {"float32", "float64", "float16", "bfloat16", "complex64", "complex128",
+                 "int8", "int16", "int32", "int64", "uint8", "bool"}
+
+
 def _wrap_torch(t) -> Target:
     import torch
 
     name = dtype_name(t.dtype)
+    if t.layout != torch.strided:
+        raise TypeError(f"tensor has layout {t.layout}: only dense (strided) tensors are "
+                        "filled in place")
+    if name not in _TORCH_DTYPES:
+        raise TypeError(f"tensor has dtype {t.dtype}, which gpuinit cannot fill; use one of "
+                        f"{', '.join(sorted(_TORCH_DTYPES))}")
+    if t.is_conj() or t.is_neg():
+        raise ValueError("tensor is a conjugate or negative view (is_conj()/is_neg()): "
+                         "writing it in place would store transformed values; call "
+                         ".resolve_conj()/.resolve_neg() first")
     data = t.detach()
     if data.device.type == "meta" and validating():
         return _MetaTarget.of(data, name)

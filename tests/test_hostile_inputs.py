@@ -289,3 +289,147 @@ def test_cuda_without_a_gpu_says_which_extra_to_install():
     reason = str(info.value)
     if "simulator" not in reason:  # NUMBA_ENABLE_CUDASIM is its own reason
         assert "gpuinit[cuda13]" in reason and "gpuinit[cuda12]" in reason
+
+
+# -- array subclasses, byte order and exotic torch tensors --------------------------------
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix itself
+def test_numpy_subclasses_are_filled_through_their_memory():
+    expected = gi.random.normal((40, 50), seed=0, device="cpu")
+    matrix = np.asmatrix(np.zeros((40, 50), np.float32))
+    gi.init.normal_(matrix, seed=0)
+    assert (np.asarray(matrix) == expected).all()
+    out = np.asmatrix(np.zeros((40, 50), np.float32))
+    assert gi.random.normal((40, 50), seed=0, out=out) is out
+    assert (np.asarray(out) == expected).all()
+
+
+def test_a_non_native_byte_order_array_is_filled_with_the_same_values():
+    swapped = np.zeros(64, dtype=np.dtype(np.float32).newbyteorder())
+    gi.init.uniform_(swapped, seed=1)
+    assert swapped.dtype.byteorder != "=" and not swapped.dtype.isnative
+    assert (swapped == gi.random.uniform(64, seed=1, device="cpu")).all()
+
+
+@pytest.mark.parametrize("make, error", [
+    (lambda torch: torch.ones(3, dtype=torch.complex64).conj(), ValueError),
+    (lambda torch: torch.ones(2, 2).to_sparse(), TypeError),
+    (lambda torch: torch.ones(3).to(torch.float8_e4m3fn), TypeError),
+])
+def test_exotic_torch_tensors_are_refused_naming_the_tensor(make, error):
+    torch = pytest.importorskip("torch")
+    t = make(torch)
+    with pytest.raises(error, match="tensor"):
+        gi.init.normal_(t, seed=0)
+
+
+def test_in_place_fills_advance_autograd_s_version_counter_as_torch_does():
+    torch = pytest.importorskip("torch")
+    w = torch.ones(3, requires_grad=True)
+    y = (w * w).sum()
+    gi.init.uniform_(w, seed=0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+    with torch.inference_mode():
+        t = torch.empty(4)
+    gi.init.zeros_(t)  # inference tensors have no version counter
+    assert (t == 0).all()
+
+
+# -- failed calls draw no seed ----------------------------------------------------------------
+@pytest.mark.parametrize("bad", [
+    lambda: gi.random.uniform(2, stream=-1, device="cpu"),
+    lambda: gi.random.normal(3, std=1e39, device="cpu"),
+    lambda: gi.random.uniform(2, device="cpu", out=np.zeros(3, np.float32)),
+    lambda: gi.init.uniform_(np.zeros(3, np.float32), 1.0, 0.0),
+    lambda: gi.initializers.GlorotUniform()((4, 4), dtype="int32", device="cpu"),
+    lambda: gi.initializers.RandomNormal(0.0, 1e39)((4, 4), device="cpu"),
+])
+def test_a_failed_call_leaves_the_global_seed_sequence_where_it_was(bad):
+    gi.manual_seed(0)
+    expected = gi.random.uniform(3, device="cpu")
+    gi.manual_seed(0)
+    with pytest.raises((ValueError, TypeError)):
+        bad()
+    assert (gi.random.uniform(3, device="cpu") == expected).all()
+
+
+def test_a_failed_fill_leaves_torch_s_generator_where_it_was():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    for bad in (lambda: gi.init.uniform_(torch.empty(2), 1.0, 0.0),
+                lambda: gi.init.normal_(torch.empty(2), std=-1.0),
+                lambda: gi.init.trunc_normal_(torch.empty(4), mean=100.0),
+                lambda: gi.init.normal_(torch.empty(4, dtype=torch.float16), std=1e6)):
+        with pytest.raises(ValueError):
+            bad()
+    assert torch.equal(torch.rand(3), expected)
+
+
+# -- errors in the caller's terms ---------------------------------------------------------------
+@pytest.mark.parametrize("call, error, named", [
+    (lambda t: gi.init.uniform_(t, 1.0, 0.0), ValueError, "a=1.0 must be <= b=0.0"),
+    (lambda t: gi.init.xavier_uniform_(t, gain=-1.0), ValueError, "gain=-1.0"),
+    (lambda t: gi.init.xavier_normal_(t, gain=-1.0), ValueError, "gain=-1.0"),
+    (lambda t: gi.init.normal_(t, std=-1.0), ValueError, "std=-1.0"),
+    (lambda t: gi.init.trunc_normal_(t, mean=100.0), ValueError, r"\[a, b\] = \[-2.0, 2.0\]"),
+    # A wrong type is a ValueError here, as torch's calculate_gain raises.
+    (lambda t: gi.init.kaiming_uniform_(t, a=True), ValueError, "a="),
+    (lambda t: gi.init.kaiming_normal_(t, a="x"), ValueError, "a="),
+    (lambda t: gi.init.kaiming_normal_(t, a=math.nan), ValueError, "a="),
+    (lambda t: gi.init.kaiming_uniform_(t, a=math.inf), ValueError, "a="),
+    (lambda t: gi.init.xavier_uniform_(t, gain=10 ** 400), ValueError, "gain"),
+    (lambda t: gi.init.orthogonal_(t, gain=10 ** 400), ValueError, "gain"),
+])
+def test_in_place_errors_name_the_caller_s_arguments(call, error, named):
+    t = np.full((4, 4), 6.0, dtype=np.float32)
+    with pytest.raises(error, match=named):
+        call(t)
+    assert (t == 6.0).all()
+
+
+@pytest.mark.parametrize("call, named", [
+    (lambda: gi.random.uniform(3, 10 ** 400, 10 ** 401, device="cpu"), "low"),
+    (lambda: gi.random.normal(3, std=10 ** 400, device="cpu"), "std"),
+    (lambda: gi.initializers.RandomUniform(minval=10 ** 400), "minval"),
+    (lambda: gi.initializers.VarianceScaling(scale=10 ** 400), "scale"),
+    (lambda: gi.initializers.Identity(gain=10 ** 400), "gain"),
+])
+def test_integers_past_float64_are_value_errors_naming_the_argument(call, named):
+    with pytest.raises(ValueError, match=named):
+        call()
+
+
+def test_huge_leaky_relu_slopes_give_a_zero_gain_as_in_torch():
+    assert gi.calculate_gain("leaky_relu", 1e200) == 0.0
+
+
+# -- odd shapes ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape, error", [(b"ab", TypeError), ({3, 2}, TypeError),
+                                          ({2: 1}, TypeError), ("64", TypeError),
+                                          ((0, 2 ** 70), ValueError), ((1,) * 65, ValueError)])
+def test_iterables_that_are_not_shapes_are_refused(shape, error):
+    with pytest.raises(error, match="shape"):
+        gi.random.uniform(shape, seed=0, device="cpu")
+
+
+# -- narrow truncation intervals ------------------------------------------------------------------
+@pytest.mark.parametrize("lower, upper", [(0.0, 1e-17), (-1e-200, 1e-200), (1.0, 1.0 + 1e-15)])
+def test_intervals_too_narrow_to_resolve_are_refused_as_such(lower, upper):
+    with pytest.raises(ValueError, match="too narrow"):
+        gi.random.truncated_normal(4, 0.0, 1.0, lower, upper, seed=0, device="cpu")
+
+
+def test_narrow_intervals_get_their_exact_probability():
+    mpmath = pytest.importorskip("mpmath")
+    from gpuinit.random import interval_probabilities
+
+    mpmath.mp.dps = 60
+    for lower, upper in [(0.0, 1e-6), (1.0, 1.01), (-2e-3, 1e-3), (36.0, 36.001), (0.1, 0.2)]:
+        mass = interval_probabilities(lower, upper)[2]
+        exact = float(mpmath.ncdf(-lower) - mpmath.ncdf(-upper))  # no 1 - tiny above 0
+        assert math.isclose(mass, exact, rel_tol=1e-12), (lower, upper, mass, exact)
+    x = gi.random.truncated_normal(4096, 0.0, 1.0, 1.0, 1.01, seed=2, dtype="float64",
+                                   device="cpu")
+    assert x.min() >= 1.0 and x.max() <= 1.01 and np.unique(x).size > 4000

@@ -27,8 +27,11 @@ COMPLEX_TRUNCATED_STDDEV_2 = 0.95311164380491208
 
 
 def _sample_options(init: RandomInitializer, request: Request) -> dict:
+    """Return the keyword arguments of the one sampling call a real law makes.  An
+    unseeded call passes seed=None, so that the primitive draws the next seed of the
+    global sequence only once its checks pass."""
     return {
-        "seed": init.call_seed(request),
+        "seed": init.seed if init.seed is not None else request.seed,
         "stream": request.stream,
         "dtype": request.dtype,
         "device": request.device,
