@@ -32,8 +32,10 @@ except ModuleNotFoundError as exc:  # the dask extra is not installed
 from . import random as gr
 from .checks import check_int, check_shape
 from .devices import device as resolve_device
-from .dtypes import float_format
+from .dtypes import check_representable, float_format
 from .initializers import Initializer, Orthogonal, RandomInitializer, get, serialize
+from .initializers.base import to_device
+from .initializers.complex_laws import complex_parts
 from .initializers.orthogonal import matrix_shape
 from .qr import pivot_signs, working_dtype
 from .seeding import SEED_LIMIT, check_seed, next_seed
@@ -51,41 +53,68 @@ def array(init: Any, shape: Any, chunks: Any = "auto", dtype: Any = "float32", *
 
     Raises TypeError/ValueError naming the argument for a bad initializer, shape,
     dtype, stream, seed or chunks, ValueError when ``chunks`` splits an initializer
-    that needs the whole tensor, and DeviceError for ``device="cuda"`` without CUDA.
+    that needs the whole tensor (a real Orthogonal may be split: its ``gain`` must fit
+    the dtype; a complex one needs one chunk), and DeviceError for ``device="cuda"``
+    without CUDA.  All of them before the graph's seed is drawn.  What a user's
+    ``(shape, dtype)`` callable returns is checked when the chunk is computed: its
+    shape must be ``shape``, and it is cast to ``dtype`` (finite values must stay
+    finite).
     """
     initializer = get(init)
     if initializer is None:
         raise TypeError("init=None: give an initializer, a string id or a config dict")
     shape = check_shape(shape)
     stream = check_int(stream, "stream", 0, SEED_LIMIT)
+    seed = None if seed is None else check_seed(seed)
     dev = resolve_device(device)
-    call_seed = _graph_seed(initializer, seed)
     where = str(dev)
     normalized = _normalized_chunks(chunks, shape, _numpy_dtype(dtype))
     n_blocks = math.prod(len(c) for c in normalized)
+    makes_blocks = isinstance(initializer, Initializer) and initializer.makes_blocks
+    # Every check comes before the graph's seed is drawn, so a refused call changes nothing.
+    meta = None
+    if makes_blocks and shape:
+        # Validates every argument against the whole shape and gives the chunk type; the
+        # block is empty, so any seed will do.
+        meta = initializer(_empty_block(shape), full_shape=shape, start=(0,) * len(shape),
+                           dtype=dtype, device=where, stream=stream, seed=0)
+    elif not makes_blocks and n_blocks > 1:
+        _check_split(initializer, chunks, n_blocks, dtype)
+    call_seed = _graph_seed(initializer, seed)
     token = tokenize(_identity(initializer), shape, normalized, str(dtype), call_seed, stream,
                      where)
     call = {"dtype": dtype, "device": where, "stream": stream, "seed": call_seed}
 
-    if isinstance(initializer, Initializer) and initializer.makes_blocks:
-        # Validates every argument against the whole shape and gives the chunk type.
-        meta = initializer(_empty_block(shape), full_shape=shape, start=(0,) * len(shape),
-                           **call) if shape else None
+    if makes_blocks:
         return da.map_blocks(_make_block, initializer, shape, call, dtype=_dtype_of(meta, dtype),
                              chunks=normalized, meta=_meta(meta, shape, dtype, dev),
                              name=f"gpuinit-{token}")
-    if isinstance(initializer, Orthogonal) and n_blocks > 1:
+    if n_blocks > 1:  # an Orthogonal (_check_split refuses the others)
         return _orthogonal_tsqr(initializer, shape, normalized, dtype, call_seed, stream, dev,
                                 token)
-    if n_blocks > 1:
+    return da.map_blocks(_make_whole, initializer, shape, call, dtype=_numpy_dtype(dtype),
+                         chunks=normalized, meta=_meta(None, shape, dtype, dev),
+                         name=f"gpuinit-{token}")
+
+
+def _check_split(initializer: Any, chunks: Any, n_blocks: int, dtype: Any) -> None:
+    """Raise ValueError unless ``initializer``, which needs the whole tensor, can be split into
+    ``n_blocks`` chunks: only a real Orthogonal can (through TSQR), and only with a ``gain``
+    that fits ``dtype``; a complex Orthogonal needs one chunk."""
+    if not isinstance(initializer, Orthogonal):
         name = type(initializer).__name__
         raise ValueError(
             f"chunks={chunks!r} splits the tensor into {n_blocks} chunks, but {name} needs the "
             "whole tensor: use chunks=-1 (one chunk)"
         )
-    return da.map_blocks(_make_whole, initializer, shape, call, dtype=_numpy_dtype(dtype),
-                         chunks=normalized, meta=_meta(None, shape, dtype, dev),
-                         name=f"gpuinit-{token}")
+    if complex_parts(dtype):
+        raise ValueError(
+            f"chunks={chunks!r} splits the tensor into {n_blocks} chunks, but a complex "
+            f"Orthogonal (dtype={dtype!r}) is made by one complex QR of the whole matrix: "
+            "use chunks=-1 (one chunk)"
+        )
+    # |entries of Q| <= 1, so gain·Q fits the dtype when gain does (as on one device).
+    check_representable(initializer.gain, float_format(dtype).numpy_dtype, "gain")
 
 
 def _normalized_chunks(chunks: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple:
@@ -96,9 +125,9 @@ def _normalized_chunks(chunks: Any, shape: tuple[int, ...], dtype: np.dtype) -> 
         raise ValueError(f"chunks={chunks!r} do not fit shape={shape}: {exc}") from None
 
 
-def _graph_seed(initializer: Any, seed: Any) -> int | None:
-    """Return the one seed every chunk uses (None for initializers without randomness)."""
-    seed = None if seed is None else check_seed(seed)
+def _graph_seed(initializer: Any, seed: int | None) -> int | None:
+    """Return the one seed every chunk uses (None for initializers without randomness):
+    the initializer's own, else ``seed`` (already checked), else the next global seed."""
     if not isinstance(initializer, RandomInitializer):
         return seed
     if initializer.seed is not None:
@@ -159,10 +188,18 @@ def _make_block(initializer: Initializer, full_shape: tuple[int, ...], call: dic
 
 
 def _make_whole(initializer: Any, shape: tuple[int, ...], call: dict, block_info=None):
-    """Return the whole tensor as one chunk (initializers that cannot make blocks)."""
+    """Return the whole tensor as one chunk (initializers that cannot make blocks).
+
+    What a Keras-style ``(shape, dtype)`` callable returns must have ``shape`` (the
+    graph's); it is cast to the declared dtype on the chunk's device, and a value that
+    is finite in the result and not after the cast is refused (ValueError naming the
+    initializer)."""
     if isinstance(initializer, Initializer) and type(initializer).__call__ is Initializer.__call__:
         return initializer(shape, **call)
-    return initializer(shape, call["dtype"])  # a Keras-style (shape, dtype) callable
+    values = initializer(shape, call["dtype"])  # a Keras-style (shape, dtype) callable
+    name = getattr(initializer, "__name__", type(initializer).__name__)
+    return to_device(values, shape, call["dtype"], resolve_device(call["device"]),
+                     f"the result of the initializer {name}")
 
 
 def _gaussian_block(full_shape: tuple[int, ...], seed: int, stream: int, work: str, where: str,

@@ -5,7 +5,8 @@ Three ways to write an initializer, each usable wherever a built-in one is:
 * Keras style: subclass :class:`Initializer` and override
   ``__call__(shape, dtype=None)``.
 * NeuPy style: subclass :class:`Initializer` and define only ``sample(shape)``;
-  the base ``__call__`` converts its result to the dtype and device asked for.
+  the base ``__call__`` converts its result to the dtype and device asked for
+  (ValueError when its shape differs or a finite value overflows the dtype).
 * a plain callable ``(shape, dtype)`` (see :func:`gpuinit.initializers.get`).
 
 Built-in initializers implement ``generate(request)``: the base ``__call__``
@@ -197,7 +198,11 @@ def _config_seed(seed: Any) -> int | None:
         name = seed.get("class_name", "SeedGenerator")
         if name != "SeedGenerator":
             raise ValueError(f"seed={seed!r} is a serialized {name}, not a SeedGenerator")
-        seed = (seed.get("config") or {}).get("seed")
+        inner = seed.get("config")
+        if inner is not None and not isinstance(inner, dict):
+            raise TypeError(f"seed={seed!r}: the 'config' of a serialized SeedGenerator must "
+                            f"be a dict, got {type(inner).__name__}")
+        seed = (inner or {}).get("seed")
         return None if seed is None else check_seed(seed)
     if is_keras_seed_generator(seed):
         return seed_generator_seed(seed)
@@ -235,8 +240,9 @@ def seed_generator_seed(generator: Any) -> int:
 def as_device_array(values: Any, request: Request):
     """Return ``values`` as an array of the request's shape, dtype and device.
 
-    CuPy arrays stay on their GPU; NumPy arrays and nested lists are copied to the
-    device once.  ValueError when the shape differs.
+    CuPy arrays stay on their GPU; NumPy arrays, torch tensors and nested lists are
+    copied to the device once.  ValueError when the shape differs or when a value that
+    is finite in ``values`` is not finite in the request's dtype (1e39 in float32).
     """
     return to_device(values, request.shape, request.dtype, request.device,
                      "the initializer's result")
@@ -246,13 +252,25 @@ def to_device(values: Any, shape: tuple[int, ...] | None, dtype: Any, dev: Devic
               argument: str, *, copy_host: bool = False):
     """Return ``values`` as an array of ``dtype`` on ``dev``, copied at most once.
 
-    A CuPy array already on ``dev`` with the right dtype is used as is.  With
-    ``copy_host`` a NumPy array is always copied, so the result never aliases the
-    caller's array.  ValueError naming ``argument`` when ``shape`` is given and differs.
+    A CuPy array already on ``dev`` with the right dtype is used as is; a torch
+    tensor is read detached (:func:`plain_array`).  Values must be real numbers (complex
+    ones too for a complex ``dtype``).  With ``copy_host`` a NumPy array
+    is always copied, so the result never aliases the caller's array.  ValueError
+    naming ``argument`` when ``shape`` is given and differs, and when a value that is
+    finite in ``values`` is not finite after the cast (:func:`check_cast`).
     """
     target = float_dtype_or_given(dtype)
+    values = plain_array(values)
     check_same_shape(values, shape, argument)
-    check_numbers(values, argument)
+    check_numbers(values, argument, complex_ok=target.kind == "c")
+    with np.errstate(over="ignore", invalid="ignore"):  # check_cast reports what overflows
+        result = _cast(values, target, dev, copy_host)
+    check_cast(values, result, argument)
+    return result
+
+
+def _cast(values: Any, target: np.dtype, dev: Device, copy_host: bool):
+    """Return ``values`` as an array of ``target`` on ``dev`` (see :func:`to_device`)."""
     if dev.is_cuda:
         import cupy
 
@@ -264,6 +282,72 @@ def to_device(values: Any, shape: tuple[int, ...] | None, dtype: Any, dev: Devic
         np.asarray(values, dtype=target)
 
 
+def is_torch_tensor(value: Any) -> bool:
+    """Return True for a torch tensor (judged by its type's module: torch is never imported
+    here, and tensors that need grad raise on ``__cuda_array_interface__``)."""
+    return type(value).__module__.split(".")[0] == "torch" and hasattr(value, "detach")
+
+
+def plain_array(values: Any):
+    """Return a torch tensor as an array of its values, detached from autograd: a NumPy
+    array for a CPU tensor (bfloat16 read as float32, which holds it exactly), a CuPy
+    array on its GPU for a CUDA tensor.  Any other value is returned as it is."""
+    if not is_torch_tensor(values):
+        return values
+    values = values.detach()
+    if values.is_cuda:
+        import cupy
+
+        with cupy.cuda.Device(values.device.index):
+            return cupy.asarray(values)
+    if str(values.dtype) == "torch.bfloat16":  # NumPy has no bfloat16 of torch's
+        values = values.float()
+    return values.numpy()
+
+
+def _module_of(array: Any):
+    """Return the array module of ``array``: NumPy for NumPy arrays, CuPy otherwise."""
+    if isinstance(array, np.ndarray):
+        return np
+    import cupy
+
+    return cupy
+
+
+def non_finite(array: Any):
+    """Return a boolean array (same module and shape) that is True where ``array`` holds NaN
+    or an infinity; 16-bit floats are judged by their exponent bits, integers are finite."""
+    xp = _module_of(array)
+    name = dtype_name(array.dtype)
+    if name in ("float16", "bfloat16"):
+        exponent = 0x7C00 if name == "float16" else 0x7F80
+        return (array.view(xp.uint16) & exponent) == exponent
+    if name not in FORMATS and array.dtype.kind != "c":
+        return xp.zeros(array.shape, dtype=bool)
+    return ~xp.isfinite(array)
+
+
+def check_cast(source: Any, result: Any, argument: str) -> None:
+    """Raise ValueError naming ``argument`` when a value that is finite in ``source`` is not
+    finite in ``result`` (its conversion to ``result.dtype``): a value too large for the
+    dtype, such as 1e6 for float16.  NaN and infinities that ``source`` holds are kept as
+    they are.  Returns None."""
+    lost = non_finite(result)
+    if not bool(lost.any()):
+        return
+    xp = _module_of(result)
+    if xp is np and hasattr(source, "__cuda_array_interface__") and hasattr(source, "get"):
+        source = source.get()  # CuPy values for a host result
+    original = xp.asarray(source)
+    lost &= ~non_finite(original)
+    if bool(lost.any()):
+        index = int(xp.flatnonzero(lost.ravel())[0])
+        value = original.ravel()[index].item()
+        raise ValueError(f"{argument}: the value {value!r} (element {index}) does not fit in "
+                         f"{dtype_name(result.dtype)}; it would become "
+                         f"{result.ravel()[index].item()}")
+
+
 def shape_of(values: Any) -> tuple[int, ...]:
     """Return the shape of an array, nested list or scalar, without copying it."""
     if isinstance(values, (list, tuple)):
@@ -271,8 +355,9 @@ def shape_of(values: Any) -> tuple[int, ...]:
     return tuple(getattr(values, "shape", np.shape(values)))
 
 
-def check_numbers(values: Any, argument: str) -> None:
-    """Raise TypeError naming ``argument`` unless ``values`` holds integers or floats.
+def check_numbers(values: Any, argument: str, complex_ok: bool = False) -> None:
+    """Raise TypeError naming ``argument`` unless ``values`` holds integers or floats (or,
+    with ``complex_ok``, complex numbers).
 
     Arrays are judged by their dtype (no copy); lists and scalars by NumPy's
     reading of them.  Booleans, strings and objects are refused.
@@ -284,6 +369,8 @@ def check_numbers(values: Any, argument: str) -> None:
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{argument} is not an array of numbers: {exc}") from None
     name = dtype_name(dtype)
+    if complex_ok and name.startswith("complex"):
+        return
     if name not in FORMATS and not name.startswith(("int", "uint")):
         raise TypeError(f"{argument} holds {name} values, not numbers")
 

@@ -208,8 +208,23 @@ def _decode_array(config: dict) -> np.ndarray:
     if config.get("class_name") not in ("__numpy__", "__tensor__"):
         raise ValueError(f"value={config!r} is not a serialized array "
                          "('__numpy__' or '__tensor__')")
-    inner = config.get("config") or {}
-    return np.array(inner.get("value"), dtype=float_dtype_or_given(inner.get("dtype")))
+    inner = config.get("config")
+    if not isinstance(inner, dict) or "value" not in inner:
+        raise ValueError(f"value={config!r}: a serialized array needs 'config': "
+                         "{'value': nested list, 'dtype': name}")
+    try:
+        dtype = float_dtype_or_given(inner.get("dtype"))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"value: the serialized array's dtype is not a dtype ({exc})") from None
+    try:
+        listed = np.array(inner["value"])
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"value: the serialized array is not a rectangular array "
+                         f"({exc})") from None
+    if listed.dtype.kind in "USOV":  # None, strings, objects
+        raise TypeError(f"value: the serialized array holds {type(inner['value']).__name__} "
+                        f"{inner['value']!r}, not numbers")
+    return listed.astype(dtype)
 
 
 class Zeros(Constant):
@@ -241,10 +256,8 @@ class Identity(Initializer):
         self.gain = check_real(gain, "gain")
 
     def generate(self, request: Request):
-        if len(request.shape) != 2:
-            raise ValueError(
-                f"Identity needs a 2-D shape, got shape={request.shape}"
-            )
+        if len(request.full_shape) != 2:
+            raise ValueError(f"Identity needs a 2-D shape, got shape={request.full_shape}")
         out = _output(request, self.gain, "gain")
         out.fill(0)
         # The whole tensor's diagonal entries (k, k) that fall inside this block.

@@ -77,7 +77,8 @@ class DeltaOrthogonal(RandomInitializer):
     """Return a convolution kernel that is zero except for an orthogonal matrix at the centre.
 
     Keras layout ``(*spatial, in, out)`` with 1 to 3 spatial dimensions and
-    in <= out: W[(k₁-1)//2, ..., :, :] = scale · an orthogonal (in × out) matrix.
+    in <= out: W[(k₁-1)//2, ..., :, :] = scale · an orthogonal (in × out) matrix.  A
+    zero spatial dimension gives the empty array (the arguments are checked all the same).
     Matches ``jax.nn.initializers.delta_orthogonal`` (Xiao et al., 2018), complex
     dtypes included (a unitary centre).
     """
@@ -96,10 +97,13 @@ class DeltaOrthogonal(RandomInitializer):
         n_in, n_out = shape[-2], shape[-1]
         if n_in > n_out:
             raise ValueError(
-                f"DeltaOrthogonal needs in <= out channels, got in={n_in}, out={n_out}"
+                f"DeltaOrthogonal needs in <= out channels, got in={n_in}, out={n_out} "
+                f"(shape={shape})"
             )
         centre = _matrix(n_in, n_out, self.scale, self.call_seed(request), request, "scale")
         out = allocate(shape, centre.dtype, request.device)
+        if 0 in shape[:-2]:  # a zero-size kernel has no centre: the empty array
+            return out
         out.fill(0)
         out[tuple((k - 1) // 2 for k in shape[:-2])] = centre
         return out

@@ -13,6 +13,7 @@ import math
 
 from .. import random
 from ..checks import check_nonnegative, check_real
+from ..dtypes import FORMATS, FloatFormat, dtype_name, float_format
 from ..fans import axes_fans, check_axes_spec, jax_fans, keras_fans
 from . import complex_laws
 from .base import RandomInitializer, Request
@@ -24,6 +25,27 @@ TRUNCATED_STDDEV_2SIGMA = 0.87962566103423978
 # truncation); JAX calls it the standard deviation of that law, which is in fact
 # √0.92537 = 0.96196, so JAX's complex truncated normal has variance 1.0187·scale/n.
 COMPLEX_TRUNCATED_STDDEV_2 = 0.95311164380491208
+
+
+def _part_format(request: Request) -> FloatFormat:
+    """Return the float format the values are made in: the dtype's, or for complex64/
+    complex128 the format of their real and imaginary parts (float32/float64)."""
+    part = complex_parts(request.dtype)
+    return FORMATS[part] if part else float_format(request.dtype)
+
+
+def _z_max(form: FloatFormat) -> float:
+    """Return the largest |z| the normal sampler returns in ``form`` (Box-Muller's bound)."""
+    return random.Z_MAX_WIDE if form.wide else random.Z_MAX_NARROW
+
+
+def _check_reach(reach: float, form: FloatFormat, request: Request, what: str) -> None:
+    """Raise ValueError naming ``what`` (the arguments, "mean=..., stddev=...") and the dtype
+    when values as large as ``reach`` do not fit ``form``; checked before any sampling,
+    so a refused call draws no seed and writes nothing."""
+    if not reach <= form.max:
+        raise ValueError(f"{what}: the values reach {reach:g}, beyond the largest {form.name} "
+                         f"value {form.max:g} of dtype={dtype_name(request.dtype or 'float32')}")
 
 
 def _sample_options(init: RandomInitializer, request: Request) -> dict:
@@ -59,6 +81,8 @@ class RandomUniform(RandomInitializer):
         super().__init__(seed)
 
     def generate(self, request: Request):
+        _check_reach(max(abs(self.minval), abs(self.maxval)), _part_format(request), request,
+                     f"minval={self.minval}, maxval={self.maxval}")
         if complex_parts(request.dtype):
             return complex_laws.box_uniform(request, self.call_seed(request), self.minval,
                                             self.maxval)
@@ -86,6 +110,11 @@ class RandomNormal(RandomInitializer):
         super().__init__(seed)
 
     def generate(self, request: Request):
+        form = _part_format(request)
+        # Each complex part is N(0, stddev²/2); the mean shifts the real part.
+        part_std = self.stddev / math.sqrt(2.0) if complex_parts(request.dtype) else self.stddev
+        _check_reach(abs(self.mean) + part_std * _z_max(form), form, request,
+                     f"mean={self.mean}, stddev={self.stddev}")
         if complex_parts(request.dtype):
             return complex_laws.normal(request, self.call_seed(request), self.mean, self.stddev)
         return random.normal(request.shape, self.mean, self.stddev,
@@ -112,6 +141,9 @@ class TruncatedNormal(RandomInitializer):
         super().__init__(seed)
 
     def generate(self, request: Request):
+        # Real: within 2·stddev of the mean; complex: |z - mean| <= 2·stddev.
+        _check_reach(abs(self.mean) + 2.0 * self.stddev, _part_format(request), request,
+                     f"mean={self.mean}, stddev={self.stddev}")
         if complex_parts(request.dtype):
             return complex_laws.truncated_normal(request, self.call_seed(request), self.mean,
                                                  self.stddev, 2.0)
@@ -247,9 +279,24 @@ class VarianceScaling(RandomInitializer):
              "fan_geo_avg": math.sqrt(fan_in * fan_out)}
         return self.scale / max(1.0, n[self.mode])
 
+    def reach(self, variance: float, form: FloatFormat, is_complex: bool) -> float:
+        """Return the largest |value| (|part| for complex dtypes) the law of this
+        distribution with ``variance`` = scale/n can make in ``form``."""
+        if self.distribution == "uniform":  # the box limit; the complex disk's radius
+            return math.sqrt((2.0 if is_complex else 3.0) * variance)
+        if self.distribution == "untruncated_normal":  # complex parts are N(0, variance/2)
+            return math.sqrt(variance / 2.0 if is_complex else variance) * _z_max(form)
+        divisor = COMPLEX_TRUNCATED_STDDEV_2 if is_complex else TRUNCATED_STDDEV_2SIGMA
+        return 2.0 * math.sqrt(variance) / divisor
+
     def generate(self, request: Request):
         variance = self.variance(request.full_shape)
-        if complex_parts(request.dtype):
+        is_complex = complex_parts(request.dtype) is not None
+        form = _part_format(request)
+        _check_reach(self.reach(variance, form, is_complex), form, request,
+                     f"scale={self.scale} (variance scale/n = {variance:g}, distribution="
+                     f"{self.distribution!r})")
+        if is_complex:
             return self._complex(request, variance)
         options = _sample_options(self, request)
         if self.distribution == "uniform":

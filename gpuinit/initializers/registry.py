@@ -11,6 +11,7 @@ found by name but stay out of :func:`ids`, the shape-agnostic catalogue.
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -94,13 +95,56 @@ def _by_name() -> dict[str, Any]:
     return names
 
 
-def register(name: str | None = None) -> Callable:
+def builtin_names() -> set[str]:
+    """Return every name :func:`get` knows without registrations: ids, aliases, class
+    names and the names of :data:`_EXTRA`."""
+    names = set(_IDS) | set(ALIASES) | set(_EXTRA)
+    names |= {cls.__name__ for cls in _IDS.values()}
+    names |= {"IdentityInitializer", "OrthogonalInitializer"}
+    return names
+
+
+def is_initializer_object(obj: Any) -> bool:
+    """Return True for what can stand for an initializer: an :class:`Initializer`, a
+    subclass of it, or a callable ``(shape, dtype)`` that is not a class (a class
+    such as ``int`` or ``object`` is callable but makes no arrays)."""
+    if isinstance(obj, Initializer):
+        return True
+    if isinstance(obj, type):
+        return issubclass(obj, Initializer)
+    return callable(obj)
+
+
+def register(name: str | None = None, *, override: bool = False) -> Callable:
     """Return a decorator that registers a custom initializer class or function by
     ``name`` (default: its ``__name__``), so that :func:`get` and :func:`deserialize`
-    find it.  Like ``keras.saving.register_keras_serializable``."""
+    find it.  Like ``keras.saving.register_keras_serializable``.
+
+    TypeError when ``name`` is not a string (or None) and, from the decorator, when
+    the object is not an Initializer subclass, an Initializer or a callable
+    ``(shape, dtype)``.  A name that :func:`get` already knows as a built-in ("zeros",
+    "GlorotUniform", an alias) is refused with ValueError unless ``override=True``;
+    registering a custom name again replaces the earlier registration.
+    """
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a string or None, got {type(name).__name__} {name!r}")
+    if name == "":
+        raise ValueError("name must be a non-empty string")
+    if not isinstance(override, bool):
+        raise TypeError(f"override must be a bool, got {type(override).__name__}")
 
     def decorate(obj):
-        _CUSTOM[name or obj.__name__] = obj
+        if not is_initializer_object(obj):
+            raise TypeError(f"register({name!r}) got {obj!r}: give an Initializer subclass, "
+                            "an Initializer or a callable (shape, dtype)")
+        key = name or getattr(obj, "__name__", None)
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"{obj!r} has no __name__: give register(name=...)")
+        if key in builtin_names() and not override:
+            raise ValueError(f"name={key!r} is a built-in initializer name; registering it "
+                             "would hide the built-in: pick another name or pass "
+                             "override=True")
+        _CUSTOM[key] = obj
         return obj
 
     return decorate
@@ -108,16 +152,41 @@ def register(name: str | None = None) -> Callable:
 
 def _lookup(name: str, custom_objects: dict | None):
     names = _by_name()
-    if custom_objects:
+    if custom_objects is not None:
+        if not isinstance(custom_objects, dict):
+            raise TypeError(f"custom_objects must be a dict of name -> initializer, got "
+                            f"{type(custom_objects).__name__}")
+        for key, obj in custom_objects.items():
+            if not is_initializer_object(obj):
+                raise TypeError(f"custom_objects[{key!r}]={obj!r} is not an initializer: give "
+                                "an Initializer subclass, an Initializer or a callable "
+                                "(shape, dtype)")
         names.update(custom_objects)
     if name in names:
         return names[name]
     lowered = name.lower()
     if lowered in names:
         return names[lowered]
-    close = close_spellings(name, list(names))
+    close = close_spellings(name, [n for n in names if isinstance(n, str)])
     hint = f"; did you mean {', '.join(repr(c) for c in close)}" if close else ""
     raise ValueError(f"unknown initializer {name!r}{hint}. Known ids: {', '.join(ids())}")
+
+
+def _instance(cls: type, label: str):
+    """Return ``cls()`` for a string id or class given to :func:`get`; TypeError naming
+    ``label`` when the class cannot be made without arguments (FixedValue needs its
+    array)."""
+    if cls is deterministic.FixedValue:
+        raise TypeError(f"{label}: FixedValue needs a value, the array it returns: pass the "
+                        "array itself to get() or use FixedValue(array)")
+    try:
+        inspect.signature(cls).bind()
+    except TypeError as exc:
+        raise TypeError(f"{label}: {cls.__name__} cannot be made without arguments ({exc}); "
+                        "give it as a config dict or an instance") from None
+    except ValueError:  # no signature to read: let the call itself decide
+        pass
+    return cls()
 
 
 def close_spellings(name: str, spellings: list[str], n: int = 5) -> list[str]:
@@ -143,8 +212,10 @@ def get(identifier: Any, custom_objects: dict | None = None):
     an Initializer class -> an instance; an array (NumPy array or scalar, CuPy
     array, torch tensor) -> a :class:`~gpuinit.initializers.FixedValue` that
     returns a copy of it for its own shape and raises ValueError for another;
-    another callable ``(shape, dtype)`` -> itself.  Unknown ids raise ValueError
-    listing close matches.  Matches ``keras.initializers.get`` (which turns a
+    another callable ``(shape, dtype)`` (not a class) -> itself.  Unknown ids raise
+    ValueError listing close matches; a class that is not an Initializer subclass, a
+    class that needs arguments (``"FixedValue"``) and a ``custom_objects`` that is not a
+    dict of initializers raise TypeError.  Matches ``keras.initializers.get`` (which turns a
     tensor into a function with the same shape check).
 
     >>> import gpuinit as gi
@@ -155,11 +226,14 @@ def get(identifier: Any, custom_objects: dict | None = None):
         return identifier
     if isinstance(identifier, str):
         found = _lookup(identifier, custom_objects)
-        return found() if isinstance(found, type) else found
+        return _instance(found, repr(identifier)) if isinstance(found, type) else found
     if isinstance(identifier, dict):
         return deserialize(identifier, custom_objects)
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier()
+    if isinstance(identifier, type):
+        if not issubclass(identifier, Initializer):
+            raise TypeError(f"{identifier!r} is a class but not an Initializer subclass, so it "
+                            "is not an initializer")
+        return _instance(identifier, identifier.__name__)
     if is_array(identifier):
         return deterministic.FixedValue(identifier)
     if callable(identifier):
@@ -212,9 +286,29 @@ def deserialize(config: Any, custom_objects: dict | None = None):
         return get(config, custom_objects)
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"an initializer config needs 'class_name', got {config!r}")
+    for key in ("class_name", "registered_name"):
+        if not isinstance(config.get(key, ""), (str, type(None))):
+            raise TypeError(f"config[{key!r}] must be a string, got "
+                            f"{type(config[key]).__name__} {config[key]!r}")
+    if not isinstance(config["class_name"], str):
+        raise TypeError("config['class_name'] must be a string, got None")
+    options = config.get("config")
+    if options is not None and not isinstance(options, dict):
+        raise TypeError(f"config['config'] must be a dict of constructor arguments, got "
+                        f"{type(options).__name__} {options!r}")
+    options = dict(options or {})
+    bad_keys = [key for key in options if not isinstance(key, str)]
+    if bad_keys:
+        raise TypeError(f"config['config'] keys must be strings, got {bad_keys[0]!r}")
     name = config.get("registered_name") or config["class_name"]
     found = _lookup(name, custom_objects)
-    options = dict(config.get("config") or {})
-    if isinstance(found, type):
-        return found.from_config(options)
-    return found
+    if not isinstance(found, type):
+        return found
+    if getattr(found.from_config, "__func__", None) is Initializer.from_config.__func__:
+        try:  # cls(**config): name a missing or unknown key before the call
+            inspect.signature(found).bind(**options)
+        except TypeError as exc:
+            raise TypeError(f"config['config'] does not fit {found.__name__}: {exc}") from None
+        except ValueError:  # no signature to read: let the call itself decide
+            pass
+    return found.from_config(options)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_bool
-from ..dtypes import float_format
+from ..dtypes import check_representable, float_format
 from ..launch import allocate
 from .base import Initializer, Request
 
@@ -39,7 +39,11 @@ class STFT(Initializer):
     one rounding to the dtype), where Keras computes them in the output dtype:
     the results agree to ~1e-12 in float64; in float32 Keras' own rounding of
     the angle (up to ~frame_length·fft_bins·1e-7 rad) dominates the difference.
-    ``fft_bins`` must be at least 2 (Keras divides by zero for 1).
+    ``fft_bins`` must be at least 2 (Keras divides by zero for 1).  A window given as
+    values is checked when the initializer is made: a 1-D array of finite real numbers,
+    not all zeros unless ``scaling=None`` (ValueError/TypeError naming ``window``); the
+    normalizer is computed on w / max|w|, so huge or tiny windows stay finite.  A
+    zero-size shape returns the empty array.
 
     >>> import gpuinit as gi
     >>> gi.initializers.STFT(window=None)((4, 1, 3), device="cpu")[:, 0, 1].round(6).tolist()
@@ -57,14 +61,16 @@ class STFT(Initializer):
                 signal = None  # checked when the kernel is made
             if signal is not None:
                 signal.get_window(window, 1)  # Keras' check: ValueError for unknown names
-        elif window is not None:
-            window = np.asarray(window, dtype=np.float64).tolist()
         if scaling is not None and scaling not in _SCALINGS:
             raise ValueError("Scaling is invalid, it must be `None`, 'density' or 'spectrum'. "
                              f"Received scaling={scaling}")
         self.side = side
-        self.window = window
         self.scaling = scaling
+        if window is not None and not isinstance(window, str):
+            values = window_array(window)
+            self.scaled(values)  # an all-zero window is refused now
+            window = values.tolist()
+        self.window = window
         self.periodic = check_bool(periodic, "periodic")
 
     def window_values(self, frame_length: int) -> np.ndarray | None:
@@ -81,13 +87,26 @@ class STFT(Initializer):
                              f"Received: window shape={values.shape}")
         return values
 
-    def normalizer(self, window: np.ndarray | None) -> float:
-        """Return what the windowed kernel is divided by: √Σw² (density), Σ|w| (spectrum), 1."""
+    def scaled(self, window: np.ndarray | None, label: str | None = None) -> np.ndarray | None:
+        """Return ``window`` divided by its normalizer: √Σw² (``scaling="density"``), Σ|w|
+        (``"spectrum"``) or 1 (None); None without a window.
+
+        Computed as u / √Σu² or u / Σ|u| with u = w / max|w|, so windows of huge or
+        tiny values neither overflow nor underflow (every result lies in [-1, 1]).
+        ValueError naming ``window`` (``label``: how to show it, default its values) when
+        a scaled window is all zeros (a given one, or a named one for this frame
+        length): its normalizer is 0."""
         if window is None or self.scaling is None:
-            return 1.0
+            return window
+        largest = float(np.max(np.abs(window))) if window.size else 0.0
+        if largest == 0.0:
+            raise ValueError(f"window={label or _short(window)} is all zeros, so its "
+                             f"{self.scaling} normalizer is 0 and the kernel would be NaN; "
+                             "give a window with a non-zero value, or scaling=None")
+        unit = window / largest
         if self.scaling == "density":
-            return math.sqrt(float(np.sum(window * window)))
-        return float(np.sum(np.abs(window)))
+            return unit / math.sqrt(float(np.sum(unit * unit)))
+        return unit / float(np.sum(np.abs(unit)))
 
     def generate(self, request: Request):
         shape = request.full_shape
@@ -95,11 +114,18 @@ class STFT(Initializer):
             raise ValueError(f"STFT needs a 3-D shape (frame_length, channels, fft_bins), "
                              f"got shape={shape}")
         frame_length, _, bins = shape
+        form = float_format(request.dtype)
+        if 0 in shape:  # zero-size: nothing to compute (a given window must still fit)
+            if self.window is not None and not isinstance(self.window, str):
+                self.window_values(frame_length)
+            return allocate(request.shape, form.numpy_dtype, request.device)
         if bins < 2:
             raise ValueError(f"STFT needs at least 2 fft bins (shape[2]), got shape={shape}")
-        form = float_format(request.dtype)
-        window = self.window_values(frame_length)
-        scale = self.normalizer(window)
+        label = f"{self.window!r} of frame_length {frame_length}" \
+            if isinstance(self.window, str) else None
+        window = self.scaled(self.window_values(frame_length), label)
+        if window is not None:  # |cos|, |sin| <= 1: the kernel fits when the window does
+            check_representable(float(np.max(np.abs(window))), form.numpy_dtype, "window")
         n = 2 * (bins - 1)
         (t0, _, f0), (nt, _, nf) = request.start, request.shape
         xp = request.xp
@@ -109,7 +135,7 @@ class STFT(Initializer):
             angle = ((t * f) % n).astype(np.float64) * (-2.0 * math.pi / n)
             kernel = xp.cos(angle) if self.side == "real" else xp.sin(angle)
             if window is not None:
-                kernel *= xp.asarray(window[t0:t0 + nt] / scale)[:, None, None]
+                kernel *= xp.asarray(window[t0:t0 + nt])[:, None, None]
             out = allocate(request.shape, form.numpy_dtype, request.device)
             out[...] = kernel
         return out
@@ -117,3 +143,29 @@ class STFT(Initializer):
     def get_config(self) -> dict:
         return {"side": self.side, "window": self.window, "periodic": self.periodic,
                 "scaling": self.scaling}
+
+
+def window_array(window: Any) -> np.ndarray:
+    """Return a window given as values (list, tuple, array) as a 1-D float64 array with at
+    least one value, all finite; TypeError naming ``window`` for non-numbers (strings,
+    booleans, complex), ValueError for another rank, no values, NaN or infinities."""
+    try:
+        values = np.asarray(window)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"window is not a rectangular array: {exc}") from None
+    if values.dtype.kind not in "iuf":
+        raise TypeError(f"window must be a window name, None or an array of real numbers, "
+                        f"got {type(window).__name__} {_short(window)}")
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"window={_short(window)} must be a window name, None or a 1-D "
+                         f"array of frame_length values, got shape {values.shape}")
+    values = values.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError(f"window={_short(window)} holds NaN or infinite values")
+    return values
+
+
+def _short(values: Any) -> str:
+    """Return ``repr(values)`` cut to 60 characters, for error messages."""
+    text = repr(values.tolist() if isinstance(values, np.ndarray) else values)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..checks import check_bool, check_int, check_shape
+from ..dtypes import FORMATS, float_format
 from ..initializers import serialize
+from ..initializers.base import shape_of
 from .parameter import (
     Parameter,
     ParameterSpec,
@@ -33,17 +35,18 @@ class Layer:
     Subclasses declare parameters in ``__init__`` with :meth:`declare`, and
     implement :meth:`parameter_shapes`, :meth:`output_shape` and :meth:`forward`.
     ``model = layer_a >> layer_b`` makes a :class:`~gpuinit.layers.Sequential`.
+    The constructor refuses a ``name`` that is not a string (TypeError) and a
+    ``dtype`` that is not a float dtype (ValueError/TypeError naming ``dtype``).
     """
 
     base_name = "layer"
 
     def __init__(self, *, name: str | None = None, dtype: Any = None, trainable: bool = True,
                  input_shape: Any = None, input_dim: int | None = None):
-        if name is not None and (not isinstance(name, str) or not name or "/" in name):
-            raise ValueError(f"name={name!r} must be a non-empty string without '/'")
+        check_name(name, "name")
         check_bool(trainable, "trainable")
         self.name = name
-        self.dtype = dtype
+        self.dtype = None if dtype is None else _parameter_dtype(dtype)
         if input_dim is not None:
             input_shape = (check_int(input_dim, "input_dim", 1),)
         self.declared_input_shape = None if input_shape is None else check_shape(
@@ -323,7 +326,8 @@ class Input(Layer):
 
     def __init__(self, shape: Any = None, *, name: str | None = None, batch_size=None,
                  dtype: Any = None):
-        super().__init__(name=name, dtype=dtype)
+        super().__init__(name=name)
+        self.dtype = dtype  # the dtype of the input data (integers for Embedding), not checked
         if shape is None:
             raise TypeError("Input needs a shape: Input(10) or Input((28, 28, 1))")
         self.shape = check_shape(shape, "shape")
@@ -354,14 +358,40 @@ def _serialize_spec(spec: Any) -> Any:
         return initializer  # an unregistered callable stays a Python object
 
 
+def _parameter_dtype(dtype: Any) -> str:
+    """Return the name of a layer's parameter dtype (float32, float64, float16, bfloat16);
+    ValueError naming ``dtype`` for another dtype, TypeError for what is no dtype."""
+    try:
+        return float_format(dtype).name
+    except ValueError:
+        raise ValueError(f"dtype={dtype!r}: a layer's parameters need one of "
+                         f"{', '.join(FORMATS)}") from None
+
+
+def check_name(name: Any, argument: str) -> None:
+    """Raise TypeError naming ``argument`` unless ``name`` is None or a string, ValueError for
+    an empty string or one holding '/' (it separates the parts of a parameter path)."""
+    if name is None:
+        return
+    if not isinstance(name, str):
+        raise TypeError(f"{argument} must be a string, got {type(name).__name__} {name!r}")
+    if not name or "/" in name:
+        raise ValueError(f"{argument}={name!r} must be a non-empty string without '/'")
+
+
 def _check_spec(spec: Any, argument: str) -> None:
     """Raise TypeError/ValueError naming ``argument`` ("weight=", "kernel_initializer=",
     "initial_weights['bias']") now, at construction, for an unusable parameter spec: an
-    unknown initializer, or an array that is ragged or not made of numbers."""
+    unknown initializer, an array that is ragged or not made of numbers, or a single
+    number (every parameter of a layer has at least one axis)."""
     if spec is None or isinstance(spec, Parameter):
         return
     if is_array_like(spec):
         check_values(spec, argument)
+        if shape_of(spec) == ():
+            raise TypeError(f"{argument}: got the single number {spec!r}, but a parameter "
+                            "needs an array of its shape or an initializer (Constant(value) "
+                            "fills it with one value)")
         return
     try:
         _as_initializer(spec)

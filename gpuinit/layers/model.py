@@ -19,7 +19,7 @@ from ..devices import device as resolve_device
 from ..dtypes import float_format
 from ..seeding import resolve_seed
 from . import weight_files
-from .base import Input, Layer
+from .base import Input, Layer, check_name
 from .parameter import Parameter, assign_all, undo
 from .summary import summary_table
 
@@ -32,19 +32,23 @@ class Sequential:
     to every parameter.  Each parameter draws from its own stream, a hash of its
     path ("dense_1/weight"), so the weights depend on (seed, path, shape,
     initializer) alone.  Layers are named per model as Keras names them:
-    "dense", "dense_1", ...  Matches ``keras.Sequential``.
+    "dense", "dense_1", ...  Matches ``keras.Sequential``.  TypeError naming ``layers``
+    when it is not a list (or other iterable) of layers, naming ``name`` when that is
+    not a string.
     """
 
     def __init__(self, layers: Any = None, *, seed: int | None = None, device: Any = None,
                  dtype: Any = None, name: str = "sequential"):
+        check_name(name, "name")
+        layers = _layer_list(layers)
         self.seed = resolve_seed(seed)
         self.device: Device = resolve_device(device)
         self.dtype = float_format(dtype).name
-        self.name = name
+        self.name = "sequential" if name is None else name
         self.layers: list[Layer] = []
         self.input_shape: tuple[int, ...] | None = None
         self.output_shape: tuple[int, ...] | None = None
-        self._add_all(layers or [])
+        self._add_all(layers)
 
     # -- composition ----------------------------------------------------------------
     def snapshot(self) -> Callable[[], None]:
@@ -288,19 +292,39 @@ class Sequential:
         """Return a new model from :meth:`get_config` output; same seed, same weights.
 
         ``device`` overrides the recorded device (a model saved on a GPU rebuilds
-        on the CPU with the same numbers).
+        on the CPU with the same numbers).  Keys other than ``layers`` may be missing
+        (a missing seed draws the next one of :func:`gpuinit.manual_seed`'s sequence);
+        TypeError/ValueError naming the key for a config that is not a dict, lacks
+        ``layers`` or holds a malformed layer entry.
         """
         from . import LAYERS
 
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a dict (what get_config() returns), got "
+                            f"{type(config).__name__}")
+        if "layers" not in config:
+            raise ValueError("config has no 'layers' key: give the list of "
+                             "{'class_name', 'config'} dicts of get_config()")
+        entries = config["layers"]
+        if not isinstance(entries, (list, tuple)):
+            raise TypeError(f"config['layers'] must be a list, got {type(entries).__name__}")
         layers: list[Layer] = []
         if config.get("input_shape") is not None:
-            layers.append(Input(tuple(config["input_shape"])))
-        for entry in config["layers"]:
+            layers.append(Input(check_shape(config["input_shape"], "config['input_shape']")))
+        for index, entry in enumerate(entries):
+            where = f"config['layers'][{index}]"
+            if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
+                raise TypeError(f"{where} must be a dict with a 'class_name' string, got "
+                                f"{entry!r}")
+            options = entry.get("config")
+            if options is not None and not isinstance(options, dict):
+                raise TypeError(f"{where}['config'] must be a dict, got "
+                                f"{type(options).__name__}")
             kind = LAYERS.get(entry["class_name"])
             if kind is None:
-                raise ValueError(f"unknown layer class {entry['class_name']!r}")
-            layers.append(kind.from_config(dict(entry["config"])))
-        return cls(layers, seed=config["seed"], dtype=config.get("dtype"),
+                raise ValueError(f"{where}: unknown layer class {entry['class_name']!r}")
+            layers.append(kind.from_config(dict(options or {})))
+        return cls(layers, seed=config.get("seed"), dtype=config.get("dtype"),
                    device=device if device is not None else config.get("device"),
                    name=config.get("name", "sequential"))
 
@@ -312,7 +336,9 @@ class Sequential:
         keys = parameter paths) or ``.weights.h5`` (Keras 3's layout, which
         ``keras.Model.load_weights`` of the equivalent Keras model reads; needs
         h5py).  Any other extension is a ValueError naming the path and these
-        extensions, raised before anything is written.  Each parameter is copied to
+        extensions, raised before anything is written, as are FileNotFoundError
+        when the directory of ``path`` does not exist and IsADirectoryError when
+        ``path`` is a directory (both naming ``path``).  Each parameter is copied to
         the host one at a time; the file appears only once complete.  Matches
         ``keras.Model.save_weights``.
         """
@@ -327,7 +353,8 @@ class Sequential:
         as :func:`safetensors.read_header` checks it), then the keys, shapes and
         dtypes against the parameters, then every tensor is read into host memory
         and converted; only then is anything written, so a file that does not fit
-        changes nothing (ValueError naming the file and the tensor).  A tensor whose
+        changes nothing (ValueError naming the file and the tensor; a directory is a
+        ValueError too, whatever the extension).  A tensor whose
         dtype is not the parameter's is refused unless ``cast=True``; even then a
         value that is finite in the file and would not be finite in the parameter's
         dtype (1e6 into float16) is refused.  NaN and infinities that the file holds
@@ -340,6 +367,21 @@ class Sequential:
         return (f"Sequential(name={self.name!r}, layers={len(self.layers)}, "
                 f"params={self.count_params() if self.built else 'unbuilt'}, "
                 f"device={self.device})")
+
+
+def _layer_list(layers: Any) -> list:
+    """Return ``layers`` (None, or an iterable of layers) as a list; TypeError naming
+    ``layers`` for anything else (a single layer, a string, a number).  The items are
+    checked when they are added."""
+    if layers is None:
+        return []
+    if isinstance(layers, (str, bytes, dict, Layer)):
+        raise TypeError(f"layers must be a list of layers, got {type(layers).__name__}")
+    try:
+        return list(layers)
+    except TypeError:
+        raise TypeError(f"layers must be a list of layers, got {type(layers).__name__}") \
+            from None
 
 
 def _bytes_of(layer: Layer, input_shape: tuple[int, ...], dtype: str) -> int:

@@ -27,6 +27,8 @@ from ..initializers.base import (
     check_numbers,
     check_same_shape,
     float_dtype_or_given,
+    is_torch_tensor,
+    plain_array,
     shape_of,
     to_device,
 )
@@ -45,9 +47,11 @@ def path_stream(path: str) -> int:
 def is_array_like(value: Any) -> bool:
     """Return True for values that give a parameter's contents rather than an initializer:
     NumPy/CuPy arrays, anything with ``__array__``/``__cuda_array_interface__``,
-    nested lists and tuples of numbers, and scalars."""
+    nested lists and tuples of numbers, scalars and torch tensors."""
     if isinstance(value, (np.ndarray, np.generic, list, tuple, int, float)):
         return not isinstance(value, bool)
+    if is_torch_tensor(value):  # before __cuda_array_interface__, which torch raises for
+        return True  # tensors that need grad
     return hasattr(value, "__cuda_array_interface__") or hasattr(value, "__array__")
 
 
@@ -63,59 +67,14 @@ def check_values(values: Any, argument: str) -> None:
     check_numbers(values, argument)
 
 
-def _module_of(array: Any):
-    """Return the array module of ``array``: NumPy for NumPy arrays, CuPy otherwise."""
-    if isinstance(array, np.ndarray):
-        return np
-    import cupy
-
-    return cupy
-
-
-def non_finite(array: Any):
-    """Return a boolean array (same module and shape) that is True where ``array`` holds NaN
-    or an infinity; 16-bit floats are judged by their exponent bits, integers are finite."""
-    xp = _module_of(array)
-    name = dtype_name(array.dtype)
-    if name in ("float16", "bfloat16"):
-        exponent = 0x7C00 if name == "float16" else 0x7F80
-        return (array.view(xp.uint16) & exponent) == exponent
-    if name not in FORMATS:
-        return xp.zeros(array.shape, dtype=bool)
-    return ~xp.isfinite(array)
-
-
-def check_cast(source: Any, result: Any, argument: str) -> None:
-    """Raise ValueError naming ``argument`` when a value that is finite in ``source`` is not
-    finite in ``result`` (its conversion to ``result.dtype``): a value too large for the
-    dtype, such as 1e6 for float16.  NaN and infinities that ``source`` holds are kept as
-    they are.  Returns None."""
-    lost = non_finite(result)
-    if not bool(lost.any()):
-        return
-    xp = _module_of(result)
-    if xp is np and hasattr(source, "__cuda_array_interface__") and hasattr(source, "get"):
-        source = source.get()  # CuPy values for a host result
-    original = xp.asarray(source)
-    lost &= ~non_finite(original)
-    if bool(lost.any()):
-        index = int(xp.flatnonzero(lost.ravel())[0])
-        value = original.ravel()[index].item()
-        raise ValueError(f"{argument}: the value {value!r} (element {index}) does not fit in "
-                         f"{dtype_name(result.dtype)}; it would become "
-                         f"{result.ravel()[index].item()}")
-
-
 def convert(values: Any, shape: tuple[int, ...] | None, dtype: Any, dev: Device,
             argument: str, *, copy_host: bool = False):
-    """Return ``values`` as an array of ``dtype`` on ``dev`` (see ``to_device``), every
-    check naming ``argument``: a rectangular array of numbers, of ``shape`` when it is
-    given, whose finite values stay finite in ``dtype``."""
+    """Return ``values`` as an array of ``dtype`` on ``dev`` (see ``to_device``; a torch
+    tensor is read detached), every check naming ``argument``: a rectangular array of
+    numbers, of ``shape`` when it is given, whose finite values stay finite in ``dtype``."""
+    values = plain_array(values)
     check_values(values, argument)
-    with np.errstate(over="ignore", invalid="ignore"):  # check_cast reports what overflows
-        result = to_device(values, shape, dtype, dev, argument, copy_host=copy_host)
-    check_cast(values, result, argument)
-    return result
+    return to_device(values, shape, dtype, dev, argument, copy_host=copy_host)
 
 
 def undo(restores: list[Callable[[], None]]) -> None:
@@ -170,10 +129,12 @@ class Parameter:
             raise TypeError("Parameter(value): value is already a Parameter; pass it directly")
         if is_array_like(value):
             self.initializer: Any = "array"
+            own_dtype = _dtype_of_values(value)  # a torch dtype is read before the detach
+            value = plain_array(value)
             dev = self._device or _device_of_values(value)
             argument = "Parameter value" if name is None else name
-            self.data = convert(value, None, self._dtype or _dtype_of_values(value), dev,
-                                argument, copy_host=True)
+            self.data = convert(value, None, self._dtype or own_dtype, dev, argument,
+                                copy_host=True)
             self._dtype, self._device = self.data.dtype, dev
         else:
             self.initializer = get(value)
@@ -260,6 +221,7 @@ class Parameter:
         """
         if self.data is None:
             raise ValueError(f"parameter {self.name!r} is not built yet")
+        values = plain_array(values)
         on_device = hasattr(values, "__cuda_array_interface__")
         where = self._device if on_device else CPU
         return convert(values, self.shape, self.data.dtype, where, argument)
@@ -338,11 +300,15 @@ def assign_all(parameters: dict[str, Parameter], weights: Any, owner: str) -> No
     Every array is checked and converted before anything is written (ValueError or
     TypeError naming the path: a count that differs, a ragged list, a shape that
     differs, booleans or strings, a finite value that does not fit the parameter's
-    dtype), so a bad list changes nothing.  ``owner`` ("the model", "layer 'dense'")
+    dtype), so a bad list changes nothing; TypeError when ``weights`` is not a list (or
+    tuple).  Torch tensors are read detached.  ``owner`` ("the model", "layer 'dense'")
     names what has the parameters.  The checks of ``keras.Model.set_weights`` and
     ``keras.layers.Layer.set_weights``, plus the element types.
     """
-    weights = list(weights)
+    if not isinstance(weights, (list, tuple)):
+        raise TypeError(f"set_weights takes a list of arrays, one per parameter in weights "
+                        f"order, got {type(weights).__name__}")
+    weights = [plain_array(values) for values in weights]
     if len(weights) != len(parameters):
         raise ValueError(f"set_weights got {len(weights)} arrays; {owner} has "
                          f"{len(parameters)} parameters")

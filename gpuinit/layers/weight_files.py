@@ -14,6 +14,7 @@ file's tensors (names, shapes, dtypes) before any data is read, so that
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 from typing import Any
@@ -68,8 +69,28 @@ SAVERS: dict[str, Callable[[Any, Any], None]] = {
 
 def save(model: Any, path: Any) -> None:
     """Write ``model``'s parameters to ``path`` in the format its extension names; returns
-    None.  Each parameter is copied to the host one at a time."""
-    SAVERS[format_of(path)](model, path)
+    None.  Each parameter is copied to the host one at a time.
+
+    Errors of the file system name ``path`` (not the temporary file the writer fills
+    before it renames it): FileNotFoundError when its directory does not exist,
+    IsADirectoryError when ``path`` is a directory, checked before anything is written.
+    """
+    suffix = format_of(path)
+    name = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(name))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(errno.ENOENT, f"cannot write the weight file: its directory "
+                                f"{folder} does not exist", name)
+    if os.path.isdir(name):
+        raise IsADirectoryError(errno.EISDIR, "cannot write the weight file: it is a "
+                                "directory", name)
+    try:
+        SAVERS[suffix](model, path)
+    except OSError as exc:
+        if exc.errno is None or exc.filename is None or os.fspath(exc.filename) == name:
+            raise
+        raise type(exc)(exc.errno, f"cannot write the weight file: {exc.strerror}",
+                        name) from exc
 
 
 # -- loading ------------------------------------------------------------------------
@@ -151,12 +172,17 @@ def load(model: Any, path: Any, cast: bool) -> None:
     """Read ``model``'s parameters from ``path`` (format by extension), all or nothing;
     returns None.
 
+    ValueError naming ``path`` when it is a directory (every format alike) or does not
+    fit; FileNotFoundError when it does not exist.
     The file's listing is checked first (:func:`check_fits`), then every tensor is
     read into host memory and converted; only then is anything written.  In a Keras
     file a shared Parameter is stored once per layer that uses it; the copies must
     hold the same values.
     """
-    listing = LISTERS[format_of(path)](model, path)
+    suffix = format_of(path)
+    if os.path.isdir(os.fspath(path)):
+        raise ValueError(f"{path}: is a directory, not a weight file")
+    listing = LISTERS[suffix](model, path)
     check_fits(path, listing, cast)
     staged: dict[int, tuple[str, Parameter, Any]] = {}
     for key, (_, parameter) in listing.wanted.items():
