@@ -134,8 +134,21 @@ def _resample_rejected(
 # Outputs of at most this many values are filled by :func:`serial_fill`: one loop
 # for every distribution, compiled in about a tenth of the time of a parallel loop
 # (a first call pays seconds, not tens of seconds) and fast enough at this size
-# (a million normals in about 15 ms on one core).
+# (a million normals in about 15 ms on one core) ...
 SERIAL_MAX_VALUES = 1 << 20
+# ... unless the parallel loop of the law is already compiled in this process and the
+# output has more than this many values, enough for the cores to pay off.
+PARALLEL_MIN_VALUES = 1 << 15
+
+
+def _takes_serial(size: int, loop) -> bool:
+    """Return whether an output of ``size`` values goes to the one-core loop, given the
+    law's parallel loop (None until one is made)."""
+    if size > SERIAL_MAX_VALUES:
+        return False
+    if size <= PARALLEL_MIN_VALUES:
+        return True
+    return loop is None or not loop.signatures
 
 
 def fill(
@@ -150,14 +163,14 @@ def fill(
     parallel loop compiled for this (dist, fmt).  Both give the same bits: they run
     the same scalar source.
     """
-    if out.size <= SERIAL_MAX_VALUES:
+    key = (int(dist), int(fmt))
+    if _takes_serial(out.size, _LOOPS.get(key)):
         serial_fill(
             out, n_items, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape,
             lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo,
             clamp_hi, bits_lo, bits_hi,
         )
         return
-    key = (int(dist), int(fmt))
     loop = _LOOPS.get(key)
     if loop is None:
         loop = _LOOPS[key] = _make_loop(*key)

@@ -45,6 +45,7 @@ def cpu_loop(request, monkeypatch):
     parallel loops (small outputs normally take the first)."""
     from gpuinit.kernels import cpu
 
-    limit = 1 << 62 if request.param == "serial" else -1
-    monkeypatch.setattr(cpu, "SERIAL_MAX_VALUES", limit)
+    serial = request.param == "serial"
+    monkeypatch.setattr(cpu, "SERIAL_MAX_VALUES", 1 << 62 if serial else -1)
+    monkeypatch.setattr(cpu, "PARALLEL_MIN_VALUES", 1 << 62 if serial else -1)
     return request.param

@@ -21,5 +21,24 @@ def test_the_two_cpu_loops_give_the_same_bits(dist, dtype, monkeypatch):
         results = []
         for limit in (1 << 62, -1):
             monkeypatch.setattr(cpu, "SERIAL_MAX_VALUES", limit)
+            monkeypatch.setattr(cpu, "PARALLEL_MIN_VALUES", limit)
             results.append(sample(**request, seed=31, stream=2, dtype=dtype, device="cpu"))
         np.testing.assert_array_equal(bits(results[0]), bits(results[1]))
+
+
+def test_mid_size_outputs_take_the_parallel_loop_once_it_is_compiled(monkeypatch):
+    calls = []
+    real = cpu.serial_fill
+    monkeypatch.setattr(cpu, "serial_fill", lambda *args: (calls.append(1), real(*args)))
+    monkeypatch.setitem(cpu._LOOPS, (0, 0), cpu._make_loop(0, 0))  # fresh: not compiled
+    from gpuinit import random
+
+    middle = cpu.PARALLEL_MIN_VALUES * 2
+    first = random.uniform(middle, seed=4, device="cpu")
+    assert calls == [1]  # the law's parallel loop is not compiled yet
+    random.uniform(cpu.SERIAL_MAX_VALUES + 4, seed=4, device="cpu")  # compiles it
+    assert calls == [1]
+    again = random.uniform(middle, seed=4, device="cpu")
+    assert calls == [1] and (bits(again) == bits(first)).all()
+    random.uniform(cpu.PARALLEL_MIN_VALUES, seed=4, device="cpu")
+    assert calls == [1, 1]
