@@ -180,7 +180,7 @@ def compile_kernels(dev_spec: str = "auto", dtypes=KERNEL_DTYPES,
     parallel loop of each distribution for larger ones; each takes seconds to
     compile on first use and is then cached on disk.  Running this once (say,
     while building a container image) moves that cost out of the first
-    initialization.  On CUDA one kernel per dtype serves every distribution.
+    initialization.  On CUDA each (distribution, dtype) has its own kernel.
     """
     from .kernels.cpu import SERIAL_MAX_VALUES
 
@@ -190,8 +190,8 @@ def compile_kernels(dev_spec: str = "auto", dtypes=KERNEL_DTYPES,
     target = _target_label(dev)
     steps = []
     for dtype in dtypes:
-        if dev.is_cuda:
-            steps.append((f"{dtype} {target} (every distribution)", "uniform", dtype, 8))
+        if dev.is_cuda:  # one kernel per (distribution, dtype)
+            steps += [(f"{name} {dtype} {target}", name, dtype, 8) for name in DISTRIBUTIONS]
         else:
             steps.append((f"small-tensor {dtype} {target} (every distribution)", "uniform",
                           dtype, 8))
@@ -311,10 +311,17 @@ def plot(init_text: str, shape: tuple[int, ...], out: str, *, seed: int, dtype: 
     return f"wrote {out}: {law.name}, mean {law.mean:.4g}, std {law.std:.4g}, seed {seed}"
 
 
+# The named schemes that need no options (gpuinit.schemes; not imported here, which needs torch).
+TORCH_SCHEMES = ["torch", "gpt2", "llama", "hf", "megatron", "olmo", "olmo_core", "neox",
+                 "deepnet", "t-fixup"]
+
+
 def init_torch(target: str, *, dev_spec: str, seed: int, scheme: str, out: str | None,
-               kwargs_json: str | None) -> str:
+               kwargs_json: str | None, describe: bool = False) -> str:
     """Build ``MODULE:FACTORY`` on the meta device, materialize it on ``dev_spec`` with
-    gpuinit and save it to ``out`` (safetensors); returns the report."""
+    gpuinit and save it to ``out`` (safetensors); returns the report.  With
+    ``describe`` it returns the plan's table (:func:`gpuinit.torch.describe`) instead
+    and allocates, initializes and saves nothing."""
     import importlib
     import json
 
@@ -342,6 +349,10 @@ def init_torch(target: str, *, dev_spec: str, seed: int, scheme: str, out: str |
         model = factory(**kwargs)
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"{target} returned {type(model).__name__}, not a torch.nn.Module")
+    if describe:
+        from .torch import describe as describe_plan
+
+        return str(describe_plan(model, scheme=scheme))
     start = time.perf_counter()
     materialize(model, dev_spec, seed=seed, scheme=scheme, progress=ProgressBar())
     if dev_spec.startswith("cuda"):
@@ -416,7 +427,11 @@ def main(argv: list[str] | None = None) -> int:
                               help="a callable returning an nn.Module, e.g. mypkg.models:gpt")
     torch_parser.add_argument("--device", default="cuda", help="cuda (default), cuda:1 or cpu")
     torch_parser.add_argument("--seed", type=int, default=0)
-    torch_parser.add_argument("--scheme", default="torch", choices=["torch", "gpt2", "llama"])
+    torch_parser.add_argument("--scheme", default="torch", choices=TORCH_SCHEMES,
+                              help="initialization scheme (default torch); see gpuinit.schemes")
+    torch_parser.add_argument("--describe", action="store_true",
+                              help="print the plan (tensor, shape, role, law, std, bounds) and "
+                                   "exit without initializing anything")
     torch_parser.add_argument("--kwargs", default=None, help="JSON object of factory arguments")
     torch_parser.add_argument("--out", default=None, help="the .safetensors file to write")
     args = parser.parse_args(argv)
@@ -473,7 +488,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                    dtype=args.dtype, dev_spec=args.device, bins=args.bins))
     else:
         print(init_torch(args.target, dev_spec=args.device, seed=args.seed, scheme=args.scheme,
-                         out=args.out, kwargs_json=args.kwargs))
+                         out=args.out, kwargs_json=args.kwargs, describe=args.describe))
     return 0
 
 

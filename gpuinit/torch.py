@@ -16,20 +16,27 @@ only, the same on every device and in every run.  Needs the ``torch`` extra.
 
 from __future__ import annotations
 
+import contextvars
 import fnmatch
 import math
+import sys
+import threading
 from collections.abc import Callable, Collection, Mapping
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 try:
     import torch
     from torch import nn
     from torch.nn.utils import parametrize, prune
+    from torch.utils._python_dispatch import TorchDispatchMode
 except ModuleNotFoundError as exc:  # the torch extra is not installed
     raise ModuleNotFoundError(f"gpuinit.torch needs PyTorch ({exc}): "
                               'pip install "gpuinit[torch]"', name=exc.name) from exc
 
 from . import init as gi_init
+from . import random as gi_random
+from . import targets as gi_targets
 from .devices import device as resolve_device
 from .errors import DeviceError, OutOfMemoryError
 from .fans import torch_fans
@@ -352,33 +359,6 @@ def _catalogue_fill(init: Initializer) -> tuple[Fill, bool]:
                      "function name or a callable f(tensor, *, seed, stream)")
 
 
-def _gpt2_plan(model: nn.Module, plan: dict[str, Fill]) -> None:
-    """GPT-2: Linear/Conv/Embedding weights N(0, 0.02), biases zeros, and residual output
-    projections N(0, 0.02/√(2·n_layer)).
-
-    Residual projections are the weights of Linear layers named ``c_proj``,
-    ``out_proj``, ``o_proj``, ``down_proj`` or ``proj``, and ``linear2`` of torch's
-    Transformer*Layer.  n_layer is the number of blocks holding them: a block is
-    the path up to the first index of a ModuleList/Sequential ("h.3", "layers.11");
-    projections outside any indexed block count as half a layer each (a block has
-    two, attention's and the MLP's, as in GPT-2 and nanoGPT).
-    """
-    residual_suffixes = (".c_proj.weight", ".out_proj.weight", ".o_proj.weight",
-                         ".down_proj.weight", ".proj.weight")
-    linear_like = (nn.Linear, nn.modules.conv._ConvNd, nn.Embedding)
-    weights = [f"{name}.weight" if name else "weight" for name, m in model.named_modules()
-               if isinstance(m, linear_like)]
-    residual = {w for w in weights if w.endswith(residual_suffixes)}
-    residual.update(f"{name}.linear2.weight" for name, m in model.named_modules()
-                    if isinstance(m, (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)))
-    depth = max(1, gpt2_depth(residual))
-    for name in weights:
-        plan[name] = _normal(0.02 / math.sqrt(2 * depth) if name in residual else 0.02)
-    for name, module in model.named_modules():
-        if isinstance(module, linear_like[:2]) and getattr(module, "bias", None) is not None:
-            plan[f"{name}.bias" if name else "bias"] = _constant(0.0)
-
-
 def gpt2_depth(residual_names) -> int:
     """Return n_layer for the GPT-2 preset: the distinct indexed blocks holding the
     residual projections, plus half the count of those outside any block."""
@@ -397,26 +377,41 @@ def build_plan(model: nn.Module, scheme: Any = "torch", *,
                exempt: Collection[str] = ()) -> dict[str, Fill]:
     """Return {tensor name: fill} for every parameter and buffer of ``model``.
 
-    Tensors are named as :func:`named_tensors` names them: a tied tensor by its first
-    name, a pruned one by its ``<name>_orig`` Parameter (which takes the rule of
-    ``<name>``).  ValueError naming every tensor that no rule covers, except those in
-    ``exempt``, before anything is written: tensors of modules that are not torch
-    built-ins, extra tensors of subclasses of built-ins, parametrization originals and
-    pruning masks all need a scheme dict rule.
+    ``scheme`` is a dict ({pattern or module type: initializer}, layered over the
+    torch defaults), a registered name ("torch", "gpt2", "llama", "hf", "megatron",
+    "olmo", "olmo_core", "neox", "deepnet", "t-fixup", "mup") or ``(name,
+    {options})``: see :mod:`gpuinit.schemes`, whose ValueError lists the valid
+    names or options for an unknown one.  Tensors are named as
+    :func:`named_tensors` names them: a tied tensor by its first name, a pruned one
+    by its ``<name>_orig`` Parameter (which takes the rule of ``<name>``).
+    ValueError naming every tensor that no rule covers, except those in ``exempt``,
+    before anything is written: tensors of modules that are not torch built-ins,
+    extra tensors of subclasses of built-ins, parametrization originals and pruning
+    masks all need a scheme dict rule (or, for a named scheme, a role or an override).
     """
-    if not (isinstance(scheme, Mapping)
-            or (isinstance(scheme, str) and scheme in ("torch", "gpt2", "llama"))):
-        raise ValueError(f"scheme={scheme!r} must be 'torch', 'gpt2', 'llama' or a dict")
-    plan = torch_plan(model)
-    if scheme == "gpt2":
-        _gpt2_plan(model, plan)
-    elif scheme == "llama":
-        _llama_plan(model, plan)
-    plan = _rules_on_tensors(model, plan)
+    from .schemes import scheme_plan  # imported here: gpuinit.schemes imports this module
+
     if isinstance(scheme, Mapping):
+        plan = _rules_on_tensors(model, torch_plan(model))
         _apply_mapping(model, scheme, plan)
+    else:
+        plan = scheme_plan(model, scheme, exempt)
     _check_covered(model, plan, exempt)
     return plan
+
+
+def describe(model: nn.Module, scheme: Any = "torch"):
+    """Return the plan of ``scheme`` over ``model`` as a table, writing nothing: a
+    :class:`gpuinit.schemes.PlanTable`, a list of one dict per tensor (keys tensor,
+    shape, dtype, role, law, std, bounds) whose ``str()`` is the aligned table.
+
+    The plan is built and checked as :func:`init_module` builds and checks it, so
+    the same errors are raised; a meta-device model works as well (nothing is
+    allocated).  ``print(describe(model, scheme=("megatron", {"std": 0.01})))``.
+    """
+    from .schemes import describe_plan
+
+    return describe_plan(model, scheme)
 
 
 def _check_covered(model: nn.Module, plan: dict[str, Fill], exempt: Collection[str]) -> None:
@@ -443,30 +438,29 @@ def check_plan(plan: dict[str, Fill], tensors: dict[str, torch.Tensor], seed: in
     option or unfit tensor raises here, its message prefixed with the tensor's name,
     and nothing is written; returns None.  A user's own callable is not run (it cannot
     be checked without running it).  ``streams`` maps a tensor name to the name whose
-    hash is its stream (default: its own)."""
+    hash is its stream (default: its own).  A DTensor's placements are checked first
+    (ValueError naming it for Partial and other placements that hold no block of the
+    whole tensor), then its fill as the block of the whole tensor it will make."""
     streams = streams or {}
     with validate_only():
         for name, tensor in tensors.items():
+            sharded = _is_dtensor(tensor)
+            if sharded:
+                _shard_of(name, tensor)  # its placements, whatever its rule
             fill = plan.get(name)
             if fill is None or isinstance(fill, _UserFill):
                 continue
+            stream = path_stream(streams.get(name, name))
             try:
-                fill(tensor.data if isinstance(tensor, nn.Parameter) else tensor, seed,
-                     path_stream(streams.get(name, name)))
+                if sharded:
+                    _fill_shard(name, fill, tensor, seed, stream)
+                else:
+                    fill(tensor.data if isinstance(tensor, nn.Parameter) else tensor, seed,
+                         stream)
             except (ValueError, TypeError) as exc:
                 if type(exc) not in (ValueError, TypeError):
                     raise
                 raise type(exc)(f"{name}: {exc}") from exc
-
-
-def _llama_plan(model: nn.Module, plan: dict[str, Fill]) -> None:
-    """Llama (Hugging Face): Linear and Embedding weights N(0, 0.02), biases zeros."""
-    for name, module in model.named_modules():
-        prefix = f"{name}." if name else ""
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            plan[prefix + "weight"] = _normal(0.02)
-            if getattr(module, "bias", None) is not None:
-                plan[prefix + "bias"] = _constant(0.0)
 
 
 def _apply_mapping(model: nn.Module, scheme: Mapping, plan: dict[str, Fill]) -> None:
@@ -621,6 +615,20 @@ def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch",
     anything is written; every fill's options are checked against its tensor
     before the first is written too.  ``progress(done_bytes, total_bytes, name)``
     is called after each tensor (e.g. :class:`gpuinit.layers.ProgressBar`).
+
+    Sharded parameters (DTensors: FSDP2 ``fully_shard``, ``parallelize_module``,
+    ``distribute_tensor``, on any DeviceMesh) are filled by each rank alone, with no
+    communication: its local tensor gets its block of the whole tensor, so
+    ``p.full_tensor()`` equals, bit for bit, what an unsharded model gets from the same
+    seed and scheme, and Replicate parameters are the same bits on every rank.  Laws,
+    fans and bounds come from the whole shape; uneven shards work and FSDP2's padding is
+    zeroed.  Memory: the local shard only, except for orthogonal_/sparse_ (each rank
+    computes the whole matrix from the same Gaussian and keeps its block: temporaries
+    of that parameter's whole size, in float32) and for rules that write the
+    tensor with other torch ops (a callable scheme value calling torch's RNG, say),
+    which are run on a whole-size temporary and sliced.  Placements other than Shard,
+    Replicate and FSDP2's _StridedShard (Partial) raise ValueError naming the
+    parameter before anything is written.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -629,28 +637,39 @@ def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch",
     meta = [n for n, t in tensors.items() if t.is_meta]
     if meta:
         raise ValueError(f"{meta[:3]} are on the meta device: use materialize(model, device)")
-    same = _same_memory(tensors)
+    same = _same_memory(_plain(tensors))
     plan = build_plan(model, scheme, exempt=set(same) | _pruning_masks(model))
     tensors, streams = _without(tensors, same), _stream_names(model)
     check_plan(plan, tensors, seed, streams)
-    _run_plan(plan, tensors, seed, progress, streams)
+    _run_plan(plan, tensors, seed, progress, streams, _fsdp_padding(model))
     _refresh_pruned(model)
     return model
 
 
 def _run_plan(plan: dict[str, Fill], tensors: dict[str, torch.Tensor], seed: int,
               progress: Callable[[int, int, str], None] | None,
-              streams: Mapping[str, str]) -> None:
+              streams: Mapping[str, str],
+              padded: Mapping[int, torch.Tensor] | None = None) -> None:
     """Fill every tensor that ``plan`` covers, in order, reporting bytes to ``progress``;
-    returns None.  ``streams`` maps a tensor name to the name whose hash is its stream."""
-    total = sum(t.numel() * t.element_size() for t in tensors.values())
+    returns None.  ``streams`` maps a tensor name to the name whose hash is its stream.
+
+    A DTensor gets its block of the whole tensor's fill in its local tensor
+    (:func:`_fill_shard`), and the padding of its FSDP2 buffer (``padded``, from
+    :func:`_fsdp_padding`) is zeroed; bytes are this rank's.
+    """
+    total = sum(_local_bytes(t) for t in tensors.values())
     done = 0
     for name, tensor in tensors.items():
         fill = plan.get(name)
-        if fill is not None:
-            fill(tensor.data if isinstance(tensor, nn.Parameter) else tensor, seed,
-                 path_stream(streams.get(name, name)))
-        done += tensor.numel() * tensor.element_size()
+        stream = path_stream(streams.get(name, name))
+        if _is_dtensor(tensor):
+            with torch.no_grad():
+                if fill is not None:
+                    _fill_shard(name, fill, tensor, seed, stream)
+                _zero_padding(tensor, padded or {})
+        elif fill is not None:
+            fill(tensor.data if isinstance(tensor, nn.Parameter) else tensor, seed, stream)
+        done += _local_bytes(tensor)
         if progress is not None:
             progress(done, total, name)
 
@@ -777,21 +796,490 @@ def materialize(model: nn.Module, device: Any = "cuda", *, seed: int = 0,
     :class:`gpuinit.OutOfMemoryError` (a MemoryError, with the bytes asked and free)
     when the model's bytes, each storage counted once, exceed the device's free
     memory, or when the allocation itself fails.
+
+    A meta model whose parameters are DTensors (after FSDP2 ``fully_shard``, per block
+    and root, or ``parallelize_module``) is allocated as each rank's local shards
+    (FSDP2 pads them; the memory check counts this rank's bytes) and filled as in
+    :func:`init_module`: each rank makes only its block of every whole tensor, with no
+    communication and no whole-size temporary, and ``p.full_tensor()`` equals the
+    single-process ``materialize`` of the unsharded model with the same seed and
+    scheme, bit for bit.  Tied DTensors stay tied.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     seed = check_seed(seed)
     target = _torch_device(device)
     tensors = named_tensors(model)
-    same = _same_memory(tensors)
+    same = _same_memory(_plain(tensors))
     plan = build_plan(model, scheme, exempt=same)
     tensors, streams = _without(tensors, same), _stream_names(model)
     check_plan(plan, tensors, seed, streams)  # on the meta tensors: shapes and dtypes
     slots = _slots(model)
-    shared = _shared_storages(slots)
-    nbytes = _allocation_bytes(slots, shared)
+    groups = _shared_storages(slots)
+    shared = [group for group in groups if not _is_dtensor(group[0].tensor)]
+    tied = [group for group in groups if _is_dtensor(group[0].tensor)]
+    nbytes = _local_allocation_bytes(slots, shared)
     _check_memory(nbytes, target)
     _allocate(model, slots, shared, target, nbytes)
-    _run_plan(plan, _without(named_tensors(model), same), seed, progress, streams)
+    _retie_dtensors(tied)
+    _run_plan(plan, _without(named_tensors(model), same), seed, progress, streams,
+              _fsdp_padding(model))
     _refresh_pruned(model)
     return model
+
+
+def _local_allocation_bytes(slots: list[_Slot], shared: list[list[_Slot]]) -> int:
+    """Return the bytes :func:`_allocate` asks of this rank: as :func:`_allocation_bytes`,
+    with each DTensor counted by its local buffer (:func:`_local_bytes`), not its whole."""
+    grouped = {id(slot.tensor) for group in shared for slot in group}
+    single = {id(s.tensor): s.tensor for s in slots if id(s.tensor) not in grouped}
+    total = sum(_local_bytes(t) for t in single.values())
+    return total + sum(max(_storage_stop(s.tensor) for s in group) for group in shared)
+
+
+# --- Sharded parameters: torch.distributed DTensors (FSDP2 fully_shard, tensor parallel) ---
+#
+# A DTensor's local tensor holds one block of the whole logical tensor (its placements and
+# this rank's mesh coordinate say which).  Its fill runs on a meta "stand-in" of the whole
+# tensor's shape, so that the rule and gpuinit.init take fans, bounds and stds from the
+# whole shape, while three redirections put the values, and only those of the block, into
+# the local tensor:
+#   1. gpuinit.init's ``wrap`` gives the stand-in a _BlockTarget: the whole shape, the
+#      block's memory;
+#   2. its sampling calls reach gpuinit.random with ``out=`` a _BlockOut and are made as
+#      that block of the whole tensor (``full_shape=``/``start=``: the counter contract);
+#      constants, eye_ and dirac_ write through _BlockArray in whole-tensor coordinates;
+#      orthogonal_ and sparse_ hand over the whole matrix, of which the block is kept;
+#   3. a rule's own writes to the stand-in (torch's Embedding padding row, Identity's
+#      gain) are seen by _ShardWrites, a TorchDispatchMode, and applied to the block.
+# A rule that writes another way (a user's callable calling torch's RNG, say) raises
+# _NotShardable inside, and its tensor is then made whole on the rank and sliced.
+
+
+class _NotShardable(Exception):
+    """A fill wrote to a shard's stand-in in a way the block seams cannot place."""
+
+
+def _dtensor_class() -> type | None:
+    """Return torch's DTensor class once ``torch.distributed.tensor`` is imported, else None
+    (no DTensor can exist before it is, so nothing is imported here)."""
+    return getattr(sys.modules.get("torch.distributed.tensor"), "DTensor", None)
+
+
+def _is_dtensor(t: Any) -> bool:
+    """Return True when ``t`` is a DTensor (a Parameter holding one included)."""
+    cls = _dtensor_class()
+    return cls is not None and isinstance(t, cls)
+
+
+def _plain(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Return ``tensors`` less the DTensors (their ``data_ptr`` is 0 and their storage a
+    stand-in, so the memory checks of plain tensors do not apply to them)."""
+    return {n: t for n, t in tensors.items() if not _is_dtensor(t)}
+
+
+class _Shard(NamedTuple):
+    """This rank's part of a DTensor: ``local`` holds ``whole[start : start + local.shape]``."""
+
+    name: str
+    local: torch.Tensor  # the unpadded local tensor (FSDP2's is a view of a padded buffer)
+    full_shape: tuple[int, ...]
+    start: tuple[int, ...]
+
+    @property
+    def block(self) -> tuple[slice, ...]:
+        """Return the slices of the whole tensor that the local tensor holds."""
+        return tuple(slice(s, s + n) for s, n in zip(self.start, self.local.shape, strict=True))
+
+
+def _placement_types() -> tuple[type, ...]:
+    """Return (Shard, Replicate, _StridedShard) of this torch (_StridedShard, FSDP2's
+    placement over tensor-parallel shards, is () where torch has none)."""
+    from torch.distributed.tensor import Replicate, Shard, placement_types
+
+    return Shard, Replicate, getattr(placement_types, "_StridedShard", ())
+
+
+def _mesh_coordinate(name: str, t: Any) -> tuple[int, ...]:
+    """Return this rank's coordinate in the mesh of the DTensor ``t``, after checking its
+    placements: ValueError naming ``name`` for a placement other than Shard, FSDP2's
+    _StridedShard and Replicate (Partial: its values are a sum over ranks, of which no
+    block is a part) and for a rank outside the mesh."""
+    shard, replicate, strided = _placement_types()
+    for mesh_dim, placement in enumerate(t.placements):
+        if not isinstance(placement, (shard, strided, replicate)):
+            raise ValueError(
+                f"{name}: DTensor placement {placement} on mesh dimension {mesh_dim} is not "
+                "supported: gpuinit makes Shard, _StridedShard (FSDP2) and Replicate "
+                "parameters, each rank its own block of the whole tensor; a Partial "
+                "parameter's local values are terms of a sum, not a block"
+            )
+    coordinate = t.device_mesh.get_coordinate()
+    if coordinate is None:
+        raise ValueError(f"{name}: this rank is not in the parameter's device mesh "
+                         f"{t.device_mesh}")
+    return tuple(coordinate)
+
+
+_BLOCKS: dict = {}  # (shape, placements, mesh shape, coordinate) -> _block_indices' result
+
+
+def _block_indices(shape: tuple[int, ...], placements: tuple, mesh_shape: tuple[int, ...],
+                   coordinate: tuple[int, ...]) -> tuple[range | list[int], ...]:
+    """Return, per dimension, the indices into a whole tensor of ``shape`` that the rank at
+    ``coordinate`` of a mesh of ``mesh_shape`` holds under ``placements``, in order: a
+    ``range`` when they are one run, else a list (remembered, as a model repeats few
+    layouts).
+
+    Each placement splits its dimension's current indices with the placement's own split
+    (``torch.chunk`` for Shard, FSDP2's strided order for _StridedShard) and the rank
+    keeps the piece of its coordinate: what torch's
+    ``compute_local_shape_and_global_offset`` computes, with every offset kept.
+    """
+    key = (shape, placements, mesh_shape, coordinate)
+    if key not in _BLOCKS:
+        _, replicate, _ = _placement_types()
+        indices = [torch.arange(n) for n in shape]
+        for mesh_dim, placement in enumerate(placements):
+            if isinstance(placement, replicate):
+                continue
+            d = placement.dim
+            column = indices[d].reshape((1,) * d + (-1,))
+            pieces, _ = placement._split_tensor(column, mesh_shape[mesh_dim],
+                                                with_padding=False)
+            indices[d] = pieces[coordinate[mesh_dim]].reshape(-1)
+        runs = []
+        for index in indices:
+            first = int(index[0]) if len(index) else 0
+            run = range(first, first + len(index))
+            runs.append(run if torch.equal(index, torch.arange(run.start, run.stop))
+                        else index.tolist())
+        _BLOCKS[key] = tuple(runs)
+    return _BLOCKS[key]
+
+
+def _shard_of(name: str, t: Any) -> _Shard:
+    """Return the :class:`_Shard` of this rank's local tensor of the DTensor ``t``.
+
+    ValueError naming ``name`` for an unsupported placement or a rank outside the mesh
+    (:func:`_mesh_coordinate`), when this rank's indices of a dimension are not one run
+    (the local tensor is then no block of the whole), or when the local tensor's shape is
+    not the block's.
+    """
+    coordinate = _mesh_coordinate(name, t)
+    indices = _block_indices(tuple(t.shape), tuple(t.placements), tuple(t.device_mesh.shape),
+                             coordinate)
+    for d, index in enumerate(indices):
+        if not isinstance(index, range):
+            raise ValueError(f"{name}: placements {t.placements} give this rank indices "
+                             f"{index} of dimension {d}, which are not one block")
+    start = tuple(index.start for index in indices)
+    local = t._local_tensor
+    shape = tuple(len(index) for index in indices)
+    if tuple(local.shape) != shape:
+        raise ValueError(f"{name}: the local tensor has shape {tuple(local.shape)}, but the "
+                         f"placements {t.placements} give this rank a block of shape {shape}")
+    return _Shard(name, local, tuple(t.shape), start)
+
+
+def _local_bytes(t: torch.Tensor) -> int:
+    """Return the bytes this rank holds of ``t``: a DTensor's local buffer (FSDP2's padding
+    included), a plain tensor's elements."""
+    if _is_dtensor(t):
+        local = t._local_tensor
+        return max(local.untyped_storage().nbytes(), local.numel() * local.element_size())
+    return t.numel() * t.element_size()
+
+
+class _BlockTarget(gi_targets.Target):
+    """gpuinit.init's view of a shard: the shape of the whole tensor, the memory of the block.
+
+    ``local`` is the Target of the local tensor (what ``gpuinit.targets.wrap`` gives);
+    sampling goes through :class:`_BlockOut`, item assignment through
+    :class:`_BlockArray`, and :meth:`write` of a whole-tensor array keeps the block.
+    """
+
+    def __init__(self, stand_in: torch.Tensor, shard: _Shard) -> None:
+        self.shard = shard
+        self.local = _REAL_INIT_SEAMS[0](shard.local)  # gpuinit.targets.wrap
+        super().__init__(stand_in, _BlockArray(self), self.local.device, self.local.dtype)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.shard.full_shape
+
+    @property
+    def compute_dtype(self) -> str:
+        return self.local.compute_dtype
+
+    def direct_out(self) -> _BlockOut:
+        return _BlockOut(self)
+
+    def write(self, values) -> None:
+        """Copy the block of ``values``, an array of the whole tensor, into the local tensor."""
+        self.local.write(values[self.shard.block])
+
+    def local_region(self, view: torch.Tensor) -> tuple[slice, ...] | None:
+        """Return the slices of the local tensor holding the elements of ``view``, a view of
+        the stand-in, or None when it holds none of them.
+
+        The view's elements must form a box of the whole tensor (a select/slice/narrow of
+        it, with step 1); _NotShardable otherwise.
+        """
+        full, strides = self.shard.full_shape, self.original.stride()
+        offset = view.storage_offset()
+        low = [(offset // s) % n if n else 0 for n, s in zip(full, strides, strict=True)]
+        high = [i + 1 for i in low]
+        for size, stride in zip(view.shape, view.stride(), strict=True):
+            if size == 0:
+                return None
+            if size == 1:
+                continue
+            dims = [d for d, (n, s) in enumerate(zip(full, strides, strict=True))
+                    if s == stride and n > 1 and high[d] == low[d] + 1]
+            if len(dims) != 1:
+                raise _NotShardable(f"a view of shape {tuple(view.shape)} and strides "
+                                    f"{view.stride()} is not a box of the whole tensor")
+            high[dims[0]] = low[dims[0]] + size
+        slices = []
+        for lo, hi, first, n in zip(low, high, self.shard.start, self.shard.local.shape,
+                                    strict=True):
+            lo, hi = max(lo - first, 0), min(hi - first, n)
+            if hi <= lo:
+                return None
+            slices.append(slice(lo, hi))
+        return tuple(slices)
+
+
+class _BlockArray:
+    """``array`` of a :class:`_BlockTarget`: item assignment in whole-tensor coordinates,
+    applied to the elements the block holds (constant_ assigns ``[...]``; eye_ and dirac_
+    assign index arrays)."""
+
+    def __init__(self, target: _BlockTarget) -> None:
+        self.target = target
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.target.shard.full_shape
+
+    @property
+    def dtype(self):
+        return self.target.local.array.dtype
+
+    def __setitem__(self, key, value) -> None:
+        local = self.target.local.array
+        if key is Ellipsis:
+            local[...] = value
+            return
+        xp, start = self.target.xp, self.target.shard.start
+        if not (isinstance(key, tuple) and len(key) == len(start)
+                and isinstance(value, (int, float))):
+            raise _NotShardable(f"an assignment to [{key!r}] of a whole-tensor view")
+        coordinates = xp.broadcast_arrays(*(xp.asarray(k) for k in key))
+        inside = xp.ones(coordinates[0].shape, dtype=bool)
+        for c, first, n in zip(coordinates, start, local.shape, strict=True):
+            inside &= (c >= first) & (c < first + n)
+        local[tuple(c[inside] - first for c, first in zip(coordinates, start, strict=True))] = \
+            value
+
+
+class _BlockOut:
+    """The ``out=`` that a :class:`_BlockTarget` gives gpuinit.init's sampling calls: the
+    random seam makes them as the block of the whole tensor, into the local tensor."""
+
+    def __init__(self, target: _BlockTarget) -> None:
+        self.target = target
+
+    def sample(self, function: Callable, shape, args: tuple, kwargs: dict):
+        """Return ``function(block shape, *args, full_shape=, start=, out=local, **kwargs)``,
+        written into the local tensor: the block of ``function(shape, *args, **kwargs)``."""
+        shard, local = self.target.shard, self.target.local
+        if tuple(shape) != shard.full_shape:
+            raise RuntimeError(f"gpuinit.torch bug: {shard.name} sampled as {tuple(shape)}, "
+                               f"not its whole shape {shard.full_shape}; please report it")
+        out = None if validating() else local.direct_out()
+        values = function(local.shape, *args, full_shape=shard.full_shape, start=shard.start,
+                          out=out, **kwargs)
+        if out is None and not validating():
+            local.write(values)
+        return values
+
+
+def _seam_sampler(name: str) -> Callable:
+    """Return gpuinit.random's ``name`` as the random seam serves it: a call with a
+    :class:`_BlockOut` is made as its block, every other call is passed on unchanged."""
+    def sample(shape, *args, out=None, **kwargs):
+        function = getattr(gi_random, name)
+        if isinstance(out, _BlockOut):
+            return out.sample(function, shape, args, kwargs)
+        return function(shape, *args, out=out, **kwargs)
+    sample.__name__ = name
+    return sample
+
+
+class _RandomSeam:
+    """Stands for the gpuinit.random module inside gpuinit.init while shards are filled."""
+
+    uniform = staticmethod(_seam_sampler("uniform"))
+    normal = staticmethod(_seam_sampler("normal"))
+    truncated_normal = staticmethod(_seam_sampler("truncated_normal"))
+
+    def __getattr__(self, name: str):
+        return getattr(gi_random, name)
+
+
+_STAND_IN: contextvars.ContextVar = contextvars.ContextVar("gpuinit_torch_stand_in",
+                                                           default=None)
+_SEAM_LOCK = threading.Lock()
+_SEAM_USERS = [0]  # how many threads are inside _init_seams()
+_REAL_INIT_SEAMS = [gi_targets.wrap, gi_random]  # what gpuinit.init uses outside them
+
+
+def _seam_wrap(t: Any) -> gi_targets.Target:
+    """Return gpuinit.init's Target of ``t``: the current stand-in's :class:`_BlockTarget`
+    for the stand-in (or an identical view of it, as ``t.data``), the real wrap's
+    otherwise; _NotShardable for a partial view of the stand-in."""
+    current = _STAND_IN.get()
+    if current is not None and isinstance(t, torch.Tensor) and t.is_meta:
+        stand_in, target = current
+        if _storage_id(t) == _storage_id(stand_in):
+            if (t.storage_offset(), t.shape, t.stride()) != (0, stand_in.shape,
+                                                              stand_in.stride()):
+                raise _NotShardable("a gpuinit.init call on part of the whole tensor")
+            return target
+    return _REAL_INIT_SEAMS[0](t)
+
+
+@contextmanager
+def _init_seams():
+    """Within the block, gpuinit.init reaches ``wrap`` and ``random`` through the shard
+    seams (:func:`_seam_wrap`, :class:`_RandomSeam`), which pass every call that is not
+    about a shard's stand-in on to the real ones, so other threads are unaffected."""
+    with _SEAM_LOCK:
+        if _SEAM_USERS[0] == 0:
+            _REAL_INIT_SEAMS[:] = [gi_init.wrap, gi_init.random]
+            gi_init.wrap, gi_init.random = _seam_wrap, _RandomSeam()
+        _SEAM_USERS[0] += 1
+    try:
+        yield
+    finally:
+        with _SEAM_LOCK:
+            _SEAM_USERS[0] -= 1
+            if _SEAM_USERS[0] == 0:
+                gi_init.wrap, gi_init.random = _REAL_INIT_SEAMS
+
+
+# In-place ops whose effect on each element does not depend on where it is: a rule's own
+# writes of these to the stand-in are applied to the block's part of the view written.
+_SCALAR_WRITES = {torch.ops.aten.zero_, torch.ops.aten.fill_, torch.ops.aten.mul_,
+                  torch.ops.aten.div_, torch.ops.aten.add_, torch.ops.aten.sub_,
+                  torch.ops.aten.clamp_}
+
+
+def _written(func, args: tuple, kwargs: dict) -> list:
+    """Return the tensors that the aten op ``func`` writes in place (its schema's mutable
+    arguments)."""
+    written = []
+    for i, argument in enumerate(func._schema.arguments):
+        if argument.alias_info is not None and argument.alias_info.is_write:
+            value = args[i] if i < len(args) else kwargs.get(argument.name)
+            written += [value] if isinstance(value, torch.Tensor) else []
+    return written
+
+
+class _ShardWrites(TorchDispatchMode):
+    """While a shard's fill runs: applies the rule's own in-place writes to the stand-in to
+    the part of the block they cover, and raises _NotShardable for writes it cannot place
+    (other ops than :data:`_SCALAR_WRITES`, tensor operands, views that are no box).
+    Under validate_only the writes only run on the meta stand-in."""
+
+    def __init__(self, target: _BlockTarget) -> None:
+        super().__init__()
+        self.target = target
+        self.storage = _storage_id(target.original)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        hits = [t for t in _written(func, args, kwargs)
+                if t.is_meta and _storage_id(t) == self.storage]
+        if not hits or validating():
+            return func(*args, **kwargs)
+        operands = [*args[1:], *kwargs.values()]
+        if (func.overloadpacket not in _SCALAR_WRITES or hits != [args[0]]
+                or any(isinstance(a, torch.Tensor) and a.dim() > 0 for a in operands)):
+            raise _NotShardable(f"the rule writes the tensor with {func}")
+        region = self.target.local_region(args[0])
+        if region is not None:
+            func(self.target.shard.local[region], *args[1:], **kwargs)
+        return args[0]
+
+
+def _fill_whole(shard: _Shard, fill: Fill, seed: int, stream: int) -> None:
+    """Fill ``shard``'s local tensor with its block of ``fill`` run on the whole tensor, made
+    on this rank (a temporary of the whole tensor's size); returns None.  Under
+    validate_only the fill is checked on a meta tensor of the whole shape instead."""
+    local = shard.local
+    if validating():
+        fill(torch.empty(shard.full_shape, dtype=local.dtype, device="meta"), seed, stream)
+        return
+    whole = torch.empty(shard.full_shape, dtype=local.dtype, device=local.device)
+    fill(whole, seed, stream)
+    local.copy_(whole[shard.block])
+
+
+def _fill_shard(name: str, fill: Fill, t: Any, seed: int, stream: int) -> None:
+    """Fill this rank's local tensor of the DTensor ``t`` with its block of what ``fill``
+    makes of the whole tensor, bit for bit, with no communication; returns None.
+
+    The fill runs on a meta stand-in of the whole shape through the block seams (see
+    the comment above :class:`_NotShardable`); a fill that writes in a way they cannot
+    place is run on the whole tensor instead (:func:`_fill_whole`).  Under validate_only
+    it checks and writes nothing.  ValueError naming ``name`` for unsupported placements.
+    """
+    shard = _shard_of(name, t)
+    stand_in = torch.empty(shard.full_shape, dtype=shard.local.dtype, device="meta")
+    target = _BlockTarget(stand_in, shard)
+    token = _STAND_IN.set((stand_in, target))
+    try:
+        with _init_seams(), _ShardWrites(target):
+            fill(stand_in, seed, stream)
+        return
+    except _NotShardable:
+        pass
+    finally:
+        _STAND_IN.reset(token)
+    _fill_whole(shard, fill, seed, stream)
+
+
+def _fsdp_padding(model: nn.Module) -> dict[int, torch.Tensor]:
+    """Return {id(parameter): its flat padded buffer} for each FSDP2 (``fully_shard``)
+    parameter: FSDP2 keeps a rank's shard of an uneven dimension 0 as the front of a
+    buffer padded to the largest shard's size; the rest is padding, which must be zero."""
+    buffers = {}
+    for module in model.modules():
+        state = getattr(module, "_get_fsdp_state", None)
+        group = getattr(state(), "_fsdp_param_group", None) if state is not None else None
+        for fsdp_param in getattr(group, "fsdp_params", ()):
+            data = getattr(fsdp_param, "_sharded_param_data", None)
+            if isinstance(data, torch.Tensor):
+                buffers[id(fsdp_param.sharded_param)] = data
+    return buffers
+
+
+def _zero_padding(t: Any, padded: Mapping[int, torch.Tensor]) -> None:
+    """Zero the padding of a DTensor's FSDP2 buffer behind its local tensor; returns None."""
+    buffer = padded.get(id(t))
+    if buffer is not None and not buffer.is_meta:
+        buffer[t._local_tensor.numel():].zero_()
+
+
+def _retie_dtensors(groups: list[list[_Slot]]) -> None:
+    """Register, in every slot of each group (one DTensor held in several slots: tied
+    weights), the tensor that ``to_empty`` left in the group's first slot; returns None."""
+    for group in groups:
+        first = group[0]
+        tensor = (first.module._parameters if first.is_parameter else first.module._buffers)[
+            first.attr]
+        for slot in group[1:]:
+            _put(slot, tensor)

@@ -1,0 +1,37 @@
+"""Initialization schemes of the large-model codebases, for :mod:`gpuinit.torch`.
+
+``init_module(model, scheme=...)``, ``materialize(model, device, scheme=...)`` and
+``describe(model, scheme=...)`` take a registered name or ``(name, {options})``:
+
+==============  ==============================================================
+"torch"         each built-in module's own ``reset_parameters`` (the default)
+"gpt2"          N(0, 0.02), residual projections 0.02/√(2·n_layer)
+"llama"         N(0, 0.02) Linear/Embedding weights
+"hf"            a transformers model's own ``_init_weights`` (:mod:`.hf`)
+"megatron"      Megatron-LM, with its MuP variant (:mod:`.megatron`)
+"olmo"          OLMo: normal, mitchell, full_megatron (:mod:`.olmo`)
+"olmo_core"     OLMo-core: normal, llama, llama_depth, fan_in (:mod:`.olmo`)
+"neox"          gpt-neox init_method / output_layer_init_method (:mod:`.neox`)
+"deepnet"       DeepNorm (torchscale) (:mod:`.deepnet`)
+"t-fixup"       T-Fixup (:mod:`.deepnet`)
+"mup"           μP width scaling from base shapes (:mod:`.mup`)
+==============  ==============================================================
+
+Role-based schemes find each tensor's role by its name (:mod:`.roles`); the
+option ``{"roles": {pattern: role}}`` places anything else, and a parameter with
+no role raises ValueError naming it before anything is written.  Every scheme
+takes ``{"overrides": {pattern: initializer}}``, layered last as a dict scheme.
+Each fill is gpuinit's own (:mod:`gpuinit.init`) on the stream of its tensor's name.
+"""
+
+from . import deepnet, hf, megatron, mup, neox, olmo, presets  # noqa: F401  (they register)
+from .describe import PlanTable, describe_plan
+from .laws import Computed, Constant, Law, Normal, Orthogonal, Rule, TruncNormal, Uniform
+from .registry import SCHEMES, Scheme, register, resolve, scheme_names, scheme_plan
+from .roles import ROLES, TensorInfo, analyze
+
+__all__ = [
+    "ROLES", "SCHEMES", "Computed", "Constant", "Law", "Normal", "Orthogonal", "PlanTable",
+    "Rule", "Scheme", "TensorInfo", "TruncNormal", "Uniform", "analyze", "describe_plan",
+    "register", "resolve", "scheme_names", "scheme_plan",
+]

@@ -1,0 +1,88 @@
+"""``("megatron", {options})``: Megatron-LM's init, by role.
+
+Matches NVIDIA/Megatron-LM megatron/core/transformer/transformer_config.py
+(``TransformerConfig.__post_init__``: init_method, output_layer_init_method,
+embedding_init_method and the MuP block) with megatron/core/utils.py
+(``init_method_normal``, ``scaled_init_method_normal``,
+``mup_scaled_init_method_normal``), where the readout's init is chosen in
+megatron/core/models/gpt/gpt_model.py and the embeddings' in
+megatron/core/models/common/embeddings/language_model_embedding.py.
+
+With σ = ``std`` (init_method_std, 0.02), σₑ = ``embedding_std`` (default σ),
+L = ``num_layers`` (default: the model's blocks), k = ``multiplier`` (2; 1 for
+hybrid models) and m = the MuP width multiplier (hidden / ``mup_base_hidden_size``,
+or ``mup_width_mult``; 1 without ``use_mup``):
+
+- embedding, pos_embedding: N(0, σₑ)
+- attn_q/k/v/qkv, mlp_in/gate/up: N(0, σ) — with MuP N(0, σ/√m)
+- attn_out, mlp_out: N(0, σ/√(k·L)) — with MuP N(0, σ/(√(k·L)·√m))
+- readout (untied): N(0, σ) — with MuP N(0, σₑ)
+- norm: 1 (0 with ``zero_centered_gamma``, Megatron's --apply-layernorm-1p); bias: 0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+
+from torch import nn
+
+from .common import norm_or_bias, role_rules
+from .laws import Constant, Normal
+from .registry import Scheme, count, positive, register
+from .roles import analyze, depth, hidden_size
+
+DEFAULTS = {"std": 0.02, "embedding_std": None, "num_layers": None, "multiplier": 2.0,
+            "use_mup": False, "mup_base_hidden_size": None, "mup_width_mult": None,
+            "zero_centered_gamma": False, "roles": None}
+
+
+def width_multiplier(scheme: str, model: nn.Module, infos, base_hidden, width_mult) -> float:
+    """Return the MuP width multiplier: ``width_mult`` when given, else hidden size /
+    ``base_hidden`` (1 when neither is given)."""
+    if width_mult is not None:
+        return positive(scheme, "mup_width_mult", width_mult)
+    if base_hidden is None:
+        return 1.0
+    count(scheme, "mup_base_hidden_size", base_hidden)
+    hidden = hidden_size(model, infos)
+    if hidden is None:
+        raise ValueError(f"scheme {scheme!r}: cannot find the model's hidden size; pass "
+                         "mup_width_mult")
+    return hidden / base_hidden
+
+
+def megatron_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
+    """Return {tensor name: Rule} of Megatron-LM's init (see the module docstring)."""
+    sigma = positive("megatron", "std", options["std"])
+    sigma_e = positive("megatron", "embedding_std", options["embedding_std"], allow_none=True)
+    sigma_e = sigma if sigma_e is None else sigma_e
+    multiplier = positive("megatron", "multiplier", options["multiplier"])
+    infos = analyze(model, options["roles"])
+    layers = options["num_layers"] if options["num_layers"] is not None else depth(infos)
+    count("megatron", "num_layers", layers)
+    mup = bool(options["use_mup"])
+    m = width_multiplier("megatron", model, infos, options["mup_base_hidden_size"],
+                         options["mup_width_mult"]) if mup else 1.0
+    hidden = Normal(sigma / math.sqrt(m))
+    output = Normal(sigma / (math.sqrt(multiplier * layers) * math.sqrt(m)))
+    by_role = {
+        "embedding": Normal(sigma_e), "pos_embedding": Normal(sigma_e),
+        "attn_q": hidden, "attn_k": hidden, "attn_v": hidden, "attn_qkv": hidden,
+        "mlp_in": hidden, "mlp_gate": hidden, "mlp_up": hidden,
+        "attn_out": output, "mlp_out": output,
+        "readout": Normal(sigma_e) if mup else Normal(sigma),
+    }
+
+    def law(info):
+        if info.role == "norm" and options["zero_centered_gamma"]:
+            return Constant(0.0)
+        return norm_or_bias(info) or by_role[info.role]
+
+    return role_rules(model, "megatron", None, law, skip, infos=infos)
+
+
+register(Scheme("megatron", megatron_rules, DEFAULTS,
+                "N(0, std); attention/MLP output projections std/sqrt(2L); optional MuP",
+                "NVIDIA/Megatron-LM megatron/core/transformer/transformer_config.py, "
+                "megatron/core/utils.py"))

@@ -1,0 +1,161 @@
+"""``("olmo", {...})`` and ``("olmo_core", {...})``: AI2's OLMo and OLMo-core inits, by role.
+
+"olmo" matches allenai/OLMo olmo/model.py (``OLMo.reset_parameters``,
+``OLMoSequentialBlock.reset_parameters``, ``OLMoLlamaBlock.reset_parameters``,
+``OLMoBlock.reset_parameters``) with olmo/initialization.py ``init_normal`` and
+olmo/config.py ``InitFnType``.  Every weight is N(0, s²), truncated at ±c·s when
+the cutoff factor c is set (``cutoff_factor``; default none for "normal", 3 for
+"mitchell" and "full_megatron"); d = d_model, L = n_layers, i = the block index:
+
+=============  ===========================  ========================  =================
+role           normal                       mitchell                  full_megatron
+=============  ===========================  ========================  =================
+embedding      emb_std or std               emb_std or 1/√d           emb_std, or std·√d
+                                                                      (scale_emb_init),
+                                                                      or std
+pos_embedding  std                          1/√d                      std
+q/k/v, mlp_in  std                          1/√d                      std
+attn_out       std                          1/√(2·d·(i+1))            std/√(2L)
+mlp_out        std                          1/√(2·fan_in·(i+1))       std/√(2L)
+readout        std                          1/√d                      1/√d
+=============  ===========================  ========================  =================
+
+"olmo_core" matches allenai/OLMo-core src/olmo_core/nn/transformer/init.py
+(``InitMethod``: ``init_embeddings``, ``init_final_w_out``, ``init_feed_forward``),
+src/olmo_core/nn/attention/__init__.py (``Attention.init_weights``) and
+src/olmo_core/nn/transformer/model.py (``Transformer.init_weights``).  Linear
+weights are ``init_linear``'s N(0, s²) truncated at ±3s; embeddings as listed:
+
+=============  ==================  ===============  ===============  ===============
+role           normal              llama            llama_depth      fan_in
+=============  ==================  ===============  ===============  ===============
+embedding      TN(emb_std or std)  N(0, 1)          N(0, 1)          N(0, 1/scale²)
+q/k/v          std                 std              std              1/√fan_in
+attn_out       std                 std/√(2L)        std/√(2(i+1))    1/√fan_in
+mlp_gate (w1)  std                 std              std              1/√fan_in
+mlp_up (w3)    std                 std/√(2L)        std/√(2(i+1))    1/√fan_in
+mlp_out (w2)   std                 std/√(2L)        std/√(2(i+1))    1/√fan_in
+readout        std                 1/√d             1/√d             1/√d
+=============  ==================  ===============  ===============  ===============
+
+(OLMo-core's w2 inherits the std just computed for w3, hence llama's scaled w2; a
+plain MLP's input projection ``mlp_in`` is treated as w1, position embeddings as
+embeddings.)  Norm gains are 1 and biases 0 in both.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+
+from torch import nn
+
+from .common import norm_or_bias, role_rules
+from .laws import Law, Normal, TruncNormal
+from .registry import Scheme, choice, count, positive, register
+from .roles import analyze, depth, hidden_size
+
+OLMO_METHODS = ("normal", "mitchell", "full_megatron")
+OLMO_CORE_METHODS = ("normal", "llama", "llama_depth", "fan_in")
+
+
+def _facts(scheme: str, model: nn.Module, options: dict):
+    """Return (infos, d_model, n_layers) with the options' overrides, checked."""
+    infos = analyze(model, options["roles"])
+    d = options["d_model"] if options["d_model"] is not None else hidden_size(model, infos)
+    if d is None:
+        raise ValueError(f"scheme {scheme!r}: cannot find d_model; pass it as an option")
+    count(scheme, "d_model", d)
+    layers = options["n_layers"] if options["n_layers"] is not None else depth(infos)
+    count(scheme, "n_layers", layers)
+    return infos, d, layers
+
+
+def _index(info) -> int:
+    return info.layer if info.layer is not None else 0
+
+
+def olmo_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
+    """Return {tensor name: Rule} of OLMo's ``reset_parameters`` (module docstring)."""
+    method = choice("olmo", "method", options["method"], OLMO_METHODS)
+    std = positive("olmo", "std", options["std"])
+    cutoff = positive("olmo", "cutoff_factor", options["cutoff_factor"], allow_none=True)
+    emb_std = positive("olmo", "emb_std", options["emb_std"], allow_none=True)
+    infos, d, layers = _facts("olmo", model, options)
+    if method != "normal" and cutoff is None:
+        cutoff = 3.0
+
+    def s(info) -> float:
+        role, i = info.role, _index(info)
+        if method == "normal":
+            return (emb_std or std) if role == "embedding" else std
+        if method == "mitchell":
+            if role == "embedding":
+                return emb_std or 1.0 / math.sqrt(d)
+            if role == "attn_out":
+                return 1.0 / math.sqrt(2 * d * (i + 1))
+            if role == "mlp_out":
+                return 1.0 / math.sqrt(2 * info.fan_in * (i + 1))
+            return 1.0 / math.sqrt(d)
+        if role == "embedding":  # full_megatron
+            if emb_std is not None:
+                return emb_std
+            return std * math.sqrt(d) if options["scale_emb_init"] else std
+        if role in ("attn_out", "mlp_out"):
+            return std / math.sqrt(2.0 * layers)
+        return 1.0 / math.sqrt(d) if role == "readout" else std
+
+    def law(info) -> Law:
+        return norm_or_bias(info) or TruncNormal.cutoff(s(info), cutoff)
+
+    return role_rules(model, "olmo", None, law, skip, infos=infos)
+
+
+def olmo_core_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
+    """Return {tensor name: Rule} of OLMo-core's ``InitMethod`` (module docstring)."""
+    method = choice("olmo_core", "method", options["method"], OLMO_CORE_METHODS)
+    std = positive("olmo_core", "std", options["std"])
+    emb_std = positive("olmo_core", "embedding_std", options["embedding_std"], allow_none=True)
+    scale = positive("olmo_core", "embed_scale", options["embed_scale"], allow_none=True)
+    infos, d, layers = _facts("olmo_core", model, options)
+
+    def linear(s: float) -> Law:
+        return TruncNormal(s, -3 * s, 3 * s)
+
+    def law(info) -> Law:
+        fixed = norm_or_bias(info)
+        if fixed is not None:
+            return fixed
+        role, i = info.role, _index(info)
+        if role in ("embedding", "pos_embedding"):
+            if method in ("llama", "llama_depth"):
+                return Normal(1.0)
+            if method == "fan_in":
+                return Normal(1.0 / scale if scale is not None else 1.0)
+            return linear(emb_std if emb_std is not None else std)
+        if role == "readout":  # init_final_w_out
+            return linear(std if method == "normal" else d ** -0.5)
+        if method == "fan_in":
+            return linear(info.fan_in ** -0.5)
+        if role in ("attn_out", "mlp_up", "mlp_out"):
+            if method == "llama":
+                return linear(std / math.sqrt(2 * layers))
+            if method == "llama_depth":
+                return linear(std / math.sqrt(2 * (i + 1)))
+        return linear(std)
+
+    return role_rules(model, "olmo_core", None, law, skip, infos=infos)
+
+
+register(Scheme(
+    "olmo", olmo_rules,
+    {"method": "normal", "std": 0.02, "cutoff_factor": None, "emb_std": None,
+     "scale_emb_init": False, "d_model": None, "n_layers": None, "roles": None},
+    "OLMo's reset_parameters: normal, mitchell or full_megatron, truncated at cutoff·std",
+    "allenai/OLMo olmo/model.py, olmo/initialization.py, olmo/config.py"))
+register(Scheme(
+    "olmo_core", olmo_core_rules,
+    {"method": "normal", "std": 0.02, "embedding_std": None, "embed_scale": None,
+     "d_model": None, "n_layers": None, "roles": None},
+    "OLMo-core's InitMethod: normal, llama, llama_depth or fan_in (linears cut at 3 std)",
+    "allenai/OLMo-core src/olmo_core/nn/transformer/init.py"))
