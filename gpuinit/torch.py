@@ -809,6 +809,13 @@ def materialize(model: nn.Module, device: Any = "cuda", *, seed: int = 0,
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     seed = check_seed(seed)
     target = _torch_device(device)
+    if target.type == "meta":
+        raise ValueError("device='meta': materialize allocates a meta model on a real device "
+                         "(e.g. 'cuda' or 'cpu'); nothing was moved")
+    real = [n for n, t in named_tensors(model).items() if not t.is_meta]
+    if real:
+        raise ValueError(f"{real[:3]} are not on the meta device: materialize takes a model "
+                         "built under torch.device('meta'); use init_module for built tensors")
     tensors = named_tensors(model)
     same = _same_memory(_plain(tensors))
     plan = build_plan(model, scheme, exempt=same)

@@ -341,3 +341,13 @@ def test_importing_a_module_without_its_extra_says_what_to_install(module, packa
     assert (kind, is_not_found) == ("ModuleNotFoundError", "True"), result.stdout + result.stderr
     assert name.split(".")[0] == package
     assert f'pip install "gpuinit[{extra}]"' in lines[1]
+
+
+def test_materialize_refuses_meta_targets_and_built_tensors_leaving_them_alone():
+    model = nn.Linear(3, 3)
+    before = model.weight.detach().clone()
+    with pytest.raises(ValueError, match="device='meta'"):
+        materialize(model, "meta", seed=0)
+    with pytest.raises(ValueError, match="not on the meta device"):
+        materialize(model, "cpu", seed=0)
+    assert not model.weight.is_meta and torch.equal(model.weight.detach(), before)
