@@ -7,7 +7,6 @@ of that device; CUDA launches go on CuPy's current stream and do not synchronize
 from __future__ import annotations
 
 import math
-import threading
 from typing import Any
 
 import numpy as np
@@ -15,12 +14,6 @@ import numpy as np
 from .devices import Device, array_module, device_of
 from .dtypes import FloatFormat
 from .memory import check_fits, out_of_memory
-
-# One parallel CPU loop at a time.  Numba's workqueue threading layer (its fallback
-# where neither TBB nor OpenMP loads) aborts the process when two threads run
-# parallel loops at once; each loop already uses every core, so serializing them
-# costs concurrent callers nothing but the wait.
-CPU_LAUNCH_LOCK = threading.Lock()
 
 
 def allocate(shape: tuple[int, ...], dtype: Any, dev: Device):
@@ -89,16 +82,12 @@ def fill(out: Any, form: FloatFormat, dev: Device, n_items: int, args: tuple, *,
     # np.asarray: a subclass such as np.matrix stays 2-D under reshape(-1).
     flat = (np.asarray(out) if isinstance(out, np.ndarray) else out).reshape(-1)
     flat = flat.view(form.storage_dtype)
-    if flat.ndim != 1:
-        raise RuntimeError("gpuinit internal error: the fill's output view is not 1-D")
     if not dev.is_cuda:
         import numba
 
         from .kernels import cpu
 
-        n_threads = numba.get_num_threads()  # the calling thread's setting
-        with CPU_LAUNCH_LOCK:
-            cpu.fill(flat, n_items, n_threads, *args)
+        cpu.fill(flat, n_items, numba.get_num_threads(), *args)
         return
     _fill_cuda(flat, dev, n_items, args)
 

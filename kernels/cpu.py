@@ -1,5 +1,7 @@
 """CPU twins of the fill kernels: ``@njit(parallel=True)`` loops over work items."""
 
+import threading
+
 import numpy as np
 from numba import int64, njit, prange, types, uint32, uint64
 from numba.core.extending import intrinsic
@@ -139,6 +141,11 @@ SERIAL_MAX_VALUES = 1 << 20
 # ... unless the parallel loop of the law is already compiled in this process and the
 # output has more than this many values, enough for the cores to pay off.
 PARALLEL_MIN_VALUES = 1 << 15
+# One parallel loop at a time.  Numba's workqueue threading layer (its fallback where
+# neither TBB nor OpenMP loads) aborts the process when two threads run parallel
+# loops at once; each loop already uses every core, so serializing them costs
+# concurrent callers nothing but the wait.  The one-core loop needs no lock.
+PARALLEL_LOCK = threading.Lock()
 
 
 def _takes_serial(size: int, loop) -> bool:
@@ -174,11 +181,12 @@ def fill(
     loop = _LOOPS.get(key)
     if loop is None:
         loop = _LOOPS[key] = _make_loop(*key)
-    loop(
-        out, n_items, n_threads, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape,
-        lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi,
-        bits_lo, bits_hi,
-    )
+    with PARALLEL_LOCK:
+        loop(
+            out, n_items, n_threads, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape,
+            lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi,
+            bits_lo, bits_hi,
+        )
 
 
 _LOOPS: dict = {}

@@ -261,15 +261,16 @@ def test_threads_under_the_workqueue_layer_do_not_abort_the_process():
         import numba
         import gpuinit as gi
         results = {}
+        # Above the one-core loop's limit: each call runs a parallel loop.
         def work(i):
-            for _ in range(4):
-                results[i] = gi.random.normal((256, 256), seed=i, device="cpu")
+            for _ in range(2):
+                results[i] = gi.random.normal((1100, 1000), seed=i, device="cpu")
         threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        same = all((results[i] == gi.random.normal((256, 256), seed=i, device="cpu")).all()
+        same = all((results[i] == gi.random.normal((1100, 1000), seed=i, device="cpu")).all()
                    for i in range(8))
         print(numba.threading_layer(), same)
     """)

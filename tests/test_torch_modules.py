@@ -203,7 +203,8 @@ def test_materialize_names_a_bad_device():
 
 @pytest.mark.parametrize("scheme, error, message", [
     ({"*.weight": ("kaiming_normal_", {"mode": "bad"})}, ValueError, r"0\.weight: mode 'bad'"),
-    ({"2.weight": ("uniform_", {"a": 2.0, "b": 1.0})}, ValueError, r"2\.weight: a=2\.0 must be <= b=1\.0"),
+    ({"2.weight": ("uniform_", {"a": 2.0, "b": 1.0})}, ValueError,
+     r"2\.weight: a=2\.0 must be <= b=1\.0"),
     ({"2.weight": ("normal_", {"sdt": 0.1})}, TypeError, r"2\.weight: .*'sdt'"),
     ({"2.weight": "dirac_"}, ValueError, r"2\.weight: dirac_ needs"),
     ({"2.weight": ("sparse_", {"sparsity": 2})}, ValueError, r"2\.weight: sparsity=2"),
