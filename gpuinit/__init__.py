@@ -18,7 +18,7 @@ from .fans import calculate_gain
 from .layers import Parameter, Sequential
 from .seeding import manual_seed
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Device",

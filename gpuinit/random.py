@@ -36,9 +36,10 @@ from .validation import validating
 __all__ = ["uniform", "normal", "truncated_normal", "philox4x32", "manual_seed",
            "TRUNC_ATTEMPTS", "TRUNC_MIN_ACCEPTANCE", "MIN_INTERVAL_MASS"]
 
-# Largest |z| Box-Muller can return: r = sqrt(-2 ln u) with u >= 2^-24 (2^-53 wide).
-Z_MAX_NARROW = math.sqrt(2.0 * 24 * math.log(2.0))
-Z_MAX_WIDE = math.sqrt(2.0 * 53 * math.log(2.0))
+# Largest |z| Box-Muller can return: r = sqrt(-2 ln u) with u >= 2^-24 (2^-53 wide),
+# with room for the rounding of the float32 (float64) logarithm and square root.
+Z_MAX_NARROW = math.sqrt(2.0 * 24 * math.log(2.0)) * (1.0 + 2.0 ** -20)
+Z_MAX_WIDE = math.sqrt(2.0 * 53 * math.log(2.0)) * (1.0 + 2.0 ** -40)
 # The least probability a truncation interval may hold: its inverse CDF draws
 # probabilities down to mass·2^-53, which must stay normal float64 numbers (2^-1022).
 MIN_INTERVAL_MASS = 2.0 ** -969
@@ -77,11 +78,37 @@ def _sample(dist: int, shape, params: tuple, clamp: tuple, *, seed, stream, offs
     args = (
         dist, form.fmt, seed & 0xFFFFFFFF, seed >> 32, stream & 0xFFFFFFFF, stream >> 32,
         bpr, layout.row_len, layout.base, layout.lead_shape, layout.lead_stride,
-        *params, *dtypes.clamp_arguments(*clamp, form),
+        *_kernel_law(params, form), *_kernel_clamp(clamp, form),
     )
     launch.fill(target, form, dev, layout.n_rows * bpr, args,
                 n_values=layout.n_rows * layout.row_len)
     return target
+
+
+def _kernel_law(params: tuple, form: FloatFormat) -> tuple:
+    """Return the law's kernel arguments for ``form``.
+
+    The 24-bit formats compute in float32 (DESIGN.md §2): a and b (low and span,
+    or mean and std) are rounded to float32 here, once, and the truncation bounds
+    (in units of std) rounded inward to float32, which accepts exactly the float32
+    deviates that lie inside the float64 bounds.
+    """
+    a, b, lower, upper, *rest = params
+    if form.wide:
+        return (float(a), float(b), float(lower), float(upper), *rest)
+    return (np.float32(a), np.float32(b),
+            np.float32(dtypes.representable_at_least(lower, dtypes.FLOAT32)),
+            np.float32(dtypes.representable_below(upper, dtypes.FLOAT32, inclusive=True)),
+            *rest)
+
+
+def _kernel_clamp(clamp: tuple, form: FloatFormat) -> tuple:
+    """Return the kernel clamp arguments of the bounds ``clamp`` (both representable
+    in ``form``): float32 numbers for the 24-bit formats."""
+    lo, hi, bits_lo, bits_hi = dtypes.clamp_arguments(*clamp, form)
+    if form.wide:
+        return lo, hi, bits_lo, bits_hi
+    return np.float32(lo), np.float32(hi), bits_lo, bits_hi
 
 
 def _format(dtype: Any, out: Any) -> FloatFormat:
@@ -117,7 +144,7 @@ def uniform(shape, low: float = 0.0, high: float = 1.0, *, seed: int | None = No
     if not math.isfinite(span):
         raise ValueError(f"high - low = {high} - {low} overflows float64")
     if not form.wide:
-        # A float32 span makes a + b·u exact in float64 on every target.
+        # The 24-bit formats compute low + span·u in float32.
         if span > dtypes.FLOAT32.max:
             raise ValueError(f"high - low = {span:g} overflows float32")
         span = float(np.float32(span))

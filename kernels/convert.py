@@ -4,18 +4,19 @@
   words) become float64 uniforms with 53 random bits, in [0, 1).  (Box-Muller
   forms its (0, 1] uniforms from the words itself, for its logarithms.)
 * float16 and bfloat16 outputs are written as their bit patterns, rounded once
-  to nearest-even from a float64 value, by exact arithmetic (comparisons, scaling
-  by powers of two, and the round-to-integer of adding 2^52) that means the same
-  on every target: no bit casts, no hardware conversions, no library calls, so
-  the CPU loops vectorize.
+  to nearest-even from the float32 value the kernels compute
+  (:func:`float32_to_float16_bits`, :func:`float32_to_bfloat16_bits`): integer
+  rounding of the float32 pattern, the same on every target, with no library
+  calls, so the CPU loops vectorize.  :func:`float_to_bits16` rounds a float64
+  once, by exact arithmetic; the host uses it for the bounds of a law.
 """
 
 import math
-from fractions import Fraction
 
 from numba import float32, float64, int32, int64, uint32
 
 from ._twin import scalar
+from .primitives import bits_float32, float32_bits
 
 TWO_POW_M24 = 1.0 / (1 << 24)
 TWO_POW_M53 = 1.0 / (1 << 53)
@@ -36,15 +37,11 @@ _BINADE_STEPS = tuple(2.0**w for w in _BINADE_WIDTHS)
 _BINADE_INVERSE_STEPS = tuple(2.0**-w for w in _BINADE_WIDTHS)
 
 
-def fma(a, b, c):
-    """Return a * b + c rounded once (exact reference; targets bind a native fma)."""
-    return float(Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c)))
-
-
 @scalar
 def u01_f32(word):
     """Return a float32 uniform in [0, 1) from the top 24 bits of a 32-bit word."""
-    return float32(uint32(word) >> uint32(8)) * float32(TWO_POW_M24)
+    # Through int32: the value is below 2^24, and signed conversions vectorize.
+    return float32(int32(uint32(word) >> uint32(8))) * float32(TWO_POW_M24)
 
 
 @scalar
@@ -111,3 +108,41 @@ def bits16_order_key(bits):
     if (uint32(bits) & uint32(0x8000)) != uint32(0):
         return -magnitude
     return magnitude
+
+
+# float32 patterns: the smallest normal float16, 2^-14, and the rebias of the
+# exponent from float32's 127 to float16's 15, in float16's exponent field.
+_F32_BITS_F16_MIN_NORMAL = 0x38800000
+_F16_REBIAS = (127 - 15) << 10
+_F16_INFINITY = 0x7C00
+
+
+@scalar
+def float32_to_float16_bits(x):
+    """Return the float16 pattern of float32 ``x`` (finite) rounded to nearest even.
+
+    Normal results round the 23-bit significand to 10 bits on the pattern itself
+    (a carry steps the exponent, and past the largest float16 gives infinity);
+    below 2^-14 the result is a whole multiple of 2^-24, |x|·2^24 (exact) rounded
+    to an integer by adding 2^23 in float32.  Both are computed and one selected,
+    so the CPU loops stay branch-free.
+    """
+    u = int64(float32_bits(x))
+    sign = (u >> 16) & 0x8000
+    magnitude = u & 0x7FFFFFFF
+    rounded = ((magnitude + 0xFFF + ((magnitude >> 13) & 1)) >> 13) - _F16_REBIAS
+    normal = min(rounded, _F16_INFINITY)
+    small = min(bits_float32(uint32(magnitude)), float32(FLOAT16_MIN_NORMAL))
+    scaled = small * float32(1 << 24) + float32(1 << 23)
+    subnormal = int64(int32(scaled - float32(1 << 23)))
+    pattern = subnormal if magnitude < _F32_BITS_F16_MIN_NORMAL else normal
+    return uint32(sign | pattern)
+
+
+@scalar
+def float32_to_bfloat16_bits(x):
+    """Return the bfloat16 pattern of float32 ``x`` (finite) rounded to nearest even:
+    the top half of its pattern, rounded on the bits dropped (bfloat16 has float32's
+    exponent range, subnormals included; past the largest value gives infinity)."""
+    u = int64(float32_bits(x))
+    return uint32((u + 0x7FFF + ((u >> 16) & 1)) >> 16)

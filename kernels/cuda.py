@@ -8,9 +8,10 @@ how the test suite checks the GPU code on machines without a GPU.
 import contextlib
 import types
 
-from numba import config, cuda, int64
+from numba import config, cuda, float32, float64, int64
+from numba import types as nb_types
 
-from . import convert, distributions, philox  # noqa: F401  (registers the scalar source)
+from . import convert, distributions, philox, primitives  # noqa: F401  (the scalar source)
 from . import fill as _work_item  # noqa: F401
 from ._twin import SOURCE_FINGERPRINT, build
 
@@ -19,16 +20,87 @@ SIMULATED = bool(config.ENABLE_CUDASIM)
 
 def _fused_multiply_add(a, b, c):
     """CUDA's fma.rn.f64: a * b + c rounded once, like LLVM's fma on the CPU."""
-    return cuda.fma(a, b, c)
+    return cuda.fma(float64(a), float64(b), float64(c))
 
 
-# The simulator keeps convert.fma, an exact Python fma; real devices use fma.rn.
+def _fused_multiply_add32(a, b, c):
+    """CUDA's fma.rn.f32: a * b + c rounded once to float32."""
+    return cuda.fma(float32(a), float32(b), float32(c))
+
+
+def _device_primitives() -> dict:
+    """Return the CUDA versions of :mod:`.primitives`, for :func:`build`."""
+    from llvmlite import ir
+    from numba.cuda.extending import intrinsic
+
+    @intrinsic
+    def float32_bits(typingctx, x):
+        def codegen(context, builder, signature, args):
+            value = context.cast(builder, args[0], signature.args[0], nb_types.float32)
+            return builder.bitcast(value, ir.IntType(32))
+
+        return nb_types.uint32(x), codegen
+
+    @intrinsic
+    def bits_float32(typingctx, bits):
+        def codegen(context, builder, signature, args):
+            word = context.cast(builder, args[0], signature.args[0], nb_types.uint32)
+            return builder.bitcast(word, ir.FloatType())
+
+        return nb_types.float32(bits), codegen
+
+    def store_lanes(context, builder, signature, args):
+        """out[index + k] = value k for every lane: one vector store (st.global.v2 /
+        .v4) when the address is aligned to the whole, else one store per lane."""
+        array_type, index_type, *value_types = signature.args
+        element = context.get_data_type(array_type.dtype)
+        data = context.make_array(array_type)(context, builder, args[0]).data
+        pointer = builder.gep(data, [context.cast(builder, args[1], index_type, nb_types.intp)])
+        values = [context.cast(builder, v, t, array_type.dtype)
+                  for v, t in zip(args[2:], value_types, strict=True)]
+        lanes = len(values)
+        width = lanes * context.get_abi_sizeof(element)
+        i64 = ir.IntType(64)
+        misaligned = builder.and_(builder.ptrtoint(pointer, i64), ir.Constant(i64, width - 1))
+        aligned = builder.icmp_unsigned("==", misaligned, ir.Constant(i64, 0))
+        with builder.if_else(aligned, likely=True) as (whole, apart):
+            with whole:
+                vector_type = ir.VectorType(element, lanes)
+                vector = ir.Constant(vector_type, ir.Undefined)
+                for k, value in enumerate(values):
+                    vector = builder.insert_element(vector, value, ir.Constant(ir.IntType(32), k))
+                target = builder.bitcast(pointer, vector_type.as_pointer())
+                builder.store(vector, target).align = width
+            with apart:
+                for k, value in enumerate(values):
+                    builder.store(value, builder.gep(pointer, [ir.Constant(i64, k)]))
+        return context.get_dummy_value()
+
+    @intrinsic
+    def store4(typingctx, array, index, v0, v1, v2, v3):
+        return nb_types.void(array, index, v0, v1, v2, v3), store_lanes
+
+    @intrinsic
+    def store2(typingctx, array, index, v0, v1):
+        return nb_types.void(array, index, v0, v1), store_lanes
+
+    return {
+        "fma": _DEVICE(_fused_multiply_add),
+        "fma32": _DEVICE(_fused_multiply_add32),
+        "float32_bits": float32_bits,
+        "bits_float32": bits_float32,
+        "store4": store4,
+        "store2": store2,
+    }
+
+
+# The simulator keeps the exact Python references of .primitives; real devices use
+# fma.rn and register moves.
 # forceinline: NVVM inlines the device functions into each kernel (no calls left in
 # the PTX) at a fraction of the compile time of Numba-IR inlining (inline="always":
 # about 25 s a kernel, against 1.5-2 s).
 _DEVICE = cuda.jit(device=True) if SIMULATED else cuda.jit(device=True, forceinline=True)
-_OVERRIDES = None if SIMULATED else {"fma": _DEVICE(_fused_multiply_add)}
-LIB = build(_DEVICE, overrides=_OVERRIDES)
+LIB = build(_DEVICE, overrides=None if SIMULATED else _device_primitives())
 _fill_block = LIB.fill_block
 
 THREADS_PER_BLOCK = 256
@@ -113,9 +185,11 @@ def signature(dist: int, fmt: int, lead_dims: int = 1) -> tuple:
 
     out = {FMT_FLOAT32: nb.float32, FMT_FLOAT64: nb.float64}.get(int(fmt), nb.uint16)
     i64, f64 = nb.int64, nb.float64
+    # The 24-bit formats take the law (a, b, lower, upper) and clamp in float32.
+    real = f64 if int(fmt) == FMT_FLOAT64 else nb.float32
     rows = nb.UniTuple(i64, lead_dims)
     return (out[::1], i64, i64, i64, i64, i64, i64, i64, i64, rows, rows,
-            f64, f64, f64, f64, nb.boolean, f64, f64, f64, f64, f64, i64, i64)
+            real, real, real, real, nb.boolean, f64, f64, f64, real, real, i64, i64)
 
 
 def compile_ptx(dist: int, fmt: int, cc: tuple[int, int], lead_dims: int = 1) -> str:

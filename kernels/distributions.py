@@ -3,10 +3,13 @@
 Box-Muller (DESIGN.md §3): for float32 a Philox block (w0, w1, w2, w3) gives
 elements 4b, 4b+1 = r cos θ, r sin θ from (w0, w1) and elements 4b+2, 4b+3 from
 (w2, w3), with r = sqrt(-2 log u1), u1 in (0, 1], θ = 2π u2 (24-bit uniforms).
-Its logarithm, sine and cosine are our own float64 polynomials with explicit fma,
-so the CPU, CUDA and the simulator compute the same bits, and the CPU loop
-vectorizes.  For float64 one block gives one pair from two 53-bit uniforms, by
-longer polynomials of the same kind (accurate to a few float64 ulp).
+It is computed in float32 (twice the vector lanes of float64 on the CPU, twice
+the rate on an H200, where a float64 division or square root also costs dozens of
+instructions), its logarithm, sine and cosine by our
+own polynomials with explicit float32 fma, so the CPU, CUDA and the simulator
+compute the same bits, and the CPU loop vectorizes.  For float64 one block gives
+one pair from two 53-bit uniforms, by longer float64 polynomials of the same kind
+(accurate to a few float64 ulp).
 
 Truncated normal: rejection over attempts 0..K-1, then the inverse CDF of the
 uniform drawn at attempt K (:data:`TRUNC_ATTEMPTS`).  The inverse CDF is exact
@@ -17,10 +20,11 @@ below :data:`TRUNC_MIN_ACCEPTANCE` use it directly, in bounded time.
 
 import math
 
-from numba import float64, int64, uint32
+from numba import float32, float64, int32, int64, uint32
 
 from ._twin import scalar
-from .convert import TWO_POW_26, fma, split_binade, whole_53
+from .convert import TWO_POW_26, split_binade, whole_53
+from .primitives import bits_float32, float32_bits, fma, fma32
 
 # Rejection attempts before the inverse-CDF fallback; the fallback draws its
 # uniform at attempt TRUNC_ATTEMPTS.
@@ -39,14 +43,17 @@ TWO_POW_51 = float(1 << 51)
 # ln 2 in two parts (fdlibm's): LN2_HI has 32 trailing zero bits.
 LN2_HI, LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
 
-# ln f = 2 s (1 + s^2/3 + s^4/5 + ...), s = (f - 1)/(f + 1)
-_ATANH_C1, _ATANH_C2, _ATANH_C3 = 1.0 / 3.0, 1.0 / 5.0, 1.0 / 7.0
-_ATANH_C4, _ATANH_C5, _ATANH_C6 = 1.0 / 9.0, 1.0 / 11.0, 1.0 / 13.0
-# sin x = x (1 - x^2/3! + ... + x^10/11!), cos x = 1 - x^2/2! + ... + x^12/12!
-_SIN_C1, _SIN_C2, _SIN_C3 = -1.0 / 6.0, 1.0 / 120.0, -1.0 / 5040.0
-_SIN_C4, _SIN_C5 = 1.0 / 362880.0, -1.0 / 39916800.0
+# The float32 versions.  ln f = 2 s (1 + s^2/3 + s^4/5 + s^6/7 + s^8/9), s = (f - 1)/(f + 1)
+_ATANH_C1, _ATANH_C2, _ATANH_C3, _ATANH_C4 = 1.0 / 3.0, 1.0 / 5.0, 1.0 / 7.0, 1.0 / 9.0
+# sin x = x (1 - x^2/3! + ... + x^8/9!), cos x = 1 - x^2/2! + ... - x^10/10!
+_SIN_C1, _SIN_C2, _SIN_C3, _SIN_C4 = -1.0 / 6.0, 1.0 / 120.0, -1.0 / 5040.0, 1.0 / 362880.0
 _COS_C1, _COS_C2, _COS_C3 = -1.0 / 2.0, 1.0 / 24.0, -1.0 / 720.0
-_COS_C4, _COS_C5, _COS_C6 = 1.0 / 40320.0, -1.0 / 3628800.0, 1.0 / 479001600.0
+_COS_C4, _COS_C5 = 1.0 / 40320.0, -1.0 / 3628800.0
+# ln 2 in two float32 parts (fdlibm's logf): LN2_HI_F32 has 7 trailing zero bits.
+LN2_HI_F32, LN2_LO_F32 = float.fromhex("0x1.62e300p-1"), float.fromhex("0x1.2fefa2p-17")
+# The float32 pattern of √½, less a little: m's pattern minus it gives the binade k
+# of m / √½ in its exponent field.
+_SQRT_HALF_F32_BITS = 0x3F3504F3
 
 # The float64 versions: atanh series to s^23 (|s| <= 0.172: s^24/25 < 2^-60), sin
 # to x^17 and cos to x^16 on [0, π/4] (the next terms are below 2^-60).
@@ -84,55 +91,59 @@ def log_reduction(m):
 
 @scalar
 def neg2_log_u24(m):
-    """Return -2 ln(m / 2^24) in float64 for a whole number 1 <= m <= 2^24 (any type).
+    """Return -2 ln(m / 2^24) in float32 for a whole number 1 <= m <= 2^24 (any type).
 
-    m = 2^e f with f in [√½, √2); ln f = 2 atanh(s), s = (f - 1)/(f + 1), |s| <= 0.172,
-    by its series to s^13 (error below 1e-12 in ln f).  (24 - e) ln 2 - ln f has no
-    cancellation near m = 2^24.  Every product-sum is an explicit fma, so each
-    target rounds the same operations and the result is the same on all of them.
+    m = 2^k f with f in [√½, √2), from the float32 pattern of m; ln f = 2 atanh(s),
+    s = (f - 1)/(f + 1), |s| <= 0.172, by its series to s^9 (the next term is below
+    2^-28 of ln f).  (24 - k) ln 2 - ln f has no cancellation near m = 2^24, and ln 2
+    is taken in two parts, the first exact times any k.  Every product-sum is an
+    explicit float32 fma, so each target rounds the same operations: the result is
+    the same on all of them, within 2 float32 ulp of the exact value for every m.
     """
-    s, e = log_reduction(float64(m))
+    x = float32(int32(m))
+    bits = int64(float32_bits(x))
+    k = (bits - _SQRT_HALF_F32_BITS) >> 23
+    f = bits_float32(uint32(bits - (k << 23)))
+    one = float32(1.0)
+    s = (f - one) / (f + one)
     s2 = s * s
-    series = fma(s2, _ATANH_C6, _ATANH_C5)
-    series = fma(s2, series, _ATANH_C4)
-    series = fma(s2, series, _ATANH_C3)
-    series = fma(s2, series, _ATANH_C2)
-    series = fma(s2, series, _ATANH_C1)
-    series = fma(s2, series, 1.0)
-    ln_f = 2.0 * s * series
-    return 2.0 * fma(24.0 - e, LN_2, -ln_f)
+    series = fma32(s2, float32(_ATANH_C4), float32(_ATANH_C3))
+    series = fma32(s2, series, float32(_ATANH_C2))
+    series = fma32(s2, series, float32(_ATANH_C1))
+    twice_s = s + s
+    ln_f = fma32(twice_s * s2, series, twice_s)
+    n = float32(int32(24 - k))
+    ln_u = fma32(n, float32(LN2_HI_F32), fma32(n, float32(LN2_LO_F32), -ln_f))
+    return ln_u + ln_u
 
 
 @scalar
 def sincos_2pi_u24(k):
-    """Return (sin θ, cos θ) in float64 for θ = 2π k / 2^24, integer 0 <= k < 2^24.
+    """Return (sin θ, cos θ) in float32 for θ = 2π k / 2^24, integer 0 <= k < 2^24.
 
     The quadrant and the octant come from the integer k, so the reduced angle x in
-    [0, π/4] is exact up to one rounding; sin and cos of x are Taylor polynomials
-    (errors below 1e-11) evaluated with explicit fma, the same on every target.
+    [0, π/4] carries one rounding; sin x to x^9 and cos x to x^10 (Taylor, the next
+    terms below 2^-28), evaluated with explicit float32 fma, the same on every target.
     """
-    k = int64(k)
-    quadrant = k >> int64(22)
-    t = k & int64(0x3FFFFF)
-    upper_octant = t > int64(0x200000)
-    j = int64(0x400000) - t if upper_octant else t
-    x = float64(j) * TWO_PI_OVER_2_24
+    k = int32(k)
+    quadrant = k >> int32(22)
+    t = k & int32(0x3FFFFF)
+    upper_octant = t > int32(0x200000)
+    j = int32(0x400000) - t if upper_octant else t
+    x = float32(j) * float32(TWO_PI_OVER_2_24)
     x2 = x * x
-    sin_p = fma(x2, _SIN_C5, _SIN_C4)
-    sin_p = fma(x2, sin_p, _SIN_C3)
-    sin_p = fma(x2, sin_p, _SIN_C2)
-    sin_p = fma(x2, sin_p, _SIN_C1)
-    sin_p = fma(x2, sin_p, 1.0)
-    sin_x = x * sin_p
-    cos_p = fma(x2, _COS_C6, _COS_C5)
-    cos_p = fma(x2, cos_p, _COS_C4)
-    cos_p = fma(x2, cos_p, _COS_C3)
-    cos_p = fma(x2, cos_p, _COS_C2)
-    cos_p = fma(x2, cos_p, _COS_C1)
-    cos_x = fma(x2, cos_p, 1.0)
-    return rotate_to_quadrant(sin_x, cos_x, upper_octant, (quadrant & int64(1)) == int64(1),
-                              quadrant >= int64(2),
-                              ((quadrant + int64(1)) & int64(2)) != int64(0))
+    sin_p = fma32(x2, float32(_SIN_C4), float32(_SIN_C3))
+    sin_p = fma32(x2, sin_p, float32(_SIN_C2))
+    sin_p = fma32(x2, sin_p, float32(_SIN_C1))
+    sin_x = fma32(x * x2, sin_p, x)
+    cos_p = fma32(x2, float32(_COS_C5), float32(_COS_C4))
+    cos_p = fma32(x2, cos_p, float32(_COS_C3))
+    cos_p = fma32(x2, cos_p, float32(_COS_C2))
+    cos_p = fma32(x2, cos_p, float32(_COS_C1))
+    cos_x = fma32(x2, cos_p, float32(1.0))
+    return rotate_to_quadrant(sin_x, cos_x, upper_octant, (quadrant & int32(1)) == int32(1),
+                              quadrant >= int32(2),
+                              ((quadrant + int32(1)) & int32(2)) != int32(0))
 
 
 @scalar
@@ -200,18 +211,17 @@ def sincos_2pi_u53(hi, lo):
 
 @scalar(inline=True)
 def box_muller_f32(w1, w2):
-    """Return (r cos θ, r sin θ) in float64 from two 32-bit words.
+    """Return (r cos θ, r sin θ) in float32 from two 32-bit words.
 
     u1 = (top 24 bits of w1 + 1) / 2^24 in (0, 1], u2 = (top 24 bits of w2) / 2^24
-    in [0, 1), r = sqrt(-2 ln u1), θ = 2π u2 — the float32 Box-Muller of the
-    counter contract, evaluated in float64 by :func:`neg2_log_u24` and
-    :func:`sincos_2pi_u24`, so CPU and CUDA give the same bits.
+    in [0, 1), r = sqrt(-2 ln u1), θ = 2π u2: the 24-bit Box-Muller of the counter
+    contract, in float32 (:func:`neg2_log_u24`, :func:`sincos_2pi_u24`; sqrt is
+    correctly rounded everywhere), so CPU and CUDA give the same bits.
     """
-    # 32-bit shifts and conversions (vcvtdq2pd on the CPU): 64-bit integer to
-    # float conversions would keep the CPU loop from vectorizing.
-    m = float64(uint32(w1) >> uint32(8)) + 1.0
-    k = int64(uint32(w2) >> uint32(8))
-    r = math.sqrt(neg2_log_u24(m))
+    # 32-bit shifts and conversions: they vectorize on the CPU.
+    m = int32(uint32(w1) >> uint32(8)) + int32(1)
+    k = int32(uint32(w2) >> uint32(8))
+    r = float32(math.sqrt(neg2_log_u24(m)))
     sin_t, cos_t = sincos_2pi_u24(k)
     return r * cos_t, r * sin_t
 

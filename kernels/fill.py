@@ -15,13 +15,9 @@ from numba import float32, float64, int64, uint32, uint64
 
 from ._twin import scalar
 from .convert import (
-    BFLOAT16_MIN_NORMAL,
-    BFLOAT16_P,
-    FLOAT16_MIN_NORMAL,
-    FLOAT16_P,
     bits16_order_key,
-    float_to_bits16,
-    fma,
+    float32_to_bfloat16_bits,
+    float32_to_float16_bits,
     u01_f32,
     u01_f64,
 )
@@ -32,6 +28,7 @@ from .distributions import (
     truncated_normal_quantile,
 )
 from .philox import philox_block
+from .primitives import fma, fma32, store2, store4
 
 DIST_UNIFORM = 0
 DIST_NORMAL = 1
@@ -61,21 +58,21 @@ def row_start(r, base, lead_shape, lead_stride):
 
 @scalar(inline=True)
 def standard_values(dist, wide, x0, x1, x2, x3, a, b):
-    """Return four float64 values made from one block's words.
+    """Return four values made from one block's words: float32 numbers for the
+    24-bit formats (``wide`` false; computed in float32), float64 for float64.
 
-    Uniform: a + b·u (a = low, b = high - low; b is a float32 number in the
-    narrow case so that the float64 product is exact and fused or unfused
-    evaluation agree).  Normal family: standard normal deviates.  Wide (float64)
+    Uniform: a + b·u, one fma (a = low, b = high - low, float32 numbers in the
+    narrow case).  Normal family: standard normal deviates.  Wide (float64)
     blocks fill only the first two values.
     """
     if dist == DIST_UNIFORM:
         if wide:
             return fma(b, u01_f64(x0, x1), a), fma(b, u01_f64(x2, x3), a), 0.0, 0.0
         return (
-            a + b * float64(u01_f32(x0)),
-            a + b * float64(u01_f32(x1)),
-            a + b * float64(u01_f32(x2)),
-            a + b * float64(u01_f32(x3)),
+            fma32(b, u01_f32(x0), a),
+            fma32(b, u01_f32(x1), a),
+            fma32(b, u01_f32(x2), a),
+            fma32(b, u01_f32(x3), a),
         )
     if wide:
         z0, z1 = box_muller_f64(x0, x1, x2, x3)
@@ -87,7 +84,8 @@ def standard_values(dist, wide, x0, x1, x2, x3, a, b):
 
 @scalar
 def lane_uniform(wide, lane, x0, x1, x2, x3):
-    """Return the uniform in [0, 1) of one lane: word ``lane`` or word pair ``lane``."""
+    """Return the uniform in [0, 1) of one lane: word ``lane`` or word pair ``lane``
+    (a float32 number, as a float64, in the narrow case)."""
     if wide:
         if lane == 0:
             return u01_f64(x0, x1)
@@ -128,35 +126,86 @@ def accept(done, value, candidate, lower, upper):
     return done, value
 
 
+@scalar
+def scale_shift(wide, b, t, a):
+    """Return a + b·t rounded once: in float64 if ``wide``, else in float32 (t then
+    holds a float32 number)."""
+    if wide:
+        return fma(b, t, a)
+    return float64(fma32(b, float32(t), a))
+
+
+@scalar
+def clamped32(v, clamp_lo, clamp_hi):
+    """Return float32 ``v`` (a float32 number, held in a float64 or not) clamped to
+    [clamp_lo, clamp_hi]."""
+    x = float32(v)
+    if x < clamp_lo:
+        x = float32(clamp_lo)
+    if x > clamp_hi:
+        x = float32(clamp_hi)
+    return x
+
+
+@scalar
+def clamped64(v, clamp_lo, clamp_hi):
+    """Return float64 ``v`` clamped to [clamp_lo, clamp_hi]."""
+    y = float64(v)
+    if y < clamp_lo:
+        y = float64(clamp_lo)
+    if y > clamp_hi:
+        y = float64(clamp_hi)
+    return y
+
+
+@scalar
+def clamped_bits16(v, fmt, bits_lo, bits_hi):
+    """Return the float16 or bfloat16 pattern of ``v`` (a float32 number), rounded
+    once and clamped to the patterns [bits_lo, bits_hi]."""
+    if fmt == FMT_FLOAT16:
+        bits = float32_to_float16_bits(float32(v))
+    else:
+        bits = float32_to_bfloat16_bits(float32(v))
+    key = bits16_order_key(bits)
+    if key < bits16_order_key(bits_lo):
+        bits = uint32(bits_lo)
+    if key > bits16_order_key(bits_hi):
+        bits = uint32(bits_hi)
+    return bits
+
+
 @scalar(inline=True)
 def store(out, i, v, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi):
-    """Write float64 ``v`` to out[i] in the output format, rounded once and clamped
-    to the representable bounds [clamp_lo, clamp_hi] (bit patterns for 16-bit)."""
+    """Write ``v`` to out[i] in the output format, clamped to the representable
+    bounds [clamp_lo, clamp_hi] (bit patterns for 16-bit).
+
+    For the 24-bit formats ``v`` is a float32 number (held in a float64 or not):
+    float32 stores it, float16 and bfloat16 round it once.
+    """
     if fmt == FMT_FLOAT32:
-        x = float32(v)
-        if x < clamp_lo:
-            x = float32(clamp_lo)
-        if x > clamp_hi:
-            x = float32(clamp_hi)
-        out[i] = x
+        out[i] = clamped32(v, clamp_lo, clamp_hi)
     elif fmt == FMT_FLOAT64:
-        y = float64(v)
-        if y < clamp_lo:
-            y = clamp_lo
-        if y > clamp_hi:
-            y = clamp_hi
-        out[i] = y
+        out[i] = clamped64(v, clamp_lo, clamp_hi)
     else:
-        if fmt == FMT_FLOAT16:
-            bits = float_to_bits16(v, FLOAT16_P, FLOAT16_MIN_NORMAL)
-        else:
-            bits = float_to_bits16(v, BFLOAT16_P, BFLOAT16_MIN_NORMAL)
-        key = bits16_order_key(bits)
-        if key < bits16_order_key(bits_lo):
-            bits = uint32(bits_lo)
-        if key > bits16_order_key(bits_hi):
-            bits = uint32(bits_hi)
-        out[i] = bits
+        out[i] = clamped_bits16(v, fmt, bits_lo, bits_hi)
+
+
+@scalar(inline=True)
+def store_block(out, i, v0, v1, v2, v3, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi):
+    """Write a whole block's values to out[i..i+3] (out[i], out[i+1] for float64) as
+    :func:`store` does, with one store of all lanes where the target has one:
+    128 bits for float32 and float64, 64 bits for the 16-bit formats, when the
+    address is aligned to it."""
+    if fmt == FMT_FLOAT32:
+        store4(out, i, clamped32(v0, clamp_lo, clamp_hi), clamped32(v1, clamp_lo, clamp_hi),
+               clamped32(v2, clamp_lo, clamp_hi), clamped32(v3, clamp_lo, clamp_hi))
+    elif fmt == FMT_FLOAT64:
+        store2(out, i, clamped64(v0, clamp_lo, clamp_hi), clamped64(v1, clamp_lo, clamp_hi))
+    else:
+        store4(out, i, clamped_bits16(v0, fmt, bits_lo, bits_hi),
+               clamped_bits16(v1, fmt, bits_lo, bits_hi),
+               clamped_bits16(v2, fmt, bits_lo, bits_hi),
+               clamped_bits16(v3, fmt, bits_lo, bits_hi))
 
 
 @scalar(inline=True)
@@ -201,10 +250,10 @@ def store_block_values(
     as they are for uniform, a + b·t for the normal family; rounded and clamped."""
     wide = fmt == FMT_FLOAT64
     if dist != DIST_UNIFORM:
-        t0 = fma(b, t0, a)
-        t1 = fma(b, t1, a)
-        t2 = fma(b, t2, a)
-        t3 = fma(b, t3, a)
+        t0 = scale_shift(wide, b, t0, a)
+        t1 = scale_shift(wide, b, t1, a)
+        t2 = scale_shift(wide, b, t2, a)
+        t3 = scale_shift(wide, b, t3, a)
     # Unsigned indices: Numba adds a negative-index wraparound to signed ones,
     # which keeps LLVM from vectorizing the CPU loop.
     i0 = uint64(out_offset)
@@ -281,6 +330,8 @@ def finish_block(
                     z = truncated_normal_quantile(
                         lane_uniform(wide, lane, x0, x1, x2, x3), p_lower, q_upper, mass
                     )
+                    if not wide:
+                        z = float64(float32(z))  # the 24-bit formats compute in float32
                     if lane == 0:
                         v0 = z
                     elif lane == 1:
@@ -304,11 +355,14 @@ def finish_block(
         x0, x1, x2, x3 = philox_block(block, attempt, k0, k1, s0, s1)
 
     if dist != DIST_UNIFORM:
-        v0 = fma(b, v0, a)
-        v1 = fma(b, v1, a)
-        v2 = fma(b, v2, a)
-        v3 = fma(b, v3, a)
+        v0 = scale_shift(wide, b, v0, a)
+        v1 = scale_shift(wide, b, v1, a)
+        v2 = scale_shift(wide, b, v2, a)
+        v3 = scale_shift(wide, b, v3, a)
 
+    if lo == 0 and hi == (2 if wide else 4):
+        store_block(out, out_offset, v0, v1, v2, v3, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+        return
     if lo <= 0 < hi:
         store(out, out_offset, v0, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
     if lo <= 1 < hi:

@@ -6,7 +6,8 @@ each must compile for sm_90 and an older sm_80, with every device function
 inlined (no ``call`` left), Philox's 32x32->64 multiplies as ``mul.wide.u32`` /
 ``mul.hi.u32``, and nothing in local memory beyond, at most, a small libdevice
 depot (28 or 40 bytes, the size of libdevice's trigonometric argument reduction,
-a cold path).  A uniform kernel carries no Box-Muller and no inverse CDF.  Runs in
+a cold path).  A uniform kernel carries no Box-Muller and no inverse CDF; the
+uniform and normal kernels of the 24-bit formats hold no float64 instruction.  Runs in
 a subprocess because the suite's process may use the simulator.
 """
 
@@ -32,7 +33,10 @@ for dist in (fill.DIST_UNIFORM, fill.DIST_NORMAL, fill.DIST_TRUNCATED_NORMAL):
                 "calls": len(re.findall(r"\bcall(\.uni)?\b", ptx)),
                 "mul_wide": ptx.count("mul.wide.u32") + ptx.count("mul.hi.u32"),
                 "local_depots": sorted(int(d) for d in depots),
-                "logarithm": "lg2" in ptx or ptx.count("fma.rn.f64") > 20,
+                # Box-Muller's r = sqrt(-2 ln u), or libm's logarithm.
+                "logarithm": "lg2" in ptx or "sqrt.rn" in ptx,
+                "fp64": [line.strip() for line in ptx.splitlines()
+                         if ".f64" in line and not line.lstrip().startswith(".param")],
             }
 print(json.dumps(report))
 """
@@ -55,3 +59,8 @@ def test_every_kernel_compiles_to_ptx_without_a_driver():
     for fmt in range(4):
         assert not report[f"0-{fmt}-sm90"]["logarithm"], fmt
         assert report[f"1-{fmt}-sm90"]["logarithm"], fmt
+    # The 24-bit formats compute uniform and normal values in float32 alone.
+    for dist in (0, 1):
+        for fmt in (0, 2, 3):
+            assert report[f"{dist}-{fmt}-sm90"]["fp64"] == [], (dist, fmt)
+    assert report["1-1-sm90"]["fp64"]

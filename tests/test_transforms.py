@@ -1,22 +1,28 @@
 """The transforms' own arithmetic: the 24- and 53-bit Box-Muller pieces (our
-polynomials) against libm, and the float16/bfloat16 rounding against independent references.
+polynomials) against libm, the float32 fma and the float16/bfloat16 rounding
+against independent references.
 
-float32 needs about 1e-8; the polynomials are far inside that, and the same
-operations are rounded the same way on every target (see test_cuda_agreement).
-The 16-bit rounding must be exact: it is checked bit for bit, compiled for the
-CPU and as the plain Python the CUDA simulator runs.
+The 24-bit pieces compute in float32: each is checked on every one of its 2^24
+inputs, within 2 float32 ulp, and the same operations are rounded the same way on
+every target (see test_cuda_agreement).  The roundings must be exact: they are
+checked bit for bit, compiled for the CPU and as the plain Python the CUDA
+simulator runs.
 """
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
 from numba import njit
 
-from gpuinit.kernels import convert, cpu
+from gpuinit.kernels import convert, cpu, primitives
 from gpuinit.kernels.distributions import MIN_TAIL_PROBABILITY
 
 LIB = cpu.LIB
+cpu_fma32 = cpu.FMA32
+cpu_to_float16 = LIB.float32_to_float16_bits
+cpu_to_bfloat16 = LIB.float32_to_bfloat16_bits
 EDGE_M = [1, 2, 3, 4, 5, 1 << 12, (1 << 23) - 1, 1 << 23, 11863283, 11863284, (1 << 24) - 1]
 EDGE_K = [0, 1, 1 << 21, (1 << 21) + 1, 1 << 22, 3 << 21, 1 << 23, 3 << 22, (1 << 24) - 1]
 
@@ -32,13 +38,37 @@ def test_split_binade_is_exact_on_every_power_boundary():
         assert 1.0 <= f < 2.0 and f * 2.0**e == m
 
 
-def test_neg2_log_u24_matches_libm():
-    ms = EDGE_M + [int(m) for m in np.random.default_rng(1).integers(1, 1 << 24, 3000)]
-    for m in ms:
-        expected = -2.0 * math.log(m / (1 << 24))  # m / 2^24 is exact
-        got = LIB.neg2_log_u24(m)
-        assert got > 0.0
-        assert abs(got - expected) <= 2e-12 * expected, m
+_neg2_log_u24 = LIB.neg2_log_u24
+_sincos_2pi_u24 = LIB.sincos_2pi_u24
+
+
+@njit
+def _every_neg2_log_u24(out):
+    for m in range(1, out.size + 1):
+        out[m - 1] = _neg2_log_u24(m)
+
+
+@njit
+def _every_sincos_2pi_u24(sines, cosines):
+    for k in range(sines.size):
+        sines[k], cosines[k] = _sincos_2pi_u24(k)
+
+
+def _float32_ulps(got: np.ndarray, exact: np.ndarray) -> np.ndarray:
+    """Return |got - exact| in float32 ulp of |exact| (of 2^-24 below 1/2^24·2^24)."""
+    scale = np.maximum(np.abs(exact), 2.0 ** -126)
+    return np.abs(got.astype(np.float64) - exact) / 2.0 ** (np.floor(np.log2(scale)) - 23)
+
+
+def test_neg2_log_u24_is_within_two_ulp_for_every_m():
+    got = np.empty(1 << 24, np.float32)
+    _every_neg2_log_u24(got)
+    m = np.arange(1, (1 << 24) + 1, dtype=np.float64)
+    exact = -2.0 * (np.log(m) - 24.0 * math.log(2.0))  # float64: far finer than float32
+    assert got.dtype == np.float32 and got[-1] == 0.0 and (got[:-1] > 0).all()
+    assert _float32_ulps(got[:-1], exact[:-1]).max() <= 2.0
+    for m in EDGE_M:
+        assert _neg2_log_u24(m) == got[m - 1]
 
 
 def test_neg2_log_u24_is_zero_at_one_and_tiny_just_below():
@@ -46,14 +76,87 @@ def test_neg2_log_u24_is_zero_at_one_and_tiny_just_below():
     assert LIB.neg2_log_u24((1 << 24) - 1) == pytest.approx(2.0 / (1 << 24), rel=1e-6)
 
 
-def test_sincos_2pi_u24_matches_libm():
-    ks = EDGE_K + [int(k) for k in np.random.default_rng(2).integers(0, 1 << 24, 3000)]
-    for k in ks:
-        theta = 2.0 * math.pi * k / (1 << 24)
-        s, c = LIB.sincos_2pi_u24(k)
-        assert abs(s - math.sin(theta)) <= 1e-11, k
-        assert abs(c - math.cos(theta)) <= 1e-11, k
+def test_sincos_2pi_u24_is_within_two_ulp_for_every_k():
+    sines, cosines = np.empty(1 << 24, np.float32), np.empty(1 << 24, np.float32)
+    _every_sincos_2pi_u24(sines, cosines)
+    theta = 2.0 * np.pi * np.arange(1 << 24) / (1 << 24)
+    for got, exact in ((sines, np.sin(theta)), (cosines, np.cos(theta))):
+        # Relative to the value away from its zeros, absolute (2^-24 units) near them,
+        # where the reduced angle's own rounding dominates.
+        away = np.abs(exact) > 2.0 ** -10
+        assert _float32_ulps(got[away], exact[away]).max() <= 2.0
+        assert np.abs(got.astype(np.float64) - exact).max() <= 2.0 * 2.0 ** -24
     assert LIB.sincos_2pi_u24(0) == (0.0, 1.0)
+    assert LIB.sincos_2pi_u24(1 << 22) == (1.0, 0.0)  # θ = π/2: the quadrant, exactly
+
+
+@njit
+def _fma32_cpu(a, b, c, out):
+    for i in range(a.size):
+        out[i] = cpu_fma32(a[i], b[i], c[i])
+
+
+def test_fma32_rounds_once_on_the_cpu_and_in_the_reference():
+    rng = np.random.default_rng(4)
+    n = 20000
+    a = (rng.standard_normal(n) * np.exp2(rng.integers(-30, 30, n))).astype(np.float32)
+    b = (rng.standard_normal(n) * np.exp2(rng.integers(-30, 30, n))).astype(np.float32)
+    # c near -a·b: heavy cancellation, where a double rounding would show.
+    c = (-(a.astype(np.float64) * b) * (1 + rng.standard_normal(n) * 2.0 ** -20)).astype(
+        np.float32)
+    # The exact value 1 + 2^-24 + 2^-60 lies just above a float32 tie: float64 first
+    # would round it onto the tie and then down to 1; once, it rounds up.
+    a[0], b[0], c[0] = -(2.0 ** -24) * (1 - 2.0 ** -18), 1 + 2.0 ** -18, 1 + 2.0 ** -23
+    got = np.empty(n, np.float32)
+    _fma32_cpu(a, b, c, got)
+    assert got[0] == np.float32(1 + 2.0 ** -23)
+    reference = np.array([primitives.fma32(x, y, z) for x, y, z in zip(a, b, c, strict=True)],
+                         np.float32)
+    assert np.array_equal(got.view(np.uint32), reference.view(np.uint32))
+    exact = [Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z))
+             for x, y, z in zip(a[:500], b[:500], c[:500], strict=True)]
+    for value, rounded in zip(exact, got[:500], strict=True):  # nearest float32, by bisection
+        below, above = np.nextafter(rounded, np.float32(-np.inf)), np.nextafter(
+            rounded, np.float32(np.inf))
+        assert abs(Fraction(float(rounded)) - value) <= abs(Fraction(float(below)) - value)
+        assert abs(Fraction(float(rounded)) - value) <= abs(Fraction(float(above)) - value)
+
+
+def _float32_cases() -> np.ndarray:
+    """float32 values over every binade, both 16-bit formats' ties and near-ties,
+    subnormals, signed zeros and the overflow boundaries."""
+    rng = np.random.default_rng(6)
+    patterns = rng.integers(0, 0x7F800000, 200000, dtype=np.uint32)
+    halves = rng.integers(0, 0x7F80, 20000, dtype=np.uint32) << 16
+    float16_ties = (rng.integers(0, 0x7F800000 >> 13, 20000, dtype=np.uint32) << 13) | 0x1000
+    ties = np.concatenate([halves | 0x8000, halves | 0x7FFF, halves | 0x8001, float16_ties])
+    edges = np.array([0, 1, 0x00800000, 0x387FFFFF, 0x38800000, 0x33000000, 0x33000001,
+                      0x477FE000, 0x477FEFFF, 0x477FF000, 0x7F7FFFFF, 0x7F7F7FFF, 0x7F7F8000],
+                     np.uint32)
+    every = np.concatenate([patterns, ties, edges])
+    return np.concatenate([every, every | np.uint32(0x80000000)]).view(np.float32)
+
+
+@njit
+def _to16_cpu(xs, out16, outb16):
+    for i in range(xs.size):
+        out16[i] = cpu_to_float16(xs[i])
+        outb16[i] = cpu_to_bfloat16(xs[i])
+
+
+def test_float32_to_16_bit_rounds_once_to_nearest_even():
+    import ml_dtypes
+
+    xs = _float32_cases()
+    half, brain = np.empty(xs.size, np.uint32), np.empty(xs.size, np.uint32)
+    with np.errstate(over="ignore"):
+        _to16_cpu(xs, half, brain)
+        # NumPy's float32 -> float16 and ml_dtypes' float32 -> bfloat16 round once.
+        assert np.array_equal(half, xs.astype(np.float16).view(np.uint16))
+        assert np.array_equal(brain, xs.astype(ml_dtypes.bfloat16).view(np.uint16))
+    for i in range(0, xs.size, 97):  # the plain Python the simulator runs
+        assert int(convert.float32_to_float16_bits(xs[i])) == half[i]
+        assert int(convert.float32_to_bfloat16_bits(xs[i])) == brain[i]
 
 
 def test_neg2_log_u53_matches_libm_to_a_few_ulp():

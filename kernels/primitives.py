@@ -1,0 +1,68 @@
+"""The few operations each target implements natively, as exact Python references.
+
+The scalar source calls these by name; :func:`gpuinit.kernels._twin.build` binds
+each target's own version (``overrides``): LLVM intrinsics on the CPU
+(:mod:`.cpu`), PTX instructions on CUDA (:mod:`.cuda`).  Numba's CUDA simulator
+runs the references below, which give the bits the hardware gives:
+
+* ``fma`` / ``fma32``: a·b + c rounded once to float64 / float32 (``fma.rn.f64``,
+  ``fma.rn.f32``, LLVM's ``llvm.fma``);
+* ``float32_bits`` / ``bits_float32``: the bit pattern of a float32 and back
+  (a register move, ``mov.b32`` on CUDA, ``bitcast`` in LLVM);
+* ``store4`` / ``store2``: four (two) consecutive elements written at once
+  (one 128-bit or 64-bit store where the target can).
+"""
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+
+def fma(a, b, c):
+    """Return a * b + c rounded once to float64."""
+    return float(Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c)))
+
+
+def fma32(a, b, c):
+    """Return a * b + c rounded once to float32 (nearest even).
+
+    The exact value is rounded to float64 by round-to-odd, then to float32: with
+    53 >= 2·24 + 2 bits the second rounding is then correct (Boldo & Melquiond).
+    A zero result takes IEEE's sign, which the exact rational has lost.
+    """
+    a, b, c = float(np.float32(a)), float(np.float32(b)), float(np.float32(c))
+    exact = Fraction(a) * Fraction(b) + Fraction(c)
+    if exact == 0:
+        return np.float32(a * b + c)  # the product is exact in float64, and so the sign
+    nearest = float(exact)
+    if Fraction(nearest) != exact and int(np.float64(nearest).view(np.uint64)) & 1 == 0:
+        nearest = math.nextafter(nearest, math.inf if exact > nearest else -math.inf)
+    return np.float32(nearest)
+
+
+def float32_bits(x):
+    """Return the bit pattern of float32 ``x`` as a uint32."""
+    return np.array([x], np.float32).view(np.uint32)[0]
+
+
+def bits_float32(bits):
+    """Return the float32 whose bit pattern is the uint32 ``bits``."""
+    return np.array([bits], np.uint32).view(np.float32)[0]
+
+
+def store4(out, i, v0, v1, v2, v3):
+    """Write out[i], out[i+1], out[i+2], out[i+3] = v0, v1, v2, v3 (cast to out's
+    type); on CUDA one 128-bit (float32) or 64-bit (16-bit) store, ``i`` a multiple
+    of four of an aligned array."""
+    out[i] = v0
+    out[i + 1] = v1
+    out[i + 2] = v2
+    out[i + 3] = v3
+
+
+def store2(out, i, v0, v1):
+    """Write out[i], out[i+1] = v0, v1; on CUDA one 128-bit store (float64), ``i``
+    even in an aligned array."""
+    out[i] = v0
+    out[i + 1] = v1
