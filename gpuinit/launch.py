@@ -66,8 +66,9 @@ def check_out(out: Any, shape: tuple[int, ...], form: FloatFormat, dev: Device |
 
 def fill(out: Any, form: FloatFormat, dev: Device, n_items: int, args: tuple, *,
          n_values: int) -> None:
-    """Run the fill kernel of ``dev`` over ``out`` (n_items work items, kernel args),
-    which writes ``n_values`` elements.
+    """Run the fill kernel of ``dev`` over ``out`` (n_items work items; ``args`` is
+    (dist, fmt, key, rows, law, clamp), see :mod:`gpuinit.kernels.fill`), which
+    writes ``n_values`` elements.
 
     A kernel is never launched on an output of another size: the kernels index
     ``out`` without bounds checks, so a mismatch would write past its end.
@@ -106,5 +107,6 @@ def _fill_cuda(flat: Any, dev: Device, n_items: int, args: tuple) -> None:
         )
         sm_count = cupy.cuda.Device(dev.index).attributes["MultiProcessorCount"]
         blocks, threads = cuda_kernels.launch_config(n_items, sm_count * 32)
-        dist, fmt, *law = args
-        cuda_kernels.fill_kernel(dist, fmt)[blocks, threads, stream](target, n_items, *law)
+        dist, fmt, key, rows, law, clamp = args
+        kernel = cuda_kernels.fill_kernel(dist, fmt)
+        kernel[blocks, threads, stream](target, n_items, key, rows, law, clamp)

@@ -75,10 +75,11 @@ def _sample(dist: int, shape, params: tuple, clamp: tuple, *, seed, stream, offs
     target = out if out is not None else launch.allocate(shape, form.numpy_dtype, dev)
     per_block = 2 if form.wide else 4
     bpr = layout.blocks_per_row(per_block)
+    # The kernels' arguments: (dist, fmt) and the tuples key, rows, law, clamp.
     args = (
-        dist, form.fmt, seed & 0xFFFFFFFF, seed >> 32, stream & 0xFFFFFFFF, stream >> 32,
-        bpr, layout.row_len, layout.base, layout.lead_shape, layout.lead_stride,
-        *_kernel_law(params, form), *_kernel_clamp(clamp, form),
+        dist, form.fmt, (seed & 0xFFFFFFFF, seed >> 32, stream & 0xFFFFFFFF, stream >> 32),
+        (bpr, layout.row_len, layout.base, layout.lead_shape, layout.lead_stride),
+        _kernel_law(params, form), _kernel_clamp(clamp, form),
     )
     launch.fill(target, form, dev, layout.n_rows * bpr, args,
                 n_values=layout.n_rows * layout.row_len)

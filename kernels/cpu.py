@@ -175,8 +175,9 @@ def _resample_rejected(
 # (a first call pays seconds, not tens of seconds) and fast enough at this size
 # (a million normals in about 15 ms on one core) ...
 SERIAL_MAX_VALUES = 1 << 20
-# ... unless the parallel loop of the law is already compiled in this process and the
-# output has more than this many values, enough for the cores to pay off.
+# ... unless the output has more than this many values, enough for the cores to pay
+# off, and the parallel loop of the law is compiled in this process or in Numba's
+# on-disk cache (made by an earlier process, or by ``gpuinit compile``).
 PARALLEL_MIN_VALUES = 1 << 15
 # One parallel loop at a time.  Numba's workqueue threading layer (its fallback where
 # neither TBB nor OpenMP loads) aborts the process when two threads run parallel
@@ -185,45 +186,69 @@ PARALLEL_MIN_VALUES = 1 << 15
 PARALLEL_LOCK = threading.Lock()
 
 
-def _takes_serial(size: int, loop) -> bool:
+def _takes_serial(size: int, loop, args: tuple) -> bool:
     """Return whether an output of ``size`` values goes to the one-core loop, given the
-    law's parallel loop (None until one is made)."""
+    law's parallel loop and the arguments it would be called with."""
     if size > SERIAL_MAX_VALUES:
         return False
     if size <= PARALLEL_MIN_VALUES:
         return True
-    return loop is None or not loop.signatures
+    return not _load_cached(loop, args)
 
 
-def fill(
-    out, n_items, n_threads, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base,
-    lead_shape, lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo,
-    clamp_hi, bits_lo, bits_hi,
-):
+# (dist, fmt, argument types) whose parallel loop was looked for on disk and not found.
+_NOT_ON_DISK: set = set()
+
+
+def _load_cached(loop, args: tuple) -> bool:
+    """Return whether ``loop`` is ready for ``args`` without compiling: compiled in this
+    process, or loaded now from Numba's on-disk cache (a previous process or
+    ``gpuinit compile`` made it; loading takes a fraction of a second).
+
+    This is the load step of numba's ``Dispatcher.compile`` without its compile
+    step; should numba's internals differ, the answer is False and the output takes
+    the one-core loop, with the same bits.
+    """
+    if loop.signatures:
+        return True
+    try:
+        from numba.core.compiler_lock import global_compiler_lock
+
+        sig = tuple(loop.typeof_pyval(a) for a in args)
+        key = (loop.py_func.__qualname__, sig)
+        if key in _NOT_ON_DISK:
+            return False
+        with global_compiler_lock:
+            cres = loop._cache.load_overload(sig, loop.targetctx)
+            if cres is None:
+                _NOT_ON_DISK.add(key)
+                return False
+            loop.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
+            loop.add_overload(cres)
+        return True
+    except Exception:  # an internal numba API changed: keep to the one-core loop
+        return False
+
+
+def fill(out, n_items, n_threads, dist, fmt, key, rows, law, clamp):
     """Fill ``out`` (1-D, contiguous) with work items 0..n_items-1 on ``n_threads`` cores.
 
     Work item w is Philox block j = w mod blocks_per_row of row r = w // blocks_per_row,
-    as in the CUDA kernel.  Small outputs run :func:`serial_fill`; larger ones the
+    as in the CUDA kernel; ``key``, ``rows``, ``law`` and ``clamp`` are the kernels'
+    tuples (:mod:`.fill`).  Small outputs run :func:`serial_fill`; larger ones the
     parallel loop compiled for this (dist, fmt).  Both give the same bits: they run
     the same scalar source.
     """
-    key = (int(dist), int(fmt))
-    if _takes_serial(out.size, _LOOPS.get(key)):
-        serial_fill(
-            out, n_items, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape,
-            lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo,
-            clamp_hi, bits_lo, bits_hi,
-        )
-        return
-    loop = _LOOPS.get(key)
+    law_key = (int(dist), int(fmt))
+    loop = _LOOPS.get(law_key)
     if loop is None:
-        loop = _LOOPS[key] = _make_loop(*key)
+        loop = _LOOPS[law_key] = _make_loop(*law_key)
+    loop_args = (out, n_items, n_threads, key, rows, law, clamp)
+    if _takes_serial(out.size, loop, loop_args):
+        serial_fill(out, n_items, dist, fmt, key, rows, law, clamp)
+        return
     with PARALLEL_LOCK:
-        loop(
-            out, n_items, n_threads, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape,
-            lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi,
-            bits_lo, bits_hi,
-        )
+        loop(*loop_args)
 
 
 _LOOPS: dict = {}
@@ -240,12 +265,12 @@ def _make_loop(dist: int, fmt: int):
     fingerprint = SOURCE_FINGERPRINT
 
     @njit(parallel=True, cache=True, error_model="numpy")
-    def loop(
-        out, n_items, n_threads, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape,
-        lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi,
-        bits_lo, bits_hi,
-    ):
+    def loop(out, n_items, n_threads, key, rows, law, clamp):
         _ = fingerprint  # part of the cache key: see SOURCE_FINGERPRINT
+        k0, k1, s0, s1 = key
+        blocks_per_row, row_len, base, lead_shape, lead_stride = rows
+        a, b, lower, upper, reject, p_lower, q_upper, mass = law
+        clamp_lo, clamp_hi, bits_lo, bits_hi = clamp
         # Each core takes a contiguous range of items and walks it in batches: the
         # counters of a batch are laid out, Philox runs over the whole batch, and
         # each block's words become its elements.
@@ -335,22 +360,15 @@ def _make_serial_fill():
     fingerprint = SOURCE_FINGERPRINT
 
     @njit(cache=True, error_model="numpy")
-    def serial_fill(
-        out, n_items, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape,
-        lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi,
-        bits_lo, bits_hi,
-    ):
+    def serial_fill(out, n_items, dist, fmt, key, rows, law, clamp):
         """Fill ``out`` with work items 0..n_items-1 one after the other: the CUDA
         kernel's work item (:func:`fill_block`), with the distribution and format as
         arguments, so one compiled loop serves every law of an output dtype."""
         _ = fingerprint  # part of the cache key: see SOURCE_FINGERPRINT
+        blocks_per_row = rows[0]
         for w in range(n_items):
             r = w // blocks_per_row
-            _fill_block(
-                r, w - r * blocks_per_row, out, dist, fmt, k0, k1, s0, s1, blocks_per_row,
-                row_len, base, lead_shape, lead_stride, a, b, lower, upper, reject, p_lower,
-                q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
-            )
+            _fill_block(r, w - r * blocks_per_row, out, dist, fmt, key, rows, law, clamp)
 
     return serial_fill
 

@@ -117,16 +117,14 @@ def _make_fill_kernel(dist: int, fmt: int):
     """
     fingerprint = SOURCE_FINGERPRINT
 
-    def fill_kernel(
-        out, n_items, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape, lead_stride,
-        a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo,
-        bits_hi,
-    ):
+    def fill_kernel(out, n_items, key, rows, law, clamp):
         """Fill ``out`` (1-D, contiguous) with work items 0..n_items-1, grid-stride.
 
-        Work item w is block j = w mod blocks_per_row of row r = w // blocks_per_row.
+        Work item w is block j = w mod blocks_per_row of row r = w // blocks_per_row;
+        ``key``, ``rows``, ``law`` and ``clamp`` are the tuples of :mod:`.fill`.
         """
         _ = fingerprint  # part of the cache key: see SOURCE_FINGERPRINT
+        blocks_per_row = rows[0]
         w = int64(cuda.grid(1))
         stride = int64(cuda.gridsize(1))
         # (r, j) of work item w, kept up to date as w advances by the stride: two
@@ -136,11 +134,7 @@ def _make_fill_kernel(dist: int, fmt: int):
         rows_step = stride // blocks_per_row
         j_step = stride - rows_step * blocks_per_row
         while w < n_items:
-            _fill_block(
-                r, j, out, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base,
-                lead_shape, lead_stride, a, b, lower, upper, reject, p_lower, q_upper, mass,
-                clamp_lo, clamp_hi, bits_lo, bits_hi,
-            )
+            _fill_block(r, j, out, dist, fmt, key, rows, law, clamp)
             w += stride
             r += rows_step
             j += j_step
@@ -185,11 +179,14 @@ def signature(dist: int, fmt: int, lead_dims: int = 1) -> tuple:
 
     out = {FMT_FLOAT32: nb.float32, FMT_FLOAT64: nb.float64}.get(int(fmt), nb.uint16)
     i64, f64 = nb.int64, nb.float64
-    # The 24-bit formats take the law (a, b, lower, upper) and clamp in float32.
+    # The 24-bit formats take the law's a, b, lower, upper and the clamp in float32.
     real = f64 if int(fmt) == FMT_FLOAT64 else nb.float32
-    rows = nb.UniTuple(i64, lead_dims)
-    return (out[::1], i64, i64, i64, i64, i64, i64, i64, i64, rows, rows,
-            real, real, real, real, nb.boolean, f64, f64, f64, real, real, i64, i64)
+    lead = nb.UniTuple(i64, lead_dims)
+    key = nb.UniTuple(i64, 4)
+    rows = nb.Tuple((i64, i64, i64, lead, lead))
+    law = nb.Tuple((real, real, real, real, nb.boolean, f64, f64, f64))
+    clamp = nb.Tuple((real, real, i64, i64))
+    return (out[::1], i64, key, rows, law, clamp)
 
 
 def compile_ptx(dist: int, fmt: int, cc: tuple[int, int], lead_dims: int = 1) -> str:

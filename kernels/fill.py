@@ -5,6 +5,15 @@ that block to ``n_rows`` rows of ``row_len`` elements that are contiguous both i
 the output and in the whole tensor (a flat request is one row).  Row ``r``
 starts at flat index :func:`row_start` of the whole tensor.
 
+Kernels take a request as (dist, fmt) — compile-time constants of each kernel —
+and four small tuples (built by :func:`gpuinit.random._sample`):
+
+* key: (k0, k1, s0, s1), the Philox key and the stream's counter words;
+* rows: (blocks_per_row, row_len, base, lead_shape, lead_stride);
+* law: (a, b, lower, upper, reject, p_lower, q_upper, mass), float32 numbers for
+  a, b, lower and upper in the 24-bit formats;
+* clamp: (clamp_lo, clamp_hi, bits_lo, bits_hi), the representable bounds.
+
 A work item is one Philox block of one row: it computes the block's words once
 and writes the (up to 4, or 2 for float64) elements of that block which lie in
 the row.  Element ``e`` of the whole tensor therefore always gets the same value,
@@ -274,16 +283,21 @@ def first_attempt(dist, reject):
 
 
 @scalar
-def fill_block(
-    r, j, out, dist, fmt, k0, k1, s0, s1, blocks_per_row, row_len, base, lead_shape, lead_stride,
-    a, b, lower, upper, reject, p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
-):
+def fill_block(r, j, out, dist, fmt, key, rows, law, clamp):
     """Fill the elements of work item (r, j): Philox block j of row r.
 
-    dist/fmt select the distribution and output format.  Uniform: value a + b·u.
-    Normal: a + b·z.  Truncated normal: a + b·z with z in [lower, upper], by
-    rejection (if ``reject``) then the inverse CDF with (p_lower, q_upper, mass).
+    dist/fmt select the distribution and output format; the request comes as the
+    kernels' four tuples (see the module docstring): ``key`` (k0, k1, s0, s1),
+    ``rows`` (blocks_per_row, row_len, base, lead_shape, lead_stride), ``law``
+    (a, b, lower, upper, reject, p_lower, q_upper, mass) and ``clamp`` (clamp_lo,
+    clamp_hi, bits_lo, bits_hi).  Uniform: value a + b·u.  Normal: a + b·z.
+    Truncated normal: a + b·z with z in [lower, upper], by rejection (if
+    ``reject``) then the inverse CDF with (p_lower, q_upper, mass).
     """
+    k0, k1, s0, s1 = key
+    _, row_len, base, lead_shape, lead_stride = rows
+    a, b, lower, upper, reject, p_lower, q_upper, mass = law
+    clamp_lo, clamp_hi, bits_lo, bits_hi = clamp
     wide = fmt == FMT_FLOAT64
     per_block = 2 if wide else 4
     start = row_start(r, base, lead_shape, lead_stride)

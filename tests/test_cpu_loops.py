@@ -30,7 +30,9 @@ def test_mid_size_outputs_take_the_parallel_loop_once_it_is_compiled(monkeypatch
     calls = []
     real = cpu.serial_fill
     monkeypatch.setattr(cpu, "serial_fill", lambda *args: (calls.append(1), real(*args)))
-    monkeypatch.setitem(cpu._LOOPS, (0, 0), cpu._make_loop(0, 0))  # fresh: not compiled
+    fresh = cpu._make_loop(0, 0)  # not compiled, and kept from the on-disk cache:
+    monkeypatch.setitem(cpu._LOOPS, (0, 0), fresh)
+    monkeypatch.setattr(cpu, "_load_cached", lambda loop, args: bool(loop.signatures))
     from gpuinit import random
 
     middle = cpu.PARALLEL_MIN_VALUES * 2
@@ -42,3 +44,36 @@ def test_mid_size_outputs_take_the_parallel_loop_once_it_is_compiled(monkeypatch
     assert calls == [1] and (bits(again) == bits(first)).all()
     random.uniform(cpu.PARALLEL_MIN_VALUES, seed=4, device="cpu")
     assert calls == [1, 1]
+
+
+LOADS_FROM_DISK = r"""
+import sys
+from gpuinit.kernels import cpu
+from gpuinit import random
+calls = []
+real = cpu.serial_fill
+cpu.serial_fill = lambda *args: (calls.append(1), real(*args))
+random.uniform(cpu.PARALLEL_MIN_VALUES * 2, seed=1, device="cpu")
+print(len(calls), len(cpu._LOOPS[(0, 0)].signatures))
+"""
+
+
+def test_mid_size_outputs_load_the_parallel_loop_from_the_disk_cache(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    env.pop("NUMBA_ENABLE_CUDASIM", None)
+
+    def run():
+        done = subprocess.run([sys.executable, "-c", LOADS_FROM_DISK], env=env, text=True,
+                              capture_output=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return tuple(int(v) for v in done.stdout.split())
+
+    assert run() == (1, 0)  # an empty cache: the one-core loop, nothing compiled
+    compile_normal = ("from gpuinit import random; from gpuinit.kernels import cpu; "
+                      "random.uniform(cpu.SERIAL_MAX_VALUES + 1, seed=1, device='cpu')")
+    subprocess.run([sys.executable, "-c", compile_normal], env=env, check=True, timeout=600)
+    assert run() == (0, 1)  # the parallel loop, loaded from the cache
