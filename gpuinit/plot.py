@@ -16,21 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .initializers import (
-    Constant,
-    Orthogonal,
-    RandomNormal,
-    RandomUniform,
-    Sparse,
-    TruncatedNormal,
-    VarianceScaling,
-)
+from . import laws
+from .initializers import Constant, Initializer, Orthogonal, Sparse
 from .initializers.orthogonal import matrix_shape
-from .initializers.random_laws import TRUNCATED_STDDEV_2SIGMA
 from .initializers.sparse import sparse_shape, zeros_per_column
-
-_SQRT2 = math.sqrt(2.0)
-_MASS_2SIGMA = math.erf(2.0 / _SQRT2)  # P(|Z| <= 2)
 
 
 @dataclass
@@ -44,33 +33,6 @@ class Law:
     density: Callable[[np.ndarray], np.ndarray] | None  # of the continuous part
     atoms: dict[float, float] = field(default_factory=dict)  # value -> probability
     notes: list[str] = field(default_factory=list)  # fans, limits, how it was derived
-
-
-def _normal_pdf(x: np.ndarray, mean: float, std: float) -> np.ndarray:
-    z = (x - mean) / std
-    return np.exp(-0.5 * z * z) / (std * math.sqrt(2.0 * math.pi))
-
-
-def _uniform(low: float, high: float, notes: list[str]) -> Law:
-    width = high - low
-    return Law(f"U[{low:.4g}, {high:.4g})", (low + high) / 2.0, width / math.sqrt(12.0),
-               (low, high), lambda x: np.where((x >= low) & (x <= high), 1.0 / width, 0.0),
-               notes=notes)
-
-
-def _normal(mean: float, std: float, notes: list[str]) -> Law:
-    return Law(f"N({mean:.4g}, {std:.4g}²)", mean, std, (mean - 5 * std, mean + 5 * std),
-               lambda x: _normal_pdf(x, mean, std), notes=notes)
-
-
-def _truncated(mean: float, std: float, notes: list[str]) -> Law:
-    # N(mean, std²) conditioned on |x - mean| <= 2 std: variance std²·0.8796256².
-    low, high = mean - 2 * std, mean + 2 * std
-    return Law(f"N({mean:.4g}, {std:.4g}²) truncated to [{low:.4g}, {high:.4g}]", mean,
-               std * TRUNCATED_STDDEV_2SIGMA, (low, high),
-               lambda x: np.where(np.abs(x - mean) <= 2 * std,
-                                  _normal_pdf(x, mean, std) / _MASS_2SIGMA, 0.0),
-               notes=notes + [f"limits ±2σ = [{low:.4g}, {high:.4g}]"])
 
 
 def _sphere_coordinate(dimension: int, gain: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -98,23 +60,21 @@ def law_of(init: Any, shape: tuple[int, ...]) -> Law:
     elementwise law (Identity, Dirac, DeltaOrthogonal, user classes).
     """
     shape = tuple(int(d) for d in shape)
-    if isinstance(init, VarianceScaling):
-        fan_in, fan_out = init.fans(shape)
-        variance = init.variance(shape)
-        notes = [f"fan_in {fan_in}, fan_out {fan_out}; mode {init.mode}, scale {init.scale:g}"
-                 f" -> variance {variance:.4g}"]
-        if init.distribution == "uniform":
-            limit = math.sqrt(3.0 * variance)
-            return _uniform(-limit, limit, notes + [f"limit √(3·variance) = {limit:.4g}"])
-        if init.distribution == "untruncated_normal":
-            return _normal(0.0, math.sqrt(variance), notes)
-        return _truncated(0.0, math.sqrt(variance) / TRUNCATED_STDDEV_2SIGMA, notes)
-    if isinstance(init, RandomUniform):
-        return _uniform(init.minval, init.maxval, [])
-    if isinstance(init, RandomNormal):
-        return _normal(init.mean, init.stddev, [])
-    if isinstance(init, TruncatedNormal):
-        return _truncated(init.mean, init.stddev, [])
+    if type(init).law is not Initializer.law:
+        law = init.law(shape)
+        notes = []
+        if init.law_uses_fans:
+            fan_in, fan_out = init.fans(shape)
+            notes.append(f"fan_in {fan_in}, fan_out {fan_out}; mode {init.mode}, "
+                         f"scale {init.scale:g} -> variance {init.variance(shape):.4g}")
+        if isinstance(law, laws.Uniform):
+            notes.append(f"limit √(3·variance) = {law.high:.4g}" if notes else "")
+        if isinstance(law, laws.TruncatedNormal):
+            low, high = law.bounds
+            notes.append(f"limits [{low:.4g}, {high:.4g}]")
+        mean, std = law.moments()
+        return Law(law.text(), mean, std, law.support, law.density,
+                   notes=[note for note in notes if note])
     if isinstance(init, Constant):
         if np.ndim(init.value) != 0:
             raise ValueError(f"{type(init).__name__} with an array value has no single "
@@ -138,7 +98,7 @@ def law_of(init: Any, shape: tuple[int, ...]) -> Law:
         n_in, n_out = sparse_shape(shape)
         n_zero = zeros_per_column(init.sparsity, n_out)
         zero = n_zero / n_out
-        normal = _normal(0.0, init.std, [])
+        normal = laws.Normal(0.0, init.std)
         return Law(f"0 with p={zero:.3g}, else N(0, {init.std:.4g}²)", 0.0,
                    init.std * math.sqrt(1.0 - zero), normal.support,
                    lambda x: (1.0 - zero) * normal.density(x), {0.0: zero},

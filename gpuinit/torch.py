@@ -35,6 +35,7 @@ except ModuleNotFoundError as exc:  # the torch extra is not installed
                               'pip install "gpuinit[torch]"', name=exc.name) from exc
 
 from . import init as gi_init
+from . import laws
 from . import random as gi_random
 from . import targets as gi_targets
 from .devices import device as resolve_device
@@ -42,11 +43,9 @@ from .errors import DeviceError, OutOfMemoryError
 from .fans import torch_fans
 from .initializers import (
     Initializer,
-    VarianceScaling,
     deterministic,
     get,
     orthogonal,
-    random_laws,
     sparse,
 )
 from .layers.parameter import path_stream
@@ -308,34 +307,31 @@ def _init_function(name: str, options: dict) -> Fill:
     return lambda t, seed, stream: function(t, **options, seed=seed, stream=stream)
 
 
+def _has_law(init: Initializer) -> bool:
+    """Return whether ``init`` gives an elementwise law (:meth:`Initializer.law`)."""
+    return type(init).law is not Initializer.law
+
+
+def _fill_law(t, law: laws.Law, seed: int, stream: int) -> None:
+    """Fill ``t`` in place from ``law`` by the gpuinit.init function of its kind."""
+    if isinstance(law, laws.Uniform):
+        gi_init.uniform_(t, law.low, law.high, seed=seed, stream=stream)
+    elif isinstance(law, laws.Normal):
+        gi_init.normal_(t, law.mean, law.std, seed=seed, stream=stream)
+    else:
+        low, high = law.bounds
+        gi_init.trunc_normal_(t, law.mean, law.std, low, high, seed=seed, stream=stream)
+
+
 def _catalogue_fill(init: Initializer) -> tuple[Fill, bool]:
     """Return the fill of a catalogue initializer with PyTorch's layout: the same law,
     fans from ``torch_fans``; orthogonal/identity/dirac/sparse as their gi.init twins."""
-    if isinstance(init, VarianceScaling):
+    if _has_law(init):
         def fill(t, seed, stream, init=init):
-            fan_in, fan_out = torch_fans(tuple(t.shape))
-            fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
-                   "fan_geo_avg": math.sqrt(fan_in * fan_out)}[init.mode]
-            scale = init.scale / max(1.0, fan)
-            if init.distribution == "uniform":
-                bound = math.sqrt(3.0 * scale)
-                gi_init.uniform_(t, -bound, bound, seed=seed, stream=stream)
-            elif init.distribution == "untruncated_normal":
-                gi_init.normal_(t, 0.0, math.sqrt(scale), seed=seed, stream=stream)
-            else:
-                std = math.sqrt(scale) / random_laws.TRUNCATED_STDDEV_2SIGMA
-                gi_init.trunc_normal_(t, 0.0, std, -2 * std, 2 * std, seed=seed, stream=stream)
-        return fill, True
-    if isinstance(init, random_laws.RandomUniform):
-        lo, hi = init.minval, init.maxval
-        return (lambda t, s, k: gi_init.uniform_(t, lo, hi, seed=s, stream=k)), False
-    if isinstance(init, random_laws.RandomNormal):
-        mean, std = init.mean, init.stddev
-        return (lambda t, s, k: gi_init.normal_(t, mean, std, seed=s, stream=k)), False
-    if isinstance(init, random_laws.TruncatedNormal):
-        mean, std = init.mean, init.stddev
-        return (lambda t, s, k: gi_init.trunc_normal_(t, mean, std, mean - 2 * std,
-                                                      mean + 2 * std, seed=s, stream=k)), False
+            shape = tuple(t.shape)
+            _fill_law(t, init.law(shape, torch_fans(shape) if init.law_uses_fans else None),
+                      seed, stream)
+        return fill, init.law_uses_fans
     if isinstance(init, (deterministic.Zeros, deterministic.Ones, deterministic.Constant)):
         value = {deterministic.Zeros: 0.0, deterministic.Ones: 1.0}.get(type(init))
         value = init.value if value is None else value

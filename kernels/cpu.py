@@ -1,5 +1,6 @@
 """CPU twins of the fill kernels: ``@njit(parallel=True)`` loops over work items."""
 
+import os
 import threading
 
 import numpy as np
@@ -217,6 +218,11 @@ def _load_cached(loop, args: tuple) -> bool:
         sig = tuple(loop.typeof_pyval(a) for a in args)
         key = (loop.py_func.__qualname__, sig)
         if key in _NOT_ON_DISK:
+            return False
+        # No index file, no entry: skip the lookup, which first loads numba's typing
+        # registries (a tenth of a second).
+        if not os.path.exists(loop._cache._cache_file._index_path):
+            _NOT_ON_DISK.add(key)
             return False
         with global_compiler_lock:
             cres = loop._cache.load_overload(sig, loop.targetctx)

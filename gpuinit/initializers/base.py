@@ -138,6 +138,17 @@ class Initializer:
         """Return an array of ``shape`` (NeuPy style); the base call moves it to the device."""
         raise NotImplementedError
 
+    # True for initializers whose law depends on the fans (the variance-scaling family):
+    # a law in another layout (gpuinit.torch's) must pass its own fans to law().
+    law_uses_fans = False
+
+    def law(self, shape, fans: tuple[float, float] | None = None):
+        """Return the law (a :mod:`gpuinit.laws` record) of every entry of a real tensor of
+        ``shape``, with (fan_in, fan_out) from ``fans`` instead of this initializer's own
+        rule when given.  ValueError for initializers whose entries have no single
+        elementwise law (constants, orthogonal, sparse, user classes)."""
+        raise ValueError(f"{type(self).__name__} has no elementwise law")
+
     def get_config(self) -> dict:
         """Return the constructor arguments (Keras: ``get_config``)."""
         return {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from .. import random
+from .. import laws, random
 from ..checks import check_nonnegative, check_real
 from ..dtypes import FORMATS, FloatFormat, dtype_name, float_format
 from ..fans import axes_fans, check_axes_spec, jax_fans, keras_fans
@@ -86,8 +86,12 @@ class RandomUniform(RandomInitializer):
         if complex_parts(request.dtype):
             return complex_laws.box_uniform(request, self.call_seed(request), self.minval,
                                             self.maxval)
-        return random.uniform(request.shape, self.minval, self.maxval,
-                              **_sample_options(self, request))
+        return self.law(request.full_shape).sample(request.shape,
+                                                   **_sample_options(self, request))
+
+    def law(self, shape, fans=None) -> laws.Uniform:
+        """Return U[minval, maxval) (the same for every shape)."""
+        return laws.Uniform(self.minval, self.maxval)
 
     def get_config(self) -> dict:
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
@@ -117,8 +121,12 @@ class RandomNormal(RandomInitializer):
                      f"mean={self.mean}, stddev={self.stddev}")
         if complex_parts(request.dtype):
             return complex_laws.normal(request, self.call_seed(request), self.mean, self.stddev)
-        return random.normal(request.shape, self.mean, self.stddev,
-                             **_sample_options(self, request))
+        return self.law(request.full_shape).sample(request.shape,
+                                                   **_sample_options(self, request))
+
+    def law(self, shape, fans=None) -> laws.Normal:
+        """Return N(mean, stddev²) (the same for every shape)."""
+        return laws.Normal(self.mean, self.stddev)
 
     def get_config(self) -> dict:
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
@@ -147,8 +155,12 @@ class TruncatedNormal(RandomInitializer):
         if complex_parts(request.dtype):
             return complex_laws.truncated_normal(request, self.call_seed(request), self.mean,
                                                  self.stddev, 2.0)
-        return random.truncated_normal(request.shape, self.mean, self.stddev, -2.0, 2.0,
-                                       **_sample_options(self, request))
+        return self.law(request.full_shape).sample(request.shape,
+                                                   **_sample_options(self, request))
+
+    def law(self, shape, fans=None) -> laws.TruncatedNormal:
+        """Return N(mean, stddev²) truncated to ±2 stddev (the same for every shape)."""
+        return laws.TruncatedNormal(self.mean, self.stddev, -2.0, 2.0)
 
     def get_config(self) -> dict:
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
@@ -272,9 +284,12 @@ class VarianceScaling(RandomInitializer):
             return keras_fans(shape)
         return axes_fans(shape, self.input_axes, self.output_axes)
 
-    def variance(self, shape) -> float:
-        """Return scale / n for the whole tensor ``shape`` (n at least 1, as in Keras)."""
-        fan_in, fan_out = self.fans(shape)
+    law_uses_fans = True
+
+    def variance(self, shape, fans: tuple[float, float] | None = None) -> float:
+        """Return scale / n for the whole tensor ``shape`` (n at least 1, as in Keras),
+        the fans by this initializer's rule or ``fans`` when given."""
+        fan_in, fan_out = self.fans(shape) if fans is None else fans
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0,
              "fan_geo_avg": math.sqrt(fan_in * fan_out)}
         return self.scale / max(1.0, n[self.mode])
@@ -298,14 +313,20 @@ class VarianceScaling(RandomInitializer):
                      f"{self.distribution!r})")
         if is_complex:
             return self._complex(request, variance)
-        options = _sample_options(self, request)
+        return self.law(request.full_shape).sample(request.shape,
+                                                   **_sample_options(self, request))
+
+    def law(self, shape, fans=None) -> laws.Law:
+        """Return the law of scale/n for ``shape``: U[-√(3·scale/n), √(3·scale/n)),
+        N(0, scale/n), or the normal truncated to ±2σ with σ = √(scale/n)/0.8796
+        (Keras' constant: the truncated values keep variance scale/n)."""
+        variance = self.variance(shape, fans)
         if self.distribution == "uniform":
             limit = math.sqrt(3.0 * variance)
-            return random.uniform(request.shape, -limit, limit, **options)
+            return laws.Uniform(-limit, limit)
         if self.distribution == "untruncated_normal":
-            return random.normal(request.shape, 0.0, math.sqrt(variance), **options)
-        stddev = math.sqrt(variance) / TRUNCATED_STDDEV_2SIGMA
-        return random.truncated_normal(request.shape, 0.0, stddev, -2.0, 2.0, **options)
+            return laws.Normal(0.0, math.sqrt(variance))
+        return laws.TruncatedNormal(0.0, math.sqrt(variance) / TRUNCATED_STDDEV_2SIGMA)
 
     def _complex(self, request: Request, variance: float):
         """Return JAX's complex law of this distribution with ``variance`` = scale/n."""
