@@ -4,13 +4,13 @@ import os
 import threading
 
 import numpy as np
-from llvmlite import ir
 from numba import int64, njit, prange, types, uint32, uint64
 from numba.core.extending import intrinsic
 
 from . import convert, distributions, philox, primitives  # noqa: F401  (the scalar source)
 from . import fill as _work_item  # noqa: F401
 from ._twin import SOURCE_FINGERPRINT, build
+from .bitcasts import make_bitcasts
 from .fill import DIST_TRUNCATED_NORMAL, FMT_FLOAT64
 from .philox import MASK32, PHILOX_W0, PHILOX_W1, ROUNDS
 
@@ -34,28 +34,6 @@ def _float_intrinsic(float_type):
     return intrinsic(fused_multiply_add)
 
 
-@intrinsic
-def _float32_bits(typingctx, x):
-    """The uint32 pattern of a float32 (LLVM bitcast)."""
-
-    def codegen(context, builder, signature, args):
-        value = context.cast(builder, args[0], signature.args[0], types.float32)
-        return builder.bitcast(value, ir.IntType(32))
-
-    return types.uint32(x), codegen
-
-
-@intrinsic
-def _bits_float32(typingctx, bits):
-    """The float32 of a uint32 pattern (LLVM bitcast)."""
-
-    def codegen(context, builder, signature, args):
-        word = context.cast(builder, args[0], signature.args[0], types.uint32)
-        return builder.bitcast(word, ir.FloatType())
-
-    return types.float32(bits), codegen
-
-
 # error_model="numpy": no ZeroDivisionError check on float division (none of
 # ours can divide by zero), whose branch keeps LLVM from vectorizing the loops.
 FMA = _float_intrinsic(types.float64)
@@ -65,8 +43,7 @@ LIB = build(
     overrides={
         "fma": FMA,
         "fma32": FMA32,
-        "float32_bits": _float32_bits,
-        "bits_float32": _bits_float32,
+        **make_bitcasts(intrinsic),
         # LLVM merges the four (two) stores itself where it vectorizes.
         "store4": njit(primitives.store4),
         "store2": njit(primitives.store2),

@@ -14,6 +14,7 @@ from numba import types as nb_types
 from . import convert, distributions, philox, primitives  # noqa: F401  (the scalar source)
 from . import fill as _work_item  # noqa: F401
 from ._twin import SOURCE_FINGERPRINT, build
+from .bitcasts import make_bitcasts
 
 SIMULATED = bool(config.ENABLE_CUDASIM)
 
@@ -32,22 +33,6 @@ def _device_primitives() -> dict:
     """Return the CUDA versions of :mod:`.primitives`, for :func:`build`."""
     from llvmlite import ir
     from numba.cuda.extending import intrinsic
-
-    @intrinsic
-    def float32_bits(typingctx, x):
-        def codegen(context, builder, signature, args):
-            value = context.cast(builder, args[0], signature.args[0], nb_types.float32)
-            return builder.bitcast(value, ir.IntType(32))
-
-        return nb_types.uint32(x), codegen
-
-    @intrinsic
-    def bits_float32(typingctx, bits):
-        def codegen(context, builder, signature, args):
-            word = context.cast(builder, args[0], signature.args[0], nb_types.uint32)
-            return builder.bitcast(word, ir.FloatType())
-
-        return nb_types.float32(bits), codegen
 
     def store_lanes(context, builder, signature, args):
         """out[index + k] = value k for every lane: one vector store (st.global.v2 /
@@ -87,8 +72,7 @@ def _device_primitives() -> dict:
     return {
         "fma": _DEVICE(_fused_multiply_add),
         "fma32": _DEVICE(_fused_multiply_add32),
-        "float32_bits": float32_bits,
-        "bits_float32": bits_float32,
+        **make_bitcasts(intrinsic),
         "store4": store4,
         "store2": store2,
     }
