@@ -7,7 +7,7 @@ import numpy as np
 from numba import int64, njit, prange, types, uint32, uint64
 from numba.core.extending import intrinsic
 
-from . import convert, distributions, philox, primitives  # noqa: F401  (the scalar source)
+from . import convert, distributions, numpy_fill, philox, primitives  # noqa: F401
 from . import fill as _work_item  # noqa: F401
 from ._twin import SOURCE_FINGERPRINT, build
 from .bitcasts import make_bitcasts
@@ -218,9 +218,10 @@ def fill(out, n_items, n_threads, dist, fmt, key, rows, law, clamp):
 
     Work item w is Philox block j = w mod blocks_per_row of row r = w // blocks_per_row,
     as in the CUDA kernel; ``key``, ``rows``, ``law`` and ``clamp`` are the kernels'
-    tuples (:mod:`.fill`).  Small outputs run :func:`serial_fill`; larger ones the
-    parallel loop compiled for this (dist, fmt).  Both give the same bits: they run
-    the same scalar source.
+    tuples (:mod:`.fill`).  Small outputs run :mod:`.numpy_fill` (no compiling) or
+    :func:`serial_fill`; larger ones the parallel loop compiled for this (dist, fmt).
+    All give the same bits: the loops run the same scalar source, and numpy_fill
+    its operations as array arithmetic.
     """
     law_key = (int(dist), int(fmt))
     loop = _LOOPS.get(law_key)
@@ -228,10 +229,34 @@ def fill(out, n_items, n_threads, dist, fmt, key, rows, law, clamp):
         loop = _LOOPS[law_key] = _make_loop(*law_key)
     loop_args = (out, n_items, n_threads, key, rows, law, clamp)
     if _takes_serial(out.size, loop, loop_args):
+        if _takes_numpy(out, dist, fmt, law) and numpy_fill.fill(
+                out, n_items, dist, fmt, key, rows, law, clamp):
+            _NUMPY_FILLED[0] += out.size
+            return
         serial_fill(out, n_items, dist, fmt, key, rows, law, clamp)
+        _SERIAL_READY.add(out.dtype)
         return
     with PARALLEL_LOCK:
         loop(*loop_args)
+
+
+# Outputs of up to NUMPY_MAX_VALUES values, while the one-core loop of their dtype is
+# not compiled in this process, are computed by NumPy array arithmetic with the same
+# bits (numpy_fill): a first call pays no compiling.  NumPy is slower per value than
+# the compiled loop, so a process hands over to it once NumPy has made
+# NUMPY_BUDGET_VALUES values (about half a second's worth): short scripts never
+# compile, model builds compile once.
+NUMPY_MAX_VALUES = 1 << 20
+NUMPY_BUDGET_VALUES = 1 << 22
+_NUMPY_FILLED = [0]  # values made by numpy_fill in this process
+_SERIAL_READY: set = set()  # output dtypes whose one-core loop this process has run
+
+
+def _takes_numpy(out, dist, fmt, law) -> bool:
+    """Return whether ``out`` goes to :mod:`.numpy_fill` before the one-core loop."""
+    return (out.size <= NUMPY_MAX_VALUES
+            and _NUMPY_FILLED[0] + out.size <= NUMPY_BUDGET_VALUES
+            and out.dtype not in _SERIAL_READY and numpy_fill.supports(dist, fmt, law))
 
 
 _LOOPS: dict = {}

@@ -39,13 +39,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.fixture(params=["serial", "parallel"])
+@pytest.fixture(params=["numpy", "serial", "parallel"])
 def cpu_loop(request, monkeypatch):
-    """Run a test once with every CPU fill on the one-core loop and once on the
-    parallel loops (small outputs normally take the first)."""
+    """Run a test three times: every CPU fill by NumPy arithmetic where it can (the
+    rest on the one-core loop), on the one-core loop, and on the parallel loops
+    (small outputs normally take the first)."""
     from gpuinit.kernels import cpu
 
-    serial = request.param == "serial"
-    monkeypatch.setattr(cpu, "SERIAL_MAX_VALUES", 1 << 62 if serial else -1)
-    monkeypatch.setattr(cpu, "PARALLEL_MIN_VALUES", 1 << 62 if serial else -1)
+    small = request.param != "parallel"
+    numpy = request.param == "numpy"
+    monkeypatch.setattr(cpu, "SERIAL_MAX_VALUES", 1 << 62 if small else -1)
+    monkeypatch.setattr(cpu, "PARALLEL_MIN_VALUES", 1 << 62 if small else -1)
+    monkeypatch.setattr(cpu, "NUMPY_MAX_VALUES", 1 << 62 if numpy else -1)
+    monkeypatch.setattr(cpu, "NUMPY_BUDGET_VALUES", 1 << 62)
+    monkeypatch.setattr(cpu, "_SERIAL_READY", set())
     return request.param

@@ -1,6 +1,6 @@
-"""The two CPU fill loops: the one-core loop that small outputs take (compiled in
-seconds, one for every law) and the parallel vectorized loops of larger ones run
-the same scalar source, so they must give the same bits for every request."""
+"""The CPU fills: NumPy arithmetic (no compiling) and the one-core loop (compiled in
+seconds, one for every law) that small outputs take, and the parallel vectorized
+loops of larger ones, must give the same bits for every request."""
 
 import numpy as np
 import pytest
@@ -12,18 +12,22 @@ from .helpers import DISTRIBUTIONS, DTYPES, bits
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("dist", list(DISTRIBUTIONS))
-def test_the_two_cpu_loops_give_the_same_bits(dist, dtype, monkeypatch):
+def test_the_cpu_fills_give_the_same_bits(dist, dtype, monkeypatch):
     sample = DISTRIBUTIONS[dist]
     requests = [dict(shape=(3, 2999)), dict(shape=(517,), offset=3),
                 dict(shape=(5, 1201), full_shape=(9, 3001), start=(2, 7)),
                 dict(shape=(4, 3, 5), full_shape=(6, 7, 5), start=(1, 2, 0))]
     for request in requests:
         results = []
-        for limit in (1 << 62, -1):
+        monkeypatch.setattr(cpu, "NUMPY_BUDGET_VALUES", 1 << 62)
+        monkeypatch.setattr(cpu, "_SERIAL_READY", set())
+        for limit, numpy_limit in ((1 << 62, 1 << 62), (1 << 62, -1), (-1, -1)):
             monkeypatch.setattr(cpu, "SERIAL_MAX_VALUES", limit)
             monkeypatch.setattr(cpu, "PARALLEL_MIN_VALUES", limit)
+            monkeypatch.setattr(cpu, "NUMPY_MAX_VALUES", numpy_limit)
             results.append(sample(**request, seed=31, stream=2, dtype=dtype, device="cpu"))
         np.testing.assert_array_equal(bits(results[0]), bits(results[1]))
+        np.testing.assert_array_equal(bits(results[0]), bits(results[2]))
 
 
 def test_mid_size_outputs_take_the_parallel_loop_once_it_is_compiled(monkeypatch):
@@ -33,6 +37,7 @@ def test_mid_size_outputs_take_the_parallel_loop_once_it_is_compiled(monkeypatch
     fresh = cpu._make_loop(0, 0)  # not compiled, and kept from the on-disk cache:
     monkeypatch.setitem(cpu._LOOPS, (0, 0), fresh)
     monkeypatch.setattr(cpu, "_load_cached", lambda loop, args: bool(loop.signatures))
+    monkeypatch.setattr(cpu, "NUMPY_MAX_VALUES", -1)
     from gpuinit import random
 
     middle = cpu.PARALLEL_MIN_VALUES * 2
@@ -50,6 +55,7 @@ LOADS_FROM_DISK = r"""
 import sys
 from gpuinit.kernels import cpu
 from gpuinit import random
+cpu.NUMPY_MAX_VALUES = -1
 calls = []
 real = cpu.serial_fill
 cpu.serial_fill = lambda *args: (calls.append(1), real(*args))
@@ -77,3 +83,70 @@ def test_mid_size_outputs_load_the_parallel_loop_from_the_disk_cache(tmp_path):
                       "random.uniform(cpu.SERIAL_MAX_VALUES + 1, seed=1, device='cpu')")
     subprocess.run([sys.executable, "-c", compile_normal], env=env, check=True, timeout=600)
     assert run() == (0, 1)  # the parallel loop, loaded from the cache
+
+
+def test_numpy_serves_first_calls_until_its_budget(monkeypatch):
+    from gpuinit import random
+    from gpuinit.kernels import numpy_fill
+
+    used = []
+    real_numpy, real_serial = numpy_fill.fill, cpu.serial_fill
+    monkeypatch.setattr(numpy_fill, "fill", lambda *a: (used.append("numpy"), real_numpy(*a))[1])
+    monkeypatch.setattr(cpu, "serial_fill", lambda *a: (used.append("serial"), real_serial(*a)))
+    monkeypatch.setattr(cpu, "NUMPY_BUDGET_VALUES", 3000)
+    monkeypatch.setattr(cpu, "_NUMPY_FILLED", [0])
+    monkeypatch.setattr(cpu, "_SERIAL_READY", set())
+    made = [random.normal(1000, seed=s, device="cpu") for s in range(4)]
+    assert used == ["numpy"] * 3 + ["serial"]  # the fourth would pass the budget
+    random.normal(10, seed=9, device="cpu")
+    assert used[-1] == "serial"  # the compiled loop is ready: it keeps the work
+    monkeypatch.setattr(cpu, "_NUMPY_FILLED", [0])
+    random.normal(10, seed=9, dtype="float64", device="cpu")  # float64: compiled only
+    random.truncated_normal(10, lower=3.0, upper=9.0, seed=9, dtype="float16", device="cpu")
+    assert "numpy" not in used[5:]
+    monkeypatch.setattr(cpu, "_SERIAL_READY", set())
+    again = random.normal(1000, seed=3, device="cpu")
+    assert used[-1] == "numpy" and (bits(again) == bits(made[3])).all()
+
+
+def test_numpy_fill_leaves_the_inverse_cdf_to_the_loops_and_writes_nothing(monkeypatch):
+    from gpuinit import launch
+    from gpuinit.kernels import numpy_fill
+
+    captured = {}
+    real = launch.fill
+    monkeypatch.setattr(launch, "fill", lambda out, form, dev, n_items, args, **kw: (
+        captured.update(n_items=n_items, args=args), real(out, form, dev, n_items, args, **kw)))
+    from gpuinit import random
+
+    expected = random.truncated_normal(4000, lower=-1.0, upper=1.0, seed=2, device="cpu")
+    monkeypatch.setattr(numpy_fill, "TRUNC_ATTEMPTS", 1)  # every rejected value is left
+    out = np.full(4000, np.nan, np.float32)
+    assert not numpy_fill.fill(out, captured["n_items"], *captured["args"])
+    assert np.isnan(out).all()
+    monkeypatch.setattr(numpy_fill, "TRUNC_ATTEMPTS", 16)
+    assert numpy_fill.fill(out, captured["n_items"], *captured["args"])
+    np.testing.assert_array_equal(bits(out), bits(expected))
+
+
+FIRST_CALL = r"""
+from gpuinit.kernels import cpu
+from gpuinit import random
+random.normal((1000, 1000), seed=0, device="cpu")
+random.truncated_normal((64, 512), seed=0, dtype="bfloat16", device="cpu")
+print(len(cpu.serial_fill.signatures), sum(len(v.signatures) for v in cpu._LOOPS.values()))
+"""
+
+
+def test_first_small_calls_of_a_process_compile_nothing(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    env.pop("NUMBA_ENABLE_CUDASIM", None)
+    done = subprocess.run([sys.executable, "-c", FIRST_CALL], env=env, text=True,
+                          capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["0", "0"]
+    assert not list(tmp_path.rglob("*.nbi"))  # and wrote nothing to the cache
