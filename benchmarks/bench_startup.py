@@ -13,7 +13,8 @@ time of the whole process, interpreter start included):
   ``default_rng`` (the warm reference: gpuinit's own dependencies).
 
 "Cold" runs get an empty ``NUMBA_CACHE_DIR`` each, so they compile every kernel
-they use; "warm" runs share one that a first run filled.  Writes
+they use; "warm" runs share one that a first run filled.  Python's own bytecode
+cache is on (``PYTHONDONTWRITEBYTECODE`` unset), as it is after ``pip install``.  Writes
 ``benchmarks/results/startup-<device>.md``.
 
     python benchmarks/bench_startup.py [--repeat 3]
@@ -54,6 +55,9 @@ def _run(code: str, cache_dir: str) -> float:
     """Return the wall seconds of a fresh process running ``code``."""
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, GPUINIT_DEVICE="cpu")
     env.pop("NUMBA_ENABLE_CUDASIM", None)
+    # Python's bytecode cache on, as after any pip install (which writes it for the
+    # installed packages); an editable checkout writes it on the first run.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
     return time.perf_counter() - start

@@ -1,5 +1,6 @@
 """CPU twins of the fill kernels: ``@njit(parallel=True)`` loops over work items."""
 
+import contextlib
 import os
 import threading
 
@@ -192,14 +193,13 @@ def _load_cached(loop, args: tuple) -> bool:
     try:
         from numba.core.compiler_lock import global_compiler_lock
 
+        # No index file, no entry: skip the lookup, which first sets up numba's typing
+        # (a tenth of a second or more).
+        if not os.path.exists(loop._cache._cache_file._index_path):
+            return False
         sig = tuple(loop.typeof_pyval(a) for a in args)
         key = (loop.py_func.__qualname__, sig)
         if key in _NOT_ON_DISK:
-            return False
-        # No index file, no entry: skip the lookup, which first loads numba's typing
-        # registries (a tenth of a second).
-        if not os.path.exists(loop._cache._cache_file._index_path):
-            _NOT_ON_DISK.add(key)
             return False
         with global_compiler_lock:
             cres = loop._cache.load_overload(sig, loop.targetctx)
@@ -252,9 +252,23 @@ _NUMPY_FILLED = [0]  # values made by numpy_fill in this process
 _SERIAL_READY: set = set()  # output dtypes whose one-core loop this process has run
 
 
+_COMPILING = threading.local()
+
+
+@contextlib.contextmanager
+def compiled_loops_only():
+    """Within the block, this thread's fills skip :mod:`.numpy_fill`, so that they
+    compile (or load) the loops: what ``gpuinit compile`` needs."""
+    _COMPILING.on = True
+    try:
+        yield
+    finally:
+        _COMPILING.on = False
+
+
 def _takes_numpy(out, dist, fmt, law) -> bool:
     """Return whether ``out`` goes to :mod:`.numpy_fill` before the one-core loop."""
-    return (out.size <= NUMPY_MAX_VALUES
+    return (not getattr(_COMPILING, "on", False) and out.size <= NUMPY_MAX_VALUES
             and _NUMPY_FILLED[0] + out.size <= NUMPY_BUDGET_VALUES
             and out.dtype not in _SERIAL_READY and numpy_fill.supports(dist, fmt, law))
 

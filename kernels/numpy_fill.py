@@ -48,22 +48,37 @@ F32 = np.float32
 _M32 = np.uint64(MASK32)
 
 
-def fma32(a, b, c) -> np.ndarray:
-    """Return a·b + c rounded once to float32, for float32 arrays or scalars.
+# A float64 whose low 29 significand bits are 1 followed by zeros lies halfway between
+# two float32 numbers (normal ones; |x| below _TINY is treated apart).
+_HALFWAY_MASK, _HALFWAY = np.uint64((1 << 29) - 1), np.uint64(1 << 28)
+_TINY = 2.0 ** -125
 
-    The product of two float32 numbers is exact in float64; TwoSum gives the exact
-    error of the float64 sum, which is then rounded to odd (its last bit set when
-    inexact) so that the final rounding to float32 is correct (53 >= 2·24 + 2).
+
+def fma32(a, b, c) -> np.ndarray:
+    """Return a·b + c rounded once to float32, for float32 operands (at least one an
+    array; the others broadcast).
+
+    The product of two float32 numbers is exact in float64, so the float64 sum s is
+    the exact value rounded once.  Rounding s to float32 is then correct unless s lies
+    exactly halfway between two float32 numbers while the exact value does not (then
+    the exact value decides): only there is the exact error computed (TwoSum) and s
+    rounded to odd (moved one float64 step toward the exact value), which makes the
+    final rounding correct (53 >= 2·24 + 2).  Values near float32's subnormals take
+    the same path.
     """
-    p = np.asarray(a, np.float64) * np.asarray(b, np.float64)
-    c = np.asarray(c, np.float64)
-    s = p + c
-    t = s - p
-    err = (p - (s - t)) + (c - t)
-    inexact = err != 0
-    if inexact.any():
-        to_odd = inexact & ((s.view(np.uint64) & np.uint64(1)) == 0)
-        s = np.where(to_odd, np.nextafter(s, np.where(err > 0, np.inf, -np.inf)), s)
+    p = np.multiply(a, b, dtype=np.float64)
+    s = np.add(p, c, dtype=np.float64)
+    halfway = (s.view(np.uint64) & _HALFWAY_MASK) == _HALFWAY
+    suspect = halfway | (np.abs(s) < _TINY)
+    if suspect.any():
+        at = np.nonzero(suspect)
+        pa = p[at] if p.shape == s.shape else np.broadcast_to(p, s.shape)[at]
+        ca = np.broadcast_to(np.asarray(c, np.float64), s.shape)[at]
+        sa = s[at]
+        t = sa - pa
+        err = (pa - (sa - t)) + (ca - t)
+        to_odd = (err != 0) & ((sa.view(np.uint64) & np.uint64(1)) == 0)
+        s[at] = np.where(to_odd, np.nextafter(sa, np.where(err > 0, np.inf, -np.inf)), sa)
     return s.astype(F32)
 
 
@@ -109,7 +124,7 @@ def _neg2_log_u24(m) -> np.ndarray:
 
 def _sincos_2pi_u24(k) -> tuple[np.ndarray, np.ndarray]:
     """:func:`.distributions.sincos_2pi_u24` over an array of integers 0..2^24-1."""
-    k = np.asarray(k).astype(np.int64)
+    k = np.asarray(k).astype(np.int32)  # below 2^24
     quadrant = k >> 22
     t = k & 0x3FFFFF
     upper_octant = t > 0x200000
@@ -220,7 +235,12 @@ def fill(out, n_items: int, dist: int, fmt: int, key, rows, law, clamp) -> bool:
         words = philox(low_words[which], c1, np.uint64(s0), np.uint64(s1), k0, k1)
         return _block_values(dist, words, a, b)
 
-    values = block_values(0, slice(None))[lane, where]
+    first_values = block_values(0, slice(None))
+    if rows[3] == (1,) and e.size:  # one row: consecutive elements of consecutive blocks
+        skip = int(e[0] & 3)
+        values = first_values.T.reshape(-1)[skip:skip + e.size]
+    else:
+        values = first_values[lane, where]
     if dist == DIST_TRUNCATED_NORMAL:
         pending = ~((values >= lower) & (values <= upper))
         for attempt in range(1, TRUNC_ATTEMPTS):

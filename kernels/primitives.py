@@ -14,13 +14,14 @@ runs the references below, which give the bits the hardware gives:
 """
 
 import math
-from fractions import Fraction
 
 import numpy as np
 
 
 def fma(a, b, c):
     """Return a * b + c rounded once to float64."""
+    from fractions import Fraction  # here: the simulator alone needs it, and it is slow to import
+
     return float(Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c)))
 
 
@@ -31,6 +32,8 @@ def fma32(a, b, c):
     53 >= 2·24 + 2 bits the second rounding is then correct (Boldo & Melquiond).
     A zero result takes IEEE's sign, which the exact rational has lost.
     """
+    from fractions import Fraction
+
     a, b, c = float(np.float32(a)), float(np.float32(b)), float(np.float32(c))
     exact = Fraction(a) * Fraction(b) + Fraction(c)
     if exact == 0:

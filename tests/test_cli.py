@@ -80,6 +80,10 @@ def test_compile_announces_each_kernel_then_its_seconds(capsys):
     for line in lines[1:]:
         seconds = line.partition(" ... ")[2].split()
         assert seconds[1] == "s" and float(seconds[0]) >= 0
+    # It compiled (or loaded) the one-core loop rather than filling by NumPy.
+    from gpuinit.kernels import cpu
+
+    assert any(sig[0].dtype.name == "float32" for sig in cpu.serial_fill.signatures)
     assert main(["compile", "--device", "tpu"]) == 1
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from gpuinit.kernels import convert, cpu, primitives
+from gpuinit.kernels import convert, cpu, numpy_fill, primitives
 from gpuinit.kernels.distributions import MIN_TAIL_PROBABILITY
 
 LIB = cpu.LIB
@@ -96,7 +96,7 @@ def _fma32_cpu(a, b, c, out):
         out[i] = cpu_fma32(a[i], b[i], c[i])
 
 
-def test_fma32_rounds_once_on_the_cpu_and_in_the_reference():
+def test_fma32_rounds_once_on_the_cpu_in_numpy_and_in_the_reference():
     rng = np.random.default_rng(4)
     n = 20000
     a = (rng.standard_normal(n) * np.exp2(rng.integers(-30, 30, n))).astype(np.float32)
@@ -107,9 +107,15 @@ def test_fma32_rounds_once_on_the_cpu_and_in_the_reference():
     # The exact value 1 + 2^-24 + 2^-60 lies just above a float32 tie: float64 first
     # would round it onto the tie and then down to 1; once, it rounds up.
     a[0], b[0], c[0] = -(2.0 ** -24) * (1 - 2.0 ** -18), 1 + 2.0 ** -18, 1 + 2.0 ** -23
+    # Products in float32's subnormal range.
+    a[1:200] *= np.float32(2.0 ** -70)
+    b[1:200] *= np.float32(2.0 ** -60)
+    c[1:100] = 0.0
     got = np.empty(n, np.float32)
     _fma32_cpu(a, b, c, got)
     assert got[0] == np.float32(1 + 2.0 ** -23)
+    # NumPy's version (numpy_fill, the compile-free fills) on whole arrays.
+    assert np.array_equal(numpy_fill.fma32(a, b, c).view(np.uint32), got.view(np.uint32))
     reference = np.array([primitives.fma32(x, y, z) for x, y, z in zip(a, b, c, strict=True)],
                          np.float32)
     assert np.array_equal(got.view(np.uint32), reference.view(np.uint32))
