@@ -484,3 +484,20 @@ def test_dask_random_initializers_refused_by_the_probe_draw_no_seed():
     init = I.VarianceScaling(batch_axis=())  # JAX's rules: rank 1 is refused
     with seed_sequence_unchanged(), pytest.raises(ValueError):
         gd.array(init, (8,), chunks=2)
+
+
+@pytest.mark.parametrize("make, dtype", [
+    (lambda: gi.initializers.Orthogonal(gain=1e6), "float16"),
+    (lambda: gi.initializers.Orthogonal(), "int8"),
+    (lambda: gi.initializers.DeltaOrthogonal(scale=1e6), "float16"),
+    (lambda: gi.initializers.Sparse(std=1e5), "float16"),
+    (lambda: gi.initializers.Sparse(), "int32"),
+])
+def test_refused_whole_matrix_laws_draw_no_seed(make, dtype):
+    shape = (3, 3, 4, 4) if "Delta" in type(make()).__name__ else (8, 4)
+    gi.manual_seed(123)
+    expected = gi.random.uniform(5, device="cpu")  # the next seed of the sequence
+    gi.manual_seed(123)
+    with pytest.raises((ValueError, TypeError)):
+        make()(shape, dtype=dtype, device="cpu")
+    np.testing.assert_array_equal(gi.random.uniform(5, device="cpu"), expected)

@@ -14,16 +14,20 @@ from .base import RandomInitializer, Request
 from .complex_laws import complex_parts, unitary_matrix
 
 
-def _matrix(rows: int, cols: int, gain: float, seed: int, request: Request,
+def _matrix(rows: int, cols: int, gain: float, init: RandomInitializer, request: Request,
             argument: str = "gain"):
     """Return gain · a Haar-random (rows × cols) matrix of the request's dtype on its device:
     orthogonal for float dtypes (:func:`gpuinit.qr.orthogonal_matrix`), unitary for
-    complex64/complex128 (:func:`gpuinit.initializers.complex_laws.unitary_matrix`)."""
+    complex64/complex128 (:func:`gpuinit.initializers.complex_laws.unitary_matrix`).
+
+    The seed (``init.call_seed``) is drawn after the dtype and ``gain`` checks, so a
+    refused call leaves the global seed sequence as it was."""
     is_complex = complex_parts(request.dtype) is not None
     dtype = np.dtype(dtype_name(request.dtype)) if is_complex else \
         float_format(request.dtype).numpy_dtype
     # |entries of Q| <= 1, so gain·Q fits the dtype when gain does.
     check_representable(gain, dtype, argument)
+    seed = init.call_seed(request)
     if is_complex:
         return unitary_matrix(rows, cols, gain, seed, request.stream, request.dtype,
                               request.device, request.xp)
@@ -66,7 +70,7 @@ class Orthogonal(RandomInitializer):
     def generate(self, request: Request):
         request.whole("Orthogonal")
         rows, cols = matrix_shape(request.shape)
-        matrix = _matrix(rows, cols, self.gain, self.call_seed(request), request)
+        matrix = _matrix(rows, cols, self.gain, self, request)
         return matrix.reshape(request.shape)
 
     def get_config(self) -> dict:
@@ -100,12 +104,13 @@ class DeltaOrthogonal(RandomInitializer):
                 f"DeltaOrthogonal needs in <= out channels, got in={n_in}, out={n_out} "
                 f"(shape={shape})"
             )
-        centre = _matrix(n_in, n_out, self.scale, self.call_seed(request), request, "scale")
+        centre = _matrix(n_in, n_out, self.scale, self, request, "scale")
         out = allocate(shape, centre.dtype, request.device)
         if 0 in shape[:-2]:  # a zero-size kernel has no centre: the empty array
             return out
-        out.fill(0)
-        out[tuple((k - 1) // 2 for k in shape[:-2])] = centre
+        with request.on_device():  # CuPy works on the current GPU: make it the request's
+            out.fill(0)
+            out[tuple((k - 1) // 2 for k in shape[:-2])] = centre
         return out
 
     def get_config(self) -> dict:

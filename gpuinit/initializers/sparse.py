@@ -7,6 +7,7 @@ import math
 from .. import random
 from ..checks import check_nonnegative, check_real
 from ..devices import Device, array_module
+from ..validation import validate_only
 from .base import RandomInitializer, Request
 
 # The uniform keys that pick the zeros use this stream, XOR the tensor's stream.
@@ -71,9 +72,14 @@ class Sparse(RandomInitializer):
     def generate(self, request: Request):
         request.whole("Sparse")
         n_in, n_out = sparse_shape(request.shape)
+        # Every check of the sampling first: a refused call draws no seed.
+        with validate_only():
+            random.normal((n_out, n_in), 0.0, self.std, dtype=request.dtype,
+                          device=request.device)
         transposed = sparse_columns((n_out, n_in), self.sparsity, self.std, self.call_seed(request),
                                     request.stream, request.dtype, request.device)
-        return request.xp.ascontiguousarray(transposed.T)
+        with request.on_device():
+            return request.xp.ascontiguousarray(transposed.T)
 
     def get_config(self) -> dict:
         return {"sparsity": self.sparsity, "std": self.std, "seed": self.seed}
