@@ -3,11 +3,13 @@
 CUDA is usable when CuPy imports, a CUDA device answers and numba-cuda is
 installed.  CuPy and numba-cuda are imported lazily, on the first question, so
 ``import gpuinit`` works on machines with neither.  Everything else in gpuinit
-asks this module (:func:`cuda_available`, :func:`device`, :func:`array_module`).
+asks this module (:func:`cuda_available`, :func:`device`, :func:`array_module`),
+and places arrays on a GPU through it (:func:`on_device`, :func:`to_gpu`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
@@ -171,3 +173,25 @@ def device_of(array: Any) -> Device:
     if type(array).__module__.startswith("cupy") and dev is not None:
         return Device("cuda", int(dev.id))
     raise TypeError(f"expected a numpy or cupy array, got {type(array).__name__}")
+
+
+def on_device(dev: Device | int):
+    """Return a context manager that makes ``dev`` (a Device, or a CUDA index) CuPy's
+    current GPU for the block; a no-op for the CPU.  CuPy allocates and computes on
+    the current GPU, so every CuPy call on a request's arrays runs inside one."""
+    if isinstance(dev, Device) and not dev.is_cuda:
+        return contextlib.nullcontext()
+    import cupy
+
+    return cupy.cuda.Device(dev.index if isinstance(dev, Device) else int(dev))
+
+
+def to_gpu(values: Any, index: int, dtype: Any = None, copy: bool = False):
+    """Return ``values`` (any array: NumPy, CuPy, a torch CUDA tensor, nested lists) as a
+    CuPy array on CUDA device ``index``, converted to ``dtype`` when given; copied only
+    where needed (always if ``copy``).  Matches ``cupy.array`` on that device."""
+    import cupy
+
+    with on_device(index):
+        return cupy.array(values, dtype=dtype, copy=copy) if copy else \
+            cupy.asarray(values, dtype=dtype)

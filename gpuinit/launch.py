@@ -1,4 +1,4 @@
-"""Allocation and kernel dispatch: the only place that touches CuPy or numba-cuda.
+"""Allocation and kernel dispatch: the only place that launches the fill kernels.
 
 Arrays are allocated once on their device and filled in place by the fill kernel
 of that device; CUDA launches go on CuPy's current stream and do not synchronize.
@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .devices import Device, array_module, device_of
+from .devices import Device, array_module, device_of, on_device
 from .dtypes import FloatFormat
 from .memory import check_fits, out_of_memory
 
@@ -36,7 +36,7 @@ def allocate(shape: tuple[int, ...], dtype: Any, dev: Device):
             raise out_of_memory(nbytes, dev) from None
     import cupy
 
-    with cupy.cuda.Device(dev.index):
+    with on_device(dev):
         try:
             return cupy.empty(shape, dtype=dtype)
         except cupy.cuda.memory.OutOfMemoryError:
@@ -99,7 +99,7 @@ def _fill_cuda(flat: Any, dev: Device, n_items: int, args: tuple) -> None:
 
     from .kernels import cuda as cuda_kernels
 
-    with cupy.cuda.Device(dev.index):
+    with on_device(dev):
         stream = cuda.external_stream(cupy.cuda.get_current_stream().ptr)
         # sync=False: the kernel runs on the caller's stream, after the allocation.
         target = cuda.from_cuda_array_interface(

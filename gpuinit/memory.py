@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from .devices import Device
+from .devices import Device, on_device
 from .errors import OutOfMemoryError
 
 # Host allocations below this size are not checked: reading the OS's figure costs
@@ -41,7 +41,7 @@ def cuda_available_bytes(index: int) -> int:
     the bytes CuPy's default pool holds unused."""
     import cupy
 
-    with cupy.cuda.Device(index):
+    with on_device(index):
         free, _ = cupy.cuda.runtime.memGetInfo()
         return int(free) + int(cupy.get_default_memory_pool().free_bytes())
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import random
-from .devices import Device
+from .devices import Device, on_device
 from .dtypes import FloatFormat
 from .launch import allocate
 
@@ -102,7 +102,7 @@ def _orthogonal_cuda(gaussian, rows: int, cols: int, gain: float, form: FloatFor
     from cupy_backends.cuda.libs import cusolver
 
     n, m = gaussian.shape
-    with cupy.cuda.Device(dev.index):
+    with on_device(dev):
         handle = cupy.cuda.device.get_cusolver_handle()
         cusolver.setStream(handle, cupy.cuda.get_current_stream().ptr)
         double = gaussian.dtype == np.float64

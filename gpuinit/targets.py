@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .devices import Device, array_module, device_of
+from .devices import Device, array_module, device_of, to_gpu
 from .devices import device as resolve_device
 from .dtypes import FORMATS, dtype_name
 from .validation import validating
@@ -141,10 +141,7 @@ def _wrap_torch(t) -> Target:
         array = data.numpy()
         device = resolve_device("cpu")
     elif data.device.type == "cuda":
-        import cupy
-
-        with cupy.cuda.Device(data.device.index):
-            array = cupy.asarray(data)
+        array = to_gpu(data, data.device.index)
         device = resolve_device(f"cuda:{data.device.index}")
     else:
         raise ValueError(f"torch tensors on {data.device.type!r} are not supported")

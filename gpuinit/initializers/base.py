@@ -16,7 +16,6 @@ once and hands over a :class:`Request`.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_int, check_shape
-from ..devices import Device, array_module
+from ..devices import Device, array_module, on_device, to_gpu
 from ..devices import device as resolve_device
 from ..dtypes import FORMATS, dtype_name
 from ..layout import check_block
@@ -56,11 +55,7 @@ class Request:
     def on_device(self):
         """Return a context manager that makes the request's GPU current (a no-op on the CPU),
         for array-module operations on the request's arrays."""
-        if not self.device.is_cuda:
-            return contextlib.nullcontext()
-        import cupy
-
-        return cupy.cuda.Device(self.device.index)
+        return on_device(self.device)
 
     def block_arguments(self) -> dict:
         """Return the keyword arguments that make the sampling primitives fill this block."""
@@ -283,10 +278,7 @@ def to_device(values: Any, shape: tuple[int, ...] | None, dtype: Any, dev: Devic
 def _cast(values: Any, target: np.dtype, dev: Device, copy_host: bool):
     """Return ``values`` as an array of ``target`` on ``dev`` (see :func:`to_device`)."""
     if dev.is_cuda:
-        import cupy
-
-        with cupy.cuda.Device(dev.index):
-            return cupy.asarray(values, dtype=target)
+        return to_gpu(values, dev.index, target)
     if hasattr(values, "__cuda_array_interface__") and hasattr(values, "get"):
         values = values.get()  # a CuPy array asked for on the CPU
     return np.array(values, dtype=target, copy=True) if copy_host else \
@@ -307,10 +299,7 @@ def plain_array(values: Any):
         return values
     values = values.detach()
     if values.is_cuda:
-        import cupy
-
-        with cupy.cuda.Device(values.device.index):
-            return cupy.asarray(values)
+        return to_gpu(values, values.device.index)
     if str(values.dtype) == "torch.bfloat16":  # NumPy has no bfloat16 of torch's
         values = values.float()
     return values.numpy()

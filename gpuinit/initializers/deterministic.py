@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_fill_value, check_int, check_real
+from ..devices import to_gpu
 from ..dtypes import check_representable, dtype_name, numeric_dtype
 from ..launch import allocate
 from .base import Initializer, Request, check_numbers, float_dtype_or_given
@@ -115,8 +116,7 @@ def array_value(value: Any, argument: str):
         if value.is_cuda:
             import cupy
 
-            with cupy.cuda.Device(value.device.index):
-                return _checked(cupy.array(value, copy=True), argument, cupy)
+            return _checked(to_gpu(value, value.device.index, copy=True), argument, cupy)
         if str(value.dtype) == "torch.bfloat16":  # NumPy has no bfloat16 of torch's
             value = value.float()
         value = value.numpy()
@@ -259,13 +259,14 @@ class Identity(Initializer):
         if len(request.full_shape) != 2:
             raise ValueError(f"Identity needs a 2-D shape, got shape={request.full_shape}")
         out = _output(request, self.gain, "gain")
-        out.fill(0)
-        # The whole tensor's diagonal entries (k, k) that fall inside this block.
-        (r0, c0), (n_rows, n_cols) = request.start, request.shape
-        first, stop = max(r0, c0), min(r0 + n_rows, c0 + n_cols)
-        if first < stop:
-            k = request.xp.arange(first, stop)
-            out[k - r0, k - c0] = self.gain
+        with request.on_device():  # CuPy works on the current GPU: make it the request's
+            out.fill(0)
+            # The whole tensor's diagonal entries (k, k) that fall inside this block.
+            (r0, c0), (n_rows, n_cols) = request.start, request.shape
+            first, stop = max(r0, c0), min(r0 + n_rows, c0 + n_cols)
+            if first < stop:
+                k = request.xp.arange(first, stop)
+                out[k - r0, k - c0] = self.gain
         return out
 
     def get_config(self) -> dict:
@@ -296,18 +297,21 @@ class Dirac(Initializer):
                 f"the {n_out} output channels are not divisible by groups={self.groups}"
             )
         out = _output(request, 1, "groups")
-        out.fill(0)
-        # The block holds ones only if it holds the spatial centre of every axis.
-        centre = [k // 2 - first for k, first in zip(shape[:-2], request.start, strict=False)]
-        if not all(0 <= c < n for c, n in zip(centre, request.shape, strict=False)):
-            return out
-        xp = request.xp
-        per_group = n_out // self.groups
-        in_first, out_first = request.start[-2], request.start[-1]
-        cout = xp.arange(out_first, out_first + request.shape[-1])
-        d = cout % per_group  # the input channel each output channel passes through
-        hit = (d < min(per_group, n_in)) & (d >= in_first) & (d < in_first + request.shape[-2])
-        out[(*centre, d[hit] - in_first, cout[hit] - out_first)] = 1
+        with request.on_device():  # CuPy works on the current GPU: make it the request's
+            out.fill(0)
+            # The block holds ones only if it holds the spatial centre of every axis.
+            centre = [k // 2 - first
+                      for k, first in zip(shape[:-2], request.start, strict=False)]
+            if not all(0 <= c < n for c, n in zip(centre, request.shape, strict=False)):
+                return out
+            xp = request.xp
+            per_group = n_out // self.groups
+            in_first, out_first = request.start[-2], request.start[-1]
+            cout = xp.arange(out_first, out_first + request.shape[-1])
+            d = cout % per_group  # the input channel each output channel passes through
+            hit = ((d < min(per_group, n_in)) & (d >= in_first)
+                   & (d < in_first + request.shape[-2]))
+            out[(*centre, d[hit] - in_first, cout[hit] - out_first)] = 1
         return out
 
     def get_config(self) -> dict:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_bool, check_shape, size_of
-from ..devices import CPU, Device
+from ..devices import CPU, Device, to_gpu
 from ..devices import device as resolve_device
 from ..dtypes import FORMATS, dtype_name
 from ..initializers import Initializer, get
@@ -231,10 +231,7 @@ class Parameter:
         if isinstance(self.data, np.ndarray):
             self.data[...] = staged
         elif isinstance(staged, np.ndarray):
-            import cupy
-
-            with cupy.cuda.Device(self._device.index):
-                self.data[...] = cupy.asarray(staged)
+            self.data[...] = to_gpu(staged, self._device.index)
         else:
             self.data[...] = staged
 
