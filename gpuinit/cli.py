@@ -376,7 +376,7 @@ def init_torch(target: str, *, dev_spec: str, seed: int, scheme: str, out: str |
 
 def _host_array(tensor):
     """Return the tensor's values as a NumPy array (bfloat16 through its bits)."""
-    from .targets import wrap
+    from .inplace import wrap
 
     return wrap(tensor.detach().to("cpu").contiguous()).array
 

@@ -30,11 +30,11 @@ except ModuleNotFoundError as exc:  # the dask extra is not installed
                               'pip install "gpuinit[dask]"', name=exc.name) from exc
 
 from . import random as gr
-from .checks import check_int, check_shape
+from .arguments import check_int, check_shape
 from .devices import device as resolve_device
 from .dtypes import check_representable, float_format
+from .given_arrays import to_device
 from .initializers import Initializer, Orthogonal, RandomInitializer, get, serialize
-from .initializers.base import to_device
 from .initializers.complex_laws import complex_parts
 from .initializers.orthogonal import matrix_shape
 from .qr import pivot_signs, working_dtype

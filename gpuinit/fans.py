@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from numbers import Integral, Real
 
-from .checks import check_shape
+from .arguments import check_shape
 
 
 def keras_fans(shape) -> tuple[int, int]:

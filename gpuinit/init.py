@@ -4,8 +4,8 @@ Every function of ``torch.nn.init``, with its signature and semantics (PyTorch's
 layout ``(out, in, *spatial)`` for fans), plus keyword-only ``seed=`` and
 ``stream=``.  Each fills its tensor in place and returns the same object:
 NumPy arrays, CuPy arrays and torch tensors on the CPU or CUDA, zero-copy
-(kernels write into the tensor's memory; see :mod:`gpuinit.targets`).
-Under :func:`gpuinit.validation.validate_only` they check everything, write
+(kernels write into the tensor's memory; see :mod:`gpuinit.inplace`).
+Under :func:`gpuinit.dry_run.validate_only` they check everything, write
 nothing and draw no seed.
 
 Seeds.  Every random function (``uniform_``, ``normal_``, ``trunc_normal_``,
@@ -40,14 +40,14 @@ import warnings
 from typing import Any
 
 from . import random
-from .checks import check_bound, check_fill_value, check_int, check_nonnegative, check_real
+from .arguments import check_bound, check_fill_value, check_int, check_nonnegative, check_real
+from .dry_run import validate_only, validating
 from .dtypes import check_representable, float_format, numeric_dtype
 from .fans import calculate_gain, torch_fans
 from .initializers.sparse import check_sparsity, sparse_columns
+from .inplace import Target, wrap
 from .qr import orthogonal_matrix
 from .seeding import check_seed, next_seed
-from .targets import Target, wrap
-from .validation import validate_only, validating
 
 __all__ = [
     "calculate_gain", "constant_", "dirac_", "eye_", "kaiming_normal_", "kaiming_uniform_",

@@ -31,7 +31,7 @@ except ModuleNotFoundError as exc:  # the jax extra is not installed
     raise ModuleNotFoundError(f"gpuinit.jax needs JAX ({exc}): pip install \"gpuinit[jax]\"",
                               name=exc.name) from exc
 
-from .checks import check_shape
+from .arguments import check_shape
 from .dtypes import dtype_name
 from .initializers import Initializer, RandomInitializer, get
 from .seeding import check_seed, next_seed

@@ -18,8 +18,10 @@ from typing import Any
 import numpy as np
 
 from . import dtypes, launch
-from .checks import check_bound, check_int, check_nonnegative, check_real, check_shape
+from .arguments import check_bound, check_int, check_nonnegative, check_real, check_shape
+from .block_rows import plan
 from .devices import device as resolve_device
+from .dry_run import validating
 from .dtypes import FloatFormat
 from .kernels import (
     DIST_NORMAL,
@@ -29,9 +31,7 @@ from .kernels import (
     TRUNC_MIN_ACCEPTANCE,
 )
 from .kernels.philox import philox4x32_10
-from .layout import plan
 from .seeding import SEED_LIMIT, check_seed, manual_seed, resolve_seed
-from .validation import validating
 
 __all__ = ["uniform", "normal", "truncated_normal", "philox4x32", "manual_seed",
            "TRUNC_ATTEMPTS", "TRUNC_MIN_ACCEPTANCE", "MIN_INTERVAL_MASS"]

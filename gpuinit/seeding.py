@@ -7,8 +7,8 @@ import threading
 from numbers import Integral
 from typing import Any
 
+from .dry_run import validating
 from .kernels.philox import philox4x32_10
-from .validation import validating
 
 SEED_LIMIT = 1 << 64
 _lock = threading.Lock()
@@ -51,7 +51,7 @@ def next_seed() -> int:
 def resolve_seed(seed: Any) -> int:
     """Return ``seed`` checked, or the next seed of the global sequence if None.
 
-    While validating (:func:`gpuinit.validation.validate_only`) None gives 0 and
+    While validating (:func:`gpuinit.dry_run.validate_only`) None gives 0 and
     the sequence does not advance: a check must not change later values."""
     if seed is not None:
         return check_seed(seed)

@@ -35,10 +35,11 @@ except ModuleNotFoundError as exc:  # the torch extra is not installed
                               'pip install "gpuinit[torch]"', name=exc.name) from exc
 
 from . import init as gi_init
+from . import inplace as gi_inplace
 from . import laws
 from . import random as gi_random
-from . import targets as gi_targets
 from .devices import device as resolve_device
+from .dry_run import validate_only, validating
 from .errors import DeviceError, OutOfMemoryError
 from .fans import torch_fans
 from .initializers import (
@@ -51,7 +52,6 @@ from .initializers import (
 from .layers.parameter import path_stream
 from .memory import check_fits, host_available_bytes
 from .seeding import check_seed
-from .validation import validate_only, validating
 
 # One filling action: fill(tensor, seed, stream) writes the tensor in place.
 Fill = Callable[[torch.Tensor, int, int], None]
@@ -994,17 +994,17 @@ def _local_bytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
 
 
-class _BlockTarget(gi_targets.Target):
+class _BlockTarget(gi_inplace.Target):
     """gpuinit.init's view of a shard: the shape of the whole tensor, the memory of the block.
 
-    ``local`` is the Target of the local tensor (what ``gpuinit.targets.wrap`` gives);
+    ``local`` is the Target of the local tensor (what ``gpuinit.inplace.wrap`` gives);
     sampling goes through :class:`_BlockOut`, item assignment through
     :class:`_BlockArray`, and :meth:`write` of a whole-tensor array keeps the block.
     """
 
     def __init__(self, stand_in: torch.Tensor, shard: _Shard) -> None:
         self.shard = shard
-        self.local = _REAL_INIT_SEAMS[0](shard.local)  # gpuinit.targets.wrap
+        self.local = _REAL_INIT_SEAMS[0](shard.local)  # gpuinit.inplace.wrap
         super().__init__(stand_in, _BlockArray(self), self.local.device, self.local.dtype)
 
     @property
@@ -1136,10 +1136,10 @@ _STAND_IN: contextvars.ContextVar = contextvars.ContextVar("gpuinit_torch_stand_
                                                            default=None)
 _SEAM_LOCK = threading.Lock()
 _SEAM_USERS = [0]  # how many threads are inside _init_seams()
-_REAL_INIT_SEAMS = [gi_targets.wrap, gi_random]  # what gpuinit.init uses outside them
+_REAL_INIT_SEAMS = [gi_inplace.wrap, gi_random]  # what gpuinit.init uses outside them
 
 
-def _seam_wrap(t: Any) -> gi_targets.Target:
+def _seam_wrap(t: Any) -> gi_inplace.Target:
     """Return gpuinit.init's Target of ``t``: the current stand-in's :class:`_BlockTarget`
     for the stand-in (or an identical view of it, as ``t.data``), the real wrap's
     otherwise; _NotShardable for a partial view of the stand-in."""

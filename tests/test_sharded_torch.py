@@ -308,10 +308,10 @@ def worker(out: str, device: str) -> None:
         results[scenario] = {"params": _record(model), "whole": list(wholes)}
     gt._fill_whole = real_fill_whole
     import gpuinit.init
+    import gpuinit.inplace
     import gpuinit.random
-    import gpuinit.targets
 
-    results["seams restored"] = (gpuinit.init.wrap is gpuinit.targets.wrap
+    results["seams restored"] = (gpuinit.init.wrap is gpuinit.inplace.wrap
                                  and gpuinit.init.random is gpuinit.random)
     results["partial"] = _refused(meshes, "partial")
     results["strided"] = _refused(meshes, "strided")

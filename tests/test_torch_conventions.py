@@ -8,8 +8,8 @@ import pytest
 
 import gpuinit as gi
 from gpuinit.devices import Device
-from gpuinit.targets import Target
-from gpuinit.validation import validate_only
+from gpuinit.dry_run import validate_only
+from gpuinit.inplace import Target
 
 torch = pytest.importorskip("torch")
 

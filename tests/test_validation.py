@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import gpuinit as gi
-from gpuinit.validation import validate_only, validating
+from gpuinit.dry_run import validate_only, validating
 
 
 @pytest.mark.parametrize("fill", [

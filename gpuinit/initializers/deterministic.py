@@ -11,11 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import check_fill_value, check_int, check_real
+from ..arguments import check_fill_value, check_int, check_real
 from ..devices import to_gpu
 from ..dtypes import check_representable, dtype_name, numeric_dtype
+from ..given_arrays import check_numbers, float_dtype_or_given
 from ..launch import allocate
-from .base import Initializer, Request, check_numbers, float_dtype_or_given
+from .base import Initializer, Request
 
 
 def _output(request: Request, value: int | float, argument: str):

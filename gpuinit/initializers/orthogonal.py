@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ..checks import check_real
+from ..arguments import check_real
 from ..dtypes import check_representable, dtype_name, float_format
 from ..launch import allocate
 from ..qr import orthogonal_matrix

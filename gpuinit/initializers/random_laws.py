@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from .. import laws, random
-from ..checks import check_nonnegative, check_real
+from ..arguments import check_nonnegative, check_real
 from ..dtypes import FORMATS, FloatFormat, dtype_name, float_format
 from ..fans import axes_fans, check_axes_spec, jax_fans, keras_fans
 from . import complex_laws

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 from .. import random
-from ..checks import check_nonnegative, check_real
+from ..arguments import check_nonnegative, check_real
 from ..devices import Device, array_module
-from ..validation import validate_only
+from ..dry_run import validate_only
 from .base import RandomInitializer, Request
 
 # The uniform keys that pick the zeros use this stream, XOR the tensor's stream.

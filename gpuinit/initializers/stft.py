@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import check_bool
+from ..arguments import check_bool
 from ..dtypes import check_representable, float_format
 from ..launch import allocate
 from .base import Initializer, Request

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..checks import check_bool, check_int, check_shape
+from ..arguments import check_bool, check_int, check_shape
 from ..dtypes import FORMATS, float_format
+from ..given_arrays import shape_of
 from ..initializers import serialize
-from ..initializers.base import shape_of
 from .parameter import (
     Parameter,
     ParameterSpec,

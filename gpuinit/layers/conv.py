@@ -10,7 +10,7 @@ import itertools
 from numbers import Integral
 from typing import Any
 
-from ..checks import check_int
+from ..arguments import check_int
 from . import activations
 from .base import Layer
 from .core import as_compute, values_of

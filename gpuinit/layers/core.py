@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import check_int, size_of
+from ..arguments import check_int, size_of
 from . import activations
 from .base import Layer
 

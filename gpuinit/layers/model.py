@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import check_bool, check_shape
+from ..arguments import check_bool, check_shape
 from ..devices import Device, array_module
 from ..devices import device as resolve_device
 from ..dtypes import float_format

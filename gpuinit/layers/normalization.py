@@ -10,7 +10,7 @@ from __future__ import annotations
 from numbers import Integral
 from typing import Any
 
-from ..checks import check_bool, check_nonnegative
+from ..arguments import check_bool, check_nonnegative
 from .base import Layer
 from .core import as_compute, values_of
 

@@ -18,12 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import check_bool, check_shape, size_of
+from ..arguments import check_bool, check_shape, size_of
 from ..devices import CPU, Device, to_gpu
 from ..devices import device as resolve_device
 from ..dtypes import FORMATS, dtype_name
-from ..initializers import Initializer, get
-from ..initializers.base import (
+from ..given_arrays import (
     check_numbers,
     check_same_shape,
     float_dtype_or_given,
@@ -32,6 +31,7 @@ from ..initializers.base import (
     shape_of,
     to_device,
 )
+from ..initializers import Initializer, get
 from ..initializers.registry import id_of
 
 

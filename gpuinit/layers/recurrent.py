@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..checks import check_bool, check_int
+from ..arguments import check_bool, check_int
 from . import activations
 from .base import Layer
 from .core import as_compute, values_of

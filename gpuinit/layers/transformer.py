@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..checks import check_int
+from ..arguments import check_int
 from ..initializers import RandomNormal
 from .parameter import Parameter, ParameterSpec, make_parameters
 

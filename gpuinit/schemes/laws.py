@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .. import init as gi_init
-from ..validation import validating
+from ..dry_run import validating
 
 Bounds = tuple[float, float] | None
 

@@ -1,4 +1,4 @@
-"""Validate-only runs: every check of an in-place fill, and no write.
+"""Dry runs (``validate_only``): every check of an in-place fill, and no write.
 
 Inside ``with validate_only():`` the :mod:`gpuinit.init` functions and the
 sampling primitives check their arguments, their target's shape, dtype and

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .checks import check_int, check_shape, size_of
+from .arguments import check_int, check_shape, size_of
 from .kernels import MAX_BLOCKS
 
 

@@ -15,8 +15,8 @@ import numpy as np
 
 from .devices import Device, array_module, device_of, to_gpu
 from .devices import device as resolve_device
+from .dry_run import validating
 from .dtypes import FORMATS, dtype_name
-from .validation import validating
 
 
 @dataclass
