@@ -721,11 +721,15 @@ def _check_memory(nbytes: int, target: torch.device) -> None:
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
-    """Return True when ``exc`` is torch's report of a failed allocation."""
+    """Return True when ``exc`` is torch's report of a failed allocation: CUDA's
+    OutOfMemoryError, or the CPU allocator's "can't allocate memory" RuntimeError (not
+    any RuntimeError whose message mentions allocation)."""
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return True
     message = str(exc).lower()
-    return isinstance(exc, RuntimeError) and ("alloc" in message or "out of memory" in message)
+    return isinstance(exc, RuntimeError) and any(
+        phrase in message for phrase in ("can't allocate memory", "cannot allocate memory",
+                                         "out of memory"))
 
 
 def _allocate_shared(group: list[_Slot], target: torch.device) -> None:

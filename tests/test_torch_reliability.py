@@ -276,6 +276,8 @@ def test_materialize_refuses_a_model_larger_than_the_free_host_memory(monkeypatc
     (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 64.00 GiB"),
      gi.OutOfMemoryError),
     (RuntimeError("something else broke"), RuntimeError),
+    # Mentions allocation, is not a failed allocation: passed on as it is.
+    (RuntimeError("reallocation of a pinned buffer is not supported"), RuntimeError),
 ])
 def test_a_failed_allocation_leaves_the_whole_model_on_meta(monkeypatch, error, expected):
     with torch.device("meta"):
