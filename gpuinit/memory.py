@@ -1,7 +1,8 @@
 """How much memory a device has free, and the check every allocation makes first.
 
 On the CPU the operating system's own estimate is read (``MemAvailable`` of
-``/proc/meminfo`` on Linux, ``sysconf`` elsewhere).  An allocation larger than
+``/proc/meminfo`` on Linux, ``sysconf`` elsewhere), capped by what the process's
+memory cgroup (a container's limit) has left.  An allocation larger than
 that is refused up front: with Linux's overcommit ``numpy.empty`` of more than
 the machine holds can succeed, and the process is then killed while the array
 is being written.  On CUDA the driver's free bytes plus what CuPy's pool holds
@@ -22,7 +23,16 @@ HOST_CHECK_BYTES = 1 << 26
 
 def host_available_bytes() -> int | None:
     """Return the bytes the operating system says can be allocated now, or None
-    when it does not say."""
+    when it does not say: ``MemAvailable`` (or ``sysconf``), and no more than what
+    the process's memory cgroup (a container's limit) has left."""
+    machine = _machine_available_bytes()
+    group = cgroup_available_bytes()
+    if machine is None or group is None:
+        return machine if group is None else group
+    return min(machine, group)
+
+
+def _machine_available_bytes() -> int | None:
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:
@@ -34,6 +44,53 @@ def host_available_bytes() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, OSError, ValueError):
         return None
+
+
+# A cgroup limit at or above this is "no limit" (v1 writes 2^63 rounded to pages).
+_NO_LIMIT = 1 << 60
+
+
+def cgroup_available_bytes(root: str = "/sys/fs/cgroup",
+                           membership: str = "/proc/self/cgroup") -> int | None:
+    """Return the bytes this process's memory cgroup can still take: its limit less its
+    usage, the inactive file cache (which the kernel reclaims first) not counted as
+    used; None without a cgroup limit.  Reads cgroup v2 (``memory.max``,
+    ``memory.current``) or v1 (``memory.limit_in_bytes``, ``memory.usage_in_bytes``)."""
+    try:
+        with open(membership, encoding="ascii") as f:
+            lines = [line.rstrip("\n").split(":", 2) for line in f]
+    except OSError:
+        return None
+    candidates = []
+    for _, controllers, path in (line for line in lines if len(line) == 3):
+        path = path.lstrip("/")
+        if controllers == "":  # v2
+            candidates.append((os.path.join(root, path), "memory.max", "memory.current",
+                               "inactive_file"))
+        elif "memory" in controllers.split(","):  # v1
+            candidates.append((os.path.join(root, "memory", path), "memory.limit_in_bytes",
+                               "memory.usage_in_bytes", "total_inactive_file"))
+    for directory, limit_file, usage_file, inactive_key in candidates:
+        try:
+            with open(os.path.join(directory, limit_file), encoding="ascii") as f:
+                limit_text = f.read().strip()
+            with open(os.path.join(directory, usage_file), encoding="ascii") as f:
+                usage = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit_text == "max" or int(limit_text) >= _NO_LIMIT:
+            return None
+        inactive = 0
+        try:
+            with open(os.path.join(directory, "memory.stat"), encoding="ascii") as f:
+                for line in f:
+                    key, _, value = line.partition(" ")
+                    if key == inactive_key:
+                        inactive = int(value)
+        except (OSError, ValueError):
+            pass
+        return max(0, int(limit_text) - max(0, usage - inactive))
+    return None
 
 
 def cuda_available_bytes(index: int) -> int:

@@ -163,3 +163,33 @@ def test_out_of_memory_error_names_bytes_and_device():
     assert isinstance(info.value, MemoryError)
     assert info.value.requested == 4 << 44
     assert "70,368,744,177,664 bytes" in str(info.value) and "cpu" in str(info.value)
+
+
+def _cgroup_tree(tmp_path, membership: str, files: dict) -> tuple[str, str]:
+    for relative, text in files.items():
+        path = tmp_path / "cgroup" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (tmp_path / "self_cgroup").write_text(membership)
+    return str(tmp_path / "cgroup"), str(tmp_path / "self_cgroup")
+
+
+def test_a_container_memory_limit_caps_the_host_available_bytes(tmp_path, monkeypatch):
+    from gpuinit import memory
+
+    v2 = _cgroup_tree(tmp_path / "v2", "0::/job\n", {
+        "job/memory.max": "1000000\n", "job/memory.current": "700000\n",
+        "job/memory.stat": "anon 500000\ninactive_file 200000\n"})
+    assert memory.cgroup_available_bytes(*v2) == 1000000 - (700000 - 200000)
+    v1 = _cgroup_tree(tmp_path / "v1", "9:memory:/docker/x\n8:cpu:/docker/x\n", {
+        "memory/docker/x/memory.limit_in_bytes": "4096\n",
+        "memory/docker/x/memory.usage_in_bytes": "5000\n"})
+    assert memory.cgroup_available_bytes(*v1) == 0  # over its limit: nothing left
+    unlimited = _cgroup_tree(tmp_path / "none", "0::/\n", {
+        "memory.max": "max\n", "memory.current": "123\n"})
+    assert memory.cgroup_available_bytes(*unlimited) is None
+    assert memory.cgroup_available_bytes(str(tmp_path), str(tmp_path / "absent")) is None
+    monkeypatch.setattr(memory, "cgroup_available_bytes", lambda: 1 << 20)
+    assert memory.host_available_bytes() == 1 << 20
+    with pytest.raises(gi.OutOfMemoryError):
+        gi.random.uniform(1 << 25, device="cpu")  # 128 MiB against the 1 MiB left
