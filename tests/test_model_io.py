@@ -149,3 +149,22 @@ def test_lstm_forget_bias_is_not_applied_to_a_given_bias():
     bias = np.zeros(16)
     model = Sequential([Input((2, 3)), LSTM(4, bias=bias)], seed=0, device="cpu")
     assert not model.parameters["lstm/bias"].numpy().any()
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".npz", ".weights.h5"])
+def test_threads_saving_one_path_at_once_leave_one_whole_file(tmp_path, suffix):
+    import threading
+
+    models = [Sequential([Input(64), Dense(256), Dense(64)], seed=s, device="cpu")
+              for s in range(4)]
+    path = tmp_path / f"w{suffix}"
+    threads = [threading.Thread(target=m.save_weights, args=(path,)) for m in models]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no partial file left
+    loaded = Sequential([Input(64), Dense(256), Dense(64)], seed=9, device="cpu")
+    loaded.load_weights(path)
+    assert any(all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), m.get_weights(),
+                                                          strict=True)) for m in models)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..dtypes import FORMATS, dtype_name
+from .atomic_file import replaced_when_complete
 from .base import Layer
 from .parameter import Parameter
 from .recurrent import Recurrent
@@ -87,22 +88,14 @@ def write(path: Any, model: Any) -> None:
     equivalent Keras model reads the file.  The bytes go to a temporary file next to
     ``path`` that replaces it only once complete."""
     h5py = h5py_module()
-    target = os.fspath(path)
-    partial = f"{target}.{os.getpid()}.partial"
-    try:
-        with h5py.File(partial, "w") as f:
-            for where, name, variables in groups(model):
-                group = f.create_group(where)
-                group.attrs["name"] = name
-                for index, (_, parameter) in enumerate(variables):
-                    dataset = group.create_dataset(str(index), data=parameter.numpy())
-                    if dtype_name(parameter.dtype) == "bfloat16":
-                        dataset.attrs["dtype"] = "bfloat16"
-        os.replace(partial, target)
-    except BaseException:
-        if os.path.exists(partial):
-            os.remove(partial)
-        raise
+    with replaced_when_complete(path) as partial, h5py.File(partial, "w") as f:
+        for where, name, variables in groups(model):
+            group = f.create_group(where)
+            group.attrs["name"] = name
+            for index, (_, parameter) in enumerate(variables):
+                dataset = group.create_dataset(str(index), data=parameter.numpy())
+                if dtype_name(parameter.dtype) == "bfloat16":
+                    dataset.attrs["dtype"] = "bfloat16"
 
 
 def _dtype_of(dataset) -> str:

@@ -11,13 +11,13 @@ of that dtype is read back as bfloat16.
 
 from __future__ import annotations
 
-import os
 import zipfile
 from typing import Any
 
 import numpy as np
 
 from ..dtypes import FORMATS, dtype_name
+from .atomic_file import replaced_when_complete
 
 
 def _bfloat16() -> np.dtype:
@@ -36,20 +36,12 @@ def write(path: Any, entries: list[tuple[str, tuple[int, ...], Any, Any]]) -> No
     names = [name for name, *_ in entries]
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: the array name {_first_repeat(names)!r} is used twice")
-    target = os.fspath(path)
-    partial = f"{target}.{os.getpid()}.partial"
-    try:
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED,
-                             allowZip64=True) as archive:
-            for name, shape, dtype, get in entries:
-                array = _checked(name, shape, dtype, get())
-                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, array, allow_pickle=False)
-        os.replace(partial, target)
-    except BaseException:
-        if os.path.exists(partial):
-            os.remove(partial)
-        raise
+    with replaced_when_complete(path) as partial, zipfile.ZipFile(
+            partial, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, shape, dtype, get in entries:
+            array = _checked(name, shape, dtype, get())
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
 
 
 def _first_repeat(names: list[str]) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import struct
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..dtypes import dtype_name
+from .atomic_file import replaced_when_complete
 
 _CODES = {"float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16",
           "int64": "I64", "int32": "I32", "int16": "I16", "int8": "I8", "uint64": "U64",
@@ -50,19 +50,11 @@ def write(path: Any, entries: list[tuple[str, tuple[int, ...], Any, Any]],
     once complete, so a failed write leaves what was at ``path`` as it was.
     """
     text = _header_bytes(entries, metadata)
-    target = os.fspath(path)
-    partial = f"{target}.{os.getpid()}.partial"
-    try:
-        with open(partial, "wb") as f:
-            f.write(struct.pack("<Q", len(text)))
-            f.write(text)
-            for name, shape, dtype, get in entries:
-                f.write(_tensor_bytes(name, shape, dtype, get()))
-        os.replace(partial, target)
-    except BaseException:
-        if os.path.exists(partial):
-            os.remove(partial)
-        raise
+    with replaced_when_complete(path) as partial, open(partial, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for name, shape, dtype, get in entries:
+            f.write(_tensor_bytes(name, shape, dtype, get()))
 
 
 def _header_bytes(entries: list[tuple[str, tuple[int, ...], Any, Any]],
