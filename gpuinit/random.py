@@ -220,8 +220,11 @@ def truncated_normal(shape, mean: float = 0.0, std: float = 1.0, lower: float = 
     if std == 0:
         lo = hi = dtypes.round_to(mean, form)
     else:
-        lo = dtypes.representable_at_least(lo_value, form)
-        hi = dtypes.representable_below(hi_value, form, inclusive=True)
+        # Outputs are clamped to the bounds themselves (within the dtype's range), not to
+        # the reach: the inverse CDF that follows rejected attempts goes past it.
+        lo = dtypes.representable_at_least(max(mean + lower * std, -form.max), form)
+        hi = dtypes.representable_below(min(mean + upper * std, form.max), form,
+                                        inclusive=True)
         if hi < lo:
             raise ValueError(
                 f"no {form.name} value lies in [{lo_value}, {hi_value}]; widen [lower, upper]"

@@ -434,3 +434,22 @@ def test_narrow_intervals_get_their_exact_probability():
     x = gi.random.truncated_normal(4096, 0.0, 1.0, 1.0, 1.01, seed=2, dtype="float64",
                                    device="cpu")
     assert x.min() >= 1.0 and x.max() <= 1.01 and np.unique(x).size > 4000
+
+
+@pytest.mark.parametrize("upper, expected", [(math.inf, float(np.finfo(np.float32).max)),
+                                             (30.0, float(np.float32(1.0 + 30.0 * 0.5)))])
+def test_truncated_normal_clamps_at_its_bounds_not_at_the_rejection_reach(
+        monkeypatch, upper, expected):
+    from gpuinit import launch
+
+    captured = {}
+    real = launch.fill
+    monkeypatch.setattr(launch, "fill", lambda out, form, dev, n_items, args, **kw: (
+        captured.update(args=args), real(out, form, dev, n_items, args, **kw)))
+    # [-1, upper] holds most of the law: rejection, whose rare fallback, the inverse
+    # CDF, can go past Box-Muller's 5.77σ: the clamp must not cut it there.
+    x = gi.random.truncated_normal(1000, 1.0, 0.5, -1.0, upper, seed=0, device="cpu")
+    law, clamp = captured["args"][4], captured["args"][5]
+    assert law[4]  # rejection
+    assert float(clamp[0]) == float(np.float32(0.5)) and float(clamp[1]) == expected
+    assert x.min() >= 0.5
