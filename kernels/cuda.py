@@ -6,6 +6,7 @@ how the test suite checks the GPU code on machines without a GPU.
 """
 
 import contextlib
+import threading
 import types
 
 from numba import config, cuda, float32, float64, int64
@@ -189,9 +190,14 @@ def _compute_capability(cc: tuple[int, int]):
     ``forceinline`` device function, which fails on a machine without a GPU."""
     from numba.cuda import dispatcher
 
-    asked = dispatcher.get_current_device
-    dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=cc)
-    try:
-        yield
-    finally:
-        dispatcher.get_current_device = asked
+    # The stand-in is numba-cuda's module-wide: one compile at a time installs it.
+    with _CC_LOCK:
+        asked = dispatcher.get_current_device
+        dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=cc)
+        try:
+            yield
+        finally:
+            dispatcher.get_current_device = asked
+
+
+_CC_LOCK = threading.Lock()
