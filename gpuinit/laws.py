@@ -97,7 +97,10 @@ class TruncatedNormal:
 
     @property
     def bounds(self) -> tuple[float, float]:
-        """Return the absolute bounds [mean + lower·std, mean + upper·std]."""
+        """Return the absolute bounds [mean + lower·std, mean + upper·std] (the mean
+        itself, for both, when std is 0: the law is a point there)."""
+        if self.std == 0:
+            return (self.mean, self.mean)
         return (self.mean + self.lower * self.std, self.mean + self.upper * self.std)
 
     @property

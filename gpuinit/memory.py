@@ -52,45 +52,57 @@ _NO_LIMIT = 1 << 60
 
 def cgroup_available_bytes(root: str = "/sys/fs/cgroup",
                            membership: str = "/proc/self/cgroup") -> int | None:
-    """Return the bytes this process's memory cgroup can still take: its limit less its
-    usage, the inactive file cache (which the kernel reclaims first) not counted as
-    used; None without a cgroup limit.  Reads cgroup v2 (``memory.max``,
-    ``memory.current``) or v1 (``memory.limit_in_bytes``, ``memory.usage_in_bytes``)."""
+    """Return the bytes this process's memory cgroups can still take: the least, over
+    its cgroup and the cgroups above it, of limit less usage (the inactive file
+    cache, which the kernel reclaims first, not counted as used); None without a
+    limit.  Reads cgroup v2 (``memory.max``, ``memory.current``) or v1
+    (``memory.limit_in_bytes``, ``memory.usage_in_bytes``)."""
     try:
         with open(membership, encoding="ascii") as f:
             lines = [line.rstrip("\n").split(":", 2) for line in f]
     except OSError:
         return None
-    candidates = []
+    left = []
     for _, controllers, path in (line for line in lines if len(line) == 3):
-        path = path.lstrip("/")
         if controllers == "":  # v2
-            candidates.append((os.path.join(root, path), "memory.max", "memory.current",
-                               "inactive_file"))
+            names = ("memory.max", "memory.current", "inactive_file")
+            base = root
         elif "memory" in controllers.split(","):  # v1
-            candidates.append((os.path.join(root, "memory", path), "memory.limit_in_bytes",
-                               "memory.usage_in_bytes", "total_inactive_file"))
-    for directory, limit_file, usage_file, inactive_key in candidates:
-        try:
-            with open(os.path.join(directory, limit_file), encoding="ascii") as f:
-                limit_text = f.read().strip()
-            with open(os.path.join(directory, usage_file), encoding="ascii") as f:
-                usage = int(f.read().strip())
-        except (OSError, ValueError):
+            names = ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
+            base = os.path.join(root, "memory")
+        else:
             continue
+        parts = [p for p in path.split("/") if p]
+        for depth in range(len(parts), -1, -1):  # the process's cgroup, then its parents
+            found = _cgroup_left(os.path.join(base, *parts[:depth]), *names)
+            if found is not None:
+                left.append(found)
+    return min(left) if left else None
+
+
+def _cgroup_left(directory: str, limit_file: str, usage_file: str,
+                 inactive_key: str) -> int | None:
+    """Return one cgroup's limit less its usage (inactive file cache not counted), or
+    None when it sets no limit or its files cannot be read."""
+    try:
+        with open(os.path.join(directory, limit_file), encoding="ascii") as f:
+            limit_text = f.read().strip()
         if limit_text == "max" or int(limit_text) >= _NO_LIMIT:
             return None
-        inactive = 0
-        try:
-            with open(os.path.join(directory, "memory.stat"), encoding="ascii") as f:
-                for line in f:
-                    key, _, value = line.partition(" ")
-                    if key == inactive_key:
-                        inactive = int(value)
-        except (OSError, ValueError):
-            pass
-        return max(0, int(limit_text) - max(0, usage - inactive))
-    return None
+        with open(os.path.join(directory, usage_file), encoding="ascii") as f:
+            usage = int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+    inactive = 0
+    try:
+        with open(os.path.join(directory, "memory.stat"), encoding="ascii") as f:
+            for line in f:
+                key, _, value = line.partition(" ")
+                if key == inactive_key:
+                    inactive = int(value)
+    except (OSError, ValueError):
+        pass
+    return max(0, int(limit_text) - max(0, usage - inactive))
 
 
 def cuda_available_bytes(index: int) -> int:

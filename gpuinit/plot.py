@@ -60,7 +60,7 @@ def law_of(init: Any, shape: tuple[int, ...]) -> Law:
     elementwise law (Identity, Dirac, DeltaOrthogonal, user classes).
     """
     shape = tuple(int(d) for d in shape)
-    if type(init).law is not Initializer.law:
+    if isinstance(init, Initializer) and type(init).law is not Initializer.law:
         law = init.law(shape)
         notes = []
         if init.law_uses_fans:

@@ -188,20 +188,22 @@ def _load_cached(loop, args: tuple) -> bool:
     step; should numba's internals differ, the answer is False and the output takes
     the one-core loop, with the same bits.
     """
-    if loop.signatures:
-        return True
     try:
         from numba.core.compiler_lock import global_compiler_lock
 
-        # No index file, no entry: skip the lookup, which first sets up numba's typing
-        # (a tenth of a second or more).
-        if not os.path.exists(loop._cache._cache_file._index_path):
+        if not loop.signatures and not os.path.exists(loop._cache._cache_file._index_path):
+            # No index file, no entry: skip the lookup, which first sets up numba's
+            # typing (a tenth of a second or more).
             return False
         sig = tuple(loop.typeof_pyval(a) for a in args)
-        key = (loop.py_func.__qualname__, sig)
+        if sig in loop.overloads:
+            return True
+        key = (loop.__name__, sig)  # fill_loop_<dist>_<fmt>: one per law
         if key in _NOT_ON_DISK:
             return False
         with global_compiler_lock:
+            if sig in loop.overloads:  # another thread loaded it meanwhile
+                return True
             cres = loop._cache.load_overload(sig, loop.targetctx)
             if cres is None:
                 _NOT_ON_DISK.add(key)
@@ -259,11 +261,12 @@ _COMPILING = threading.local()
 def compiled_loops_only():
     """Within the block, this thread's fills skip :mod:`.numpy_fill`, so that they
     compile (or load) the loops: what ``gpuinit compile`` needs."""
+    before = getattr(_COMPILING, "on", False)
     _COMPILING.on = True
     try:
         yield
     finally:
-        _COMPILING.on = False
+        _COMPILING.on = before
 
 
 def _takes_numpy(out, dist, fmt, law) -> bool:

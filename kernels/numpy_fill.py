@@ -257,7 +257,9 @@ def fill(out, n_items: int, dist: int, fmt: int, key, rows, law, clamp) -> bool:
     if dist != DIST_UNIFORM:
         values = fma32(b, values, a)
     if out.dtype == np.float32:
-        out[:] = np.minimum(np.maximum(values, F32(clamp_lo)), F32(clamp_hi))
+        # As the scalar clamp: replaced only when strictly outside (so -0 and +0 stay).
+        values = np.where(values < F32(clamp_lo), F32(clamp_lo), values)
+        out[:] = np.where(values > F32(clamp_hi), F32(clamp_hi), values)
         return True
     patterns = _float16_bits(values) if fmt == FMT_FLOAT16 else _bfloat16_bits(values)
     key_of = _order_key(patterns)

@@ -185,6 +185,12 @@ def test_a_container_memory_limit_caps_the_host_available_bytes(tmp_path, monkey
         "memory/docker/x/memory.limit_in_bytes": "4096\n",
         "memory/docker/x/memory.usage_in_bytes": "5000\n"})
     assert memory.cgroup_available_bytes(*v1) == 0  # over its limit: nothing left
+    # A limit on a parent (a pod's slice) counts as well; unreadable files are skipped.
+    parent = _cgroup_tree(tmp_path / "parent", "0::/pod/job\n", {
+        "pod/memory.max": "5000\n", "pod/memory.current": "1000\n",
+        "pod/job/memory.max": "max\n", "pod/job/memory.current": "900\n",
+        "memory.max": "garbage\n", "memory.current": "1\n"})
+    assert memory.cgroup_available_bytes(*parent) == 4000
     unlimited = _cgroup_tree(tmp_path / "none", "0::/\n", {
         "memory.max": "max\n", "memory.current": "123\n"})
     assert memory.cgroup_available_bytes(*unlimited) is None

@@ -5,6 +5,7 @@ loops of larger ones, must give the same bits for every request."""
 import numpy as np
 import pytest
 
+from gpuinit import random as gi_random
 from gpuinit.kernels import cpu
 
 from .helpers import DISTRIBUTIONS, DTYPES, bits
@@ -150,3 +151,20 @@ def test_first_small_calls_of_a_process_compile_nothing(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["0", "0"]
     assert not list(tmp_path.rglob("*.nbi"))  # and wrote nothing to the cache
+
+
+@pytest.mark.parametrize("draw", [
+    lambda **kw: gi_random.uniform(64, -0.0, -0.0, **kw),
+    lambda **kw: gi_random.uniform(64, -0.0, 1.0, **kw),
+    lambda **kw: gi_random.truncated_normal(1000, -0.0, 0.0, **kw),
+    lambda **kw: gi_random.normal(1000, -0.0, 0.0, **kw),
+])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_signed_zero_bounds_give_the_same_bits_on_every_cpu_fill(draw, dtype, monkeypatch):
+    results = []
+    monkeypatch.setattr(cpu, "NUMPY_BUDGET_VALUES", 1 << 62)
+    monkeypatch.setattr(cpu, "_SERIAL_READY", set())
+    for numpy_limit in (1 << 62, -1):
+        monkeypatch.setattr(cpu, "NUMPY_MAX_VALUES", numpy_limit)
+        results.append(draw(seed=1, dtype=dtype, device="cpu"))
+    np.testing.assert_array_equal(bits(results[0]), bits(results[1]))

@@ -18,7 +18,7 @@ def replaced_when_complete(path: str | os.PathLike) -> Iterator[str]:
     directory, name = os.path.split(os.path.abspath(target))
     # A fresh name, not a created file: the writer creates it with the usual
     # permissions (umask), which the finished file keeps.
-    partial = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.partial")
+    partial = os.path.join(directory, f".{name}.{uuid.uuid4().hex[:12]}.partial")
     try:
         yield partial
         os.replace(partial, target)
