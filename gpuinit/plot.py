@@ -60,21 +60,20 @@ def law_of(init: Any, shape: tuple[int, ...]) -> Law:
     elementwise law (Identity, Dirac, DeltaOrthogonal, user classes).
     """
     shape = tuple(int(d) for d in shape)
-    if isinstance(init, Initializer) and type(init).law is not Initializer.law:
+    if isinstance(init, Initializer) and init.has_law:
         law = init.law(shape)
         notes = []
         if init.law_uses_fans:
             fan_in, fan_out = init.fans(shape)
             notes.append(f"fan_in {fan_in}, fan_out {fan_out}; mode {init.mode}, "
                          f"scale {init.scale:g} -> variance {init.variance(shape):.4g}")
-        if isinstance(law, laws.Uniform):
-            notes.append(f"limit √(3·variance) = {law.high:.4g}" if notes else "")
+            if isinstance(law, laws.Uniform):
+                notes.append(f"limit √(3·variance) = {law.high:.4g}")
         if isinstance(law, laws.TruncatedNormal):
             low, high = law.bounds
             notes.append(f"limits [{low:.4g}, {high:.4g}]")
         mean, std = law.moments()
-        return Law(law.text(), mean, std, law.support, law.density,
-                   notes=[note for note in notes if note])
+        return Law(law.text(), mean, std, law.support, law.density, notes=notes)
     if isinstance(init, Constant):
         if np.ndim(init.value) != 0:
             raise ValueError(f"{type(init).__name__} with an array value has no single "

@@ -307,11 +307,6 @@ def _init_function(name: str, options: dict) -> Fill:
     return lambda t, seed, stream: function(t, **options, seed=seed, stream=stream)
 
 
-def _has_law(init: Initializer) -> bool:
-    """Return whether ``init`` gives an elementwise law (:meth:`Initializer.law`)."""
-    return type(init).law is not Initializer.law
-
-
 def _fill_law(t, law: laws.Law, seed: int, stream: int) -> None:
     """Fill ``t`` in place from ``law`` by the gpuinit.init function of its kind."""
     if isinstance(law, laws.Uniform):
@@ -326,7 +321,7 @@ def _fill_law(t, law: laws.Law, seed: int, stream: int) -> None:
 def _catalogue_fill(init: Initializer) -> tuple[Fill, bool]:
     """Return the fill of a catalogue initializer with PyTorch's layout: the same law,
     fans from ``torch_fans``; orthogonal/identity/dirac/sparse as their gi.init twins."""
-    if _has_law(init):
+    if init.has_law:
         def fill(t, seed, stream, init=init):
             shape = tuple(t.shape)
             _fill_law(t, init.law(shape, torch_fans(shape) if init.law_uses_fans else None),

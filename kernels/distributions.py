@@ -35,7 +35,6 @@ TRUNC_MIN_ACCEPTANCE = 0.25
 TWO_PI = 2.0 * math.pi
 SQRT_2 = math.sqrt(2.0)
 SQRT_2PI = math.sqrt(2.0 * math.pi)
-LN_2 = math.log(2.0)
 TWO_PI_OVER_2_24 = TWO_PI / (1 << 24)
 TWO_PI_OVER_2_53 = TWO_PI / (1 << 53)
 TWO_POW_50 = float(1 << 50)

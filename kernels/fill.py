@@ -145,26 +145,14 @@ def scale_shift(wide, b, t, a):
 
 
 @scalar
-def clamped32(v, clamp_lo, clamp_hi):
-    """Return float32 ``v`` (a float32 number, held in a float64 or not) clamped to
-    [clamp_lo, clamp_hi]."""
-    x = float32(v)
-    if x < clamp_lo:
-        x = float32(clamp_lo)
-    if x > clamp_hi:
-        x = float32(clamp_hi)
+def clamped(x, lo, hi):
+    """Return ``x`` clamped to [lo, hi] (all three of one float type): replaced only when
+    strictly outside, so a signed zero stays as it is."""
+    if x < lo:
+        x = lo
+    if x > hi:
+        x = hi
     return x
-
-
-@scalar
-def clamped64(v, clamp_lo, clamp_hi):
-    """Return float64 ``v`` clamped to [clamp_lo, clamp_hi]."""
-    y = float64(v)
-    if y < clamp_lo:
-        y = float64(clamp_lo)
-    if y > clamp_hi:
-        y = float64(clamp_hi)
-    return y
 
 
 @scalar
@@ -192,9 +180,9 @@ def store(out, i, v, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi):
     float32 stores it, float16 and bfloat16 round it once.
     """
     if fmt == FMT_FLOAT32:
-        out[i] = clamped32(v, clamp_lo, clamp_hi)
+        out[i] = clamped(float32(v), float32(clamp_lo), float32(clamp_hi))
     elif fmt == FMT_FLOAT64:
-        out[i] = clamped64(v, clamp_lo, clamp_hi)
+        out[i] = clamped(float64(v), float64(clamp_lo), float64(clamp_hi))
     else:
         out[i] = clamped_bits16(v, fmt, bits_lo, bits_hi)
 
@@ -206,10 +194,12 @@ def store_block(out, i, v0, v1, v2, v3, fmt, clamp_lo, clamp_hi, bits_lo, bits_h
     128 bits for float32 and float64, 64 bits for the 16-bit formats, when the
     address is aligned to it."""
     if fmt == FMT_FLOAT32:
-        store4(out, i, clamped32(v0, clamp_lo, clamp_hi), clamped32(v1, clamp_lo, clamp_hi),
-               clamped32(v2, clamp_lo, clamp_hi), clamped32(v3, clamp_lo, clamp_hi))
+        lo, hi = float32(clamp_lo), float32(clamp_hi)
+        store4(out, i, clamped(float32(v0), lo, hi), clamped(float32(v1), lo, hi),
+               clamped(float32(v2), lo, hi), clamped(float32(v3), lo, hi))
     elif fmt == FMT_FLOAT64:
-        store2(out, i, clamped64(v0, clamp_lo, clamp_hi), clamped64(v1, clamp_lo, clamp_hi))
+        lo64, hi64 = float64(clamp_lo), float64(clamp_hi)
+        store2(out, i, clamped(float64(v0), lo64, hi64), clamped(float64(v1), lo64, hi64))
     else:
         store4(out, i, clamped_bits16(v0, fmt, bits_lo, bits_hi),
                clamped_bits16(v1, fmt, bits_lo, bits_hi),

@@ -227,7 +227,9 @@ def fill(out, n_items: int, dist: int, fmt: int, key, rows, law, clamp) -> bool:
     first[:1] = True
     np.not_equal(block[1:], block[:-1], out=first[1:])
     blocks = block[first]
-    where = np.cumsum(first) - 1
+    one_row = rows[3] == (1,)  # consecutive elements of consecutive blocks
+    # Each element's index into ``blocks`` (not needed to read one row straight).
+    where = None if one_row and dist != DIST_TRUNCATED_NORMAL else np.cumsum(first) - 1
     low_words, high_words = blocks & _M32, blocks >> np.uint64(32)
 
     def block_values(attempt: int, which) -> np.ndarray:
@@ -236,7 +238,7 @@ def fill(out, n_items: int, dist: int, fmt: int, key, rows, law, clamp) -> bool:
         return _block_values(dist, words, a, b)
 
     first_values = block_values(0, slice(None))
-    if rows[3] == (1,) and e.size:  # one row: consecutive elements of consecutive blocks
+    if one_row and e.size:
         skip = int(e[0] & 3)
         values = first_values.T.reshape(-1)[skip:skip + e.size]
     else:

@@ -56,8 +56,8 @@ def bits_float32(bits):
 
 def store4(out, i, v0, v1, v2, v3):
     """Write out[i], out[i+1], out[i+2], out[i+3] = v0, v1, v2, v3 (cast to out's
-    type); on CUDA one 128-bit (float32) or 64-bit (16-bit) store, ``i`` a multiple
-    of four of an aligned array."""
+    type); on CUDA one 128-bit (float32) or 64-bit (16-bit) store where out[i]'s
+    address is aligned to it, else one store per element."""
     out[i] = v0
     out[i + 1] = v1
     out[i + 2] = v2
@@ -65,7 +65,7 @@ def store4(out, i, v0, v1, v2, v3):
 
 
 def store2(out, i, v0, v1):
-    """Write out[i], out[i+1] = v0, v1; on CUDA one 128-bit store (float64), ``i``
-    even in an aligned array."""
+    """Write out[i], out[i+1] = v0, v1; on CUDA one 128-bit store (float64) where
+    out[i]'s address is aligned to it, else one store per element."""
     out[i] = v0
     out[i + 1] = v1

@@ -135,6 +135,12 @@ class Initializer:
     # a law in another layout (gpuinit.torch's) must pass its own fans to law().
     law_uses_fans = False
 
+    @property
+    def has_law(self) -> bool:
+        """Return True when :meth:`law` gives the law of every entry (the elementwise
+        random initializers), False when it raises."""
+        return type(self).law is not Initializer.law
+
     def law(self, shape, fans: tuple[float, float] | None = None):
         """Return the law (a :mod:`gpuinit.laws` record) of every entry of a real tensor of
         ``shape``, with (fan_in, fan_out) from ``fans`` instead of this initializer's own

@@ -18,29 +18,18 @@ from dataclasses import dataclass, field
 import torch
 
 from .. import init as gi_init
+from .. import laws as value_laws
 from ..dry_run import validating
 
 Bounds = tuple[float, float] | None
 
 
-def _phi(x: float) -> float:
-    return math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi) if math.isfinite(x) else 0.0
-
-
-def _cdf(x: float) -> float:
-    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
-
-
 def truncated_std(sigma: float, low: float, high: float, mean: float = 0.0) -> float:
     """Return the standard deviation of N(mean, sigma²) truncated to [low, high] (absolute
-    bounds): sigma·√(1 + (αφ(α) − βφ(β))/Z − ((φ(α) − φ(β))/Z)²), α, β the bounds in
-    units of sigma and Z = Φ(β) − Φ(α)."""
-    a, b = (low - mean) / sigma, (high - mean) / sigma
-    z = _cdf(b) - _cdf(a)
-    ta = a * _phi(a) if math.isfinite(a) else 0.0
-    tb = b * _phi(b) if math.isfinite(b) else 0.0
-    shift = (_phi(a) - _phi(b)) / z
-    return sigma * math.sqrt(max(0.0, 1.0 + (ta - tb) / z - shift * shift))
+    bounds): that of :class:`gpuinit.laws.TruncatedNormal` with the bounds in units of
+    sigma."""
+    lower, upper = (low - mean) / sigma, (high - mean) / sigma
+    return value_laws.TruncatedNormal(mean, sigma, lower, upper).moments()[1]
 
 
 class Law:
