@@ -75,3 +75,11 @@ def test_plot_and_torch_read_the_same_record():
     assert torch_law == laws.Uniform(-math.sqrt(6.0 / 64), math.sqrt(6.0 / 64))
     largest = float(linear.weight.detach().abs().max())
     assert 0.99 * torch_law.high < largest < torch_law.high < init.law((32, 64)).high
+
+
+@pytest.mark.parametrize("fans, error", [(("a", "b"), TypeError), ((1,), TypeError),
+                                         ("ab", TypeError), ((math.nan, 2), ValueError),
+                                         ((-3, 4), ValueError), ((3, math.inf), ValueError)])
+def test_laws_refuse_fans_that_are_not_two_numbers(fans, error):
+    with pytest.raises(error, match="fans"):
+        gi.initializers.HeUniform().law((3, 4), fans=fans)

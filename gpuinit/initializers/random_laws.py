@@ -289,7 +289,7 @@ class VarianceScaling(RandomInitializer):
     def variance(self, shape, fans: tuple[float, float] | None = None) -> float:
         """Return scale / n for the whole tensor ``shape`` (n at least 1, as in Keras),
         the fans by this initializer's rule or ``fans`` when given."""
-        fan_in, fan_out = self.fans(shape) if fans is None else fans
+        fan_in, fan_out = self.fans(shape) if fans is None else _checked_fans(fans)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0,
              "fan_geo_avg": math.sqrt(fan_in * fan_out)}
         return self.scale / max(1.0, n[self.mode])
@@ -348,6 +348,15 @@ class VarianceScaling(RandomInitializer):
                   "output_axes": _as_list(self.output_axes)}
         config.update({k: _as_list(v) for k, v in self.jax_axes.items()})
         return config
+
+
+def _checked_fans(fans) -> tuple[float, float]:
+    """Return ``fans`` as (fan_in, fan_out), two finite numbers >= 0; TypeError or
+    ValueError naming ``fans`` otherwise."""
+    if isinstance(fans, (str, bytes)) or not hasattr(fans, "__len__") or len(fans) != 2:
+        raise TypeError(f"fans={fans!r} must be a pair (fan_in, fan_out)")
+    return (check_nonnegative(fans[0], "fans[0] (fan_in)"),
+            check_nonnegative(fans[1], "fans[1] (fan_out)"))
 
 
 def _keras_axes(axes, name: str) -> tuple[int, ...]:
