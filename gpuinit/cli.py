@@ -376,9 +376,9 @@ def init_torch(target: str, *, dev_spec: str, seed: int, scheme: str, out: str |
 
 def _host_array(tensor):
     """Return the tensor's values as a NumPy array (bfloat16 through its bits)."""
-    from .inplace import wrap
+    from .inplace import numpy_view
 
-    return wrap(tensor.detach().to("cpu").contiguous()).array
+    return numpy_view(tensor.detach().to("cpu").contiguous())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -79,6 +79,12 @@ def _probe_cuda() -> dict[str, Any]:
             except Exception as exc:
                 result["reason"] = (f"numba-cuda is not usable ({type(exc).__name__}: {exc}); "
                                     f"{INSTALL_HINT}")
+            else:
+                # numba.cuda imports even where its compiler cannot load (a NumPy newer
+                # than the numba-cuda release knows): ask the compiler itself.
+                from .kernels.numba_cuda_support import compiler_problem
+
+                result["reason"] = compiler_problem()
         result["ok"] = result["reason"] is None
         _probe.update(result)
         return _probe

@@ -112,6 +112,37 @@ def encode16(x: float, form: FloatFormat) -> int:
     return int(float_to_bits16(float(x), BFLOAT16_P, BFLOAT16_MIN_NORMAL))
 
 
+def bfloat16_bits(values: Any, xp: Any = np) -> Any:
+    """Return the bfloat16 bit patterns (uint16, same shape) of a float32 or float64
+    array ``values`` of NumPy or CuPy (``xp``), each rounded once to nearest even, as
+    the kernels and torch's own cast round; NaN stays a (quiet) NaN, too large
+    values become infinities.
+
+    float64 values are first rounded to float32 *to odd* (truncated, with the last
+    bit set when inexact): float32 keeps 16 bits more than bfloat16, so the second
+    rounding then gives the correctly rounded result, never a double rounding.
+    """
+    values = xp.asarray(values)
+    if values.dtype == np.float64:
+        with np.errstate(over="ignore", invalid="ignore"):  # infinities are the answer
+            narrow = values.astype(np.float32)
+        widened = narrow.astype(np.float64)
+        inexact = (widened != values) & ~xp.isnan(values)
+        # Nearest-even rounding went away from zero: one float32 step back toward it.
+        away = inexact & (xp.abs(widened) > xp.abs(values))
+        bits = narrow.view(np.uint32) - away.astype(np.uint32)
+        bits |= inexact.astype(np.uint32)
+    elif values.dtype == np.float32:
+        bits = values.view(np.uint32)
+    else:
+        raise TypeError(f"bfloat16_bits takes float32 or float64 values, got {values.dtype}")
+    rounded = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) \
+        >> np.uint32(16)
+    quiet_nan = (bits >> np.uint32(16)) | np.uint32(0x40)
+    is_nan = (bits & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000)
+    return xp.where(is_nan, quiet_nan, rounded).astype(np.uint16)
+
+
 def decode16(bits: int, form: FloatFormat) -> float:
     """Return the value of a 16-bit pattern of a float16 or bfloat16 number."""
     if form.fmt == FMT_FLOAT16:

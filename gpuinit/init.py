@@ -176,7 +176,7 @@ def constant_(tensor, val: float):
     value = check_fill_value(val, "val")
     check_representable(value, numeric_dtype(target.dtype, "tensor.dtype"), "val")
     if not validating():
-        target.array[...] = value
+        target.assign(..., value)
         target.mark_written()
     return tensor
 
@@ -200,9 +200,9 @@ def eye_(tensor):
     if validating():
         return tensor
     xp = target.xp
-    target.array[...] = 0
+    target.assign(..., 0)
     n = min(target.shape)
-    target.array[xp.arange(n), xp.arange(n)] = 1
+    target.assign((xp.arange(n), xp.arange(n)), 1)
     target.mark_written()
     return tensor
 
@@ -223,11 +223,11 @@ def dirac_(tensor, groups: int = 1):
     per_group = shape[0] // groups
     n = min(per_group, shape[1])
     xp = target.xp
-    target.array[...] = 0
+    target.assign(..., 0)
     d = xp.arange(n)
     centre = tuple(k // 2 for k in shape[2:])
     for g in range(groups):
-        target.array[(g * per_group + d, d, *centre)] = 1
+        target.assign((g * per_group + d, d, *centre), 1)
     target.mark_written()
     return tensor
 
@@ -311,7 +311,7 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None, *, seed: int | None =
     if 0 in shape:
         _seed_for(target, seed, generator)  # checks seed= and generator=; draws nothing
         return tensor
-    form = float_format(target.compute_dtype, "tensor.dtype")
+    form = float_format(target.value_dtype, "tensor.dtype")
     # |entries of Q| <= 1, so gain·Q fits the tensor's dtype when gain does.
     check_representable(gain, float_format(target.dtype).numpy_dtype, "gain")
     seed = _seed_for(target, seed, generator)
@@ -334,12 +334,12 @@ def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None, *,
         raise ValueError(f"sparse_ needs a 2-D tensor, got shape {target.shape}")
     sparsity = check_sparsity(sparsity)
     std = check_nonnegative(std, "std")
-    float_format(target.compute_dtype, "tensor.dtype")
+    float_format(target.value_dtype, "tensor.dtype")
     seed = _seed_for(target, seed, generator)
     if validating():
         return tensor
     values = sparse_columns(target.shape, sparsity, std, seed, stream,
-                            target.compute_dtype, target.device)
+                            target.value_dtype, target.device)
     target.write(values)
     target.mark_written()
     return tensor

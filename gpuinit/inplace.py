@@ -3,7 +3,9 @@
 :func:`wrap` returns a :class:`Target` whose ``array`` is a NumPy or CuPy view of
 the same memory (through ``Tensor.numpy()`` on the CPU and
 ``__cuda_array_interface__`` on CUDA), so kernels fill the caller's buffer
-directly.  torch bfloat16 tensors are viewed through their 16-bit storage.
+directly.  torch bfloat16 tensors (CPU and CUDA alike) are viewed through their 16-bit
+storage: the kernels write bfloat16 bit patterns there, and constants and computed
+matrices are rounded to bfloat16 patterns on the way in (:class:`Bits16Target`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import numpy as np
 from .devices import Device, array_module, device_of, to_gpu
 from .devices import device as resolve_device
 from .dry_run import validating
-from .dtypes import FORMATS, dtype_name
+from .dtypes import BFLOAT16, FORMATS, bfloat16_bits, dtype_name, encode16
+from .launch import Bits16Out
 
 
 @dataclass
@@ -43,7 +46,14 @@ class Target:
 
     @property
     def compute_dtype(self) -> str:
-        """Return the dtype values are generated in (the target's own, for float targets)."""
+        """Return the dtype the sampling kernels generate in (the target's own, for float
+        targets)."""
+        return self.dtype
+
+    @property
+    def value_dtype(self) -> str:
+        """Return the dtype of values computed apart and handed to :meth:`write`
+        (orthogonal and sparse matrices): the target's own."""
         return self.dtype
 
     def direct_out(self):
@@ -56,6 +66,10 @@ class Target:
     def write(self, values) -> None:
         """Copy ``values`` (same shape, on the same device) into the target."""
         self.array[...] = values
+
+    def assign(self, key, value: int | float) -> None:
+        """Set the elements ``array[key]`` to the number ``value`` (constants, eye, dirac)."""
+        self.array[key] = value
 
     def mark_written(self) -> None:
         """Record an in-place write: a torch tensor's version counter advances, as torch's
@@ -146,34 +160,51 @@ def _wrap_torch(t) -> Target:
     else:
         raise ValueError(f"torch tensors on {data.device.type!r} are not supported")
     if name == "bfloat16":
-        from .dtypes import BFLOAT16
-
-        array = array.view(np.uint16)
-        if device.kind == "cpu":
-            array = array.view(BFLOAT16.numpy_dtype)
-        else:
-            return _TorchBits(t, array, device, name)
+        return Bits16Target(t, array.view(np.uint16), device, name)
     return Target(t, array, device, name)
 
 
-class _TorchBits(Target):
-    """A CUDA bfloat16 tensor: CuPy has no bfloat16, so ``array`` is its uint16 storage.
+def numpy_view(tensor) -> np.ndarray:
+    """Return a NumPy view of the memory of a CPU torch tensor (bfloat16 as
+    ``ml_dtypes.bfloat16``), zero-copy."""
+    import torch
 
-    Values are computed as float32 on the device and rounded by torch's own cast
-    (round to nearest even) into the tensor.
+    data = tensor.detach()
+    if data.dtype == torch.bfloat16:
+        return data.view(torch.int16).numpy().view(BFLOAT16.numpy_dtype)
+    return data.numpy()
+
+
+class Bits16Target(Target):
+    """A torch bfloat16 tensor, on the CPU or CUDA: ``array`` is its uint16 storage.
+
+    The same route on both devices (CuPy has no bfloat16 array): sampling kernels
+    write bfloat16 patterns straight into the storage (:class:`gpuinit.launch.Bits16Out`),
+    rounded once and clamped to the law's bounds as for any bfloat16 output;
+    constants are written as their rounded pattern; orthogonal and sparse matrices
+    are computed in float32 and rounded once to nearest even on the way in.
     """
 
-    @property
-    def compute_dtype(self) -> str:
-        return "float32"
-
     def direct_out(self):
+        """Return the storage as a :class:`Bits16Out` when it is C-contiguous, else None
+        (values are then made as a bfloat16 array and their patterns copied in)."""
+        if self.array.flags.c_contiguous:
+            return Bits16Out(self.array, BFLOAT16)
         return None
 
-    def write(self, values) -> None:
-        import torch
+    @property
+    def value_dtype(self) -> str:
+        return "float32"
 
-        self.original.detach().copy_(torch.as_tensor(values, device=self.original.device))
+    def write(self, values) -> None:
+        """Copy ``values`` (bfloat16, float32 or float64, same shape) in as bfloat16 patterns."""
+        if dtype_name(values.dtype) == "bfloat16":
+            self.array[...] = values.view(np.uint16)
+        else:
+            self.array[...] = bfloat16_bits(values, self.xp)
+
+    def assign(self, key, value: int | float) -> None:
+        self.array[key] = encode16(float(value), BFLOAT16)
 
 
 class _MetaTarget(Target):

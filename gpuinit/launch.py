@@ -43,17 +43,43 @@ def allocate(shape: tuple[int, ...], dtype: Any, dev: Device):
             raise out_of_memory(nbytes, dev) from None
 
 
+class Bits16Out:
+    """An output given as the 16-bit storage of a float16/bfloat16 array: ``bits`` is a
+    uint16 NumPy or CuPy array of the same memory, ``form`` the format it holds.
+
+    What in-place targets hand the sampling primitives for a torch bfloat16 tensor
+    (CuPy has no bfloat16 array): the kernels write the format's bit patterns there,
+    rounded and clamped as for any output of that format, with no temporary.
+    """
+
+    def __init__(self, bits: Any, form: FloatFormat) -> None:
+        if np.dtype(bits.dtype) != np.uint16 or form.itemsize != 2:
+            raise TypeError(f"Bits16Out holds uint16 storage of a 16-bit format, got "
+                            f"{bits.dtype} for {form.name}")
+        self.bits = bits
+        self.form = form
+
+    shape = property(lambda self: self.bits.shape)
+    size = property(lambda self: self.bits.size)
+    flags = property(lambda self: self.bits.flags)
+    dtype = property(lambda self: self.form.numpy_dtype)
+
+
 def check_out(out: Any, shape: tuple[int, ...], form: FloatFormat, dev: Device | None) -> Device:
     """Return the device of ``out`` after checking it fits the request; ValueError if not."""
     try:
-        out_device = device_of(out)
+        out_device = device_of(out.bits if isinstance(out, Bits16Out) else out)
     except TypeError:
         raise ValueError(
             f"out must be a numpy or cupy array, got {type(out).__name__}"
         ) from None
     if tuple(out.shape) != shape:
         raise ValueError(f"out has shape {tuple(out.shape)}, expected {shape}")
-    if np.dtype(out.dtype) != form.numpy_dtype:
+    if isinstance(out, Bits16Out):
+        wrong_dtype = out.form.name != form.name
+    else:
+        wrong_dtype = np.dtype(out.dtype) != form.numpy_dtype
+    if wrong_dtype:
         raise ValueError(f"out has dtype {out.dtype}, expected {form.name}")
     if not out.flags.c_contiguous:
         raise ValueError("out must be C-contiguous")
@@ -73,6 +99,8 @@ def fill(out: Any, form: FloatFormat, dev: Device, n_items: int, args: tuple, *,
     A kernel is never launched on an output of another size: the kernels index
     ``out`` without bounds checks, so a mismatch would write past its end.
     """
+    if isinstance(out, Bits16Out):
+        out = out.bits
     if int(out.size) != n_values or not out.flags.c_contiguous:
         raise RuntimeError(
             f"gpuinit internal error: a fill writing {n_values} values was launched on an "

@@ -1014,6 +1014,10 @@ class _BlockTarget(gi_inplace.Target):
     def compute_dtype(self) -> str:
         return self.local.compute_dtype
 
+    @property
+    def value_dtype(self) -> str:
+        return self.local.value_dtype
+
     def direct_out(self) -> _BlockOut:
         return _BlockOut(self)
 
@@ -1072,7 +1076,7 @@ class _BlockArray:
     def __setitem__(self, key, value) -> None:
         local = self.target.local.array
         if key is Ellipsis:
-            local[...] = value
+            self.target.local.assign(..., value)
             return
         xp, start = self.target.xp, self.target.shard.start
         if not (isinstance(key, tuple) and len(key) == len(start)
@@ -1082,8 +1086,8 @@ class _BlockArray:
         inside = xp.ones(coordinates[0].shape, dtype=bool)
         for c, first, n in zip(coordinates, start, local.shape, strict=True):
             inside &= (c >= first) & (c < first + n)
-        local[tuple(c[inside] - first for c, first in zip(coordinates, start, strict=True))] = \
-            value
+        self.target.local.assign(
+            tuple(c[inside] - first for c, first in zip(coordinates, start, strict=True)), value)
 
 
 class _BlockOut:

@@ -22,6 +22,9 @@ def _real_gpu_reason():
 
 # Keras parity tests run Keras 3 on its torch backend (the one installed with the tests).
 os.environ.setdefault("KERAS_BACKEND", "torch")
+# JAX's GPU client takes 75% of the device's memory at its first use; torch, CuPy and the
+# out-of-memory tests share this process with it.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 NO_GPU_REASON = _real_gpu_reason()
 if NO_GPU_REASON is not None:

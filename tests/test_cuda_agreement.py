@@ -16,6 +16,8 @@ from gpuinit.kernels import cuda as cuda_kernels
 
 from .helpers import DISTRIBUTIONS, DTYPES, bits, ulp_distance
 
+pytestmark = pytest.mark.cuda_kernels
+
 LAYOUTS = {
     "flat": dict(shape=(37,)),
     "offset": dict(shape=(29,), offset=6),

@@ -51,6 +51,9 @@ def test_launch_uses_the_current_stream_and_out_is_filled_in_place():
     import cupy
 
     out = cupy.full((1000,), cupy.nan, dtype=cupy.float32)
+    # The NaNs are written on the null stream, which a non-blocking stream does not wait
+    # for: without this the fill could run first and the NaNs land on top of it.
+    cupy.cuda.get_current_stream().synchronize()
     with cupy.cuda.Stream(non_blocking=True) as stream:
         result = gi.random.normal(1000, seed=5, out=out)
         stream.synchronize()

@@ -234,3 +234,10 @@ def test_gpu_shards_are_made_on_their_gpus_and_equal_the_numpy_array():
 
 if __name__ == "__main__":
     worker(sys.argv[1])
+
+
+def test_jax_does_not_take_the_gpu_from_the_rest_of_the_suite():
+    # Set by conftest.py before JAX's first use: without it JAX's GPU client holds 75% of
+    # the device in this process, and torch, CuPy and the out-of-memory tests get the rest.
+    assert os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE") == "false"
+    jax.numpy.zeros(1).block_until_ready()  # the client started under that setting

@@ -50,6 +50,7 @@ def test_cpu_twin_matches_kat():
     assert out.tolist() == [v[2] for v in VECTORS]
 
 
+@pytest.mark.cuda_kernels
 def test_cuda_twin_matches_kat():
     philox = cuda_kernels.LIB.philox4x32_10
 

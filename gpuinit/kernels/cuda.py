@@ -16,6 +16,7 @@ from . import convert, distributions, philox, primitives  # noqa: F401  (the sca
 from . import fill as _work_item  # noqa: F401
 from ._twin import SOURCE_FINGERPRINT, build
 from .bitcasts import make_bitcasts
+from .numba_cuda_support import load_compiler
 
 SIMULATED = bool(config.ENABLE_CUDASIM)
 
@@ -145,6 +146,8 @@ def fill_kernel(dist: int, fmt: int):
     key = (int(dist), int(fmt))
     kernel = _KERNELS.get(key)
     if kernel is None:
+        if not SIMULATED:
+            load_compiler()
         kernel = _KERNELS[key] = cuda.jit(cache=True)(kernel_source(*key))
     return kernel
 
@@ -177,6 +180,7 @@ def signature(dist: int, fmt: int, lead_dims: int = 1) -> tuple:
 def compile_ptx(dist: int, fmt: int, cc: tuple[int, int], lead_dims: int = 1) -> str:
     """Return the PTX of the (dist, fmt) fill kernel for compute capability ``cc``,
     with no GPU and no driver (NVVM from pip)."""
+    load_compiler()
     with _compute_capability(cc):
         ptx, _ = cuda.compile_ptx(kernel_source(dist, fmt), signature(dist, fmt, lead_dims),
                                   cc=cc)
