@@ -201,3 +201,27 @@ def to_gpu(values: Any, index: int, dtype: Any = None, copy: bool = False):
     with on_device(index):
         return cupy.array(values, dtype=dtype, copy=copy) if copy else \
             cupy.asarray(values, dtype=dtype)
+
+
+def torch_stream_of(tensor: Any):
+    """Return a context manager under which CuPy's current device and stream are those
+    torch is using for ``tensor`` (a torch CUDA tensor): its device, and torch's current
+    stream there, as a CuPy external stream.
+
+    gpuinit's kernels and CuPy calls launch on CuPy's current stream; inside this block
+    they are queued after the work torch already queued on its stream (inside
+    ``torch.cuda.stream(s)``, after the work on ``s``), as torch's own in-place ops are.
+    A no-op for anything else (NumPy and CuPy arrays, CPU and meta tensors).
+    """
+    if type(tensor).__module__.split(".")[0] != "torch" or not getattr(tensor, "is_cuda", False):
+        return contextlib.nullcontext()
+    import cupy
+    import torch
+
+    index = tensor.device.index if tensor.device.index is not None else \
+        torch.cuda.current_device()
+    pointer = torch.cuda.current_stream(index).cuda_stream
+    stack = contextlib.ExitStack()
+    stack.enter_context(on_device(index))
+    stack.enter_context(cupy.cuda.ExternalStream(pointer, index))
+    return stack

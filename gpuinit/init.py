@@ -34,6 +34,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import warnings
@@ -41,6 +42,7 @@ from typing import Any
 
 from . import random
 from .arguments import check_bound, check_fill_value, check_int, check_nonnegative, check_real
+from .devices import torch_stream_of
 from .dry_run import validate_only, validating
 from .dtypes import check_representable, float_format, numeric_dtype
 from .fans import calculate_gain, torch_fans
@@ -56,6 +58,17 @@ __all__ = [
 ]
 
 _INT64_MIN = -(1 << 63)
+
+
+def _on_the_tensors_stream(function):
+    """Return ``function`` run on the stream torch uses for its tensor argument (for a
+    torch CUDA tensor: torch's current stream, see :func:`gpuinit.devices.torch_stream_of`),
+    so a fill is ordered after the work already queued there, as torch's in-place ops are."""
+    @functools.wraps(function)
+    def ordered(tensor, *args, **kwargs):
+        with torch_stream_of(tensor):
+            return function(tensor, *args, **kwargs)
+    return ordered
 
 
 def _check_generator(generator: Any, target: Target) -> None:
@@ -125,6 +138,7 @@ def _sampled(tensor: Any, sample, seed, generator, stream: int):
     return tensor
 
 
+@_on_the_tensors_stream
 def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None, *,
              seed: int | None = None, stream: int = 0):
     """Fill ``tensor`` with U[a, b) values and return it.  Matches ``torch.nn.init.uniform_``."""
@@ -135,6 +149,7 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None, *,
                     generator, stream)
 
 
+@_on_the_tensors_stream
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None, *,
             seed: int | None = None, stream: int = 0):
     """Fill ``tensor`` with N(mean, std²) values and return it.
@@ -146,6 +161,7 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None, *,
                     generator, stream)
 
 
+@_on_the_tensors_stream
 def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
                   b: float = 2.0, generator=None, *, seed: int | None = None,
                   stream: int = 0):
@@ -170,6 +186,7 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
         seed, generator, stream,
     )
 
+@_on_the_tensors_stream
 def constant_(tensor, val: float):
     """Fill ``tensor`` with ``val`` and return it.  Matches ``torch.nn.init.constant_``."""
     target = wrap(tensor)
@@ -181,16 +198,19 @@ def constant_(tensor, val: float):
     return tensor
 
 
+@_on_the_tensors_stream
 def ones_(tensor):
     """Fill ``tensor`` with ones and return it.  Matches ``torch.nn.init.ones_``."""
     return constant_(tensor, 1)
 
 
+@_on_the_tensors_stream
 def zeros_(tensor):
     """Fill ``tensor`` with zeros and return it.  Matches ``torch.nn.init.zeros_``."""
     return constant_(tensor, 0)
 
 
+@_on_the_tensors_stream
 def eye_(tensor):
     """Fill the 2-D ``tensor`` with the identity matrix (ones on the main diagonal) and
     return it.  Matches ``torch.nn.init.eye_``."""
@@ -207,6 +227,7 @@ def eye_(tensor):
     return tensor
 
 
+@_on_the_tensors_stream
 def dirac_(tensor, groups: int = 1):
     """Fill the 3-, 4- or 5-D ``tensor`` (PyTorch layout ``(out, in, *spatial)``) with the
     Dirac delta, preserving the identity of the inputs in convolutions (per group), and
@@ -239,6 +260,7 @@ def _fan(shape, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
+@_on_the_tensors_stream
 def xavier_uniform_(tensor, gain: float = 1.0, generator=None, *, seed: int | None = None,
                     stream: int = 0):
     """Fill ``tensor`` with U[-a, a), a = gain·√(6 / (fan_in + fan_out)), and return it.
@@ -248,6 +270,7 @@ def xavier_uniform_(tensor, gain: float = 1.0, generator=None, *, seed: int | No
     return uniform_(tensor, -bound, bound, generator, seed=seed, stream=stream)
 
 
+@_on_the_tensors_stream
 def xavier_normal_(tensor, gain: float = 1.0, generator=None, *, seed: int | None = None,
                    stream: int = 0):
     """Fill ``tensor`` with N(0, gain²·2 / (fan_in + fan_out)) and return it.
@@ -264,12 +287,13 @@ def _kaiming_std(tensor, a, mode, nonlinearity, seed, generator) -> float | None
     if 0 in target.shape:
         _seed_for(target, seed, generator)  # checks seed= and generator=; draws nothing
         if not validating():  # the real call warns; its check-only pass does not
-            warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+            warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
         return None
     fan = _fan(target.shape, mode)
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
+@_on_the_tensors_stream
 def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu", generator=None, *,
                      seed: int | None = None, stream: int = 0):
@@ -283,6 +307,7 @@ def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
     return uniform_(tensor, -bound, bound, generator, seed=seed, stream=stream)
 
 
+@_on_the_tensors_stream
 def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu", generator=None, *,
                     seed: int | None = None, stream: int = 0):
@@ -295,6 +320,7 @@ def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
     return normal_(tensor, 0.0, std, generator, seed=seed, stream=stream)
 
 
+@_on_the_tensors_stream
 def orthogonal_(tensor, gain: float = 1.0, generator=None, *, seed: int | None = None,
                 stream: int = 0):
     """Fill ``tensor`` (at least 2-D, read as ``shape[0] × rest``) with gain · a random
@@ -325,6 +351,7 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None, *, seed: int | None =
     return tensor
 
 
+@_on_the_tensors_stream
 def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None, *,
             seed: int | None = None, stream: int = 0):
     """Fill the 2-D ``tensor`` with N(0, std²) values, ceil(sparsity·rows) of each column

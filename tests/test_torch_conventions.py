@@ -202,3 +202,32 @@ def test_trunc_normal_takes_infinite_bounds_on_torch_tensors():
     mills = math.exp(-0.5) / math.sqrt(2 * math.pi) / (0.5 * math.erfc(1 / math.sqrt(2)))
     assert tail.min() >= 1.0 and torch.isfinite(tail).all()
     assert abs(tail.double().mean().item() - mills) < 0.01  # E[Z | Z >= 1] = 1.5251
+
+
+def test_every_fill_runs_on_the_stream_torch_uses_for_its_tensor():
+    # Each in-place fill enters gpuinit.devices.torch_stream_of(tensor): torch's current
+    # stream for a CUDA tensor (test_torch_cuda_fills_are_ordered_on_torchs_stream checks
+    # the ordering on a GPU), nothing for the others.
+    import contextlib
+
+    from gpuinit.devices import torch_stream_of
+
+    fills = [n for n in gi.init.__all__ if n.endswith("_")]
+    assert len(fills) == 14
+    for name in fills:
+        assert getattr(getattr(gi.init, name), "__wrapped__", None) is not None, name
+    for tensor in (torch.empty(3), np.empty(3), torch.empty(3, device="meta")):
+        assert isinstance(torch_stream_of(tensor), contextlib.nullcontext)
+
+
+@pytest.mark.cuda
+def test_torch_cuda_fills_are_ordered_on_torchs_stream():
+    side = torch.cuda.Stream()
+    t = torch.empty(1 << 20, device="cuda")
+    with torch.cuda.stream(side):
+        torch.cuda._sleep(200_000_000)  # keeps `side` busy well past the fill's launch
+        t.fill_(float("nan"))
+        gi.init.normal_(t, seed=0)
+    side.synchronize()
+    assert bool(torch.isfinite(t).all())
+    assert torch.equal(t.cpu(), gi.init.normal_(torch.empty(1 << 20), seed=0))
