@@ -109,7 +109,8 @@ def _cases(dev, n, xp):
                 lambda rng=rng, out=out: rng.random(dtype=np.float32, out=out))
             peers["normal"]["numpy default_rng"] = (
                 lambda rng=rng, out=out: rng.standard_normal(dtype=np.float32, out=out))
-        if dev.is_cuda and dtype in ("float32", "float16"):
+        if dev.is_cuda and dtype == "float32":
+            # cupy.random makes float32 and float64 only (CuPy 14 refuses float16).
             import cupy
 
             legacy = cupy.random.RandomState(0)
@@ -130,6 +131,16 @@ def _cases(dev, n, xp):
             peers["truncated_normal"]["torch"] = lambda t=t: torch.nn.init.trunc_normal_(t)
         for dist, fn in ours.items():
             yield dist, dtype, out, fn, peers[dist]
+
+
+def _peer_ratio(run, fn, repeat: int, ours_s: float) -> float | None:
+    """Return the peer's time over ours, or None when the peer refuses the case (a row of
+    the table is not lost to one peer's error)."""
+    try:
+        return run(fn, repeat) / ours_s
+    except Exception as exc:
+        print(f"  peer skipped: {type(exc).__name__}: {exc}")
+        return None
 
 
 def default_sizes(dev: Device) -> list[int]:
@@ -160,11 +171,13 @@ def sampling_rows(dev: Device, sizes: list[int], repeat: int,
                 cold[(dist, dtype)] = time.perf_counter() - start
             fill_s = run(lambda o=out: o.fill(0), repeat)
             if dev.is_cuda:
+                # The pool keeps freed blocks: what it holds after the runs, beyond what it
+                # held before, is the most any run allocated besides ``out``.
                 pool = cupy.get_default_memory_pool()
                 pool.free_all_blocks()
-                before = pool.used_bytes()
+                before = pool.total_bytes()
                 ours_s = run(ours, repeat)
-                extra = pool.used_bytes() - before
+                extra = pool.total_bytes() - before
             else:
                 # The compiled loops' speed: a new process's first small outputs are
                 # made by NumPy instead (the cold first call above shows that).
@@ -175,7 +188,8 @@ def sampling_rows(dev: Device, sizes: list[int], repeat: int,
                 extra = None
             row = {"dist": dist, "dtype": dtype, "log2": log2, "gelem": n / ours_s / 1e9,
                    "bw_frac": fill_s / ours_s, "extra": extra,
-                   "peers": {k: run(fn, repeat) / ours_s for k, fn in peers.items()}}
+                   "peers": {k: _peer_ratio(run, fn, repeat, ours_s)
+                             for k, fn in peers.items()}}
             rows.append(row)
             if report is not None:
                 report(row)
@@ -203,7 +217,8 @@ def _extra(row: dict) -> str:
 
 
 def _peers(row: dict) -> str:
-    return ", ".join(f"{k}: {v:.2f}x" for k, v in row["peers"].items()) or "-"
+    return ", ".join(f"{k}: {'refused' if v is None else f'{v:.2f}x'}"
+                     for k, v in row["peers"].items()) or "-"
 
 
 def print_table(rows: list[dict], title: str) -> None:

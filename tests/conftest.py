@@ -33,6 +33,12 @@ if NO_GPU_REASON is not None:
 import pytest  # noqa: E402
 
 
+def pytest_sessionstart(session):
+    # A GPU run must not report success by skipping every GPU test.
+    if os.environ.get("GPUINIT_REQUIRE_GPU") == "1" and NO_GPU_REASON is not None:
+        pytest.exit(f"GPUINIT_REQUIRE_GPU=1, but {NO_GPU_REASON}", returncode=3)
+
+
 def pytest_collection_modifyitems(config, items):
     if NO_GPU_REASON is None:
         return
