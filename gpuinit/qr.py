@@ -49,9 +49,24 @@ def working_dtype(form: FloatFormat) -> str:
 def _orthogonal_cpu(gaussian: np.ndarray, rows: int, cols: int, gain: float,
                     form: FloatFormat) -> np.ndarray:
     diagonal = _householder_q_in_place(gaussian)  # G now holds Qᵀ
-    gaussian *= (pivot_signs(diagonal, np) * gain)[:, None]
-    result = gaussian if rows < cols else gaussian.T
-    return np.ascontiguousarray(result, dtype=form.numpy_dtype)
+    return signed_q(gaussian, diagonal, rows, cols, gain, form, np)
+
+
+def signed_q(q_t, diagonal, rows: int, cols: int, gain: float, form: FloatFormat, xp):
+    """Return the (rows × cols) result from Qᵀ (``q_t``, n × m, C order) and diag(R):
+    gain · Q with each column's sign made that of its pivot (the Haar measure), laid out
+    and rounded once to ``form``.  Shared by the CPU and CUDA routes (``xp`` is numpy or
+    cupy); Qᵀ is scaled in place when it already is the result."""
+    scale = pivot_signs(diagonal, xp) * q_t.dtype.type(gain)
+    if rows < cols and np.dtype(form.numpy_dtype) == q_t.dtype:
+        xp.multiply(q_t, scale[:, None], out=q_t)  # Qᵀ in place
+        return q_t
+    # Row j of Qᵀ is column j of Q.
+    source = q_t if rows < cols else q_t.T
+    factor = scale[:, None] if rows < cols else scale[None, :]
+    out = xp.empty((rows, cols), dtype=q_t.dtype)
+    xp.multiply(source, factor, out=out)
+    return out.astype(form.numpy_dtype, copy=False)
 
 
 def _householder_q_in_place(gaussian: np.ndarray) -> np.ndarray:
@@ -118,17 +133,10 @@ def _orthogonal_cuda(gaussian, rows: int, cols: int, gain: float, form: FloatFor
         work = cupy.empty(max(lwork, 1), dtype=gaussian.dtype)
         geqrf(handle, m, n, a, m, tau.data.ptr, work.data.ptr, lwork, info.data.ptr)
         # diag(R) sits on G's diagonal until orgqr overwrites it with Q.
-        scale = pivot_signs(cupy.diagonal(gaussian), cupy) * gain
+        diagonal = cupy.diagonal(gaussian).copy()
         orgqr(handle, m, n, n, a, m, tau.data.ptr, work.data.ptr, lwork, info.data.ptr)
         del work, tau
         if int(info.get()[0]) != 0:
             raise RuntimeError(f"cuSOLVER QR failed with info={int(info.get()[0])}")
-        # G now holds Qᵀ (n × m, C order); row j of G is column j of Q.
-        if rows < cols and form.numpy_dtype == gaussian.dtype:
-            cupy.multiply(gaussian, scale[:, None], out=gaussian)  # Qᵀ in place
-            return gaussian
-        out = cupy.empty((rows, cols), dtype=form.numpy_dtype)
-        source = gaussian if rows < cols else gaussian.T
-        factor = scale[:, None] if rows < cols else scale[None, :]
-        cupy.multiply(source, factor, out=out, casting="same_kind")
-        return out
+        # G now holds Qᵀ (n × m, C order).
+        return signed_q(gaussian, diagonal, rows, cols, gain, form, cupy)

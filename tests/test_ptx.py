@@ -13,6 +13,7 @@ a subprocess because the suite's process may use the simulator.
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -38,8 +39,39 @@ for dist in (fill.DIST_UNIFORM, fill.DIST_NORMAL, fill.DIST_TRUNCATED_NORMAL):
                 "fp64": [line.strip() for line in ptx.splitlines()
                          if ".f64" in line and not line.lstrip().startswith(".param")],
             }
-print(json.dumps(report))
+
+# NVVM contracts a*b + c into one fma by default (-fma=1), which can change bits against
+# the CPU.  For the bit-exact kernels (uniform, normal), compile again with contraction
+# off and list the fma instructions only the default made: each must multiply by an
+# immediate power of two (an exact product, so fusing it rounds nothing differently).
+import collections
+from numba.cuda import compiler
+
+def fma_lines(ptx):
+    return collections.Counter(re.sub(r"%\w+", "%r", line.strip().rstrip(";"))
+                               for line in ptx.splitlines() if "fma.rn." in line)
+
+contracted = {}
+for dist in (fill.DIST_UNIFORM, fill.DIST_NORMAL):
+    for fmt in (fill.FMT_FLOAT32, fill.FMT_FLOAT64, fill.FMT_FLOAT16, fill.FMT_BFLOAT16):
+        shipped = cuda_kernels.compile_ptx(dist, fmt, (9, 0))
+        with cuda_kernels._compute_capability((9, 0)):
+            result = compiler.compile_cuda(
+                cuda_kernels.kernel_source(dist, fmt), None, cuda_kernels.signature(dist, fmt),
+                nvvm_options={"opt": 3, "fastmath": False, "fma": False}, cc=(9, 0))
+        uncontracted = result.library.get_asm_str(cc=(9, 0))
+        contracted[f"{dist}-{fmt}"] = sorted((fma_lines(shipped) - fma_lines(uncontracted))
+                                             .elements())
+print(json.dumps({"report": report, "contracted": contracted}))
 """
+
+_IMMEDIATE = re.compile(r"\b0([fd])([0-9A-Fa-f]{8,16})\b")
+
+
+def _is_power_of_two_immediate(text: str, width: str) -> bool:
+    bits = int(text, 16)
+    mantissa = bits & ((1 << 23) - 1 if width == "f" else (1 << 52) - 1)
+    return mantissa == 0 and bits != 0
 
 
 def test_every_kernel_compiles_to_ptx_without_a_driver():
@@ -47,8 +79,15 @@ def test_every_kernel_compiles_to_ptx_without_a_driver():
     done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
                           env=env, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    report = found["report"]
     assert len(report) == 3 * 4 * 2
+    assert len(found["contracted"]) == 2 * 4
+    for name, lines in found["contracted"].items():
+        for line in lines:
+            immediates = _IMMEDIATE.findall(line)
+            assert any(_is_power_of_two_immediate(digits, width)
+                       for width, digits in immediates), (name, line)
     for name, facts in report.items():
         assert facts["target"] and facts["entry"], name
         assert facts["calls"] == 0, (name, facts)
@@ -64,3 +103,11 @@ def test_every_kernel_compiles_to_ptx_without_a_driver():
         for fmt in (0, 2, 3):
             assert report[f"{dist}-{fmt}-sm90"]["fp64"] == [], (dist, fmt)
     assert report["1-1-sm90"]["fp64"]
+
+
+def test_power_of_two_immediates_are_told_apart():
+    assert _is_power_of_two_immediate("4190000000000000", "d")  # 2^26
+    assert _is_power_of_two_immediate("3F800000", "f")  # 1.0
+    assert not _is_power_of_two_immediate("4190000000000001", "d")
+    assert not _is_power_of_two_immediate("3FC00000", "f")  # 1.5
+    assert not _is_power_of_two_immediate("00000000", "f")
