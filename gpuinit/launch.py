@@ -134,7 +134,19 @@ def _fill_cuda(flat: Any, dev: Device, n_items: int, args: tuple) -> None:
             flat.__cuda_array_interface__, owner=flat, sync=False
         )
         sm_count = cupy.cuda.Device(dev.index).attributes["MultiProcessorCount"]
-        blocks, threads = cuda_kernels.launch_config(n_items, sm_count * 32)
-        dist, fmt, key, rows, law, clamp = args
-        kernel = cuda_kernels.fill_kernel(dist, fmt)
-        kernel[blocks, threads, stream](target, n_items, key, rows, law, clamp)
+        config = cuda_kernels.launch_config(n_items, sm_count * 32)
+        launch_kernel(target, n_items, args, config, stream)
+
+
+def launch_kernel(target: Any, n_items: int, args: tuple, config: tuple[int, int],
+                  stream: Any) -> None:
+    """Launch the fill kernel of ``args`` (see :func:`fill`) over the device array
+    ``target`` with ``config`` = (blocks, threads) on ``stream``.  The simulator tests
+    call it with NumPy arrays and stream 0, so this part of the CUDA route runs on
+    every machine."""
+    from .kernels import cuda as cuda_kernels
+
+    blocks, threads = config
+    dist, fmt, key, rows, law, clamp = args
+    kernel = cuda_kernels.fill_kernel(dist, fmt)
+    kernel[blocks, threads, stream](target, n_items, key, rows, law, clamp)

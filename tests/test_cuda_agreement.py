@@ -47,8 +47,7 @@ def _cuda_result(like, captured, config):
         target = flat
     else:
         target = cuda.to_device(flat)
-    dist, fmt, *request = captured["args"]
-    cuda_kernels.fill_kernel(dist, fmt)[config](target, captured["n_items"], *request)
+    launch.launch_kernel(target, captured["n_items"], captured["args"], config, 0)
     host = target if cuda_kernels.SIMULATED else target.copy_to_host()
     return host.view(like.dtype).reshape(like.shape)
 
