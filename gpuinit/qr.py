@@ -48,8 +48,23 @@ def working_dtype(form: FloatFormat) -> str:
 
 def _orthogonal_cpu(gaussian: np.ndarray, rows: int, cols: int, gain: float,
                     form: FloatFormat) -> np.ndarray:
-    diagonal = _householder_q_in_place(gaussian)  # G now holds Qᵀ
+    with one_blas_thread():
+        diagonal = _householder_q_in_place(gaussian)  # G now holds Qᵀ
     return signed_q(gaussian, diagonal, rows, cols, gain, form, np)
+
+
+def one_blas_thread():
+    """Return a context manager running the BLAS/LAPACK libraries loaded in the process on
+    one thread inside the block (threadpoolctl).
+
+    A multi-threaded LAPACK QR splits its panel updates by the thread count, and the
+    rounding of the sums follows the split: the same matrix could factor to different
+    bits on machines or settings with other thread counts.  One thread makes the CPU
+    orthogonal matrices a function of the seed alone.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def signed_q(q_t, diagonal, rows: int, cols: int, gain: float, form: FloatFormat, xp):
