@@ -46,8 +46,9 @@ def axes_fans(shape, in_axes, out_axes) -> tuple[int, int]:
     fan_in is the product of the ``in_axes`` dimensions and fan_out that of the
     ``out_axes`` dimensions; other axes do not count; an empty list of axes gives
     1.  Matches Keras 3's ``compute_fans(shape, input_axes, output_axes)``, except
-    that an axis named as both input and output is refused (ValueError): Keras
-    would count it twice, which is never what a layout means.
+    that an axis named twice (as both input and output, or twice in one list, also as
+    ``0`` and ``-rank``) is refused (ValueError): Keras would count it twice, which
+    is never what a layout means.
 
     >>> axes_fans((4, 8, 16), in_axes=(0,), out_axes=(1, 2))
     (4, 128)
@@ -57,6 +58,10 @@ def axes_fans(shape, in_axes, out_axes) -> tuple[int, int]:
     shape = check_shape(shape)
     ins = _axes(in_axes, len(shape), "input_axes")
     outs = _axes(out_axes, len(shape), "output_axes")
+    for axes, given, name in ((ins, in_axes, "input_axes"), (outs, out_axes, "output_axes")):
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"{name}={given} names an axis more than once (shape of rank "
+                             f"{len(shape)}): its dimension would be counted twice")
     if set(ins) & set(outs):
         raise ValueError(f"input_axes={in_axes} and output_axes={out_axes} overlap")
     return math.prod(shape[i] for i in ins), math.prod(shape[i] for i in outs)

@@ -70,18 +70,31 @@ def array(init: Any, shape: Any, dtype: Any = "float32", *, sharding: Any = None
         sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
     if not isinstance(sharding, jax.sharding.Sharding):
         raise TypeError(f"sharding must be a jax.sharding.Sharding, got {type(sharding).__name__}")
+    devices = _indices_map(sharding, shape)
     if not (isinstance(initializer, Initializer) and initializer.makes_blocks):
         return jax.device_put(_make_whole(initializer, shape, name, call_seed), sharding)
     if shape:  # checks every argument against the whole shape before any device is used
         initializer((0,) + shape[1:], name, "cpu", full_shape=shape, start=(0,) * len(shape),
                     seed=call_seed)
-    devices = sharding.addressable_devices_indices_map(shape)
     if all(device.platform == "cpu" for device in devices):
         return jax.make_array_from_callback(
             shape, sharding, lambda index: make_block(initializer, shape, name, call_seed, index))
     shards = [_device_block(initializer, shape, name, call_seed, index, device)
               for device, index in devices.items()]
     return jax.make_array_from_single_device_arrays(shape, sharding, shards)
+
+
+def _indices_map(sharding: Any, shape: tuple[int, ...]) -> dict:
+    """Return ``sharding.addressable_devices_indices_map(shape)``; ValueError naming the
+    sharding when it does not fit the shape (a partition spec longer than the rank)."""
+    spec = getattr(sharding, "spec", None)
+    if spec is not None and len(spec) > len(shape):
+        raise ValueError(f"sharding {sharding} partitions {len(spec)} dimensions, but shape "
+                         f"{shape} has {len(shape)}")
+    try:
+        return sharding.addressable_devices_indices_map(shape)
+    except (IndexError, ValueError) as exc:
+        raise ValueError(f"sharding {sharding} does not fit shape {shape}: {exc}") from exc
 
 
 def _call_seed(initializer: Any, seed: Any) -> int | None:
@@ -202,10 +215,18 @@ def initializer(init: Any) -> Callable:
 
     def init_fn(key: Any, shape: Any, dtype: Any = jnp.float32) -> jax.Array:
         shape = check_shape(shape)
-        name = dtype_name(dtype)
+        # JAX's dtype rule: float64 is float32 unless jax_enable_x64 is on.
+        name = dtype_name(jax.dtypes.canonicalize_dtype(dtype))
         words = jax.random.key_data(key)
+        if words.ndim != 1:
+            key_shape = tuple(words.shape[:-1])
+            raise ValueError(f"{init_fn.__name__} accepts a single key, but was given a key "
+                             f"array of shape {key_shape} != (). Use jax.vmap for batching.")
         if not isinstance(words, jax.core.Tracer):
             return array(base, shape, name, seed=_words_seed(np.asarray(words)))
+        # Under jit the values are made by a host callback, where an error would reach the
+        # caller as JAX's INTERNAL callback error: check everything now, at trace time.
+        _check_on_host(base, shape, name)
 
         def host(words):
             return np.asarray(_make_host(base, shape, name, _words_seed(words)))
@@ -216,6 +237,20 @@ def initializer(init: Any) -> Callable:
     init_fn.__name__ = f"gpuinit_{type(base).__name__}"
     init_fn.__doc__ = f"JAX-style initializer f(key, shape, dtype) of gpuinit's {base!r}."
     return init_fn
+
+
+def _check_on_host(initializer: Any, shape: tuple[int, ...], dtype: str) -> None:
+    """Raise the error ``initializer`` would raise for ``shape`` and ``dtype``, cheaply where
+    it can: an initializer that makes blocks checks every argument on a block of no rows
+    of the whole shape; any other one is run once on the host (at trace time)."""
+    if isinstance(initializer, Initializer) and initializer.makes_blocks:
+        if shape:
+            initializer((0,) + shape[1:], dtype, "cpu", full_shape=shape,
+                        start=(0,) * len(shape), seed=0)
+        else:
+            initializer(shape, dtype, "cpu", seed=0)
+        return
+    _make_host(initializer, shape, dtype, 0)
 
 
 def _make_host(initializer: Any, shape: tuple[int, ...], dtype: str, seed: int):

@@ -118,6 +118,18 @@ def _format(dtype: Any, out: Any) -> FloatFormat:
     return dtypes.float_format(dtype)
 
 
+def _check_resolvable(value: float, argument: str, form: FloatFormat) -> None:
+    """Raise ValueError naming ``argument`` when a positive scale (a std, or high - low)
+    is below the smallest normal number the kernel computes in (float32 for the 24-bit
+    formats, float64 otherwise): the values would be zeros and subnormals, not the law."""
+    tiny = 2.0 ** -1022 if form.wide else 2.0 ** -126
+    if 0.0 < value < tiny:
+        computed = "float64" if form.wide else "float32"
+        raise ValueError(f"{argument}={value:g} is below the smallest normal {computed} "
+                         f"({tiny:g}), in which {form.name} values are computed: they would "
+                         "round to zero")
+
+
 def _range_check(values: tuple[float, ...], form: FloatFormat, what: str) -> None:
     if max(abs(v) for v in values) > form.max:
         raise ValueError(f"{what} exceeds the largest {form.name} value {form.max:g}")
@@ -142,6 +154,7 @@ def uniform(shape, low: float = 0.0, high: float = 1.0, *, seed: int | None = No
         raise ValueError(f"low={low} must be <= high={high}")
     _range_check((low, high), form, f"low/high ({low}, {high})")
     span = high - low
+    _check_resolvable(span, "high - low", form)
     if not math.isfinite(span):
         raise ValueError(f"high - low = {high} - {low} overflows float64")
     if not form.wide:
@@ -172,6 +185,7 @@ def normal(shape, mean: float = 0.0, std: float = 1.0, *, seed: int | None = Non
     """
     form = _format(dtype, out)
     mean, std = check_real(mean, "mean"), check_nonnegative(std, "std")
+    _check_resolvable(std, "std", form)
     z_max = Z_MAX_WIDE if form.wide else Z_MAX_NARROW
     _range_check((abs(mean) + std * z_max,), form, f"mean ± {z_max:.2f}·std")
     params = (mean, std, 0.0, 0.0, False, 0.0, 0.0, 0.0)
@@ -206,6 +220,7 @@ def truncated_normal(shape, mean: float = 0.0, std: float = 1.0, lower: float = 
     form = _format(dtype, out)
     mean = check_real(mean, "mean")
     std = check_nonnegative(std, "std")
+    _check_resolvable(std, "std", form)
     lower, upper = check_bound(lower, "lower"), check_bound(upper, "upper")
     if lower >= upper:
         raise ValueError(f"lower={lower} must be < upper={upper}")

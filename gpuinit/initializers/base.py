@@ -208,11 +208,16 @@ def _config_seed(seed: Any) -> int | None:
         name = seed.get("class_name", "SeedGenerator")
         if name != "SeedGenerator":
             raise ValueError(f"seed={seed!r} is a serialized {name}, not a SeedGenerator")
+        unknown = set(seed) - {"module", "class_name", "config", "registered_name"}
+        if unknown:
+            raise ValueError(f"seed={seed!r} is not a serialized SeedGenerator: unknown "
+                             f"keys {sorted(map(str, unknown))}")
         inner = seed.get("config")
-        if inner is not None and not isinstance(inner, dict):
-            raise TypeError(f"seed={seed!r}: the 'config' of a serialized SeedGenerator must "
-                            f"be a dict, got {type(inner).__name__}")
-        seed = (inner or {}).get("seed")
+        if not isinstance(inner, dict) or "seed" not in inner:
+            raise ValueError(f"seed={seed!r}: a serialized SeedGenerator holds its seed as "
+                             "{'config': {'seed': ...}}; pass an integer seed, or None for "
+                             "an unseeded initializer")
+        seed = inner["seed"]
         return None if seed is None else check_seed(seed)
     if is_keras_seed_generator(seed):
         return seed_generator_seed(seed)

@@ -10,6 +10,7 @@ JAX's complex laws (:mod:`gpuinit.initializers.complex_laws`).
 from __future__ import annotations
 
 import math
+import sys
 
 from .. import laws, random
 from ..arguments import check_nonnegative, check_real
@@ -290,9 +291,17 @@ class VarianceScaling(RandomInitializer):
         """Return scale / n for the whole tensor ``shape`` (n at least 1, as in Keras),
         the fans by this initializer's rule or ``fans`` when given."""
         fan_in, fan_out = self.fans(shape) if fans is None else _checked_fans(fans)
-        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0,
-             "fan_geo_avg": math.sqrt(fan_in * fan_out)}
-        return self.scale / max(1.0, n[self.mode])
+        # Halves and square roots first: the sum or product of two huge fans overflows.
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": fan_in / 2.0 + fan_out / 2.0,
+             "fan_geo_avg": math.sqrt(fan_in) * math.sqrt(fan_out)}[self.mode]
+        variance = self.scale / max(1.0, n)
+        if self.scale > 0 and variance < sys.float_info.min:
+            raise ValueError(
+                f"fans ({fan_in:g}, {fan_out:g}) with mode={self.mode!r} and scale={self.scale} "
+                f"give variance scale/n = {variance:g}, below the smallest normal float64: "
+                "every value would round to zero"
+            )
+        return variance
 
     def reach(self, variance: float, form: FloatFormat, is_complex: bool) -> float:
         """Return the largest |value| (|part| for complex dtypes) the law of this
