@@ -38,8 +38,20 @@ def check_shape(shape: Any, argument: str = "shape") -> tuple[int, ...]:
     return tuple(int(d) for d in dims)
 
 
+def scalar(value: Any) -> Any:
+    """Return the Python number a 0-d array holds (NumPy, CuPy, JAX or torch: a
+    hyperparameter such as ``scale=jnp.array(2.0)``, as Keras and JAX accept them), and
+    anything else unchanged."""
+    if (getattr(value, "ndim", None) == 0 and hasattr(value, "item")
+            and not isinstance(value, (bool, Real))):
+        return value.item()
+    return value
+
+
 def check_int(value: Any, argument: str, minimum: int = 0, limit: int | None = None) -> int:
-    """Return ``value`` as an int in [minimum, limit); TypeError/ValueError otherwise."""
+    """Return ``value`` (or a 0-d integer array) as an int in [minimum, limit);
+    TypeError/ValueError otherwise."""
+    value = scalar(value)
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{argument} must be an integer, got {type(value).__name__}")
     number = int(value)
@@ -57,7 +69,8 @@ def check_bool(value: Any, argument: str) -> bool:
 
 
 def check_real(value: Any, argument: str) -> float:
-    """Return ``value`` as a finite float; TypeError/ValueError otherwise."""
+    """Return ``value`` (or a 0-d array) as a finite float; TypeError/ValueError otherwise."""
+    value = scalar(value)
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{argument} must be a real number, got {type(value).__name__}")
     try:
@@ -73,6 +86,7 @@ def check_real(value: Any, argument: str) -> float:
 def check_bound(value: Any, argument: str) -> float:
     """Return a truncation bound as a float: finite or ±inf; TypeError for a non-number,
     ValueError for NaN."""
+    value = scalar(value)
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{argument} must be a real number, got {type(value).__name__}")
     try:
@@ -95,8 +109,7 @@ def check_nonnegative(value: Any, argument: str) -> float:
 def check_fill_value(value: Any, argument: str) -> int | float:
     """Return a fill value (a real scalar or a 0-d array) as an int, or a finite float;
     TypeError for other types, ValueError for NaN and infinities."""
-    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
-        value = value.item()
+    value = scalar(value)
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{argument} must be a real scalar, got {type(value).__name__}")
     if isinstance(value, Integral):

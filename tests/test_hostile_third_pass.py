@@ -121,3 +121,25 @@ class TestJax:
 
 def test_conftest_keeps_jax_from_preallocating():
     assert os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE") == "false"
+
+
+@pytest.mark.parametrize("make", [lambda: np.float32(2.0), lambda: np.array(2.0),
+                                  lambda: np.int64(2)])
+def test_zero_dimensional_hyperparameters_are_scalars(make):
+    init = gi.initializers.VarianceScaling(scale=make(), seed=0)
+    assert init.scale == 2.0 and isinstance(init.scale, float)
+    np.testing.assert_array_equal(init((4, 3), device="cpu"),
+                                  gi.initializers.VarianceScaling(scale=2.0, seed=0)((4, 3),
+                                                                                       device="cpu"))
+    assert init.get_config()["scale"] == 2.0
+
+
+def test_zero_dimensional_torch_and_jax_hyperparameters_are_scalars():
+    torch = pytest.importorskip("torch")
+    jnp = pytest.importorskip("jax.numpy")
+    for value in (torch.tensor(0.5), jnp.array(0.5)):
+        assert gi.initializers.RandomNormal(stddev=value).stddev == 0.5
+    with pytest.raises(TypeError, match="scale"):
+        gi.initializers.VarianceScaling(scale=np.array(True))
+    with pytest.raises(TypeError, match="scale"):
+        gi.initializers.VarianceScaling(scale=np.array([2.0]))
