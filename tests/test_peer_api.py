@@ -306,6 +306,22 @@ def test_a_seed_generator_seeds_like_its_integer():
     assert I.HeNormal(seed=generator).seed == 11
 
 
+def test_a_seed_generator_advances_on_every_call_as_in_keras():
+    keras = _keras()
+    generator = keras.random.SeedGenerator(11)
+    init = I.RandomNormal(0.0, 1.0, seed=generator)
+    first, second = init((5, 6), device="cpu"), init((5, 6), device="cpu")
+    assert not np.array_equal(first, second)
+    # Draw k is Keras' pair (11, k): gpuinit's seed 11 + k * 2^32.
+    np.testing.assert_array_equal(second, I.RandomNormal(0.0, 1.0, seed=11 + (1 << 32))(
+        (5, 6), device="cpu"))
+    counter = keras.ops.convert_to_numpy(generator.state.value)[1]
+    assert int(counter) == 2
+    # The int-seed rule is unchanged: the same values on every call.
+    fixed = I.RandomNormal(0.0, 1.0, seed=11)
+    np.testing.assert_array_equal(fixed((5, 6), device="cpu"), fixed((5, 6), device="cpu"))
+
+
 def test_an_unseeded_generator_gives_the_seed_keras_drew():
     keras = _keras()
     generator = keras.random.SeedGenerator()

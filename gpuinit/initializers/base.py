@@ -177,16 +177,22 @@ class RandomInitializer(Initializer):
     from :func:`gpuinit.manual_seed`'s sequence on every call.
 
     ``seed`` is an integer in [0, 2^64), None, a ``keras.random.SeedGenerator`` or
-    its serialized dict; a generator becomes the integer of
-    :func:`seed_generator_seed`, and ``get_config()["seed"]`` is that integer.
+    its serialized dict.  As in Keras, an initializer given a live SeedGenerator draws
+    from it on every call (the generator's state advances, each call gives new values;
+    see :func:`seed_generator_draw`), and ``get_config()["seed"]`` is the generator's
+    seed (:func:`seed_generator_seed`), from which a rebuilt initializer is seeded.
     """
 
     def __init__(self, seed: int | None = None):
+        self.seed_generator = seed if is_keras_seed_generator(seed) else None
         self.seed = _config_seed(seed)
 
     def call_seed(self, request: Request) -> int:
-        """Return the seed for one call: ``self.seed``; else the request's seed (a layer's
-        model seed); else the next seed of the global sequence."""
+        """Return the seed for one call: a draw from the Keras SeedGenerator it was given;
+        else ``self.seed``; else the request's seed (a layer's model seed); else the next
+        seed of the global sequence."""
+        if self.seed_generator is not None:
+            return seed_generator_draw(self.seed_generator)
         if self.seed is not None:
             return self.seed
         return next_seed() if request.seed is None else request.seed
@@ -250,6 +256,20 @@ def seed_generator_seed(generator: Any) -> int:
 
     state = keras.ops.convert_to_numpy(generator.state.value)
     return int(state.reshape(-1)[0]) & 0xFFFFFFFF
+
+
+def seed_generator_draw(generator: Any) -> int:
+    """Return the seed of one draw from a ``keras.random.SeedGenerator`` (its ``next()``,
+    which advances its state as a Keras initializer's call does).
+
+    A draw is Keras' pair (seed, counter); gpuinit's seed is seed + counter·2^32, so the
+    first draw of ``SeedGenerator(s)``, the pair (s, 0) that Keras also uses for
+    ``seed=s``, gives gpuinit's seed s.
+    """
+    import keras
+
+    words = keras.ops.convert_to_numpy(generator.next()).reshape(-1)
+    return (int(words[0]) & 0xFFFFFFFF) + ((int(words[1]) & 0xFFFFFFFF) << 32)
 
 
 def as_device_array(values: Any, request: Request):

@@ -53,8 +53,12 @@ def _sample_options(init: RandomInitializer, request: Request) -> dict:
     """Return the keyword arguments of the one sampling call a real law makes.  An
     unseeded call passes seed=None, so that the primitive draws the next seed of the
     global sequence only once its checks pass."""
+    if init.seed_generator is not None:  # Keras draws from its generator on every call
+        seed = init.call_seed(request)
+    else:
+        seed = init.seed if init.seed is not None else request.seed
     return {
-        "seed": init.seed if init.seed is not None else request.seed,
+        "seed": seed,
         "stream": request.stream,
         "dtype": request.dtype,
         "device": request.device,
