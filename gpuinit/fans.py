@@ -74,7 +74,8 @@ def jax_fans(shape, in_axis=-2, out_axis=-1, batch_axis=()) -> tuple[int, int]:
     fan_in = prod(in axes) · receptive and fan_out = prod(out axes) · receptive,
     receptive the product of the other non-batch dimensions.  Each axis argument
     is an int or a sequence of ints (negative counts from the end; an empty
-    sequence gives 1).  Shapes of rank 0 and 1 are refused with JAX's ValueError.
+    sequence gives 1).  Shapes of rank 0 and 1 are refused with JAX's ValueError when
+    ``in_axis`` is the default -2, and computed like any other with explicit axes.
     Matches ``jax.nn.initializers._compute_fans``, which computes receptive as
     ``size / in / out / batch`` in floats: the same numbers for every shape
     without zero dimensions, where JAX divides by zero and gpuinit returns the
@@ -88,9 +89,11 @@ def jax_fans(shape, in_axis=-2, out_axis=-1, batch_axis=()) -> tuple[int, int]:
     """
     shape = check_shape(shape)
     rank = len(shape)
-    if rank <= 1:
+    if isinstance(in_axis, Integral) and not isinstance(in_axis, bool) and in_axis == -2 \
+            and rank <= 1:
         raise ValueError(f"Can't compute input and output sizes of a {rank}-dimensional "
-                         "weights tensor. Must be at least 2D.")
+                         "weights tensor with default in_axis. Must be at least 2D or "
+                         "specify in_axis explicitly.")
     ins = _axes(in_axis, rank, "in_axis")
     outs = _axes(out_axis, rank, "out_axis")
     batch = _axes(batch_axis, rank, "batch_axis")

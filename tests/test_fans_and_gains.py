@@ -41,9 +41,10 @@ def test_axes_fans_allow_empty_axes_as_keras_does():
 
 def _jax_compute_fans(shape, in_axis=-2, out_axis=-1, batch_axis=()):
     """JAX's ``jax.nn.initializers._compute_fans``, transcribed (floats, division)."""
-    if len(shape) <= 1:
+    if isinstance(in_axis, int) and in_axis == -2 and len(shape) <= 1:
         raise ValueError(f"Can't compute input and output sizes of a {len(shape)}"
-                         "-dimensional weights tensor. Must be at least 2D.")
+                         "-dimensional weights tensor with default in_axis. Must be at "
+                         "least 2D or specify in_axis explicitly.")
 
     def size(axis):
         return shape[axis] if isinstance(axis, int) else math.prod([shape[i] for i in axis])
@@ -63,6 +64,9 @@ JAX_CASES = [
     ((7, 4, 6), {"in_axis": -3, "out_axis": (), "batch_axis": (1,)}, (42, 6)),
     ((6, 10), {"in_axis": (), "out_axis": ()}, (60, 60)),
     ((4, 6, 3), {"batch_axis": 0}, (6, 3)),
+    ((2,), {"in_axis": [0], "out_axis": []}, (2, 1)),
+    ((), {"in_axis": [], "out_axis": []}, (1, 1)),
+    ((7,), {"in_axis": (), "out_axis": 0}, (1, 7)),
 ]
 
 
@@ -142,3 +146,4 @@ def test_calculate_gain_known_values_and_errors():
         fans.calculate_gain("leaky_relu", True)
     with pytest.raises(TypeError, match="nonlinearity"):
         fans.calculate_gain(3)
+

@@ -43,7 +43,8 @@ def test_jax_axes_set_the_fans_and_the_limit(shape, axes, fans):
 
 def test_jax_rule_refuses_rank_one_and_keras_rule_keeps_n_n():
     with pytest.raises(ValueError, match="Can't compute input and output sizes of a "
-                                         "1-dimensional weights tensor. Must be at least 2D."):
+                                         "1-dimensional weights tensor with default in_axis. "
+                                         "Must be at least 2D or specify in_axis explicitly."):
         I.GlorotUniform(batch_axis=())((10,), device="cpu")
     assert I.GlorotUniform().fans((10,)) == (10, 10)
     w = I.GlorotUniform(seed=0)((10,), device="cpu")
