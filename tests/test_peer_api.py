@@ -518,3 +518,41 @@ def test_plot_refuses_an_array_constant_by_name():
 
     with pytest.raises(ValueError, match="array value"):
         law_of(gi.initializers.Constant(np.arange(4.0)), (4,))
+
+
+# -- JAX's truncated_normal bounds and orthogonal column_axis ----------------------------------
+def test_truncated_normal_takes_jax_bounds_in_units_of_stddev():
+    init = I.TruncatedNormal(0.0, 0.5, seed=3, lower=-1.0, upper=3.0)
+    w = init((64, 64), device="cpu")
+    expected = gi.random.truncated_normal((64, 64), 0.0, 0.5, -1.0, 3.0, seed=3, device="cpu")
+    np.testing.assert_array_equal(w, expected)
+    assert w.min() >= -0.5 and w.max() <= 1.5
+    config = init.get_config()
+    assert config["lower"] == -1.0 and config["upper"] == 3.0
+    assert I.TruncatedNormal.from_config(config) == init
+    assert "lower" not in I.TruncatedNormal().get_config()  # Keras' own config
+    half = I.TruncatedNormal(0.0, 1.0, seed=0, lower=0.0, upper=float("inf"))((1000,),
+                                                                                device="cpu")
+    assert half.min() >= 0.0
+    with pytest.raises(ValueError, match="lower"):
+        I.TruncatedNormal(lower=1.0, upper=1.0)
+    with pytest.raises(ValueError, match="complex"):
+        I.TruncatedNormal(lower=-1.0, upper=1.0)((3, 3), dtype="complex64", device="cpu")
+
+
+@pytest.mark.parametrize("shape, axis", [((5, 2, 3), 0), ((4, 6, 3), 1), ((3, 8), 0),
+                                         ((3, 8), -2)])
+def test_orthogonal_column_axis_holds_the_orthonormal_columns(shape, axis):
+    q = I.Orthogonal(seed=1, column_axis=axis)(shape, device="cpu")
+    assert q.shape == shape and q.flags.c_contiguous
+    moved = np.moveaxis(q, axis, -1)
+    matrix = moved.reshape(-1, shape[axis]).astype(np.float64)
+    rows, cols = matrix.shape
+    gram = matrix.T @ matrix if rows >= cols else matrix @ matrix.T
+    np.testing.assert_allclose(gram, np.eye(min(rows, cols)), atol=1e-5)
+    # The same values as the default layout of the moved shape.
+    np.testing.assert_array_equal(moved, I.Orthogonal(seed=1)(moved.shape, device="cpu"))
+    assert I.Orthogonal.from_config(I.Orthogonal(column_axis=axis).get_config()).column_axis \
+        == axis
+    with pytest.raises(ValueError, match="column_axis"):
+        I.Orthogonal(column_axis=3)(shape, device="cpu")

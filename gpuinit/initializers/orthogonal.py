@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ..arguments import check_real
+from ..arguments import MAX_RANK, check_int, check_real
 from ..dtypes import check_representable, dtype_name, float_format
 from ..launch import allocate
 from ..qr import orthogonal_matrix
@@ -55,6 +55,11 @@ class Orthogonal(RandomInitializer):
     rows under the Hermitian inner product), Q·diag(r_jj/|r_jj|) of the complex QR
     of a complex Gaussian matrix, as ``jax.nn.initializers.orthogonal`` makes it.
 
+    ``column_axis`` (JAX's ``orthogonal(column_axis=)``) names the axis that holds the
+    columns: the matrix is ``prod(other dims) × shape[column_axis]``, laid out with its
+    column index on that axis.  ``get_config`` holds it only when it is not -1, so
+    Keras reads the configs it knows.
+
     >>> import numpy as np, gpuinit as gi
     >>> q = gi.initializers.Orthogonal(seed=0)((6, 3), device="cpu")
     >>> bool(np.allclose(q.T @ q, np.eye(3), atol=1e-5))
@@ -63,18 +68,33 @@ class Orthogonal(RandomInitializer):
 
     needs_whole_tensor = True
 
-    def __init__(self, gain: float = 1.0, seed: int | None = None):
+    def __init__(self, gain: float = 1.0, seed: int | None = None, column_axis: int = -1):
         self.gain = check_real(gain, "gain")
+        self.column_axis = check_int(column_axis, "column_axis", -MAX_RANK, MAX_RANK)
         super().__init__(seed)
 
     def generate(self, request: Request):
         request.whole("Orthogonal")
-        rows, cols = matrix_shape(request.shape)
-        matrix = _matrix(rows, cols, self.gain, self, request)
-        return matrix.reshape(request.shape)
+        shape = request.shape
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal needs a shape with at least 2 dimensions, got {shape}")
+        if not -len(shape) <= self.column_axis < len(shape):
+            raise ValueError(f"column_axis={self.column_axis} is out of range for shape {shape}")
+        axis = self.column_axis % len(shape)
+        moved = shape[:axis] + shape[axis + 1:] + (shape[axis],)
+        rows, cols = matrix_shape(moved)
+        matrix = _matrix(rows, cols, self.gain, self, request).reshape(moved)
+        if axis == len(shape) - 1:
+            return matrix
+        with request.on_device():
+            xp = request.xp
+            return xp.ascontiguousarray(xp.moveaxis(matrix, -1, axis))
 
     def get_config(self) -> dict:
-        return {"gain": self.gain, "seed": self.seed}
+        config = {"gain": self.gain, "seed": self.seed}
+        if self.column_axis != -1:
+            config["column_axis"] = self.column_axis
+        return config
 
 
 class DeltaOrthogonal(RandomInitializer):

@@ -13,7 +13,7 @@ import math
 import sys
 
 from .. import laws, random
-from ..arguments import check_nonnegative, check_real
+from ..arguments import check_bound, check_nonnegative, check_real
 from ..dtypes import FORMATS, FloatFormat, dtype_name, float_format
 from ..fans import axes_fans, check_axes_spec, jax_fans, keras_fans
 from . import complex_laws
@@ -138,37 +138,62 @@ class RandomNormal(RandomInitializer):
 
 
 class TruncatedNormal(RandomInitializer):
-    """Return N(mean, stddev²) values redrawn until within 2 stddev of the mean.
+    """Return N(mean, stddev²) values redrawn until within [lower, upper] stddev of the
+    mean (default ±2).
 
     Matches ``keras.initializers.TruncatedNormal`` (bounds ±2σ; the standard
-    deviation of the result is 0.88·stddev).
+    deviation of the result is 0.88·stddev) and, with ``lower``/``upper`` in units of
+    stddev and mean 0, ``jax.nn.initializers.truncated_normal(stddev, lower=, upper=)``
+    (either bound may be infinite).  ``get_config`` holds ``lower``/``upper`` only when
+    they differ from ±2, so Keras reads the configs it knows.
 
     complex64/complex128: the complex normal of :class:`RandomNormal` with its
     modulus truncated, |z - mean| <= 2·stddev (JAX's ``_complex_truncated_normal``
     scaled by stddev; JAX's own ``truncated_normal`` refuses complex dtypes).
     """
 
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None,
+                 lower: float = -2.0, upper: float = 2.0):
         self.mean = check_real(mean, "mean")
         self.stddev = check_nonnegative(stddev, "stddev")
+        self.lower, self.upper = check_bound(lower, "lower"), check_bound(upper, "upper")
+        if self.lower >= self.upper:
+            raise ValueError(f"lower={self.lower} must be < upper={self.upper}")
+        random.check_truncation(self.lower, self.upper)
         super().__init__(seed)
 
+    @property
+    def _default_bounds(self) -> bool:
+        return (self.lower, self.upper) == (-2.0, 2.0)
+
     def generate(self, request: Request):
-        # Real: within 2·stddev of the mean; complex: |z - mean| <= 2·stddev.
-        _check_reach(abs(self.mean) + 2.0 * self.stddev, _part_format(request), request,
-                     f"mean={self.mean}, stddev={self.stddev}")
         if complex_parts(request.dtype):
+            if not self._default_bounds:
+                raise ValueError(f"lower={self.lower}, upper={self.upper}: complex dtypes "
+                                 "truncate the modulus at 2·stddev only")
+            # |z - mean| <= 2·stddev.
+            _check_reach(abs(self.mean) + 2.0 * self.stddev, _part_format(request), request,
+                         f"mean={self.mean}, stddev={self.stddev}")
             return complex_laws.truncated_normal(request, self.call_seed(request), self.mean,
                                                  self.stddev, 2.0)
+        reach = max(abs(self.lower), abs(self.upper))
+        if math.isfinite(reach):  # infinite bounds: the sampler checks its own reach
+            _check_reach(abs(self.mean) + reach * self.stddev, _part_format(request), request,
+                         f"mean={self.mean}, stddev={self.stddev}, [lower, upper] = "
+                         f"[{self.lower}, {self.upper}]")
         return self.law(request.full_shape).sample(request.shape,
                                                    **_sample_options(self, request))
 
     def law(self, shape, fans=None) -> laws.TruncatedNormal:
-        """Return N(mean, stddev²) truncated to ±2 stddev (the same for every shape)."""
-        return laws.TruncatedNormal(self.mean, self.stddev, -2.0, 2.0)
+        """Return N(mean, stddev²) truncated to [lower, upper] stddev (the same for every
+        shape)."""
+        return laws.TruncatedNormal(self.mean, self.stddev, self.lower, self.upper)
 
     def get_config(self) -> dict:
-        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+        config = {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+        if not self._default_bounds:
+            config.update(lower=self.lower, upper=self.upper)
+        return config
 
 
 _MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
