@@ -20,7 +20,12 @@
 Role-based schemes find each tensor's role by its name (:mod:`.roles`); the
 option ``{"roles": {pattern: role}}`` places anything else, and a parameter with
 no role raises ValueError naming it before anything is written.  Every scheme
-takes ``{"overrides": {pattern: initializer}}``, layered last as a dict scheme.
+takes ``{"overrides": {pattern: initializer}}``, layered last as a dict scheme (a
+pattern that matches no tensor raises ValueError naming it).  Every option has a
+constraint, as data (:mod:`.options`): booleans are True/False only, scales finite
+positive numbers, counts integers in [1, 2**63), NumPy scalars and 0-d arrays are
+numbers; a bad one raises TypeError/ValueError naming it, and so does a law whose std
+underflows, overflows or divides by zero, all before anything is written.
 Each fill is gpuinit's own (:mod:`gpuinit.init`) on the stream of its tensor's name.
 """
 

@@ -45,7 +45,9 @@ def role_rules(model: nn.Module, scheme: str, roles: Mapping | None,
     ``law(info)`` of its role, and every computed buffer its values.
 
     ValueError naming the parameters with no role (the catch-all "linear" too,
-    unless ``allow_linear``) that ``skip`` does not cover, before any law is built.
+    unless ``allow_linear``) that ``skip`` does not cover, before any law is built;
+    ValueError naming the tensor whose law cannot be computed (a division by zero: a
+    layer of fan-in 0 under a law of 1/√fan_in, say).
     """
     infos = infos if infos is not None else analyze(model, roles)
     missing = [n for n in unplaced(infos, allow_linear) if n not in skip]
@@ -55,7 +57,12 @@ def role_rules(model: nn.Module, scheme: str, roles: Mapping | None,
     for name, info in infos.items():
         if not info.is_parameter or name in skip and info.role in (None, "linear"):
             continue
-        made = law(info)
+        try:
+            made = law(info)
+        except (ZeroDivisionError, OverflowError) as exc:
+            raise ValueError(f"scheme {scheme!r} cannot compute the law of {name!r} (shape "
+                             f"{info.shape}, role {info.role}, fan-in {info.fan_in}): "
+                             f"{type(exc).__name__}: {exc}") from exc
         rules[name] = made if isinstance(made, Rule) else Rule(
             made, info.role, zero_rows=padding_rows(info))
     rules.update(computed_buffers(model))

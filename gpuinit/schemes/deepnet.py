@@ -16,7 +16,8 @@ feedforward_network.py (``nn.Linear``'s own init):
   ``c_attn`` (E, 3E)) is xavier_uniform over the whole, the same bound, with its value
   third / s and a zero bias
 - attn_out: xavier_uniform / s, its bias 0; q/k/v biases U(±1/√fan_in) (v's / s)
-- mlp_*: U(±1/√fan_in) / s, biases U(±1/√fan_in) / s
+- mlp_*: U(±1/√fan_in) / s, biases U(±1/√fan_in) / s (as ``nn.Linear``'s own: a
+  layer of fan-in 0 has an empty weight and a zero bias)
 - embedding, pos_embedding, readout: N(0, 1/√d) (fairseq's ``Embedding`` and
   torchscale's output projection), padding row 0; norm 1, other biases 0
 - s = (8L)^¼ for one stack (encoder or decoder); encoder-decoder: encoder
@@ -45,7 +46,8 @@ from torch import nn
 
 from .common import padding_rows, role_rules
 from .laws import Constant, Law, Normal, Rule, Uniform
-from .registry import Scheme, choice, count, register
+from .options import COUNT_OR_NONE, MAPPING_OR_NONE, one_of
+from .registry import Scheme, register
 from .roles import ATTENTION_ROLES, MLP_ROLES, TensorInfo, analyze, depth, hidden_size
 
 ARCHS = ("encoder", "decoder", "encoder_decoder")
@@ -61,7 +63,6 @@ def _stacks(scheme: str, model: nn.Module, options: dict):
     if arch is None:
         arch = ("encoder_decoder" if {"encoder", "decoder"} <= stacks
                 else "encoder" if stacks == {"encoder"} else "decoder")
-    choice(scheme, "arch", arch, ARCHS)
     n = options["encoder_layers"]
     m = options["decoder_layers"]
     if arch == "encoder_decoder":
@@ -70,8 +71,6 @@ def _stacks(scheme: str, model: nn.Module, options: dict):
     else:
         single = n if arch == "encoder" else m
         n = m = single if single is not None else depth(infos)
-    count(scheme, "encoder_layers", n)
-    count(scheme, "decoder_layers", m)
     d = hidden_size(model, infos)
     if d is None:
         raise ValueError(f"scheme {scheme!r}: cannot find the model width")
@@ -124,7 +123,10 @@ def deepnet_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
             return Constant(1.0)
         if role == "bias":
             if owner in ("attn_q", "attn_k", "attn_v") + MLP_ROLES:  # nn.Linear's own bias
-                bound = 1.0 / math.sqrt(_bias_fan_in(infos, info) or d)
+                fan_in = _bias_fan_in(infos, info)
+                if fan_in == 0:  # nn.Linear's reset_parameters: bound 0 when fan_in is 0
+                    return Constant(0.0)
+                bound = 1.0 / math.sqrt(fan_in or d)
                 return Uniform.symmetric(bound / s if owner in _SCALED else bound)
             return Constant(0.0)  # out_proj's, torch MHA's in_proj_bias, norms'
         if role in ("attn_q", "attn_k", "attn_v"):
@@ -135,6 +137,8 @@ def deepnet_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
                         scales=(_value_slice(info, "deepnet", 1 / s),))
         if role == "attn_out":
             return Uniform.symmetric(_xavier_bound(info, 1.0) / s)
+        if info.fan_in == 0:  # nn.Linear's own init: a weight with no elements is left as is
+            return Constant(0.0)  # (it has no elements: nothing is written)
         return Uniform.symmetric(1.0 / math.sqrt(info.fan_in) / s)  # fc1/fc2: nn.Linear's own
 
     return role_rules(model, "deepnet", None, law, skip, infos=infos)
@@ -187,9 +191,12 @@ def tfixup_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
 
 
 _OPTIONS = {"arch": None, "encoder_layers": None, "decoder_layers": None, "roles": None}
+_CHECKS = {"arch": one_of(*ARCHS, optional=True), "encoder_layers": COUNT_OR_NONE,
+           "decoder_layers": COUNT_OR_NONE, "roles": MAPPING_OR_NONE}
 register(Scheme("deepnet", deepnet_rules, _OPTIONS,
                 "DeepNorm: v, out_proj and MLP weights divided by (8L)^(1/4) (enc-dec: beta rule)",
-                "microsoft/torchscale torchscale/architecture/encoder.py, decoder.py"))
+                "microsoft/torchscale torchscale/architecture/encoder.py, decoder.py",
+                checks=_CHECKS))
 register(Scheme("t-fixup", tfixup_rules, _OPTIONS,
                 "T-Fixup: v, out_proj, MLP and embeddings scaled by 0.67 N^(-1/4) / (9M)^(-1/4)",
-                "layer6ai-labs/T-Fixup fairseq/modules/transformer_layer.py"))
+                "layer6ai-labs/T-Fixup fairseq/modules/transformer_layer.py", checks=_CHECKS))

@@ -60,11 +60,19 @@ _GENERIC_LINEAR = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1
 
 def family(model: nn.Module) -> tuple[str, str]:
     """Return (family, name of the class defining ``_init_weights``) of a transformers
-    model; ValueError for a model that is not one, or whose init is not known here."""
+    model; ValueError for a model that is not one, or whose init is not known here, or
+    when transformers is not installed; ImportError, chained to the error and with its
+    message, when transformers is installed but its import fails."""
     try:
         from transformers import PreTrainedModel
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as exc:
+        if exc.name != "transformers":  # a module transformers imports is missing
+            raise ImportError(f"scheme 'hf': importing transformers failed: "
+                              f"{type(exc).__name__}: {exc}") from exc
         raise ValueError("scheme 'hf' needs transformers: pip install transformers") from None
+    except Exception as exc:  # installed but broken: say why
+        raise ImportError(f"scheme 'hf': importing transformers failed: "
+                          f"{type(exc).__name__}: {exc}") from exc
     if not isinstance(model, PreTrainedModel):
         raise ValueError(f"scheme 'hf' needs a transformers PreTrainedModel, got "
                          f"{type(model).__name__}")
@@ -196,17 +204,26 @@ def _generic(module: nn.Module, prefix: str, std: float, rules: dict) -> None:
 def _gpt2(model: nn.Module, config, rules: dict) -> None:
     """GPT2PreTrainedModel._init_weights (models/gpt2/modeling_gpt2.py), after the generic:
     Conv1D N(0, std) with zero bias, then the c_proj weights of GPT2Attention and GPT2MLP
-    N(0, std/√(2·n_layer)) (those win over their Conv1D's own rule)."""
+    N(0, std/√(2·n_layer)) (those win over their Conv1D's own rule).  As there, the
+    residual std is computed per block only: a model with no blocks (n_layer=0) needs
+    none, and a block under n_layer <= 0 raises ValueError naming its tensor."""
     modules = list(model.named_modules())
     for name, module in modules:
         if type(module).__name__ == "Conv1D":
             rules[f"{name}.weight"] = Rule(Normal(config.initializer_range))
             if module.bias is not None:
                 rules[f"{name}.bias"] = Rule(Constant(0.0), "bias")
-    std = config.initializer_range / math.sqrt(2 * config.n_layer)
     for name, module in modules:
         if type(module).__name__ in ("GPT2Attention", "GPT2MLP"):
-            rules[f"{name}.c_proj.weight"] = Rule(Normal(std))
+            tensor = f"{name}.c_proj.weight"
+            try:
+                std = config.initializer_range / math.sqrt(2 * config.n_layer)
+            except (ZeroDivisionError, ValueError, OverflowError, TypeError) as exc:
+                raise ValueError(f"scheme 'hf': cannot compute the std of {tensor!r}, "
+                                 f"initializer_range/sqrt(2*n_layer) with initializer_range="
+                                 f"{config.initializer_range!r}, n_layer={config.n_layer!r}: "
+                                 f"{type(exc).__name__}: {exc}") from exc
+            rules[tensor] = Rule(Normal(std))
 
 
 def _bert(module: nn.Module, prefix: str, rules: dict) -> None:

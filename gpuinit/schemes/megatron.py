@@ -29,22 +29,26 @@ from torch import nn
 
 from .common import norm_or_bias, role_rules
 from .laws import Constant, Normal
-from .registry import Scheme, count, positive, register
+from .options import BOOL, COUNT_OR_NONE, MAPPING_OR_NONE, POSITIVE, POSITIVE_OR_NONE
+from .registry import Scheme, register
 from .roles import analyze, depth, hidden_size
 
 DEFAULTS = {"std": 0.02, "embedding_std": None, "num_layers": None, "multiplier": 2.0,
             "use_mup": False, "mup_base_hidden_size": None, "mup_width_mult": None,
             "zero_centered_gamma": False, "roles": None}
+CHECKS = {"std": POSITIVE, "embedding_std": POSITIVE_OR_NONE, "num_layers": COUNT_OR_NONE,
+          "multiplier": POSITIVE, "use_mup": BOOL, "mup_base_hidden_size": COUNT_OR_NONE,
+          "mup_width_mult": POSITIVE_OR_NONE, "zero_centered_gamma": BOOL,
+          "roles": MAPPING_OR_NONE}
 
 
 def width_multiplier(scheme: str, model: nn.Module, infos, base_hidden, width_mult) -> float:
     """Return the MuP width multiplier: ``width_mult`` when given, else hidden size /
-    ``base_hidden`` (1 when neither is given)."""
+    ``base_hidden`` (1 when neither is given; both are checked options)."""
     if width_mult is not None:
-        return positive(scheme, "mup_width_mult", width_mult)
+        return width_mult
     if base_hidden is None:
         return 1.0
-    count(scheme, "mup_base_hidden_size", base_hidden)
     hidden = hidden_size(model, infos)
     if hidden is None:
         raise ValueError(f"scheme {scheme!r}: cannot find the model's hidden size; pass "
@@ -53,15 +57,13 @@ def width_multiplier(scheme: str, model: nn.Module, infos, base_hidden, width_mu
 
 
 def megatron_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
-    """Return {tensor name: Rule} of Megatron-LM's init (see the module docstring)."""
-    sigma = positive("megatron", "std", options["std"])
-    sigma_e = positive("megatron", "embedding_std", options["embedding_std"], allow_none=True)
-    sigma_e = sigma if sigma_e is None else sigma_e
-    multiplier = positive("megatron", "multiplier", options["multiplier"])
+    """Return {tensor name: Rule} of Megatron-LM's init (see the module docstring);
+    ``options`` are checked against :data:`CHECKS` already."""
+    sigma, multiplier = options["std"], options["multiplier"]
+    sigma_e = sigma if options["embedding_std"] is None else options["embedding_std"]
     infos = analyze(model, options["roles"])
     layers = options["num_layers"] if options["num_layers"] is not None else depth(infos)
-    count("megatron", "num_layers", layers)
-    mup = bool(options["use_mup"])
+    mup = options["use_mup"]
     m = width_multiplier("megatron", model, infos, options["mup_base_hidden_size"],
                          options["mup_width_mult"]) if mup else 1.0
     hidden = Normal(sigma / math.sqrt(m))
@@ -85,4 +87,4 @@ def megatron_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
 register(Scheme("megatron", megatron_rules, DEFAULTS,
                 "N(0, std); attention/MLP output projections std/sqrt(2L); optional MuP",
                 "NVIDIA/Megatron-LM megatron/core/transformer/transformer_config.py, "
-                "megatron/core/utils.py"))
+                "megatron/core/utils.py", checks=CHECKS))

@@ -27,7 +27,8 @@ from torch import nn
 
 from .common import norm_or_bias, role_rules
 from .laws import Constant, Law, Normal
-from .registry import REQUIRED, Scheme, positive, register
+from .options import BOOL, MAPPING_OR_NONE, POSITIVE, SHAPES, SHAPES_OR_NONE
+from .registry import REQUIRED, Scheme, register
 from .roles import analyze
 
 
@@ -72,7 +73,7 @@ def width_mult(shape, base, infinite) -> float:
 
 def mup_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
     """Return {tensor name: Rule} of μP's init from base shapes (see the module docstring)."""
-    sigma = positive("mup", "std", options["std"])
+    sigma = options["std"]  # options are checked against the scheme's checks already
     base = shapes_of(options["base"], "base")
     delta = shapes_of(options["delta"], "delta") if options["delta"] is not None else None
     shapes = {n: tuple(p.shape) for n, p in model.named_parameters()}
@@ -100,4 +101,6 @@ register(Scheme(
     "mup", mup_rules,
     {"base": REQUIRED, "delta": None, "std": 0.02, "readout_zero_init": False, "roles": None},
     "muP: hidden weights N(0, std/sqrt(width_mult)) from base shapes, others N(0, std)",
-    "microsoft/mup mup/init.py, mup/shape.py"))
+    "microsoft/mup mup/init.py, mup/shape.py",
+    checks={"base": SHAPES, "delta": SHAPES_OR_NONE, "std": POSITIVE, "readout_zero_init": BOOL,
+            "roles": MAPPING_OR_NONE}))

@@ -29,7 +29,8 @@ from torch import nn
 
 from .common import norm_or_bias, role_rules
 from .laws import Law, Normal, Orthogonal, Uniform
-from .registry import Scheme, choice, count, positive, register
+from .options import COUNT_OR_NONE, MAPPING_OR_NONE, POSITIVE, one_of
+from .registry import Scheme, count, register
 from .roles import RESIDUAL_ROLES, analyze, depth, hidden_size
 
 
@@ -58,6 +59,9 @@ _METHODS = {
         sigma / math.sqrt(layers)),
 }
 METHODS = tuple(_METHODS)
+CHECKS = {"init_method": one_of(*METHODS), "output_layer_init_method": one_of(*METHODS),
+          "init_method_std": POSITIVE, "num_layers": COUNT_OR_NONE,
+          "hidden_size": COUNT_OR_NONE, "roles": MAPPING_OR_NONE}
 
 
 def method_law(method: str, sigma: float, layers: int, d: int, info) -> Law:
@@ -66,19 +70,17 @@ def method_law(method: str, sigma: float, layers: int, d: int, info) -> Law:
 
 
 def neox_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
-    """Return {tensor name: Rule} of gpt-neox's init methods (see the module docstring)."""
-    inner = choice("neox", "init_method", options["init_method"], METHODS)
-    outer = choice("neox", "output_layer_init_method", options["output_layer_init_method"],
-                   METHODS)
-    sigma = positive("neox", "init_method_std", options["init_method_std"])
+    """Return {tensor name: Rule} of gpt-neox's init methods (see the module docstring);
+    ``options`` are checked against :data:`CHECKS` already."""
+    inner, outer = options["init_method"], options["output_layer_init_method"]
+    sigma = options["init_method_std"]
     infos = analyze(model, options["roles"])
     layers = options["num_layers"] if options["num_layers"] is not None else depth(infos)
-    count("neox", "num_layers", layers)
     d = options["hidden_size"] if options["hidden_size"] is not None else hidden_size(model,
                                                                                       infos)
     if d is None:
         raise ValueError("scheme 'neox': cannot find the hidden size; pass hidden_size")
-    count("neox", "hidden_size", d)
+    d = count("neox", "hidden_size", d)  # read off the model when not given
 
     def law(info) -> Law:
         fixed = norm_or_bias(info)
@@ -95,4 +97,4 @@ register(Scheme(
     {"init_method": "small_init", "output_layer_init_method": "wang_init",
      "init_method_std": 0.02, "num_layers": None, "hidden_size": None, "roles": None},
     "gpt-neox init_method / output_layer_init_method (default Pythia's small_init + wang_init)",
-    "EleutherAI/gpt-neox megatron/model/init_functions.py"))
+    "EleutherAI/gpt-neox megatron/model/init_functions.py", checks=CHECKS))

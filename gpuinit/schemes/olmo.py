@@ -52,22 +52,31 @@ from torch import nn
 
 from .common import norm_or_bias, role_rules
 from .laws import Law, Normal, TruncNormal
-from .registry import Scheme, choice, count, positive, register
+from .options import BOOL, COUNT_OR_NONE, MAPPING_OR_NONE, POSITIVE, POSITIVE_OR_NONE, one_of
+from .registry import Scheme, count, register
 from .roles import analyze, depth, hidden_size
 
 OLMO_METHODS = ("normal", "mitchell", "full_megatron")
 OLMO_CORE_METHODS = ("normal", "llama", "llama_depth", "fan_in")
+OLMO_CHECKS = {"method": one_of(*OLMO_METHODS), "std": POSITIVE,
+               "cutoff_factor": POSITIVE_OR_NONE, "emb_std": POSITIVE_OR_NONE,
+               "scale_emb_init": BOOL, "d_model": COUNT_OR_NONE, "n_layers": COUNT_OR_NONE,
+               "roles": MAPPING_OR_NONE}
+OLMO_CORE_CHECKS = {"method": one_of(*OLMO_CORE_METHODS), "std": POSITIVE,
+                    "embedding_std": POSITIVE_OR_NONE, "embed_scale": POSITIVE_OR_NONE,
+                    "d_model": COUNT_OR_NONE, "n_layers": COUNT_OR_NONE,
+                    "roles": MAPPING_OR_NONE}
 
 
 def _facts(scheme: str, model: nn.Module, options: dict):
-    """Return (infos, d_model, n_layers) with the options' overrides, checked."""
+    """Return (infos, d_model, n_layers) with the options' overrides (checked options;
+    a d_model read off the model is checked here)."""
     infos = analyze(model, options["roles"])
     d = options["d_model"] if options["d_model"] is not None else hidden_size(model, infos)
     if d is None:
         raise ValueError(f"scheme {scheme!r}: cannot find d_model; pass it as an option")
-    count(scheme, "d_model", d)
+    d = count(scheme, "d_model", d)
     layers = options["n_layers"] if options["n_layers"] is not None else depth(infos)
-    count(scheme, "n_layers", layers)
     return infos, d, layers
 
 
@@ -76,11 +85,10 @@ def _index(info) -> int:
 
 
 def olmo_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
-    """Return {tensor name: Rule} of OLMo's ``reset_parameters`` (module docstring)."""
-    method = choice("olmo", "method", options["method"], OLMO_METHODS)
-    std = positive("olmo", "std", options["std"])
-    cutoff = positive("olmo", "cutoff_factor", options["cutoff_factor"], allow_none=True)
-    emb_std = positive("olmo", "emb_std", options["emb_std"], allow_none=True)
+    """Return {tensor name: Rule} of OLMo's ``reset_parameters`` (module docstring);
+    ``options`` are checked against :data:`OLMO_CHECKS` already."""
+    method, std, cutoff = options["method"], options["std"], options["cutoff_factor"]
+    emb_std = options["emb_std"]
     infos, d, layers = _facts("olmo", model, options)
     if method != "normal" and cutoff is None:
         cutoff = 3.0
@@ -112,11 +120,10 @@ def olmo_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
 
 
 def olmo_core_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
-    """Return {tensor name: Rule} of OLMo-core's ``InitMethod`` (module docstring)."""
-    method = choice("olmo_core", "method", options["method"], OLMO_CORE_METHODS)
-    std = positive("olmo_core", "std", options["std"])
-    emb_std = positive("olmo_core", "embedding_std", options["embedding_std"], allow_none=True)
-    scale = positive("olmo_core", "embed_scale", options["embed_scale"], allow_none=True)
+    """Return {tensor name: Rule} of OLMo-core's ``InitMethod`` (module docstring);
+    ``options`` are checked against :data:`OLMO_CORE_CHECKS` already."""
+    method, std = options["method"], options["std"]
+    emb_std, scale = options["embedding_std"], options["embed_scale"]
     infos, d, layers = _facts("olmo_core", model, options)
 
     def linear(s: float) -> Law:
@@ -152,10 +159,10 @@ register(Scheme(
     {"method": "normal", "std": 0.02, "cutoff_factor": None, "emb_std": None,
      "scale_emb_init": False, "d_model": None, "n_layers": None, "roles": None},
     "OLMo's reset_parameters: normal, mitchell or full_megatron, truncated at cutoff·std",
-    "allenai/OLMo olmo/model.py, olmo/initialization.py, olmo/config.py"))
+    "allenai/OLMo olmo/model.py, olmo/initialization.py, olmo/config.py", checks=OLMO_CHECKS))
 register(Scheme(
     "olmo_core", olmo_core_rules,
     {"method": "normal", "std": 0.02, "embedding_std": None, "embed_scale": None,
      "d_model": None, "n_layers": None, "roles": None},
     "OLMo-core's InitMethod: normal, llama, llama_depth or fan_in (linears cut at 3 std)",
-    "allenai/OLMo-core src/olmo_core/nn/transformer/init.py"))
+    "allenai/OLMo-core src/olmo_core/nn/transformer/init.py", checks=OLMO_CORE_CHECKS))

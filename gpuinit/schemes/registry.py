@@ -9,6 +9,7 @@ layered last.  :func:`scheme_plan` is what :func:`gpuinit.torch.build_plan` call
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,11 +18,26 @@ from torch import nn
 
 from ..torch import (
     Fill,
+    _aliases,
     _apply_mapping,
+    _pruned,
     _pruning_masks,
     _rules_on_tensors,
+    _slots,
     named_tensors,
     torch_plan,
+)
+from .options import (
+    COUNT,
+    MAPPING_OR_NONE,
+    POSITIVE,
+    POSITIVE_OR_NONE,
+    Constraint,
+    check_law,
+    check_option,
+    check_options,
+    numeric_options,
+    one_of,
 )
 
 
@@ -32,7 +48,10 @@ class Scheme:
     option with none), a one-line ``summary``, and ``source``: the codebase and file
     it matches.  ``checked``: whether :func:`scheme_plan` refuses uncovered tensors
     itself, with this scheme's name in the message (the presets leave it to
-    ``build_plan``, whose message they always had)."""
+    ``build_plan``, whose message they always had).  ``checks``: {option:
+    :class:`~gpuinit.schemes.options.Constraint`}, what each option may be; every
+    option is checked against its constraint (:func:`~gpuinit.schemes.options.check_options`)
+    when the scheme is resolved, before the model is looked at."""
 
     name: str
     build: Callable[[nn.Module, dict, Collection[str]], dict[str, Fill]]
@@ -41,6 +60,7 @@ class Scheme:
     source: str
     checked: bool = True
     hint: str = field(default="")
+    checks: Mapping[str, Constraint] = field(default_factory=dict)
 
 
 REQUIRED = object()
@@ -50,10 +70,15 @@ _ORDER = ("torch", "gpt2", "llama", "hf", "megatron", "olmo", "olmo_core", "neox
 
 
 def register(scheme: Scheme) -> Scheme:
-    """Add ``scheme`` to the registry (every scheme also takes "overrides"); returns it."""
+    """Add ``scheme`` to the registry (every scheme also takes "overrides", a dict);
+    returns it.  ValueError for a constraint on an option the scheme does not have."""
     defaults = {"overrides": None, **scheme.defaults}
+    checks = {"overrides": MAPPING_OR_NONE, **scheme.checks}
+    stray = sorted(set(checks) - set(defaults))
+    if stray:
+        raise ValueError(f"scheme {scheme.name!r} constrains options it does not have: {stray}")
     scheme = Scheme(scheme.name, scheme.build, defaults, scheme.summary, scheme.source,
-                    scheme.checked, scheme.hint)
+                    scheme.checked, scheme.hint, checks)
     SCHEMES[scheme.name] = scheme
     return scheme
 
@@ -69,9 +94,11 @@ def _names() -> str:
 
 
 def resolve(scheme: Any) -> tuple[Scheme, dict[str, Any]]:
-    """Return (Scheme, options with defaults filled in) for ``"name"`` or
-    ``("name", {options})``.  ValueError listing the valid names for an unknown one,
-    the valid options for an unknown option, and the required ones when missing."""
+    """Return (Scheme, options with defaults filled in, checked and normalized) for
+    ``"name"`` or ``("name", {options})``.  ValueError listing the valid names for an
+    unknown one, the valid options for an unknown option, and the required ones when
+    missing; TypeError/ValueError naming an option its constraint refuses
+    (:func:`~gpuinit.schemes.options.check_options`)."""
     if isinstance(scheme, tuple) and len(scheme) == 2 and isinstance(scheme[0], str):
         name, options = scheme
         if not isinstance(options, Mapping):
@@ -96,40 +123,40 @@ def resolve(scheme: Any) -> tuple[Scheme, dict[str, Any]]:
     if missing:
         raise ValueError(f"scheme {name!r} needs the option(s) {', '.join(map(repr, missing))}: "
                          f"e.g. scheme=({name!r}, {{{missing[0]!r}: ...}})")
-    return spec, merged
+    return spec, check_options(name, merged, spec.checks)
 
 
 def choice(scheme: str, option: str, value: Any, valid: Collection[str]) -> str:
     """Return ``value`` when it is one of ``valid``, else raise ValueError listing them."""
-    if value not in valid:
-        raise ValueError(f"scheme {scheme!r}: {option}={value!r} is not valid; choose from "
-                         f"{', '.join(map(repr, valid))}")
-    return value
+    return check_option(scheme, option, value, one_of(*valid))
 
 
 def positive(scheme: str, option: str, value: Any, *, allow_none: bool = False):
-    """Return ``value`` when it is a positive number (or None when allowed), else raise."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"scheme {scheme!r}: {option}={value!r} must be a positive number")
-    return value
+    """Return ``value`` as a float when it is a finite positive number (or None when
+    allowed), else raise TypeError/ValueError naming the option."""
+    return check_option(scheme, option, value, POSITIVE_OR_NONE if allow_none else POSITIVE)
 
 
 def count(scheme: str, option: str, value: Any) -> int:
-    """Return ``value`` when it is a positive integer, else raise ValueError."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"scheme {scheme!r}: {option}={value!r} must be a positive integer")
-    return value
+    """Return ``value`` as an int when it is an integer in [1, 2**63), else raise
+    TypeError/ValueError naming the option."""
+    return check_option(scheme, option, value, COUNT)
 
 
-def _override_targets(model: nn.Module, overrides: Mapping | None) -> set[str]:
-    """Return the tensor names that the ``overrides`` dict gives a rule."""
+def _override_targets(scheme: str, model: nn.Module, overrides: Mapping | None) -> set[str]:
+    """Return the tensor names that the ``overrides`` dict gives a rule; ValueError naming
+    a pattern that matches no tensor (by any of its names) and a module type that matches
+    no module, as the "roles" option refuses a pattern that places nothing."""
     if not overrides:
         return set()
-    if not isinstance(overrides, Mapping):
-        raise TypeError("the 'overrides' option must be a dict {pattern: initializer}, got "
-                        f"{type(overrides).__name__}")
+    names = list(named_tensors(model)) + list(_aliases(_slots(model))) + list(_pruned(model))
+    for key in overrides:
+        if isinstance(key, str) and not any(fnmatch.fnmatchcase(n, key) for n in names):
+            raise ValueError(f"scheme {scheme!r}: overrides pattern {key!r} matches no tensor "
+                             "of the model")
+        if isinstance(key, type) and not any(isinstance(m, key) for m in model.modules()):
+            raise ValueError(f"scheme {scheme!r}: overrides key {key.__name__} matches no "
+                             "module of the model")
     probe: dict[str, Fill] = {}
     _apply_mapping(model, overrides, probe)
     return set(probe)
@@ -138,11 +165,23 @@ def _override_targets(model: nn.Module, overrides: Mapping | None) -> set[str]:
 def scheme_plan(model: nn.Module, scheme: Any, exempt: Collection[str] = ()) -> dict[str, Fill]:
     """Return {tensor name: fill} of a named scheme over ``model``: the torch defaults,
     the scheme's rules over them, then its "overrides".  ValueError, naming the
-    scheme and the tensors, for any tensor (not in ``exempt``) left without a rule."""
+    scheme and the tensors, for any tensor (not in ``exempt``) left without a rule, for
+    an "overrides" pattern that matches no tensor, and for a law whose scale is not a
+    normal positive float (:func:`~gpuinit.schemes.options.check_law`), all before
+    anything is written."""
     spec, options = resolve(scheme)
     overrides = options.pop("overrides")
-    override_names = _override_targets(model, overrides)
-    rules = spec.build(model, options, set(exempt) | override_names)
+    override_names = _override_targets(spec.name, model, overrides)
+    given = numeric_options(scheme[1] if isinstance(scheme, tuple) else {}, spec.checks)
+    try:
+        rules = spec.build(model, options, set(exempt) | override_names)
+    except (ZeroDivisionError, OverflowError) as exc:  # a law's arithmetic, not a bug's
+        source = f" with {given}" if given else ""
+        raise ValueError(f"scheme {spec.name!r} cannot compute its laws for this "
+                         f"model{source}: {type(exc).__name__}: {exc}") from exc
+    for name, rule in rules.items():
+        if name not in override_names:
+            check_law(spec.name, name, rule, given)
     plan = _rules_on_tensors(model, {**torch_plan(model), **rules})
     if overrides:
         _apply_mapping(model, overrides, plan)
