@@ -6,6 +6,7 @@ returns a NumPy array on the CPU or a CuPy array on CUDA, made on its device.
 
 from .base import Initializer, RandomInitializer, Request
 from .deterministic import Constant, Dirac, FixedValue, Identity, Ones, Zeros
+from .keras_interop import register_if_keras_imported, register_with_keras
 from .orthogonal import DeltaOrthogonal, Orthogonal
 from .random_laws import (
     GlorotNormal,
@@ -33,5 +34,8 @@ __all__ = [
     "LecunNormal", "LecunUniform", "Ones", "Orthogonal", "OrthogonalInitializer",
     "RandomInitializer", "RandomNormal", "RandomUniform", "Request", "STFT", "STFTInitializer",
     "Sparse", "TruncatedNormal", "VarianceScaling", "Zeros", "deserialize", "get", "ids",
-    "register", "serialize",
+    "register", "register_with_keras", "serialize",
 ]
+
+# A process that imported Keras first gets gpuinit's classes in Keras' registry now.
+register_if_keras_imported()

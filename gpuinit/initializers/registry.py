@@ -19,6 +19,9 @@ import numpy as np
 
 from . import deterministic, orthogonal, random_laws, sparse, stft
 from .base import Initializer
+from .keras_interop import KERAS_CLASS_NAMES, register_if_keras_imported
+from .keras_interop import PACKAGE as KERAS_PACKAGE
+from .keras_interop import registered_name as keras_registered_name
 
 MODULE = "gpuinit.initializers"
 
@@ -93,6 +96,11 @@ def _by_name() -> dict[str, Any]:
     names.update(_EXTRA)
     names.update(_CUSTOM)
     return names
+
+
+def builtin_classes() -> list[type[Initializer]]:
+    """Return every built-in initializer class, once each."""
+    return list(dict.fromkeys([*_IDS.values(), *_EXTRA.values()]))
 
 
 def builtin_names() -> set[str]:
@@ -260,9 +268,13 @@ def serialize(initializer: Any) -> dict | str:
 
     A registered plain function serializes to its registered name.
     """
+    register_if_keras_imported()
     if isinstance(initializer, Initializer):
         cls = type(initializer)
         registered = next((k for k, v in _CUSTOM.items() if v is cls), None)
+        if registered is None and cls in builtin_classes() \
+                and cls.__name__ not in KERAS_CLASS_NAMES:
+            registered = keras_registered_name(cls)  # how Keras finds a gpuinit-only class
         return {
             "module": MODULE if registered is None else cls.__module__,
             "class_name": cls.__name__,
@@ -282,6 +294,7 @@ def deserialize(config: Any, custom_objects: dict | None = None):
     """Return the initializer described by ``config``: our :func:`serialize` output,
     Keras 3's ``keras.initializers.serialize()`` output, a Keras 2 style
     ``{"class_name", "config"}`` dict, or a string id."""
+    register_if_keras_imported()
     if isinstance(config, str):
         return get(config, custom_objects)
     if not isinstance(config, dict) or "class_name" not in config:
@@ -301,6 +314,8 @@ def deserialize(config: Any, custom_objects: dict | None = None):
     if bad_keys:
         raise TypeError(f"config['config'] keys must be strings, got {bad_keys[0]!r}")
     name = config.get("registered_name") or config["class_name"]
+    if name.startswith(f"{KERAS_PACKAGE}>"):  # the name Keras saves gpuinit's classes under
+        name = name.split(">", 1)[1]
     found = _lookup(name, custom_objects)
     if not isinstance(found, type):
         return found
