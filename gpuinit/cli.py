@@ -4,15 +4,18 @@
 (pyproject.toml reads it from there).
 
 Exit codes: 0 success; 1 the work failed (an unknown initializer, a module that
-cannot be imported, a device that is not there; the message goes to stderr);
-2 bad command-line usage (argparse).
+cannot be imported, a device that is not there, too little memory, an error of the
+model factory; one line ``gpuinit COMMAND: error: ...`` on stderr, never a
+traceback); 2 bad command-line usage (argparse).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import math
+import os
 import platform
 import sys
 import time
@@ -299,19 +302,38 @@ def bench(dev_spec: str, sizes: list[int] | None, repeat: int, out: str | None =
     return str(path.resolve())
 
 
+def _refuse_complex(dtype: str) -> None:
+    """Raise ValueError naming --dtype when ``dtype`` is a complex dtype: the laws are laws
+    of real values, and plotting the real parts against them would mislead."""
+    import numpy as np
+
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:  # bfloat16 and names NumPy does not know: the sampler decides
+        return
+    if kind == "c":
+        raise ValueError(f"--dtype {dtype}: plot draws the law of real values; complex "
+                         "dtypes are not supported (use float32 or float64)")
+
+
 def plot(init_text: str, shape: tuple[int, ...], out: str, *, seed: int, dtype: str,
          dev_spec: str, bins: int) -> str:
     """Sample ``init`` at ``shape`` on the device with ``seed`` (the command's default 0
     makes the same figure every run), draw the histogram over the exact density to
-    ``out``; returns a one-line summary."""
-    from .plot import law_of, plot_samples
+    ``out`` (``out.png`` when ``out`` has no extension); returns a one-line summary
+    naming the file written.  The dtype and ``out`` are checked before anything is
+    sampled: a complex dtype is refused (ValueError), as is an ``out`` that is a folder
+    (IsADirectoryError) or lies in a folder that does not exist (FileNotFoundError)."""
+    from .plot import law_of, output_path, plot_samples
 
+    _refuse_complex(dtype)
+    target = output_path(out)
     init = parse_initializer(init_text)
     law = law_of(init, shape)  # before sampling: initializers without a law fail fast
     samples = init(shape, dtype=dtype, device=dev_spec, seed=seed)
     host = samples.get() if hasattr(samples, "get") else samples
-    plot_samples(host, law, out, title=f"{init!r} {shape} {dtype}", bins=bins)
-    return f"wrote {out}: {law.name}, mean {law.mean:.4g}, std {law.std:.4g}, seed {seed}"
+    written = plot_samples(host, law, target, title=f"{init!r} {shape} {dtype}", bins=bins)
+    return f"wrote {written}: {law.name}, mean {law.mean:.4g}, std {law.std:.4g}, seed {seed}"
 
 
 # The named schemes that need no options (gpuinit.schemes; not imported here, which needs torch).
@@ -319,20 +341,52 @@ TORCH_SCHEMES = ["torch", "gpt2", "llama", "hf", "megatron", "olmo", "olmo_core"
                  "deepnet", "t-fixup"]
 
 
+# The files init-torch writes, by the extension of --out.
+TORCH_OUT_SUFFIXES = (".safetensors", ".npz")
+
+
+def check_torch_out(out: str) -> str:
+    """Return the format (a suffix of :data:`TORCH_OUT_SUFFIXES`) of ``init-torch --out``,
+    checked before any work: ValueError for another extension, IsADirectoryError when
+    ``out`` is a folder, FileNotFoundError when its folder does not exist,
+    NotADirectoryError when that is not a folder, PermissionError when it cannot be
+    written into; each names ``out``."""
+    text = os.fspath(out)
+    if text.endswith(("/", os.sep)) or os.path.isdir(text):
+        raise IsADirectoryError(errno.EISDIR, "--out names a folder; give the file to "
+                                "write, e.g. model.safetensors", text)
+    suffix = next((s for s in TORCH_OUT_SUFFIXES if text.endswith(s)), None)
+    if suffix is None:
+        raise ValueError(f"--out {text}: init-torch writes {' or '.join(TORCH_OUT_SUFFIXES)} "
+                         "files, picked by the extension")
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.exists(folder):
+        raise FileNotFoundError(errno.ENOENT, f"--out: the folder {folder} does not exist",
+                                text)
+    if not os.path.isdir(folder):
+        raise NotADirectoryError(errno.ENOTDIR, f"--out: {folder} is not a folder", text)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, f"--out: cannot write into {folder}", text)
+    return suffix
+
+
 def init_torch(target: str, *, dev_spec: str, seed: int, scheme: str, out: str | None,
                kwargs_json: str | None, describe: bool = False) -> str:
     """Build ``MODULE:FACTORY`` on the meta device, materialize it on ``dev_spec`` with
-    gpuinit and save it to ``out`` (safetensors); returns the report.  With
-    ``describe`` it returns the plan's table (:func:`gpuinit.torch.describe`) instead
-    and allocates, initializes and saves nothing."""
+    gpuinit and save it to ``out`` (safetensors, or NumPy's ``.npz`` when ``out`` ends in
+    ``.npz``); returns the report.  ``out`` is checked (:func:`check_torch_out`) before
+    anything is imported or built.  With ``describe`` it returns the plan's table
+    (:func:`gpuinit.torch.describe`) instead and allocates, initializes and saves
+    nothing."""
     import importlib
     import json
 
+    out_format = check_torch_out(out) if out and not describe else None
     try:
         import torch
     except ImportError as exc:
         raise ImportError("init-torch needs torch: pip install 'gpuinit[torch]'") from exc
-    from .layers import safetensors
+    from .layers import npz, safetensors
     from .torch import materialize
 
     module_name, _, factory_name = target.partition(":")
@@ -368,8 +422,11 @@ def init_torch(target: str, *, dev_spec: str, seed: int, scheme: str, out: str |
     if out:
         entries = [(name, tuple(t.shape), str(t.dtype).removeprefix("torch."),
                     lambda t=t: _host_array(t)) for name, t in state.items()]
-        safetensors.write(out, entries, {"format": "pt", "gpuinit_seed": str(seed),
-                                         "gpuinit_scheme": scheme})
+        if out_format == ".npz":
+            npz.write(out, entries)
+        else:
+            safetensors.write(out, entries, {"format": "pt", "gpuinit_seed": str(seed),
+                                             "gpuinit_scheme": scheme})
         report += f"; saved to {out}"
     return report
 
@@ -407,7 +464,9 @@ def main(argv: list[str] | None = None) -> int:
     plot_parser.add_argument("init", metavar="INIT",
                              help='an initializer id ("he_normal") or a JSON config')
     plot_parser.add_argument("--shape", required=True, help="e.g. 784,256 (Keras layout)")
-    plot_parser.add_argument("-o", "--out", required=True, help="the PNG to write")
+    plot_parser.add_argument("-o", "--out", required=True,
+                             help="the PNG to write (.png is appended to a name without "
+                                  "an extension; the report names the file written)")
     plot_parser.add_argument("--seed", type=int, default=0,
                              help="seed of the samples (default 0: the same figure every run)")
     plot_parser.add_argument("--dtype", default="float32")
@@ -436,13 +495,31 @@ def main(argv: list[str] | None = None) -> int:
                               help="print the plan (tensor, shape, role, law, std, bounds) and "
                                    "exit without initializing anything")
     torch_parser.add_argument("--kwargs", default=None, help="JSON object of factory arguments")
-    torch_parser.add_argument("--out", default=None, help="the .safetensors file to write")
+    torch_parser.add_argument("--out", default=None,
+                              help="the .safetensors (or .npz) file to write; checked "
+                                   "before the model is built")
     args = parser.parse_args(argv)
     try:
         return _run(parser, args)
-    except (ValueError, TypeError, ImportError, AttributeError, OSError, RuntimeError) as exc:
-        print(f"gpuinit {args.command}: error: {exc}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback; Ctrl-C goes on
+        print(f"gpuinit {args.command}: error: {error_line(exc)}", file=sys.stderr)
         return 1
+
+
+# Errors whose message says it all; any other kind is named before its message
+# ("LookupError: no model 'x'"), so that a bare KeyError's "'x'" still reads.
+_PLAIN_ERRORS = (ValueError, TypeError, ImportError, AttributeError, OSError, RuntimeError,
+                 MemoryError)
+
+
+def error_line(exc: BaseException) -> str:
+    """Return the one line ``gpuinit`` prints for ``exc``: its message with every run of
+    whitespace (newlines of HDF5 or CUDA messages included) made one space, preceded by
+    the exception's class name unless it is a common kind with a message."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, KeyError) or not isinstance(exc, _PLAIN_ERRORS) or not text:
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

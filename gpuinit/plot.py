@@ -9,7 +9,9 @@ figure needs matplotlib (the ``plot`` extra); the laws do not.
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,6 +124,9 @@ def figure_of(samples: np.ndarray, law: Law, *, title: str, bins: int = 200):
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError("gpuinit plot needs matplotlib: pip install 'gpuinit[plot]'") from exc
+    if np.iscomplexobj(samples):
+        raise ValueError(f"the samples are {np.asarray(samples).dtype}: a law of real values "
+                         "cannot be drawn over complex ones (plot the real dtype)")
     values = np.asarray(samples, dtype=np.float64).reshape(-1)
     continuous = values
     figure, (axes, side) = plt.subplots(1, 2, figsize=(11, 5), width_ratios=(2.2, 1.0),
@@ -159,11 +164,54 @@ def figure_of(samples: np.ndarray, law: Law, *, title: str, bins: int = 200):
     return figure
 
 
+def output_path(out: Any) -> str:
+    """Return the file a figure saved to ``out`` is written to: ``out`` itself, or ``out``
+    with ``.png`` appended when it has no extension (as matplotlib names it).
+
+    Raised before anything is sampled or drawn, each naming ``out``:
+    IsADirectoryError when ``out`` (or the name with ``.png``) is an existing folder or
+    ends with a path separator; FileNotFoundError when the folder it goes in does not
+    exist; ValueError when matplotlib (if installed) cannot write its extension.
+    """
+    text = os.fspath(out)
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"-o {out!r}: give the image file to write, e.g. figure.png")
+    if text.endswith(("/", os.sep)) or os.path.isdir(text):
+        raise IsADirectoryError(errno.EISDIR, "-o names a folder; give the image file to "
+                                "write, e.g. figure.png", text)
+    extension = os.path.splitext(text)[1][1:]
+    if not extension:
+        text = text.rstrip(".") + ".png"
+        extension = "png"
+        if os.path.isdir(text):
+            raise IsADirectoryError(errno.EISDIR, "-o without an extension writes this "
+                                    "name, which is a folder", text)
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(errno.ENOENT, f"the folder {folder} of -o does not exist",
+                                text)
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        return text  # plot_samples says how to install it
+    supported = FigureCanvasBase.get_supported_filetypes()
+    if extension.lower() not in supported:
+        raise ValueError(f"-o {text}: matplotlib cannot write .{extension} images; use one "
+                         f"of {', '.join('.' + e for e in sorted(supported))}")
+    return text
+
+
 def plot_samples(samples: np.ndarray, law: Law, path: Any, *, title: str,
-                 bins: int = 200) -> None:
-    """Write :func:`figure_of`'s figure of ``samples`` over ``law`` to ``path`` (a PNG)."""
+                 bins: int = 200) -> str:
+    """Write :func:`figure_of`'s figure of ``samples`` over ``law`` to ``path`` (a PNG, or
+    the format its extension names) and return the path written (:func:`output_path`:
+    ``.png`` appended to a name without an extension).  ValueError for complex samples."""
     import matplotlib.pyplot as plt
 
+    target = output_path(path)
     figure = figure_of(samples, law, title=title, bins=bins)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    try:
+        figure.savefig(target, dpi=120)
+    finally:
+        plt.close(figure)
+    return target

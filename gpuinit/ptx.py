@@ -11,7 +11,10 @@ instruction mix from them.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -44,8 +47,15 @@ def export_ptx(arch: str, out_dir, distributions=None, dtypes=None,
     the index written to ``out_dir/index.json``.
 
     ``report(line)`` is called before and after each kernel (progress for the CLI).
+    Every kernel is compiled before anything is written: a failed compile (an
+    architecture NVVM does not support, say) writes nothing and creates no folder.
+    ``out_dir`` (and any missing folder above it) is created only to write the files,
+    and removed again when writing them fails.  NotADirectoryError or PermissionError
+    naming ``out_dir`` before anything is compiled when it cannot be a folder to write.
     """
     cc = parse_arch(arch)
+    folder = Path(out_dir)
+    _check_folder(folder)
     from numba import config
 
     if config.ENABLE_CUDASIM:
@@ -53,9 +63,7 @@ def export_ptx(arch: str, out_dir, distributions=None, dtypes=None,
                            "NUMBA_ENABLE_CUDASIM")
     from .kernels import cuda as cuda_kernels
 
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    index = []
+    index, texts = [], []
     for distribution in distributions or DISTRIBUTIONS:
         for dtype in dtypes or DTYPES:
             name = kernel_name(distribution, dtype)
@@ -64,10 +72,54 @@ def export_ptx(arch: str, out_dir, distributions=None, dtypes=None,
             start = time.perf_counter()
             ptx = cuda_kernels.compile_ptx(DISTRIBUTIONS[distribution], DTYPES[dtype], cc)
             seconds = round(time.perf_counter() - start, 3)
-            (folder / f"{name}.ptx").write_text(ptx)
+            texts.append((f"{name}.ptx", ptx))
             index.append({"file": f"{name}.ptx", "distribution": distribution,
                           "dtype": dtype, "seconds": seconds})
             if report is not None:
                 report(f"  {name}: {seconds:.2f} s")
-    (folder / "index.json").write_text(json.dumps(index, indent=2) + "\n")
+    texts.append(("index.json", json.dumps(index, indent=2) + "\n"))
+    _write_files(folder, texts)
     return index
+
+
+def _check_folder(folder: Path) -> None:
+    """Raise NotADirectoryError when ``folder`` (or the nearest existing folder above it) is
+    not a folder, PermissionError when it cannot be written into; both name ``folder``."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"--out must be a folder, and {existing} is "
+                                 "not one", str(folder))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, f"--out: cannot write into {existing}", str(folder))
+
+
+def _write_files(folder: Path, texts: list[tuple[str, str]]) -> None:
+    """Write ``(file name, text)`` into ``folder``, creating it (and the folders above it)
+    as needed; when a write fails, the folders this call created are removed again,
+    with what it wrote in them, and the error names ``folder``."""
+    created = []
+    missing = folder
+    while not missing.exists() and missing != missing.parent:
+        created.append(missing)
+        missing = missing.parent
+    written = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in texts:
+            path = folder / name
+            written.append(path)
+            path.write_text(text)
+    except BaseException as exc:
+        if created:  # a folder made by this call holds nothing else
+            for path in written:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            for path in created:  # innermost first
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, f"cannot write the PTX files: {exc.strerror or exc}",
+                          str(folder)) from exc
+        raise

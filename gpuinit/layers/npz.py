@@ -11,7 +11,9 @@ of that dtype is read back as bfloat16.
 
 from __future__ import annotations
 
+import struct
 import zipfile
+import zlib
 from typing import Any
 
 import numpy as np
@@ -72,17 +74,28 @@ def file_dtype(dtype: np.dtype) -> str:
     return dtype_name(dtype)
 
 
+# What a damaged archive raises while it is read: a bad CRC or zip structure
+# (BadZipFile), a corrupt deflate stream (zlib.error), a member that ends early
+# (EOFError, or NumPy's "EOF: reading array data" ValueError), an unknown compression
+# (NotImplementedError), an encrypted member (RuntimeError), a bad header (struct.error),
+# an offset past any file (OSError EINVAL from seek).  A file that is gone or may not be
+# read is not damaged: FileNotFoundError and PermissionError are raised as they are.
+DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError,
+          RuntimeError, struct.error, KeyError, OverflowError, OSError)
+NOT_DAMAGE = (FileNotFoundError, PermissionError)
+
+
 def read_header(path: Any) -> dict[str, tuple[tuple[int, ...], str]]:
     """Return {name: (shape, dtype name)} of every array in the ``.npz`` at ``path``, read
     from the members' ``.npy`` headers only (no array data).
 
     ValueError naming the file (and the member) when it is not a zip archive, a member
     is not a ``.npy`` array or is listed twice, or a header cannot be read (an object
-    array that would need pickle included).
+    array that would need pickle, a damaged archive included).
     """
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except DAMAGE as exc:
         if isinstance(exc, FileNotFoundError):
             raise
         raise ValueError(f"{path}: not a .npz file ({exc})") from None
@@ -94,10 +107,24 @@ def read_header(path: Any) -> dict[str, tuple[tuple[int, ...], str]]:
             name = info.filename[:-len(".npy")]
             if name in found:
                 raise ValueError(f"{path}: the array {name!r} is stored twice")
-            with archive.open(info) as member:
-                shape, dtype = _npy_header(path, name, member)
+            shape, dtype = _member_header(path, archive, info, name)
             found[name] = (shape, file_dtype(dtype))
     return found
+
+
+def _member_header(path: Any, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
+                   name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Return (shape, dtype) of one member; ValueError naming the file and the array when
+    the archive is damaged there."""
+    try:
+        member = archive.open(info)
+    except DAMAGE as exc:
+        if isinstance(exc, NOT_DAMAGE):
+            raise
+        raise ValueError(f"{path}: array {name!r} cannot be read, the file is damaged "
+                         f"({type(exc).__name__}: {exc})") from exc
+    with member:
+        return _npy_header(path, name, member)
 
 
 def _npy_header(path: Any, name: str, member) -> tuple[tuple[int, ...], np.dtype]:
@@ -111,8 +138,11 @@ def _npy_header(path: Any, name: str, member) -> tuple[tuple[int, ...], np.dtype
             shape, _, dtype = np.lib.format.read_array_header_2_0(member)
         else:
             raise ValueError(f".npy format version {version} is not supported")
-    except ValueError as exc:
-        raise ValueError(f"{path}: array {name!r} is not a readable .npy array ({exc})") from None
+    except DAMAGE as exc:
+        if isinstance(exc, NOT_DAMAGE):
+            raise
+        raise ValueError(f"{path}: array {name!r} is not a readable .npy array "
+                         f"({type(exc).__name__}: {exc})") from None
     if dtype.hasobject:
         raise ValueError(f"{path}: array {name!r} holds Python objects, not numbers")
     return tuple(int(n) for n in shape), dtype
@@ -120,9 +150,19 @@ def _npy_header(path: Any, name: str, member) -> tuple[tuple[int, ...], np.dtype
 
 def read_tensor(path: Any, name: str) -> np.ndarray:
     """Return the array ``name`` of the ``.npz`` at ``path``, read from disk now (bfloat16
-    for raw 2-byte members, see :func:`file_dtype`); never unpickles."""
-    with zipfile.ZipFile(path) as archive, archive.open(f"{name}.npy") as member:
-        array = np.lib.format.read_array(member, allow_pickle=False)
+    for raw 2-byte members, see :func:`file_dtype`); never unpickles.
+
+    ValueError naming the file and the array when the archive is damaged (a CRC that
+    does not match, a corrupt deflate stream, a member shorter than its header says) or
+    the member is missing; FileNotFoundError when the file is gone."""
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(f"{name}.npy") as member:
+            array = np.lib.format.read_array(member, allow_pickle=False)
+    except DAMAGE as exc:
+        if isinstance(exc, NOT_DAMAGE):
+            raise
+        raise ValueError(f"{path}: array {name!r} cannot be read, the file is damaged "
+                         f"({type(exc).__name__}: {exc})") from exc
     if file_dtype(array.dtype) == "bfloat16" and array.dtype.kind == "V":
         array = array.view(_bfloat16())
     return array

@@ -208,14 +208,16 @@ def check_layout(path: Any, tensors: dict[str, dict], data_bytes: int) -> None:
                          "to no tensor")
 
 
-def read_tensor(path: Any, entry: dict, data_start: int) -> np.ndarray:
-    """Return one tensor (an entry of :func:`read_header`) as a NumPy array, read from disk
-    now; ValueError when the file has fewer bytes than the entry needs (it changed)."""
+def read_tensor(path: Any, entry: dict, data_start: int, name: str | None = None) -> np.ndarray:
+    """Return one tensor (an entry of :func:`read_header`, named ``name``) as a NumPy array,
+    read from disk now; ValueError naming the file (and the tensor) when the file has
+    fewer bytes than the entry needs (it changed)."""
     begin, end = entry["data_offsets"]
     dtype = numpy_dtype(entry["dtype"]).newbyteorder("<")
     with open(path, "rb") as f:
         f.seek(data_start + begin)
         raw = f.read(end - begin)
     if len(raw) != end - begin:
-        raise ValueError(f"{path}: the file ends inside a tensor (it changed while read)")
+        where = "a tensor" if name is None else f"tensor {name!r}"
+        raise ValueError(f"{path}: the file ends inside {where} (it changed while read)")
     return np.frombuffer(raw, dtype=dtype).reshape(entry["shape"])

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..dtypes import FORMATS, dtype_name
 from . import keras_h5, npz, safetensors
+from .atomic_file import error_naming
 from .parameter import Parameter
 
 SUFFIXES = (".safetensors", ".npz", ".weights.h5")
@@ -73,7 +74,9 @@ def save(model: Any, path: Any) -> None:
 
     Errors of the file system name ``path`` (not the temporary file the writer fills
     before it renames it): FileNotFoundError when its directory does not exist,
-    IsADirectoryError when ``path`` is a directory, checked before anything is written.
+    IsADirectoryError when ``path`` is a directory, checked before anything is written;
+    any other OSError (a full disk, a read-only folder) is an OSError of the same errno
+    naming ``path``, raised once the temporary file is removed and ``path`` is as it was.
     """
     suffix = format_of(path)
     name = os.fspath(path)
@@ -87,10 +90,11 @@ def save(model: Any, path: Any) -> None:
     try:
         SAVERS[suffix](model, path)
     except OSError as exc:
-        if exc.errno is None or exc.filename is None or os.fspath(exc.filename) == name:
+        # A full disk ("[Errno 27] File too large", no file named), a read-only folder
+        # (the temporary file named): the error names the file the caller gave.
+        if exc.filename is not None and os.fspath(exc.filename) == name:
             raise
-        raise type(exc)(exc.errno, f"cannot write the weight file: {exc.strerror}",
-                        name) from exc
+        raise error_naming(name, exc, "cannot write the weight file") from exc
 
 
 # -- loading ------------------------------------------------------------------------
@@ -123,7 +127,7 @@ def _list_safetensors(model: Any, path: Any) -> Listing:
                      dtype_name(safetensors.numpy_dtype(entry["dtype"])))
                for key, entry in header.items()}
     return Listing(tensors, _by_path(model),
-                   lambda key: safetensors.read_tensor(path, header[key], start))
+                   lambda key: safetensors.read_tensor(path, header[key], start, key))
 
 
 def _list_npz(model: Any, path: Any) -> Listing:
@@ -172,8 +176,10 @@ def load(model: Any, path: Any, cast: bool) -> None:
     """Read ``model``'s parameters from ``path`` (format by extension), all or nothing;
     returns None.
 
-    ValueError naming ``path`` when it is a directory (every format alike) or does not
-    fit; FileNotFoundError when it does not exist.
+    ValueError naming ``path`` when it is a directory (every format alike), does not
+    fit or is damaged (a ``.npz`` whose CRC, deflate stream or member length is wrong, a
+    ``.weights.h5`` whose HDF5 metadata cannot be read: the message names the tensor
+    where it is known); FileNotFoundError when it does not exist.
     The file's listing is checked first (:func:`check_fits`), then every tensor is
     read into host memory and converted; only then is anything written.  In a Keras
     file a shared Parameter is stored once per layer that uses it; the copies must
