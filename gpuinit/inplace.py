@@ -178,7 +178,7 @@ def numpy_view(tensor) -> np.ndarray:
 class Bits16Target(Target):
     """A torch bfloat16 tensor, on the CPU or CUDA: ``array`` is its uint16 storage.
 
-    The same route on both devices (CuPy has no bfloat16 array): sampling kernels
+    The same route on both devices (so the CPU tests cover the CUDA one): sampling kernels
     write bfloat16 patterns straight into the storage (:class:`gpuinit.launch.Bits16Out`),
     rounded once and clamped to the law's bounds as for any bfloat16 output;
     constants are written as their rounded pattern; orthogonal and sparse matrices

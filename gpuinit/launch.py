@@ -47,8 +47,8 @@ class Bits16Out:
     """An output given as the 16-bit storage of a float16/bfloat16 array: ``bits`` is a
     uint16 NumPy or CuPy array of the same memory, ``form`` the format it holds.
 
-    What in-place targets hand the sampling primitives for a torch bfloat16 tensor
-    (CuPy has no bfloat16 array): the kernels write the format's bit patterns there,
+    What in-place targets hand the sampling primitives for a torch bfloat16 tensor,
+    viewed through its uint16 storage on every device: the kernels write the format's bit patterns there,
     rounded and clamped as for any output of that format, with no temporary.
     """
 
