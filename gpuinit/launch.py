@@ -48,8 +48,9 @@ class Bits16Out:
     uint16 NumPy or CuPy array of the same memory, ``form`` the format it holds.
 
     What in-place targets hand the sampling primitives for a torch bfloat16 tensor,
-    viewed through its uint16 storage on every device: the kernels write the format's bit patterns there,
-    rounded and clamped as for any output of that format, with no temporary.
+    viewed through its uint16 storage on every device: the kernels write the format's
+    bit patterns there, rounded and clamped as for any output of that format, with no
+    temporary.
     """
 
     def __init__(self, bits: Any, form: FloatFormat) -> None:

@@ -7,6 +7,7 @@
 26
 """
 
+from .attention import MultiHeadAttention
 from .base import Input, Layer
 from .conv import Conv1D, Conv2D, Conv3D
 from .core import Activation, Dense, Embedding, Flatten
@@ -20,11 +21,12 @@ from .transformer import PRESETS, GPTConfig, build_gpt, gpt_specs
 # class name -> class, for Sequential.from_config
 LAYERS = {cls.__name__: cls for cls in (
     Input, Dense, Embedding, Activation, Flatten, Conv1D, Conv2D, Conv3D, LayerNormalization,
-    BatchNormalization, SimpleRNN, LSTM, GRU)}
+    BatchNormalization, SimpleRNN, LSTM, GRU, MultiHeadAttention)}
 
 __all__ = [
     "GRU", "LAYERS", "LSTM", "PRESETS", "Activation", "BatchNorm", "BatchNormalization",
     "Conv1D", "Conv2D", "Conv3D", "Dense", "Embedding", "Flatten", "GPTConfig", "Input", "Layer",
-    "LayerNorm", "LayerNormalization", "Parameter", "ParameterSpec", "ProgressBar", "Sequential",
-    "SimpleRNN", "build_gpt", "gpt_specs", "make_parameters", "path_stream",
+    "LayerNorm", "LayerNormalization", "MultiHeadAttention", "Parameter", "ParameterSpec",
+    "ProgressBar", "Sequential", "SimpleRNN", "build_gpt", "gpt_specs", "make_parameters",
+    "path_stream",
 ]
