@@ -80,9 +80,8 @@ class MultiHeadAttention(Layer):
     the output projection.  Dropout (training only) is not applied, and there is no
     ``attention_mask``, ``use_causal_mask`` or ``return_attention_scores``.  Keras'
     regularizers, constraints, ``use_gate``, ``sliding_window``, ``flash_attention`` and
-    ``seed`` are not arguments.  ``save_weights("....weights.h5")`` keeps the eight
-    parameters in the layer's one ``vars`` group, where Keras 3 writes one group per
-    sublayer (``query_dense/vars`` ...): such files load back here, not in Keras.
+    ``seed`` are not arguments.  ``save_weights("....weights.h5")`` writes Keras 3's
+    layout (one group per sublayer: ``query_dense/vars`` ...), which Keras loads.
     Matches ``keras.layers.MultiHeadAttention``.
     """
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..dtypes import FORMATS, dtype_name
 from .atomic_file import replaced_when_complete
+from .attention import MultiHeadAttention
 from .base import Layer
 from .parameter import Parameter
 from .recurrent import Recurrent
@@ -54,6 +55,11 @@ def keras_order(layer: Layer) -> list[str]:
     return sorted(layer.parameters, key=lambda key: not layer._trainable_flags[key])
 
 
+# MultiHeadAttention's projections and the sublayer folders Keras saves them under.
+_MHA_SUBLAYERS = {"query": "query_dense", "key": "key_dense", "value": "value_dense",
+                  "attention_output": "output_dense"}
+
+
 def groups(model: Any) -> list[tuple[str, str, list[tuple[str, Parameter]]]]:
     """Return the ``vars`` groups Keras writes for the equivalent of ``model`` (a
     Sequential): ``(group path, its name attribute, [(our parameter path, Parameter)])``,
@@ -71,6 +77,15 @@ def groups(model: Any) -> list[tuple[str, str, list[tuple[str, Parameter]]]]:
         if isinstance(layer, Recurrent):
             found.append((f"{where}/vars", layer.name, []))
             found.append((f"{where}/cell/vars", f"{base}_cell", variables))
+        elif isinstance(layer, MultiHeadAttention):
+            # Keras' MHA keeps each projection in an EinsumDense sublayer of its own, and
+            # writes the (empty) groups of its dropout and softmax sublayers too.
+            found.append((f"{where}/vars", layer.name, []))
+            found.append((f"{where}/_dropout_layer/vars", "dropout", []))
+            found.append((f"{where}/_softmax/vars", "softmax", []))
+            for part, folder in _MHA_SUBLAYERS.items():
+                found.append((f"{where}/{folder}/vars", part,
+                              [v for v in variables if v[0].split("/")[-2] == part]))
         else:
             found.append((f"{where}/vars", layer.name, variables))
     return found
