@@ -219,7 +219,10 @@ def _config_seed(seed: Any) -> int | None:
             raise ValueError(f"seed={seed!r} is not a serialized SeedGenerator: unknown "
                              f"keys {sorted(map(str, unknown))}")
         inner = seed.get("config")
-        if not isinstance(inner, dict) or "seed" not in inner:
+        if inner is not None and not isinstance(inner, dict):
+            raise TypeError(f"seed={seed!r}: the 'config' of a serialized SeedGenerator must "
+                            f"be a dict, got {type(inner).__name__}")
+        if inner is None or "seed" not in inner:
             raise ValueError(f"seed={seed!r}: a serialized SeedGenerator holds its seed as "
                              "{'config': {'seed': ...}}; pass an integer seed, or None for "
                              "an unseeded initializer")
