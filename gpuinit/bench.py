@@ -149,26 +149,45 @@ def default_sizes(dev: Device) -> list[int]:
 
 
 def sampling_rows(dev: Device, sizes: list[int], repeat: int,
-                  report: Callable[[dict], None] | None = None) -> tuple[list[dict], dict]:
+                  report: Callable[[dict], None] | None = None,
+                  progress: Callable[[str], None] | None = None) -> tuple[list[dict], dict]:
     """Return (rows, cold): one row per (size, distribution, dtype) with Gelem/s, the
     fraction of fill bandwidth, the extra device bytes and {peer: peer time / ours};
     cold maps (distribution, dtype) to the first call's seconds.  ``report(row)`` is
-    called after each row (progress)."""
+    called after each row, and ``progress(text)`` before each step that may take long
+    (a first call, a compile, a row's timings), saying what it is about to do."""
     xp = array_module(dev)
     run = timer(dev)
     rows: list[dict] = []
     cold: dict = {}
+    say = progress if progress is not None else (lambda text: None)
     if dev.is_cuda:
         import cupy
     for log2 in sizes:
         n = 1 << log2
         for dist, dtype, out, ours, peers in _cases(dev, n, xp):
             if (dist, dtype) not in cold:
+                say(f"{dist} {dtype}: first call (cold: it may compile a kernel or load "
+                    "it from the cache)")
                 start = time.perf_counter()
                 ours()
                 if dev.is_cuda:
                     cupy.cuda.Device().synchronize()
                 cold[(dist, dtype)] = time.perf_counter() - start
+                if not dev.is_cuda:
+                    # The first call of a small output took NumPy or the one-core loop:
+                    # compile (or load) the parallel loop now, announced, not inside
+                    # the timings below.
+                    from .kernels.cpu import compiled_loops_only
+
+                    say(f"{dist} {dtype}: compiling the parallel CPU loop (seconds; "
+                        "cached on disk)")
+                    with compiled_loops_only():
+                        ours()
+            names = ", ".join(peers) if peers else "no peer"
+            runs = "1 run" if repeat == 1 else f"{repeat} runs"
+            say(f"{dist} {dtype} 2^{log2}: timing a fill, gpuinit and {names} "
+                f"({runs} each)")
             fill_s = run(lambda o=out: o.fill(0), repeat)
             if dev.is_cuda:
                 # The pool keeps freed blocks: what it holds after the runs, beyond what it
@@ -221,23 +240,46 @@ def _peers(row: dict) -> str:
                      for k, v in row["peers"].items()) or "-"
 
 
-def print_table(rows: list[dict], title: str) -> None:
-    """Print the rows as a table: a ``rich`` table when rich is installed, else plain text."""
-    header = ["distribution", "dtype", "n", "Gelem/s", "of fill bw", "peers (time ratio)"]
+# The printed table's short column names of the peers (the markdown file has the full ones).
+PEER_COLUMNS = {"numpy default_rng": "numpy", "cupy.random": "cupy", "cupy default_rng": "cupy rng",
+                "torch": "torch"}
+# The width the printed table keeps to: a terminal's default, without wrapping.
+TABLE_WIDTH = 80
+
+
+def table_lines(rows: list[dict], title: str) -> list[str]:
+    """Return the printed table of :func:`sampling_rows`'s rows as plain lines of at most
+    :data:`TABLE_WIDTH` characters (for any number of rows and the peers of the CPU or of
+    a GPU): one column per peer, holding peer time / gpuinit time, and a legend."""
+    peers = list(dict.fromkeys(k for r in rows for k in r["peers"]))
+    header = ["distribution", "dtype", "n", "Gelem/s", "fill", *(
+        PEER_COLUMNS.get(k, k[:8]) for k in peers)]
     cells = [[r["dist"], r["dtype"], f"2^{r['log2']}", f"{r['gelem']:.3f}",
-              f"{r['bw_frac']:.0%}", _peers(r)] for r in rows]
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
-        print(title)
-        for line in [header, *cells]:
-            print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)))
-        return
-    table = Table(title=title)
-    for i, h in enumerate(header):
-        table.add_column(h, justify="right" if 2 <= i <= 4 else "left")
-    for c in cells:
-        table.add_row(*c)
-    Console().print(table)
+              f"{r['bw_frac']:.0%}", *(_ratio(r["peers"], k) for k in peers)] for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    right = set(range(2, len(header)))
+
+    def line(values):
+        return "  ".join(v.rjust(w) if i in right else v.ljust(w)
+                         for i, (v, w) in enumerate(zip(values, widths, strict=True))).rstrip()
+
+    legend = ["fill: the fraction of a plain fill's bandwidth; "
+              f"{', '.join(PEER_COLUMNS.get(k, k[:8]) for k in peers) or 'peers'}:",
+              "peer time / gpuinit time (> 1: gpuinit is faster)"]
+    lines = [title, line(header), "  ".join("-" * w for w in widths),
+             *(line(c) for c in cells), *legend]
+    return [text if len(text) <= TABLE_WIDTH else text[:TABLE_WIDTH - 3] + "..."
+            for text in lines]
+
+
+def _ratio(peers: dict, name: str) -> str:
+    if name not in peers:
+        return "-"
+    value = peers[name]
+    return "refused" if value is None else f"{value:.2f}x"
+
+
+def print_table(rows: list[dict], title: str) -> None:
+    """Print the rows as a table that fits :data:`TABLE_WIDTH` columns (the markdown file
+    of :func:`sampling_markdown` has every column in full)."""
+    print("\n".join(table_lines(rows, title)), flush=True)

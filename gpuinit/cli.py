@@ -213,9 +213,21 @@ def compile_kernels(dev_spec: str = "auto", dtypes=KERNEL_DTYPES,
 
 
 def _numba_cache_dir() -> str:
-    from numba.core import config
+    """Return the folder Numba caches gpuinit's compiled loops in: NUMBA_CACHE_DIR's
+    subfolder when it is set, else ``gpuinit/kernels/__pycache__`` (or Numba's user-wide
+    cache when that folder cannot be written), as Numba itself resolves it."""
+    try:
+        from .kernels import cpu
 
-    return config.CACHE_DIR or "next to the package (or the user cache if read-only)"
+        return str(cpu.serial_fill._cache._cache_path)
+    except Exception:  # an internal numba API changed: the documented locations
+        from numba.core import config
+
+        from . import kernels
+
+        if config.CACHE_DIR:
+            return str(config.CACHE_DIR)
+        return str(Path(kernels.__file__).resolve().parent / "__pycache__")
 
 
 def model_demo(preset: str, dtype: str = "float32", progress=None,
@@ -257,6 +269,24 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+# What ``gpuinit compile --ptx`` needs, and where it comes from.
+PTX_EXTRAS = ('pip install "gpuinit[cuda13]" (CUDA 13 drivers and toolkits), '
+              '"gpuinit[cuda12]" (CUDA 12), or "gpuinit[static]" (NVVM with ptxas and '
+              'cuobjdump, no GPU needed)')
+
+
+def check_numba_cuda() -> None:
+    """Raise ImportError saying which extra to install when the numba-cuda distribution is
+    missing: Numba's own deprecated ``numba.cuda`` would otherwise be imported and fail
+    with a confusing signature error."""
+    try:
+        metadata.version("numba-cuda")
+    except metadata.PackageNotFoundError:
+        raise ImportError("compile --ptx needs numba-cuda (the CUDA target of Numba, with "
+                          "NVVM from pip), which is not installed; Numba's bundled "
+                          f"numba.cuda cannot compile gpuinit's kernels: {PTX_EXTRAS}") from None
+
+
 def parse_initializer(text: str):
     """Return the initializer of a string id or a JSON config ('{"class_name": ...}')."""
     import json
@@ -277,8 +307,9 @@ BENCH_DIR = "gpuinit-bench"
 
 
 def bench(dev_spec: str, sizes: list[int] | None, repeat: int, out: str | None = None) -> str:
-    """Run the sampling benchmark on ``dev_spec``, print its table (rich when installed) and
-    write ``out/<device>.md`` (``out`` defaults to ``./gpuinit-bench``); returns the absolute
+    """Run the sampling benchmark on ``dev_spec``, announcing each step on stderr as it
+    starts, print its table (at most 80 columns) and write the full table to
+    ``out/<device>.md`` (``out`` defaults to ``./gpuinit-bench``); returns the absolute
     path written."""
     from . import bench as suite
 
@@ -288,15 +319,21 @@ def bench(dev_spec: str, sizes: list[int] | None, repeat: int, out: str | None =
     total = len(sizes) * len(suite.DISTRIBUTIONS) * len(suite.DTYPES)
     count = 0
 
+    def progress(text):  # before each compile or timing step: no silent minutes
+        print(f"[{count + 1}/{total}] {text} ...", file=sys.stderr, flush=True)
+
     def report(row):
         nonlocal count
         count += 1
         print(f"[{count}/{total}] {row['dist']} {row['dtype']} 2^{row['log2']}: "
               f"{row['gelem']:.3f} Gelem/s", file=sys.stderr, flush=True)
 
-    rows_done, cold = suite.sampling_rows(dev, sizes, repeat, report=report)
-    suite.print_table(rows_done, f"gpuinit sampling on {suite.device_label(dev)} "
-                                 "(peers: time ratio, > 1 means gpuinit is faster)")
+    print(f"gpuinit bench on {dev}: {total} cases ({len(sizes)} sizes x "
+          f"{len(suite.DISTRIBUTIONS)} distributions x {len(suite.DTYPES)} dtypes), "
+          f"median of {repeat} runs", file=sys.stderr, flush=True)
+    rows_done, cold = suite.sampling_rows(dev, sizes, repeat, report=report,
+                                          progress=progress)
+    suite.print_table(rows_done, f"gpuinit sampling on {suite.device_label(dev)}")
     path = suite.write_results(out, suite.device_label(dev),
                                suite.sampling_markdown(dev, rows_done, cold, repeat))
     return str(path.resolve())
@@ -332,8 +369,11 @@ def plot(init_text: str, shape: tuple[int, ...], out: str, *, seed: int, dtype: 
     law = law_of(init, shape)  # before sampling: initializers without a law fail fast
     samples = init(shape, dtype=dtype, device=dev_spec, seed=seed)
     host = samples.get() if hasattr(samples, "get") else samples
-    written = plot_samples(host, law, target, title=f"{init!r} {shape} {dtype}", bins=bins)
-    return f"wrote {written}: {law.name}, mean {law.mean:.4g}, std {law.std:.4g}, seed {seed}"
+    own = getattr(init, "seed", None)  # an initializer's own seed wins over seed=
+    used = own if isinstance(own, int) else seed
+    label = repr(init).replace("seed=None", f"seed={used}")
+    written = plot_samples(host, law, target, title=f"{label} {shape} {dtype}", bins=bins)
+    return f"wrote {written}: {law.name}, mean {law.mean:.4g}, std {law.std:.4g}, seed {used}"
 
 
 # The named schemes that need no options (gpuinit.schemes; not imported here, which needs torch).
@@ -370,12 +410,63 @@ def check_torch_out(out: str) -> str:
     return suffix
 
 
+def parse_scheme_options(items: list[str] | None) -> dict[str, Any]:
+    """Return the options of ``--scheme-option KEY=VALUE`` arguments: each VALUE is read
+    as JSON when it is JSON (true, false, null, numbers, lists, objects, "quoted"
+    strings), else kept as the string written.  ValueError for an item without
+    ``KEY=`` and for a key given twice."""
+    import json
+
+    options: dict[str, Any] = {}
+    for item in items or ():
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--scheme-option {item!r}: write KEY=VALUE, e.g. std=0.02 or "
+                             "method=llama")
+        if key in options:
+            raise ValueError(f"--scheme-option: {key!r} is given twice")
+        try:
+            options[key] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key] = text
+    return options
+
+
+def resolve_torch_device(dev_spec: str) -> str:
+    """Return the torch device of ``init-torch --device``: "auto" is "cuda" when torch sees
+    a GPU and gpuinit can use it (:func:`gpuinit.cuda_available`), else "cpu"; any other
+    name is returned as given."""
+    if dev_spec.strip().lower() != "auto":
+        return dev_spec
+    import torch
+
+    return "cuda" if torch.cuda.is_available() and cuda_available() else "cpu"
+
+
+@contextlib.contextmanager
+def _current_directory_importable():
+    """Put the current directory first on sys.path for the block, as ``python -m`` does, so
+    that ``mypkg.models:gpt`` imports from where the command runs; restored after."""
+    cwd = os.getcwd()
+    sys.path.insert(0, cwd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(cwd)  # the first occurrence: the one inserted
+
+
 def init_torch(target: str, *, dev_spec: str, seed: int, scheme: str, out: str | None,
-               kwargs_json: str | None, describe: bool = False) -> str:
+               kwargs_json: str | None, describe: bool = False,
+               scheme_options: dict[str, Any] | None = None) -> str:
     """Build ``MODULE:FACTORY`` on the meta device, materialize it on ``dev_spec`` with
     gpuinit and save it to ``out`` (safetensors, or NumPy's ``.npz`` when ``out`` ends in
     ``.npz``); returns the report.  ``out`` is checked (:func:`check_torch_out`) before
-    anything is imported or built.  With ``describe`` it returns the plan's table
+    anything is imported or built.  MODULE is imported with the current directory first
+    on sys.path, as ``python -m`` would.  ``dev_spec`` "auto" is resolved by
+    :func:`resolve_torch_device`.  ``scheme_options`` (when not empty) makes the scheme
+    ``(scheme, scheme_options)``.  With ``describe`` it returns the plan's table
     (:func:`gpuinit.torch.describe`) instead and allocates, initializes and saves
     nothing."""
     import importlib
@@ -399,19 +490,22 @@ def init_torch(target: str, *, dev_spec: str, seed: int, scheme: str, out: str |
         raise ValueError(f"--kwargs is not valid JSON: {exc}") from None
     if not isinstance(kwargs, dict):
         raise ValueError("--kwargs must be a JSON object")
-    factory = importlib.import_module(module_name)
-    for part in factory_name.split("."):
-        factory = getattr(factory, part)
-    with torch.device("meta"):
-        model = factory(**kwargs)
+    plan = (scheme, dict(scheme_options)) if scheme_options else scheme
+    with _current_directory_importable():
+        factory = importlib.import_module(module_name)
+        for part in factory_name.split("."):
+            factory = getattr(factory, part)
+        with torch.device("meta"):
+            model = factory(**kwargs)
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"{target} returned {type(model).__name__}, not a torch.nn.Module")
     if describe:
         from .torch import describe as describe_plan
 
-        return str(describe_plan(model, scheme=scheme))
+        return str(describe_plan(model, scheme=plan))
+    dev_spec = resolve_torch_device(dev_spec)
     start = time.perf_counter()
-    materialize(model, dev_spec, seed=seed, scheme=scheme, progress=ProgressBar())
+    materialize(model, dev_spec, seed=seed, scheme=plan, progress=ProgressBar())
     if dev_spec.startswith("cuda"):
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - start
@@ -425,8 +519,10 @@ def init_torch(target: str, *, dev_spec: str, seed: int, scheme: str, out: str |
         if out_format == ".npz":
             npz.write(out, entries)
         else:
-            safetensors.write(out, entries, {"format": "pt", "gpuinit_seed": str(seed),
-                                             "gpuinit_scheme": scheme})
+            header = {"format": "pt", "gpuinit_seed": str(seed), "gpuinit_scheme": scheme}
+            if scheme_options:
+                header["gpuinit_scheme_options"] = json.dumps(scheme_options, sort_keys=True)
+            safetensors.write(out, entries, header)
         report += f"; saved to {out}"
     return report
 
@@ -438,20 +534,65 @@ def _host_array(tensor):
     return numpy_view(tensor.detach().to("cpu").contiguous())
 
 
+# What --help prints: plain text (the module's docstring is for readers of the code).
+DESCRIPTION = """\
+gpuinit: neural-network initializers that allocate and fill on the GPU, or on
+the CPU without one. Run "gpuinit COMMAND --help" for a command's options.
+
+Exit codes: 0 success; 1 the work failed (one line "gpuinit COMMAND: error:
+..." on stderr: an unknown initializer, a module that cannot be imported, a
+device that is not there, too little memory); 2 bad command-line usage."""
+
+COMMAND_HELP = {
+    "info": ("versions, devices and why CUDA is or is not usable",
+             "Print the versions of gpuinit and its dependencies, the devices, and why "
+             "CUDA is or is not usable."),
+    "demo": ("initialize large tensors and time them",
+             "Make large uniform, normal and truncated normal tensors on the best device, "
+             "timing the first call (which compiles its kernel) and warm calls, then build "
+             "a GPT-style parameter stack."),
+    "bench": ("time the sampling kernels against the installed peers; write a table",
+              "Time gpuinit's sampling against NumPy, torch and CuPy (those installed), "
+              "print a table that fits 80 columns and write the full table as markdown. "
+              "A line on stderr announces each step; the defaults take minutes on a CPU "
+              "(use --sizes 20 --repeat 3 for a quick look)."),
+    "plot": ("histogram of an initializer's samples over its exact density (PNG)",
+             "Sample an initializer and draw the histogram over its exact density "
+             "(needs matplotlib: pip install \"gpuinit[plot]\")."),
+    "compile": ("compile and cache every fill kernel now, not on first use",
+                "Compile every fill kernel now and cache it on disk (the folder is "
+                "printed), so that later processes do not pay for it; with --ptx, "
+                "compile the CUDA kernels to PTX files without a GPU (needs "
+                "numba-cuda: pip install \"gpuinit[cuda13]\", \"gpuinit[cuda12]\" or "
+                "\"gpuinit[static]\")."),
+    "init-torch": ("build a torch model on the meta device, materialize it with gpuinit, "
+                   "save it as safetensors",
+                   "Build MODULE:FACTORY on torch's meta device (no memory), allocate and "
+                   "initialize it with gpuinit on the device, and save it. MODULE is "
+                   "imported with the current directory on the import path, as "
+                   "python -m does. Needs torch."),
+}
+
+
+def _add_command(commands, name: str) -> argparse.ArgumentParser:
+    short, long = COMMAND_HELP[name]
+    return commands.add_parser(name, help=short, description=long)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gpuinit`` console script."""
-    parser = argparse.ArgumentParser(prog="gpuinit", description=__doc__)
+    parser = argparse.ArgumentParser(prog="gpuinit", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"gpuinit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("info", help="versions, devices and why CUDA is or is not usable")
-    demo_parser = commands.add_parser("demo", help="initialize large tensors and time them")
+    _add_command(commands, "info")
+    demo_parser = _add_command(commands, "demo")
     demo_parser.add_argument("--log2-size", type=int, default=24,
                              help="elements per tensor as a power of two (default 24)")
     demo_parser.add_argument("--model", default="gpt2-small",
                              help="GPT-style parameter stack to build: tiny, gpt2-small "
                                   "(default), gpt2-medium, gpt2-xl, 7b, or none")
-    bench_parser = commands.add_parser(
-        "bench", help="time the sampling kernels against the installed peers; write a table")
+    bench_parser = _add_command(commands, "bench")
     bench_parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
     bench_parser.add_argument("--sizes", default=None,
                               help="log2 sizes, e.g. 20,25 (default 20,25 CPU; 20-28 GPU)")
@@ -459,8 +600,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_parser.add_argument("--out", default=None,
                               help=f"folder of the markdown results (default ./{BENCH_DIR}; "
                                    "benchmarks/results holds the committed tables)")
-    plot_parser = commands.add_parser(
-        "plot", help="histogram of an initializer's samples over its exact density (PNG)")
+    plot_parser = _add_command(commands, "plot")
     plot_parser.add_argument("init", metavar="INIT",
                              help='an initializer id ("he_normal") or a JSON config')
     plot_parser.add_argument("--shape", required=True, help="e.g. 784,256 (Keras layout)")
@@ -469,11 +609,11 @@ def main(argv: list[str] | None = None) -> int:
                                   "an extension; the report names the file written)")
     plot_parser.add_argument("--seed", type=int, default=0,
                              help="seed of the samples (default 0: the same figure every run)")
-    plot_parser.add_argument("--dtype", default="float32")
-    plot_parser.add_argument("--device", default="auto")
-    plot_parser.add_argument("--bins", type=int, default=200)
-    compile_parser = commands.add_parser(
-        "compile", help="compile and cache every fill kernel now, not on first use")
+    plot_parser.add_argument("--dtype", default="float32", help="default float32")
+    plot_parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto "
+                             "(default: CUDA when usable, else cpu)")
+    plot_parser.add_argument("--bins", type=int, default=200, help="default 200")
+    compile_parser = _add_command(commands, "compile")
     compile_parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
     compile_parser.add_argument("--dtypes", default=",".join(KERNEL_DTYPES),
                                 help="comma-separated (default: all four float dtypes)")
@@ -482,15 +622,23 @@ def main(argv: list[str] | None = None) -> int:
                                      "(e.g. sm_90) with no GPU, into --out")
     compile_parser.add_argument("--out", default=None,
                                 help="with --ptx: the folder for <name>.ptx and index.json")
-    torch_parser = commands.add_parser(
-        "init-torch", help="build a torch model on the meta device, materialize it with "
-                           "gpuinit, save it as safetensors")
+    torch_parser = _add_command(commands, "init-torch")
     torch_parser.add_argument("target", metavar="MODULE:FACTORY",
                               help="a callable returning an nn.Module, e.g. mypkg.models:gpt")
-    torch_parser.add_argument("--device", default="cuda", help="cuda (default), cuda:1 or cpu")
-    torch_parser.add_argument("--seed", type=int, default=0)
+    torch_parser.add_argument("--device", default="auto",
+                              help="auto (default: cuda when torch sees a GPU and gpuinit "
+                                   "can use it, else cpu), cpu, cuda or cuda:1")
+    torch_parser.add_argument("--seed", type=int, default=0, help="default 0")
     torch_parser.add_argument("--scheme", default="torch", choices=TORCH_SCHEMES,
-                              help="initialization scheme (default torch); see gpuinit.schemes")
+                              metavar="SCHEME",
+                              help="initialization scheme: " + ", ".join(TORCH_SCHEMES) +
+                                   " (default torch; see the README's Schemes)")
+    torch_parser.add_argument("--scheme-option", action="append", default=None,
+                              metavar="KEY=VALUE",
+                              help="an option of the scheme (repeat it for several), "
+                                   "e.g. method=llama or std=0.02; VALUE is read as JSON "
+                                   'when it is JSON (true, 0.5, {"*.bias": "zeros"}), else '
+                                   "as a string")
     torch_parser.add_argument("--describe", action="store_true",
                               help="print the plan (tensor, shape, role, law, std, bounds) and "
                                    "exit without initializing anything")
@@ -556,6 +704,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         else:
             if args.out is None:
                 parser.error("--ptx needs --out DIR")
+            check_numba_cuda()
             from . import ptx
 
             index = ptx.export_ptx(args.ptx, args.out, dtypes=dtypes,
@@ -567,8 +716,13 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(plot(args.init, parse_shape(args.shape), args.out, seed=args.seed,
                    dtype=args.dtype, dev_spec=args.device, bins=args.bins))
     else:
+        try:
+            options = parse_scheme_options(args.scheme_option)
+        except ValueError as exc:
+            parser.error(str(exc))
         print(init_torch(args.target, dev_spec=args.device, seed=args.seed, scheme=args.scheme,
-                         out=args.out, kwargs_json=args.kwargs, describe=args.describe))
+                         out=args.out, kwargs_json=args.kwargs, describe=args.describe,
+                         scheme_options=options))
     return 0
 
 
