@@ -47,6 +47,7 @@ def _python(script, *args):
     return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
 
 
+@pytest.mark.slow  # two fresh processes that import Keras and torch
 def test_a_keras_model_using_gpuinit_only_initializers_saves_and_loads(tmp_path):
     path = str(tmp_path / "model.keras")
     _python(_SAVE, path)

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+# Each block runs in a fresh process (seconds each): run after the suite by .ci/run.
+pytestmark = pytest.mark.slow
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 # Optional packages a block may need, by the module it imports (gpuinit's own adapters
