@@ -21,7 +21,8 @@ from gpuinit.schemes import SCHEMES  # noqa: E402
 from gpuinit.schemes.options import BOOL, COUNT, POSITIVE, Constraint, check_option  # noqa: E402
 from gpuinit.torch import describe, init_module, materialize  # noqa: E402
 
-NAMED = ("megatron", "olmo", "olmo_core", "neox", "deepnet", "t-fixup", "mup")
+NAMED = ("megatron", "olmo", "olmo_core", "neox", "deepnet", "t-fixup", "mup", "torchtitan",
+         "litgpt")
 
 
 def llama(d=8, layers=2, vocab=16, ff=16, bias=False):

@@ -66,7 +66,7 @@ class Scheme:
 REQUIRED = object()
 SCHEMES: dict[str, Scheme] = {}
 _ORDER = ("torch", "gpt2", "llama", "hf", "megatron", "olmo", "olmo_core", "neox", "deepnet",
-          "t-fixup", "mup")
+          "t-fixup", "mup", "torchtitan", "litgpt")
 
 
 def register(scheme: Scheme) -> Scheme:
