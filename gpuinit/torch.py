@@ -405,6 +405,19 @@ def describe(model: nn.Module, scheme: Any = "torch"):
     return describe_plan(model, scheme)
 
 
+def verify(model: nn.Module, scheme: Any = "torch", *, seed: int | None = None):
+    """Return how plausible ``model``'s values are under ``scheme``'s laws, writing
+    nothing: a :class:`gpuinit.schemes.verify.VerifyReport`, one row per tensor of the
+    plan :func:`describe` prints (NaN/inf, never-written memory, bounds, constants
+    exactly, mean and std against the law's by their sampling error), ``report.ok``
+    True when no tensor is flagged; with ``seed``, each tensor is also compared bit for
+    bit with gpuinit's fill for that seed.  See :mod:`gpuinit.schemes.verify`.
+    """
+    from .schemes.verify import verify_model
+
+    return verify_model(model, scheme, seed=seed)
+
+
 def _check_covered(model: nn.Module, plan: dict[str, Fill], exempt: Collection[str]) -> None:
     """Raise ValueError naming the tensors of ``model`` that neither ``plan`` nor
     ``exempt`` covers; returns None when there are none."""

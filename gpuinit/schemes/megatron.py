@@ -18,28 +18,101 @@ or ``mup_width_mult``; 1 without ``use_mup``):
 - attn_out, mlp_out: N(0, σ/√(k·L)) — with MuP N(0, σ/(√(k·L)·√m))
 - readout (untied): N(0, σ) — with MuP N(0, σₑ)
 - norm: 1 (0 with ``zero_centered_gamma``, Megatron's --apply-layernorm-1p); bias: 0
+
+Megatron-core's own module names are found without a ``roles`` option (see
+:mod:`.roles`): ``embedding.word_embeddings`` (VocabParallelEmbedding),
+``embedding.position_embeddings``, ``decoder.layers.N.self_attention.linear_qkv``
+(with ``layer_norm_weight``/``_bias`` when TE fuses the input norm into it),
+``self_attention.linear_proj`` (scaled), ``mlp.linear_fc1``, ``mlp.linear_fc2``
+(scaled), ``input_layernorm``, ``pre_mlp_layernorm``, ``decoder.final_layernorm``,
+``output_layer``, and the multi-latent and cross attention projections.
+
+A model holding Megatron-core's ``TransformerConfig`` as ``model.config`` (GPTModel,
+MambaModel, a pipeline stage of either) gives the options left unset: ``std`` its
+``init_method_std``, ``embedding_std`` its ``embedding_init_method_std``,
+``num_layers`` its ``num_layers`` (the whole model's, as Megatron scales by it on
+every pipeline stage), ``multiplier`` 1 when ``is_hybrid_model`` (an ``embedding_std``
+equal to the config's ``init_method_std`` is its default, so a ``std`` option sets
+both, as in Megatron); and its
+``layernorm_zero_centered_gamma`` turns ``zero_centered_gamma`` on (the gain is
+stored zero-centered by the model's forward).  A custom ``init_method`` callable in
+the config is not read: give its law with ``overrides``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Collection
+from typing import Any
 
 from torch import nn
 
 from .common import norm_or_bias, role_rules
 from .laws import Constant, Normal
-from .options import BOOL, COUNT_OR_NONE, MAPPING_OR_NONE, POSITIVE, POSITIVE_OR_NONE
+from .options import (
+    BOOL,
+    COUNT,
+    COUNT_OR_NONE,
+    MAPPING_OR_NONE,
+    POSITIVE,
+    POSITIVE_OR_NONE,
+    check_option,
+)
 from .registry import Scheme, register
 from .roles import analyze, depth, hidden_size
 
-DEFAULTS = {"std": 0.02, "embedding_std": None, "num_layers": None, "multiplier": 2.0,
+DEFAULTS = {"std": None, "embedding_std": None, "num_layers": None, "multiplier": None,
             "use_mup": False, "mup_base_hidden_size": None, "mup_width_mult": None,
             "zero_centered_gamma": False, "roles": None}
-CHECKS = {"std": POSITIVE, "embedding_std": POSITIVE_OR_NONE, "num_layers": COUNT_OR_NONE,
-          "multiplier": POSITIVE, "use_mup": BOOL, "mup_base_hidden_size": COUNT_OR_NONE,
+CHECKS = {"std": POSITIVE_OR_NONE, "embedding_std": POSITIVE_OR_NONE,
+          "num_layers": COUNT_OR_NONE, "multiplier": POSITIVE_OR_NONE, "use_mup": BOOL,
+          "mup_base_hidden_size": COUNT_OR_NONE,
           "mup_width_mult": POSITIVE_OR_NONE, "zero_centered_gamma": BOOL,
           "roles": MAPPING_OR_NONE}
+
+
+STD, MULTIPLIER = 0.02, 2.0  # Megatron's init_method_std and scaled init's multiplier
+
+
+def megatron_config(model: nn.Module) -> Any:
+    """Return ``model.config`` when it is a config of Megatron-core (its class defined
+    under the ``megatron`` package: TransformerConfig and its subclasses), else None."""
+    config = getattr(model, "config", None)
+    module = getattr(type(config), "__module__", "") or ""
+    return config if module == "megatron" or module.startswith("megatron.") else None
+
+
+def _from_config(config: Any, field: str, constraint) -> Any:
+    """Return ``config.<field>`` checked against ``constraint`` (None when the config has
+    no such field or leaves it None); TypeError/ValueError naming the field."""
+    value = getattr(config, field, None)
+    if value is None:
+        return None
+    return check_option("megatron", f"model.config.{field}", value, constraint)
+
+
+def config_options(model: nn.Module, options: dict) -> dict:
+    """Return ``options`` with the ones left None (std, embedding_std, num_layers,
+    multiplier) read off a Megatron-core ``model.config`` (see the module docstring),
+    then Megatron's defaults: std 0.02, multiplier 2."""
+    options = dict(options)
+    config = megatron_config(model)
+    if config is not None:
+        std = _from_config(config, "init_method_std", POSITIVE)
+        embedding_std = _from_config(config, "embedding_init_method_std", POSITIVE)
+        if options["std"] is not None and embedding_std == std:
+            embedding_std = None  # the config's follows its std; the option's std wins
+        read = {"std": std, "embedding_std": embedding_std,
+                "num_layers": _from_config(config, "num_layers", COUNT),
+                "multiplier": (1.0 if _from_config(config, "is_hybrid_model", BOOL) else None)}
+        for key, value in read.items():
+            if options[key] is None:
+                options[key] = value
+        if _from_config(config, "layernorm_zero_centered_gamma", BOOL):
+            options["zero_centered_gamma"] = True
+    options["std"] = STD if options["std"] is None else options["std"]
+    options["multiplier"] = MULTIPLIER if options["multiplier"] is None else options["multiplier"]
+    return options
 
 
 def width_multiplier(scheme: str, model: nn.Module, infos, base_hidden, width_mult) -> float:
@@ -59,6 +132,7 @@ def width_multiplier(scheme: str, model: nn.Module, infos, base_hidden, width_mu
 def megatron_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
     """Return {tensor name: Rule} of Megatron-LM's init (see the module docstring);
     ``options`` are checked against :data:`CHECKS` already."""
+    options = config_options(model, options)
     sigma, multiplier = options["std"], options["multiplier"]
     sigma_e = sigma if options["embedding_std"] is None else options["embedding_std"]
     infos = analyze(model, options["roles"])

@@ -7,6 +7,10 @@ OLMo, ``w_out`` under ``attention`` in OLMo-core, ``linear_proj`` in Megatron
 core and ``out_proj`` in torch's ``nn.MultiheadAttention``.  :func:`analyze`
 returns, for every parameter and buffer, its role and its place (block index,
 encoder or decoder stack, fan-in); a user's ``{pattern: role}`` map comes first.
+Some roles come from the module's class: Megatron-core's ``VocabParallelEmbedding``
+is an embedding table, and in a norm fused ahead of a linear (Transformer Engine's
+``LayerNormLinear``, Megatron-core's ``TELayerNormColumnParallelLinear``) ``weight``
+is the linear's and ``layer_norm_weight`` / ``layer_norm_bias`` the norm's.
 """
 
 from __future__ import annotations
@@ -44,11 +48,13 @@ RESIDUAL_ROLES = ("attn_out", "mlp_out")
 # The last component of a module's name, lower case, in HF, Megatron (legacy and core),
 # nanoGPT, OLMo, OLMo-core, Meta's Llama, fairseq/torchscale and torch.
 _BY_NAME = {
-    "attn_q": {"q_proj", "query", "wq", "w_q", "q", "to_q", "q_lin", "linear_q"},
+    "attn_q": {"q_proj", "query", "wq", "w_q", "q", "to_q", "q_lin", "linear_q", "linear_q_proj",
+               "linear_q_down_proj", "linear_q_up_proj"},
     "attn_k": {"k_proj", "key", "wk", "w_k", "k", "to_k", "k_lin", "linear_k"},
     "attn_v": {"v_proj", "value", "wv", "w_v", "v", "to_v", "v_lin", "linear_v"},
     "attn_qkv": {"c_attn", "qkv_proj", "query_key_value", "qkv", "att_proj", "wqkv", "w_qkv",
-                 "linear_qkv", "w_pack", "to_qkv", "in_proj"},
+                 "linear_qkv", "w_pack", "to_qkv", "in_proj", "linear_kv", "linear_kv_down_proj",
+                 "linear_kv_up_proj"},
     "attn_out": {"o_proj", "out_proj", "attn_out", "linear_proj", "out_lin", "to_out", "o"},
     "mlp_in": {"c_fc", "fc1", "fc_in", "dense_h_to_4h", "ff_proj", "linear_fc1", "linear1",
                "lin1", "gate_up_proj", "wi"},
@@ -61,6 +67,9 @@ _BY_NAME = {
 _ROLE_OF = {name: role for role, names in _BY_NAME.items() for name in names}
 _POSITIONS = {"wpe", "position_embeddings", "embed_positions", "pos_embed", "pos_embedding",
               "position_embedding"}
+# Embedding tables that are not nn.Embedding: Megatron-core's tensor_parallel
+# VocabParallelEmbedding (embedding.word_embeddings) and fairscale's ParallelEmbedding.
+_EMBEDDING_CLASSES = {"VocabParallelEmbedding", "ParallelEmbedding"}
 # Names whose role depends on the module they sit in (attention or MLP).
 _RESIDUAL_BY_CONTEXT = {"c_proj", "dense", "proj", "w_out", "wo", "out", "ff_out"}
 _ATTENTION_CONTEXT = {"attn", "attention", "self_attn", "self_attention", "selfattention",
@@ -158,6 +167,14 @@ def linear_role(module_name: str, module: nn.Module) -> str:
     return "linear"
 
 
+def _fused_norm_linear(module: nn.Module) -> bool:
+    """True for a norm fused ahead of a linear layer in one module: Transformer Engine's
+    LayerNormLinear and Megatron-core's TELayerNormColumnParallelLinear (``linear_qkv``
+    and ``mlp.linear_fc1`` of the TE layer spec), whose ``weight`` is the linear's and
+    ``layer_norm_weight`` / ``layer_norm_bias`` the norm's."""
+    return _is_linear(module) and "Norm" in type(module).__name__
+
+
 def _fan_in(module: nn.Module, attr: str, shape: tuple[int, ...]) -> int | None:
     if len(shape) < 2:
         return None
@@ -173,12 +190,17 @@ def tensor_role(module_name: str, module: nn.Module, attr: str, is_parameter: bo
         return "buffer"
     if attr == "bias" or attr.endswith("_bias"):
         return "bias"
+    if _fused_norm_linear(module):
+        if attr == "layer_norm_weight":
+            return "norm"
+        return linear_role(module_name, module) if attr == "weight" else None
     if is_norm(module):
         return "norm" if attr == "weight" else None
     if isinstance(module, nn.MultiheadAttention):
         return {"in_proj_weight": "attn_qkv", "q_proj_weight": "attn_q",
                 "k_proj_weight": "attn_k", "v_proj_weight": "attn_v"}.get(attr)
-    if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
+    if isinstance(module, (nn.Embedding, nn.EmbeddingBag)) or (
+            attr == "weight" and type(module).__name__ in _EMBEDDING_CLASSES):
         last = module_name.rsplit(".", 1)[-1].lower()
         return "pos_embedding" if last in _POSITIONS else "embedding"
     if attr == "weight" and _is_linear(module):
@@ -243,6 +265,8 @@ def analyze(model: nn.Module, roles: Mapping | None = None) -> dict[str, TensorI
         info.module_role = weights.get((info.module_name, "weight"))
         if isinstance(info.module, nn.MultiheadAttention) and info.attr == "in_proj_bias":
             info.module_role = "attn_qkv"
+        if info.attr == "layer_norm_bias" and _fused_norm_linear(info.module):
+            info.module_role = "norm"  # the fused norm's bias, not the linear's
     return infos
 
 
