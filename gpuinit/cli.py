@@ -378,7 +378,7 @@ def plot(init_text: str, shape: tuple[int, ...], out: str, *, seed: int, dtype: 
 
 # The named schemes that need no options (gpuinit.schemes; not imported here, which needs torch).
 TORCH_SCHEMES = ["torch", "gpt2", "llama", "hf", "megatron", "olmo", "olmo_core", "neox",
-                 "deepnet", "t-fixup"]
+                 "deepnet", "t-fixup", "torchtitan", "litgpt", "torchtune"]
 
 
 # The files init-torch writes, by the extension of --out.

@@ -326,3 +326,14 @@ def test_scheme_options_are_saved_with_the_weights(package_folder, capsys):
     assert meta["gpuinit_scheme"] == "torch"
     assert json.loads(meta["gpuinit_scheme_options"]) == {"overrides": {"*.bias": "ones"}}
     assert (bias == 1).all()
+
+
+def test_init_torch_offers_every_named_scheme_that_needs_no_option():
+    pytest.importorskip("torch")
+    from gpuinit.cli import TORCH_SCHEMES
+    from gpuinit.schemes import SCHEMES
+    from gpuinit.schemes.registry import REQUIRED
+
+    needs_none = [name for name, spec in SCHEMES.items()
+                  if all(v is not REQUIRED for v in spec.defaults.values())]
+    assert set(TORCH_SCHEMES) == set(needs_none)

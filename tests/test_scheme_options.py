@@ -22,7 +22,7 @@ from gpuinit.schemes.options import BOOL, COUNT, POSITIVE, Constraint, check_opt
 from gpuinit.torch import describe, init_module, materialize  # noqa: E402
 
 NAMED = ("megatron", "olmo", "olmo_core", "neox", "deepnet", "t-fixup", "mup", "torchtitan",
-         "litgpt")
+         "litgpt", "torchtune")
 
 
 def llama(d=8, layers=2, vocab=16, ff=16, bias=False):

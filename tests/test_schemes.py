@@ -316,7 +316,8 @@ def test_bad_schemes_and_options_raise_listing_the_valid_ones_and_write_nothing(
 
 def test_every_registered_scheme_is_listed():
     assert scheme_names() == ["torch", "gpt2", "llama", "hf", "megatron", "olmo", "olmo_core",
-                              "neox", "deepnet", "t-fixup", "mup", "torchtitan", "litgpt"]
+                              "neox", "deepnet", "t-fixup", "mup", "torchtitan", "litgpt",
+                              "torchtune"]
 
 
 def test_a_rule_checks_its_rows_before_writing():

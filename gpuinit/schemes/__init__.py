@@ -17,6 +17,7 @@
 "mup"           μP width scaling from base shapes (:mod:`.mup`)
 "torchtitan"    torchtitan's Llama 3 init_weights / param_init (:mod:`.torchtitan`)
 "litgpt"        LitGPT's pretrain initialize_weights (:mod:`.litgpt`)
+"torchtune"     torchtune's models from scratch, LoRA/DoRA (:mod:`.torchtune`)
 ==============  ==============================================================
 
 Role-based schemes find each tensor's role by its name (:mod:`.roles`); the
@@ -31,7 +32,18 @@ underflows, overflows or divides by zero, all before anything is written.
 Each fill is gpuinit's own (:mod:`gpuinit.init`) on the stream of its tensor's name.
 """
 
-from . import deepnet, hf, litgpt, megatron, mup, neox, olmo, presets, torchtitan  # noqa: F401
+from . import (  # noqa: F401
+    deepnet,
+    hf,
+    litgpt,
+    megatron,
+    mup,
+    neox,
+    olmo,
+    presets,
+    torchtitan,
+    torchtune,
+)
 from .describe import PlanTable, describe_plan
 from .laws import Computed, Constant, Law, Normal, Orthogonal, Rule, TruncNormal, Uniform
 from .registry import SCHEMES, Scheme, register, resolve, scheme_names, scheme_plan

@@ -66,7 +66,7 @@ class Scheme:
 REQUIRED = object()
 SCHEMES: dict[str, Scheme] = {}
 _ORDER = ("torch", "gpt2", "llama", "hf", "megatron", "olmo", "olmo_core", "neox", "deepnet",
-          "t-fixup", "mup", "torchtitan", "litgpt")
+          "t-fixup", "mup", "torchtitan", "litgpt", "torchtune")
 
 
 def register(scheme: Scheme) -> Scheme:
