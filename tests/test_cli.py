@@ -69,6 +69,7 @@ def test_usage_errors_exit_2(capsys):
     assert "--dtypes 'float32,int8': choose from" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # compiles every kernel (tens of seconds)
 def test_compile_announces_each_kernel_then_its_seconds(capsys):
     assert main(["compile", "--device", "cpu", "--dtypes", "float32"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -252,6 +253,7 @@ def test_init_torch_progress_in_a_log_has_no_carriage_returns(factory_module, ca
     assert "\r" not in err and "100%" in err
 
 
+@pytest.mark.slow  # compiles every kernel (tens of seconds)
 def test_compile_ptx_writes_every_kernel_and_an_index_without_a_gpu(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     done = subprocess.run([sys.executable, "-m", "gpuinit.cli", "compile", "--ptx", "sm_90",

@@ -17,6 +17,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = r"""
 import json, re
 from gpuinit.kernels import cuda as cuda_kernels
@@ -74,6 +76,7 @@ def _is_power_of_two_immediate(text: str, width: str) -> bool:
     return mantissa == 0 and bits != 0
 
 
+@pytest.mark.slow  # compiles every kernel (tens of seconds)
 def test_every_kernel_compiles_to_ptx_without_a_driver():
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
