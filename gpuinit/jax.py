@@ -196,7 +196,7 @@ def initializer(init: Any) -> Callable:
     by gpuinit's kernels there.  Under ``jax.jit`` (a traced key) it is made on the host
     by ``jax.pure_callback`` from the same seed, the same bits on the CPU (on a GPU the
     truncated normal's inverse-CDF fallback may differ from the eager result within 2
-    ulp, DESIGN.md §3); ``jax.vmap`` over keys runs the callback once per key.
+    ulp, the README's counter contract); ``jax.vmap`` over keys runs the callback once per key.
 
     ValueError for an initializer built with its own ``seed=``, since the key is the
     seed here.

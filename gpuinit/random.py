@@ -2,7 +2,7 @@
 
 Each function validates its arguments, allocates the output once on its device
 (or checks ``out=``), and launches the fill kernel; it never copies through the
-host.  Values obey the counter contract (DESIGN.md §3): a value depends only on
+host.  Values obey the counter contract (README, "How values are made"): a value depends only on
 (seed, stream, flat index in the whole tensor, distribution, parameters, dtype),
 so any block generated with ``offset=`` or ``full_shape=``/``start=`` equals the
 same block of the whole tensor bit for bit.
@@ -89,7 +89,7 @@ def _sample(dist: int, shape, params: tuple, clamp: tuple, *, seed, stream, offs
 def _kernel_law(params: tuple, form: FloatFormat) -> tuple:
     """Return the law's kernel arguments for ``form``.
 
-    The 24-bit formats compute in float32 (DESIGN.md §2): a and b (low and span,
+    The 24-bit formats compute in float32 (FP64 is slow on GPUs): a and b (low and span,
     or mean and std) are rounded to float32 here, once, and the truncation bounds
     (in units of std) rounded inward to float32, which accepts exactly the float32
     deviates that lie inside the float64 bounds.

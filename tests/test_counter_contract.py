@@ -1,4 +1,4 @@
-"""The counter contract (DESIGN.md §3): slices, offsets, seeds and streams."""
+"""The counter contract: slices, offsets, seeds and streams."""
 
 import numpy as np
 import pytest

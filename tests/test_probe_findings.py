@@ -1,4 +1,4 @@
-"""Findings of a probe with hostile inputs, one class per test (DESIGN.md §6): every bad input
+"""Findings of a probe with hostile inputs, one class per test: every bad input
 gets a typed error naming the argument and changes nothing; no initializer returns NaN or inf
 for finite parameters; zero-size shapes are valid."""
 

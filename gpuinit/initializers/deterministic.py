@@ -1,6 +1,6 @@
 """Deterministic initializers: Zeros, Ones, Constant, FixedValue, Identity and Dirac.
 
-They accept every dtype (integers and bool too, DESIGN.md §5) and make the
+They accept every dtype (integers and bool too) and make the
 array directly on its device; blocks (``full_shape=``/``start=``) are the same
 block of the whole tensor.
 """

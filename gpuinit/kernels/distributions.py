@@ -1,6 +1,6 @@
 """Normal and truncated-normal transforms, as scalar source.
 
-Box-Muller (DESIGN.md §3): for float32 a Philox block (w0, w1, w2, w3) gives
+Box-Muller (the counter contract): for float32 a Philox block (w0, w1, w2, w3) gives
 elements 4b, 4b+1 = r cos θ, r sin θ from (w0, w1) and elements 4b+2, 4b+3 from
 (w2, w3), with r = sqrt(-2 log u1), u1 in (0, 1], θ = 2π u2 (24-bit uniforms).
 It is computed in float32 (twice the vector lanes of float64 on the CPU, twice

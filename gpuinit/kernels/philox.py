@@ -1,6 +1,6 @@
 """Philox4x32-10 (Salmon et al., SC'11; Random123), as scalar source.
 
-The counter contract (DESIGN.md §3): key = (seed mod 2^32, seed >> 32); block b at
+The counter contract: key = (seed mod 2^32, seed >> 32); block b at
 attempt a of stream s uses the counter (b mod 2^32, (b >> 32) | (a << 16),
 s mod 2^32, s >> 32).  All arithmetic is done in 64-bit integers and masked back
 to 32 bits, which compiles to ``mul.wide.u32`` on CUDA and never overflows a
