@@ -1,5 +1,9 @@
 """Shared helpers of the test suite."""
 
+import contextlib
+import os
+import socket
+
 import numpy as np
 
 import gpuinit as gi
@@ -39,3 +43,26 @@ def ulp_distance(a, b, dtype: str) -> np.ndarray:
     scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), 2.0 ** -126)
     ulp = 2.0 ** (np.floor(np.log2(scale)) - mantissa)
     return np.abs(a - b) / ulp
+
+
+@contextlib.contextmanager
+def one_process_group():
+    """Within the block, a torch.distributed gloo group of this process alone (rank 0 of 1)
+    on a free local port; destroyed afterwards.  Skips the test when torch.distributed is
+    missing or a group already exists in this process."""
+    import pytest
+    import torch
+
+    dist = torch.distributed
+    if not dist.is_available() or dist.is_initialized():
+        pytest.skip("needs torch.distributed and no process group in this process")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0,
+                            world_size=1)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()

@@ -14,8 +14,6 @@ over several seeds, with gpuinit's.
 from __future__ import annotations
 
 import math
-import os
-import socket
 import warnings
 
 import pytest
@@ -24,6 +22,8 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 from gpuinit.schemes import analyze  # noqa: E402
 from gpuinit.torch import describe, init_module, materialize, verify  # noqa: E402
+
+from .helpers import one_process_group  # noqa: E402
 
 # ----------------------------------------------------------------------------- mimics
 
@@ -316,21 +316,12 @@ def megatron_core():
     """megatron-core's GPTModel pieces, with a one-process gloo group and model-parallel
     state of size 1 (torn down afterwards)."""
     parallel_state, *pieces = _megatron_core()
-    dist = torch.distributed
-    if dist.is_initialized():
-        pytest.skip("a process group is already initialized in this process")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0,
-                            world_size=1)
-    try:
+    with one_process_group():
         parallel_state.initialize_model_parallel(1, 1)
-        yield pieces
-    finally:
-        parallel_state.destroy_model_parallel()
-        dist.destroy_process_group()
+        try:
+            yield pieces
+        finally:
+            parallel_state.destroy_model_parallel()
 
 
 def _gpt(pieces, seed, meta=False, **fields):

@@ -11,8 +11,6 @@ generator; bad arguments raise typed errors.  Tiny CPU models.
 from __future__ import annotations
 
 import math
-import os
-import socket
 
 import pytest
 
@@ -21,6 +19,8 @@ nn = torch.nn
 from gpuinit.schemes import verify as verify_module  # noqa: E402
 from gpuinit.schemes.verify import VerifyReport, chi2_tails  # noqa: E402
 from gpuinit.torch import describe, init_module, materialize, verify  # noqa: E402
+
+from .helpers import one_process_group  # noqa: E402
 
 
 class _Block(nn.Module):
@@ -392,19 +392,10 @@ def test_the_moments_of_a_truncated_normal_are_scipys():
 
 
 def test_dtensor_parameters_are_read_by_their_local_shards():
-    dist = torch.distributed
-    if not dist.is_available() or dist.is_initialized():
-        pytest.skip("needs torch.distributed and no process group in this process")
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0,
-                            world_size=1)
-    try:
+    with one_process_group():
         mesh = init_device_mesh("cpu", (1,))
         model = _meta()
         for block in model.transformer["h"]:
@@ -417,8 +408,6 @@ def test_dtensor_parameters_are_read_by_their_local_shards():
         with torch.no_grad():
             model.lm_head.weight.to_local().mul_(3)
         assert set(_flagged(verify(model, "gpt2"))) == {"lm_head.weight"}
-    finally:
-        dist.destroy_process_group()
 
 
 @pytest.mark.cuda
