@@ -484,8 +484,9 @@ def _agree(name, ours, theirs, bounds):
     return {"name": name, "std": sa, "theirs": sb, "p": p}
 
 
-def _compare(build_meta, reference, scheme):
-    """Materialize build_meta() by ``scheme`` and reference(seed) over SEEDS; compare."""
+def _compare(build_meta, reference, scheme, exact_buffers=False):
+    """Materialize build_meta() by ``scheme`` and reference(seed) over SEEDS; compare: every
+    parameter's law agrees (``_agree``), buffers are close (equal if ``exact_buffers``)."""
     plan = {row["tensor"]: row for row in describe(build_meta(), scheme=scheme)}
     ours, theirs = [], []
     for seed in SEEDS:
@@ -496,9 +497,10 @@ def _compare(build_meta, reference, scheme):
     results = []
     for name in theirs[0]:
         if name in buffers:
+            same = torch.equal if exact_buffers else torch.allclose
             for o, t in zip(ours, theirs, strict=True):
-                assert o[name].dtype == t[name].dtype and torch.allclose(o[name], t[name]), name
-            results.append({"name": name, "buffer": "allclose"})
+                assert o[name].dtype == t[name].dtype and same(o[name], t[name]), name
+            results.append({"name": name, "buffer": "equal" if exact_buffers else "allclose"})
             continue
         results.append(_agree(name, [o[name] for o in ours], [t[name] for t in theirs],
                               plan[name]["bounds"]))

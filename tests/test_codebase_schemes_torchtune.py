@@ -32,7 +32,8 @@ F = torch.nn.functional
 from gpuinit.schemes import SCHEMES, scheme_names  # noqa: E402
 from gpuinit.torch import describe, init_module, materialize  # noqa: E402
 
-from .test_codebase_schemes_titan_litgpt import SEEDS, _agree, _tensors  # noqa: E402
+from .test_codebase_schemes_titan_litgpt import _compare as _compare_laws  # noqa: E402
+from .test_codebase_schemes_titan_litgpt import _tensors  # noqa: E402
 
 # ------------------------------------- torchtune 0.6.1's modules, as its source has them
 
@@ -467,20 +468,9 @@ def _compare(build, scheme="torchtune", **kw):
     """Materialize ``build(**kw)`` from meta and build the reference, over SEEDS; every
     parameter's law agrees (``_agree``), buffers are equal.  Returns the results."""
     plan = _rows(_meta(build, **kw), scheme)
-    ours = [_tensors(materialize(_meta(build, **kw), "cpu", seed=s, scheme=scheme))
-            for s in SEEDS]
-    theirs = [_tensors(_reference(build, s, **kw)) for s in SEEDS]
-    assert set(ours[0]) == set(theirs[0]) == set(plan)
-    buffers = {n for n, _ in _meta(build, **kw).named_buffers()}
-    results = []
-    for name in theirs[0]:
-        if name in buffers:
-            for o, t in zip(ours, theirs, strict=True):
-                assert o[name].dtype == t[name].dtype and torch.equal(o[name], t[name]), name
-            results.append({"name": name, "buffer": "equal"})
-            continue
-        results.append(_agree(name, [o[name] for o in ours], [t[name] for t in theirs],
-                              plan[name]["bounds"]))
+    results = _compare_laws(lambda: _meta(build, **kw), lambda s: _reference(build, s, **kw),
+                            scheme, exact_buffers=True)
+    assert {row["name"] for row in results} == set(plan)
     return results
 
 
