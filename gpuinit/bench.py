@@ -14,6 +14,7 @@ committed tables of ``benchmarks/results/``; ``gpuinit bench`` writes to
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import statistics
 import time
@@ -174,21 +175,21 @@ def sampling_rows(dev: Device, sizes: list[int], repeat: int,
                 if dev.is_cuda:
                     cupy.cuda.Device().synchronize()
                 cold[(dist, dtype)] = time.perf_counter() - start
-                if not dev.is_cuda:
-                    # The first call of a small output took NumPy or the one-core loop:
-                    # compile (or load) the parallel loop now, announced, not inside
-                    # the timings below.
-                    from .kernels.cpu import compiled_loops_only
-
-                    say(f"{dist} {dtype}: compiling the parallel CPU loop (seconds; "
-                        "cached on disk)")
-                    with compiled_loops_only():
-                        ours()
+                if not dev.is_cuda and not cpu_loop_ready(dtype):
+                    # The first call ran on the NumPy target (nothing compiled): make
+                    # the compiled loop of the dtype ready now, announced, so that the
+                    # timings below are the compiled loop's.
+                    say(f"{dtype}: preparing the compiled CPU loop (loaded from Numba's "
+                        "disk cache, or compiled: tens of seconds, then cached)")
+                    prepare_cpu_loop(dtype, say)
             names = ", ".join(peers) if peers else "no peer"
             runs = "1 run" if repeat == 1 else f"{repeat} runs"
             say(f"{dist} {dtype} 2^{log2}: timing a fill, gpuinit and {names} "
                 f"({runs} each)")
-            fill_s = run(lambda o=out: o.fill(0), repeat)
+            # Write bandwidth: a fill of a buffer of the same bytes in a plain dtype (a
+            # bfloat16 fill through ml_dtypes is far slower than the memory).
+            same_bytes = out.view(dtypes.float_format(dtype).storage_dtype)
+            fill_s = run(lambda o=same_bytes: o.fill(0), repeat)
             if dev.is_cuda:
                 # The pool keeps freed blocks: what it holds after the runs, beyond what it
                 # held before, is the most any run allocated besides ``out``.
@@ -198,12 +199,7 @@ def sampling_rows(dev: Device, sizes: list[int], repeat: int,
                 ours_s = run(ours, repeat)
                 extra = pool.total_bytes() - before
             else:
-                # The compiled loops' speed: a new process's first small outputs are
-                # made by NumPy instead (the cold first call above shows that).
-                from .kernels.cpu import compiled_loops_only
-
-                with compiled_loops_only():
-                    ours_s = run(ours, repeat)
+                ours_s = run(ours, repeat)  # the compiled loop, prepared above
                 extra = None
             row = {"dist": dist, "dtype": dtype, "log2": log2, "gelem": n / ours_s / 1e9,
                    "bw_frac": fill_s / ours_s, "extra": extra,
@@ -213,6 +209,37 @@ def sampling_rows(dev: Device, sizes: list[int], repeat: int,
             if report is not None:
                 report(row)
     return rows, cold
+
+
+def cpu_loop_ready(dtype: str) -> bool:
+    """Return whether the compiled CPU loop of ``dtype`` is ready in this process."""
+    from .kernels import cpu
+
+    return cpu.compiled_loop(dtypes.float_format(dtype).fmt).usable()
+
+
+def prepare_cpu_loop(dtype: str, say: Callable[[str], None], every: float = 2.0) -> None:
+    """Make the compiled CPU loop of ``dtype`` ready in this process (loaded from Numba's
+    disk cache or compiled), calling ``say`` every ``every`` seconds while it works;
+    returns None."""
+    import threading
+
+    from .kernels import cpu
+
+    loop = cpu.compiled_loop(dtypes.float_format(dtype).fmt)
+    def work() -> None:
+        with contextlib.suppress(BaseException):  # raised again below, in this thread
+            loop.prepare()
+
+    worker = threading.Thread(target=work, daemon=True)
+    start = time.perf_counter()
+    worker.start()
+    while worker.is_alive():
+        worker.join(every)
+        if worker.is_alive():
+            say(f"{dtype}: still preparing the compiled CPU loop "
+                f"({time.perf_counter() - start:.0f} s)")
+    loop.prepare()  # raises what the compiler raised, if anything
 
 
 def sampling_markdown(dev: Device, rows: list[dict], cold: dict, repeat: int) -> list[str]:

@@ -27,7 +27,7 @@ from . import __version__
 from . import random as gr
 from .bench import DISTRIBUTIONS
 from .devices import cuda_available, cuda_unavailable_reason, device
-from .dtypes import FORMATS
+from .dtypes import FORMATS, float_format
 from .layers import PRESETS, ProgressBar, build_gpt
 from .layers.summary import human_bytes
 
@@ -93,49 +93,85 @@ def _compile_recorders(cuda: bool):
         yield [stack.enter_context(m.install_recorder("numba:compile")) for m in modules]
 
 
-def first_call(label: str, make, dev, stream: TextIO) -> tuple[Any, float]:
+def first_call(label: str, make, dev, stream: TextIO, verb: str = "compiling"
+               ) -> tuple[Any, float]:
     """Run ``make()`` as the first call of a kernel and return (its result, the seconds it
     took, synchronized).
 
-    Writes ``compiling LABEL ...`` to ``stream`` before the call and the seconds after
-    it, saying when Numba compiled nothing (the kernel was in memory or in its disk
-    cache), so a slow first call is never a mystery.
+    Writes ``VERB LABEL ...`` to ``stream`` before the call, a dot every 2 seconds while
+    it runs, and the seconds after it, saying when Numba compiled nothing (the kernel
+    was in memory or in its disk cache), so a slow first call is never a mystery.
     """
-    stream.write(f"compiling {label} ...")
+    stream.write(f"{verb} {label} ...")
     stream.flush()
-    with _compile_recorders(dev.is_cuda) as recorders:
+    with _compile_recorders(dev.is_cuda) as recorders, _dots(stream):
         start = time.perf_counter()
         result = make()
         _synchronize(result)
         seconds = time.perf_counter() - start
     compiled = recorders is None or any(r.buffer for r in recorders)
-    cached = "" if compiled else " (nothing to compile: cached)"
+    cached = "" if compiled or verb != "compiling" else " (nothing to compile: cached)"
     stream.write(f" {seconds:.2f} s{cached}\n")
     stream.flush()
     return result, seconds
+
+
+@contextlib.contextmanager
+def _dots(stream: TextIO, every: float = 2.0):
+    """Within the block, write a dot to ``stream`` every ``every`` seconds."""
+    import threading
+
+    done = threading.Event()
+
+    def tick() -> None:
+        while not done.wait(every):
+            stream.write(".")
+            stream.flush()
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        ticker.join()
 
 
 def _target_label(dev) -> str:
     return "CUDA kernel" if dev.is_cuda else "CPU loop"
 
 
-def _kernel_label(dist: str, dtype: str, dev, size: int) -> str:
-    """Return what a first call of ``dist`` in ``dtype`` on ``size`` values compiles, e.g.
-    "normal float32 CPU loop"."""
-    from .kernels.cpu import SERIAL_MAX_VALUES
+def _loops_line(dtypes_used) -> str:
+    """Return which CPU formats have their compiled loop ready in this process."""
+    from .kernels import cpu
 
-    if not dev.is_cuda and size <= SERIAL_MAX_VALUES:
-        return f"{dist} {dtype} CPU loop (the small-tensor loop of every distribution)"
-    return f"{dist} {dtype} {_target_label(dev)}"
+    ready = [d for d in dtypes_used
+             if cpu.compiled_loop(float_format(d).fmt).usable()]
+    waiting = [d for d in dtypes_used if d not in ready]
+    return ("CPU: every call above ran the compiled loop" if not waiting else
+            f"CPU: {', '.join(waiting)} ran on the NumPy target (same bits, nothing to "
+            "compile) while the compiled loop was prepared in the background, in a separate "
+            "process that leaves it in Numba's disk cache: run again for full speed"
+            + (f"; {', '.join(ready)} ran the compiled loop" if ready else ""))
 
 
-def demo(log2_size: int = 24, stream: TextIO | None = None) -> str:
+def default_demo_size(dev) -> int:
+    """Return the demo's log2 elements per tensor on ``dev``: 2^24 on a GPU, 2^22 on the
+    CPU (where a first run computes on the NumPy target)."""
+    return 24 if dev.is_cuda else 22
+
+
+def demo(log2_size: int | None = None, stream: TextIO | None = None) -> str:
     """Return the table of ``gpuinit demo``: a few large tensors on the best device, with
     the first call's time, a warm call's time and GB/s, and mean/std against the expected
-    values.  Each first call is announced on ``stream`` (default stderr) as it compiles."""
+    values.  Each first call is announced on ``stream`` (default stderr) as it runs.
+
+    On the CPU a first call never waits for a compiler: the NumPy target makes the
+    values while the compiled loop is prepared in the background (the last line says
+    which calls ran which)."""
     stream = stream if stream is not None else sys.stderr
     dev = device("auto")
-    n = 1 << log2_size
+    n = 1 << (default_demo_size(dev) if log2_size is None else log2_size)
     shape = (n // 4096, 4096)
     a = math.sqrt(3.0)
     cases = [
@@ -145,17 +181,19 @@ def demo(log2_size: int = 24, stream: TextIO | None = None) -> str:
         ("truncated_normal", "truncated_normal(±2σ)",
          lambda dt: gr.truncated_normal(shape, seed=3, dtype=dt), 0.0, 0.8796256610342398),
     ]
-    dtypes = ["float32", "float16"]
+    dtypes_used = ["float32", "float16"]
     rows = [f"device {dev}; shape {shape}",
-            "first ms: the first call in this process, including compiling its kernel (or "
-            "loading it from Numba's disk cache: see the lines above)",
+            ("first ms: the first call in this process, including compiling its kernel (or "
+             "loading it from Numba's disk cache: see the lines above)") if dev.is_cuda else
+            "first ms: the first call in this process (it compiles nothing: see the last line)",
             "warm ms: the best of 3 later calls; GB/s from warm ms",
             f"{'distribution':24} {'dtype':8} {'first ms':>9} {'warm ms':>9} {'GB/s':>7} "
             f"{'mean':>8} {'std':>7} {'expected':>15}"]
     for name, label, make, mean, std in cases:
-        for dtype in dtypes:
-            x, first = first_call(_kernel_label(name, dtype, dev, n),
-                                  lambda make=make, dtype=dtype: make(dtype), dev, stream)
+        for dtype in dtypes_used:
+            x, first = first_call(f"{name} {dtype} {_target_label(dev)}",
+                                  lambda make=make, dtype=dtype: make(dtype), dev, stream,
+                                  verb="compiling" if dev.is_cuda else "first call")
             warm = math.inf
             for _ in range(3):
                 start = time.perf_counter()
@@ -166,6 +204,8 @@ def demo(log2_size: int = 24, stream: TextIO | None = None) -> str:
             rows.append(f"{label:24} {dtype:8} {first * 1e3:9.2f} {warm * 1e3:9.2f} "
                         f"{x.nbytes / warm / 1e9:7.2f} {m:8.4f} {s:7.4f} "
                         f"{f'{mean:.1f} / {std:.4f}':>15}")
+    if not dev.is_cuda:
+        rows.append(_loops_line(dtypes_used))
     return "\n".join(rows)
 
 
@@ -178,15 +218,12 @@ def compile_kernels(dev_spec: str = "auto", dtypes=KERNEL_DTYPES,
     device, writing ``compiling LABEL ... SECONDS s`` to ``stream`` (default stdout) as it
     goes; returns the (label, seconds) of each.
 
-    On the CPU that is, per dtype, the loop for tensors of up to
-    ``SERIAL_MAX_VALUES`` (2^20) values, shared by every distribution, and the
-    parallel loop of each distribution for larger ones; each takes seconds to
-    compile on first use and is then cached on disk.  Running this once (say,
-    while building a container image) moves that cost out of the first
-    initialization.  On CUDA each (distribution, dtype) has its own kernel.
+    On the CPU that is one loop per dtype, shared by every distribution; each takes
+    tens of seconds to compile and is then cached on disk.  (A process never waits
+    for it: the NumPy target serves until it is ready.)  Running this once, say while
+    building a container image, makes every later process start at full speed.  On
+    CUDA each (distribution, dtype) has its own kernel.
     """
-    from .kernels.cpu import SERIAL_MAX_VALUES
-
     stream = stream if stream is not None else sys.stdout
     dev = device(dev_spec)
     stream.write(f"device {dev}; Numba cache: {_numba_cache_dir()}\n")
@@ -195,21 +232,26 @@ def compile_kernels(dev_spec: str = "auto", dtypes=KERNEL_DTYPES,
     for dtype in dtypes:
         if dev.is_cuda:  # one kernel per (distribution, dtype)
             steps += [(f"{name} {dtype} {target}", name, dtype, 8) for name in DISTRIBUTIONS]
-        else:
-            steps.append((f"small-tensor {dtype} {target} (every distribution)", "uniform",
-                          dtype, 8))
-            steps += [(f"{name} {dtype} {target}", name, dtype, SERIAL_MAX_VALUES + 1)
-                      for name in DISTRIBUTIONS]
-    from .kernels.cpu import compiled_loops_only
-
+        else:  # one loop per dtype, for every distribution
+            steps.append((f"{dtype} {target} (every distribution)", None, dtype, 0))
     done = []
-    with compiled_loops_only():  # small outputs would otherwise skip the compiled loop
-        for label, name, dtype, size in steps:
-            _, seconds = first_call(
-                label, lambda name=name, dtype=dtype, size=size: getattr(gr, name)(
-                    size, seed=0, dtype=dtype, device=dev), dev, stream)
-            done.append((label, seconds))
+    for label, name, dtype, size in steps:
+        def make(name=name, dtype=dtype, size=size):
+            if name is None:
+                return _prepare_cpu_loop(dtype)
+            return getattr(gr, name)(size, seed=0, dtype=dtype, device=dev)
+
+        _, seconds = first_call(label, make, dev, stream)
+        done.append((label, seconds))
     return done
+
+
+def _prepare_cpu_loop(dtype: str) -> None:
+    """Load or compile the compiled CPU loop of ``dtype`` in this process (the caller
+    shows progress); returns None."""
+    from .bench import prepare_cpu_loop
+
+    prepare_cpu_loop(dtype, say=lambda text: None)
 
 
 def _numba_cache_dir() -> str:
@@ -219,7 +261,7 @@ def _numba_cache_dir() -> str:
     try:
         from .kernels import cpu
 
-        return str(cpu.serial_fill._cache._cache_path)
+        return str(cpu.compiled_loop(0).dispatcher._cache._cache_path)
     except Exception:  # an internal numba API changed: the documented locations
         from numba.core import config
 
@@ -233,17 +275,13 @@ def _numba_cache_dir() -> str:
 def model_demo(preset: str, dtype: str = "float32", progress=None,
                stream: TextIO | None = None) -> str:
     """Return the report of building the GPT-style parameter stack ``preset`` on the best
-    device: tensors, parameters, bytes, time and GB/s (kernels compiled beforehand, as
-    announced on ``stream``, default stderr)."""
-    from .kernels.cpu import SERIAL_MAX_VALUES
-
+    device: tensors, parameters, bytes, time and GB/s (CUDA kernels compiled beforehand,
+    as announced on ``stream``, default stderr; on the CPU whatever route is ready)."""
     stream = stream if stream is not None else sys.stderr
     dev = device("auto")
-    # GPT-2's weights are normal: warm the kernel of small and of large tensors.
-    first_call(f"normal {dtype} {_target_label(dev)} (small and large tensors)",
-               lambda: (gr.normal(8, seed=0, dtype=dtype, device=dev),
-                        gr.normal(SERIAL_MAX_VALUES + 1, seed=0, dtype=dtype, device=dev))[1],
-               dev, stream)
+    if dev.is_cuda:  # GPT-2's weights are normal: warm the kernel.
+        first_call(f"normal {dtype} {_target_label(dev)}",
+                   lambda: gr.normal(8, seed=0, dtype=dtype, device=dev), dev, stream)
     start = time.perf_counter()
     parameters = build_gpt(preset, seed=0, device=dev, dtype=dtype, progress=progress)
     for p in parameters.values():
@@ -587,11 +625,13 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     _add_command(commands, "info")
     demo_parser = _add_command(commands, "demo")
-    demo_parser.add_argument("--log2-size", type=int, default=24,
-                             help="elements per tensor as a power of two (default 24)")
-    demo_parser.add_argument("--model", default="gpt2-small",
-                             help="GPT-style parameter stack to build: tiny, gpt2-small "
-                                  "(default), gpt2-medium, gpt2-xl, 7b, or none")
+    demo_parser.add_argument("--log2-size", type=int, default=None,
+                             help="elements per tensor as a power of two (default 24 on "
+                                  "a GPU, 22 on the CPU)")
+    demo_parser.add_argument("--model", default=None,
+                             help="GPT-style parameter stack to build: tiny, gpt2-small, "
+                                  "gpt2-medium, gpt2-xl, 7b, or none (default gpt2-small "
+                                  "on a GPU, tiny on the CPU)")
     bench_parser = _add_command(commands, "bench")
     bench_parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
     bench_parser.add_argument("--sizes", default=None,
@@ -674,14 +714,15 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "info":
         print(info())
     elif args.command == "demo":
-        if not 12 <= args.log2_size <= 34:
+        if args.log2_size is not None and not 12 <= args.log2_size <= 34:
             parser.error("--log2-size must lie in [12, 34]")
-        if args.model != "none" and args.model not in PRESETS:
+        if args.model is not None and args.model != "none" and args.model not in PRESETS:
             parser.error(f"--model must be none or one of {', '.join(PRESETS)}")
         print(demo(args.log2_size, stream=sys.stdout))
-        if args.model != "none":
+        model = args.model or ("gpt2-small" if device("auto").is_cuda else "tiny")
+        if model != "none":
             print()
-            print(model_demo(args.model, progress=ProgressBar(), stream=sys.stdout))
+            print(model_demo(model, progress=ProgressBar(), stream=sys.stdout))
     elif args.command == "bench":
         if args.repeat < 1:
             parser.error("--repeat must be at least 1")

@@ -30,7 +30,6 @@ from .kernels import (
     TRUNC_ATTEMPTS,
     TRUNC_MIN_ACCEPTANCE,
 )
-from .kernels.philox import philox4x32_10
 from .seeding import SEED_LIMIT, check_seed, manual_seed, resolve_seed
 
 __all__ = ["uniform", "normal", "truncated_normal", "philox4x32", "manual_seed",
@@ -323,10 +322,11 @@ def philox4x32(counter, key) -> np.ndarray:
     batch = np.broadcast_shapes(counters.shape[:-1], keys.shape[:-1])
     counters = np.broadcast_to(counters, batch + (4,)).reshape(-1, 4)
     keys = np.broadcast_to(keys, batch + (2,)).reshape(-1, 2)
-    result = np.empty((counters.shape[0], 4), dtype=np.uint32)
-    for i in range(counters.shape[0]):
-        result[i] = philox4x32_10(*(int(c) for c in counters[i]), *(int(k) for k in keys[i]))
-    return result.reshape(batch + (4,))
+    from .kernels.arrays import LIB  # the scalar source over arrays: nothing to compile
+
+    words = LIB.philox4x32_10(*counters.T, *keys.T)
+    result = np.stack([np.broadcast_to(w, counters.shape[:1]) for w in words], axis=-1)
+    return result.astype(np.uint32).reshape(batch + (4,))
 
 
 def _words(value, count: int, argument: str) -> np.ndarray:

@@ -48,18 +48,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.fixture(params=["numpy", "serial", "parallel"])
+@pytest.fixture(params=["numpy", "loop", "threads"])
 def cpu_loop(request, monkeypatch):
-    """Run a test three times: every CPU fill by NumPy arithmetic where it can (the
-    rest on the one-core loop), on the one-core loop, and on the parallel loops
-    (small outputs normally take the first)."""
+    """Run a test three times: every CPU fill by the NumPy target (float64, which it
+    does not compute, by the compiled loop), by the compiled loop on one thread, and
+    by the compiled loop split over every thread even for small requests."""
     from gpuinit.kernels import cpu
 
-    small = request.param != "parallel"
-    numpy = request.param == "numpy"
-    monkeypatch.setattr(cpu, "SERIAL_MAX_VALUES", 1 << 62 if small else -1)
-    monkeypatch.setattr(cpu, "PARALLEL_MIN_VALUES", 1 << 62 if small else -1)
-    monkeypatch.setattr(cpu, "NUMPY_MAX_VALUES", 1 << 62 if numpy else -1)
-    monkeypatch.setattr(cpu, "NUMPY_BUDGET_VALUES", 1 << 62)
-    monkeypatch.setattr(cpu, "_SERIAL_READY", set())
+    monkeypatch.setenv("GPUINIT_CPU_LOOPS", "numpy" if request.param == "numpy" else "wait")
+    monkeypatch.setattr(cpu, "MIN_ITEMS_PER_THREAD",
+                        1 if request.param == "threads" else 1 << 62)
     return request.param

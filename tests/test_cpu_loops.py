@@ -1,156 +1,119 @@
-"""The CPU fills: NumPy arithmetic (no compiling) and the one-core loop (compiled in
-seconds, one for every law) that small outputs take, and the parallel vectorized
-loops of larger ones, must give the same bits for every request."""
+"""The CPU fills: the NumPy target (the scalar source over arrays, nothing to compile)
+and the compiled loop of each output format (one for every law, run on several
+threads) must give the same bits for every request, and a process must never wait
+for a compile it can avoid."""
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from gpuinit import random as gi_random
-from gpuinit.kernels import cpu
+from gpuinit.kernels import arrays, cpu, preparation
+from gpuinit.kernels.fill import (
+    DIST_NORMAL,
+    DIST_TRUNCATED_NORMAL,
+    DIST_UNIFORM,
+    FMT_BFLOAT16,
+    FMT_FLOAT16,
+    FMT_FLOAT32,
+)
 
 from .helpers import DISTRIBUTIONS, DTYPES, bits
+
+REQUESTS = [dict(shape=(3, 2999)), dict(shape=(517,), offset=3),
+            dict(shape=(5, 1201), full_shape=(9, 3001), start=(2, 7)),
+            dict(shape=(4, 3, 5), full_shape=(6, 7, 5), start=(1, 2, 0))]
+
+
+def _routes(monkeypatch, make):
+    """Return make() computed by the NumPy target, by the compiled loop on one thread and
+    by the compiled loop split over three threads."""
+    results = []
+    for mode, per_thread, threads in (("numpy", 1 << 62, 1), ("wait", 1 << 62, 1),
+                                      ("wait", 1, 3)):
+        monkeypatch.setenv("GPUINIT_CPU_LOOPS", mode)
+        monkeypatch.setattr(cpu, "MIN_ITEMS_PER_THREAD", per_thread)
+        import numba
+
+        before = numba.get_num_threads()
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            results.append(make())
+        finally:
+            numba.set_num_threads(before)
+    return results
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("dist", list(DISTRIBUTIONS))
-def test_the_cpu_fills_give_the_same_bits(dist, dtype, monkeypatch):
+def test_the_cpu_routes_give_the_same_bits(dist, dtype, monkeypatch):
     sample = DISTRIBUTIONS[dist]
-    requests = [dict(shape=(3, 2999)), dict(shape=(517,), offset=3),
-                dict(shape=(5, 1201), full_shape=(9, 3001), start=(2, 7)),
-                dict(shape=(4, 3, 5), full_shape=(6, 7, 5), start=(1, 2, 0))]
-    for request in requests:
-        results = []
-        monkeypatch.setattr(cpu, "NUMPY_BUDGET_VALUES", 1 << 62)
-        monkeypatch.setattr(cpu, "_SERIAL_READY", set())
-        for limit, numpy_limit in ((1 << 62, 1 << 62), (1 << 62, -1), (-1, -1)):
-            monkeypatch.setattr(cpu, "SERIAL_MAX_VALUES", limit)
-            monkeypatch.setattr(cpu, "PARALLEL_MIN_VALUES", limit)
-            monkeypatch.setattr(cpu, "NUMPY_MAX_VALUES", numpy_limit)
-            results.append(sample(**request, seed=31, stream=2, dtype=dtype, device="cpu"))
-        np.testing.assert_array_equal(bits(results[0]), bits(results[1]))
-        np.testing.assert_array_equal(bits(results[0]), bits(results[2]))
+    for request in REQUESTS:
+        results = _routes(monkeypatch, lambda request=request: sample(
+            **request, seed=31, stream=2, dtype=dtype, device="cpu"))
+        for other in results[1:]:
+            np.testing.assert_array_equal(bits(results[0]), bits(other))
 
 
-def test_mid_size_outputs_take_the_parallel_loop_once_it_is_compiled(monkeypatch):
-    calls = []
-    real = cpu.serial_fill
-    monkeypatch.setattr(cpu, "serial_fill", lambda *args: (calls.append(1), real(*args)))
-    fresh = cpu._make_loop(0, 0)  # not compiled, and kept from the on-disk cache:
-    monkeypatch.setitem(cpu._LOOPS, (0, 0), fresh)
-    monkeypatch.setattr(cpu, "_load_cached", lambda loop, args: bool(loop.signatures))
-    monkeypatch.setattr(cpu, "NUMPY_MAX_VALUES", -1)
-    from gpuinit import random
-
-    middle = cpu.PARALLEL_MIN_VALUES * 2
-    first = random.uniform(middle, seed=4, device="cpu")
-    assert calls == [1]  # the law's parallel loop is not compiled yet
-    random.uniform(cpu.SERIAL_MAX_VALUES + 4, seed=4, device="cpu")  # compiles it
-    assert calls == [1]
-    again = random.uniform(middle, seed=4, device="cpu")
-    assert calls == [1] and (bits(again) == bits(first)).all()
-    random.uniform(cpu.PARALLEL_MIN_VALUES, seed=4, device="cpu")
-    assert calls == [1, 1]
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+@pytest.mark.parametrize("lower, upper", [(2.0, 3.0), (-0.34, 0.34), (-0.3, 0.3)])
+def test_the_inverse_cdf_and_exhausted_rejection_agree_on_every_route(lower, upper, dtype,
+                                                                      monkeypatch):
+    # (2, 3) and (-0.3, 0.3) are sampled by the inverse CDF alone; (-0.34, 0.34) by
+    # rejection, and about 0.7% of its values exhaust the attempts.
+    results = _routes(monkeypatch, lambda: gi_random.truncated_normal(
+        (7, 3001), 0.0, 1.0, lower, upper, seed=5, dtype=dtype, device="cpu"))
+    for other in results[1:]:
+        np.testing.assert_array_equal(bits(results[0]), bits(other))
 
 
-LOADS_FROM_DISK = r"""
-import sys
-from gpuinit.kernels import cpu
-from gpuinit import random
-cpu.NUMPY_MAX_VALUES = -1
-calls = []
-real = cpu.serial_fill
-cpu.serial_fill = lambda *args: (calls.append(1), real(*args))
-random.uniform(cpu.PARALLEL_MIN_VALUES * 2, seed=1, device="cpu")
-print(len(calls), len(cpu._LOOPS[(0, 0)].signatures))
-"""
+def _request(n: int, base: int = 0):
+    rows = ((n + 3 + base) // 4 + 1, n, base, (1,), (n,))
+    law = (np.float32(0.5), np.float32(0.02), np.float32(-2.0), np.float32(2.0), True,
+           0.02275, 0.02275, 0.9545)
+    return (12345, 678, 9, 10), rows, law
 
 
-def test_mid_size_outputs_load_the_parallel_loop_from_the_disk_cache(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
-    env.pop("NUMBA_ENABLE_CUDASIM", None)
-
-    def run():
-        done = subprocess.run([sys.executable, "-c", LOADS_FROM_DISK], env=env, text=True,
-                              capture_output=True, timeout=600)
-        assert done.returncode == 0, done.stderr[-2000:]
-        return tuple(int(v) for v in done.stdout.split())
-
-    assert run() == (1, 0)  # an empty cache: the one-core loop, nothing compiled
-    compile_normal = ("from gpuinit import random; from gpuinit.kernels import cpu; "
-                      "random.uniform(cpu.SERIAL_MAX_VALUES + 1, seed=1, device='cpu')")
-    subprocess.run([sys.executable, "-c", compile_normal], env=env, check=True, timeout=600)
-    assert run() == (0, 1)  # the parallel loop, loaded from the cache
-
-
-def test_numpy_serves_first_calls_until_its_budget(monkeypatch):
-    from gpuinit import random
-    from gpuinit.kernels import numpy_fill
-
-    used = []
-    real_numpy, real_serial = numpy_fill.fill, cpu.serial_fill
-    monkeypatch.setattr(numpy_fill, "fill", lambda *a: (used.append("numpy"), real_numpy(*a))[1])
-    monkeypatch.setattr(cpu, "serial_fill", lambda *a: (used.append("serial"), real_serial(*a)))
-    monkeypatch.setattr(cpu, "NUMPY_BUDGET_VALUES", 3000)
-    monkeypatch.setattr(cpu, "_NUMPY_FILLED", [0])
-    monkeypatch.setattr(cpu, "_SERIAL_READY", set())
-    made = [random.normal(1000, seed=s, device="cpu") for s in range(4)]
-    assert used == ["numpy"] * 3 + ["serial"]  # the fourth would pass the budget
-    random.normal(10, seed=9, device="cpu")
-    assert used[-1] == "serial"  # the compiled loop is ready: it keeps the work
-    monkeypatch.setattr(cpu, "_NUMPY_FILLED", [0])
-    random.normal(10, seed=9, dtype="float64", device="cpu")  # float64: compiled only
-    random.truncated_normal(10, lower=3.0, upper=9.0, seed=9, dtype="float16", device="cpu")
-    assert "numpy" not in used[5:]
-    monkeypatch.setattr(cpu, "_SERIAL_READY", set())
-    again = random.normal(1000, seed=3, device="cpu")
-    assert used[-1] == "numpy" and (bits(again) == bits(made[3])).all()
+@pytest.mark.parametrize("fmt, storage, clamp", [
+    (FMT_FLOAT32, np.float32, (np.float32(-3e38), np.float32(3e38), 0, 0)),
+    (FMT_BFLOAT16, np.uint16, (0.0, 0.0, 0xFF7F, 0x7F7F)),
+    (FMT_FLOAT16, np.uint16, (0.0, 0.0, 0xFBFF, 0x7BFF)),
+])
+@pytest.mark.parametrize("dist", [DIST_UNIFORM, DIST_NORMAL, DIST_TRUNCATED_NORMAL])
+def test_the_loop_takes_over_a_request_anywhere_with_the_same_bits(dist, fmt, storage, clamp):
+    cpu.compiled_loop(fmt).prepare()
+    for base in (0, 3):
+        key, rows, law = _request(9001, base)
+        args = cpu.loop_arguments(key, rows, law, clamp)
+        want = np.empty(9001, storage)
+        arrays.fill(want, dist, fmt, key, rows, law, clamp)
+        for stop in (1, 2, 5, 4097, 9000):
+            got = np.full(9001, 7, storage)
+            stopped = arrays.fill(got, dist, fmt, key, rows, law, clamp, stop=stop)
+            o, item = cpu._switch_item(stopped, fmt, rows)
+            assert stopped <= o <= stopped + 3
+            arrays.fill(got, dist, fmt, key, rows, law, clamp, start=stopped, stop=o)
+            cpu._run_loop(cpu.compiled_loop(fmt), got, item, rows[0], 2, dist, args)
+            np.testing.assert_array_equal(got, want)
 
 
-def test_numpy_fill_leaves_the_inverse_cdf_to_the_loops_and_writes_nothing(monkeypatch):
-    from gpuinit import launch
-    from gpuinit.kernels import numpy_fill
+def test_the_numpy_target_hands_over_between_chunks(monkeypatch):
+    key, rows, law = _request(10_000)
+    clamp = (np.float32(-3e38), np.float32(3e38), 0, 0)
+    monkeypatch.setattr(arrays, "CHUNK", 1000)
+    asked = []
 
-    captured = {}
-    real = launch.fill
-    monkeypatch.setattr(launch, "fill", lambda out, form, dev, n_items, args, **kw: (
-        captured.update(n_items=n_items, args=args), real(out, form, dev, n_items, args, **kw)))
-    from gpuinit import random
+    def should_stop():
+        asked.append(1)
+        return len(asked) == 3
 
-    expected = random.truncated_normal(4000, lower=-1.0, upper=1.0, seed=2, device="cpu")
-    monkeypatch.setattr(numpy_fill, "TRUNC_ATTEMPTS", 1)  # every rejected value is left
-    out = np.full(4000, np.nan, np.float32)
-    assert not numpy_fill.fill(out, captured["n_items"], *captured["args"])
-    assert np.isnan(out).all()
-    monkeypatch.setattr(numpy_fill, "TRUNC_ATTEMPTS", 16)
-    assert numpy_fill.fill(out, captured["n_items"], *captured["args"])
-    np.testing.assert_array_equal(bits(out), bits(expected))
-
-
-FIRST_CALL = r"""
-from gpuinit.kernels import cpu
-from gpuinit import random
-random.normal((1000, 1000), seed=0, device="cpu")
-random.truncated_normal((64, 512), seed=0, dtype="bfloat16", device="cpu")
-print(len(cpu.serial_fill.signatures), sum(len(v.signatures) for v in cpu._LOOPS.values()))
-"""
-
-
-def test_first_small_calls_of_a_process_compile_nothing(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
-    env.pop("NUMBA_ENABLE_CUDASIM", None)
-    done = subprocess.run([sys.executable, "-c", FIRST_CALL], env=env, text=True,
-                          capture_output=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["0", "0"]
-    assert not list(tmp_path.rglob("*.nbi"))  # and wrote nothing to the cache
+    out = np.zeros(10_000, np.float32)
+    assert arrays.fill(out, DIST_NORMAL, FMT_FLOAT32, key, rows, law, clamp,
+                       should_stop=should_stop) == 3000
+    assert (out[:3000] != 0).all() and (out[3000:] == 0).all()
 
 
 @pytest.mark.parametrize("draw", [
@@ -160,11 +123,61 @@ def test_first_small_calls_of_a_process_compile_nothing(tmp_path):
     lambda **kw: gi_random.normal(1000, -0.0, 0.0, **kw),
 ])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_signed_zero_bounds_give_the_same_bits_on_every_cpu_fill(draw, dtype, monkeypatch):
-    results = []
-    monkeypatch.setattr(cpu, "NUMPY_BUDGET_VALUES", 1 << 62)
-    monkeypatch.setattr(cpu, "_SERIAL_READY", set())
-    for numpy_limit in (1 << 62, -1):
-        monkeypatch.setattr(cpu, "NUMPY_MAX_VALUES", numpy_limit)
-        results.append(draw(seed=1, dtype=dtype, device="cpu"))
-    np.testing.assert_array_equal(bits(results[0]), bits(results[1]))
+def test_signed_zero_bounds_give_the_same_bits_on_every_cpu_route(draw, dtype, monkeypatch):
+    results = _routes(monkeypatch, lambda: draw(seed=1, dtype=dtype, device="cpu"))
+    for other in results[1:]:
+        np.testing.assert_array_equal(bits(results[0]), bits(other))
+
+
+def test_an_unknown_loop_mode_is_refused_by_name(monkeypatch):
+    monkeypatch.setenv("GPUINIT_CPU_LOOPS", "sometimes")
+    with pytest.raises(ValueError, match="GPUINIT_CPU_LOOPS"):
+        gi_random.normal(10, seed=0, device="cpu")
+
+
+def _env(cache) -> dict:
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+    for name in ("NUMBA_ENABLE_CUDASIM", "GPUINIT_CPU_LOOPS"):
+        env.pop(name, None)
+    return env
+
+
+FIRST_CALLS = r"""
+from gpuinit.kernels import arrays, cpu, preparation
+from gpuinit import random
+served = []
+real = arrays.fill
+arrays.fill = lambda *a, **k: (served.append(1), real(*a, **k))[1]
+random.normal((1000, 1000), seed=0, device="cpu")
+random.truncated_normal((64, 512), seed=0, dtype="bfloat16", device="cpu")
+print(len(served), cpu.compiled_loop(0)._thread is not None)
+"""
+
+
+def test_the_first_calls_of_a_process_wait_for_no_compile(tmp_path):
+    done = subprocess.run([sys.executable, "-c", FIRST_CALLS], env=_env(tmp_path), text=True,
+                          capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # Both made by the NumPy target, while the float32 loop is prepared in the background.
+    assert done.stdout.split() == ["2", "True"]
+
+
+LOADS = r"""
+import numba.core.event as event
+from gpuinit.kernels import cpu
+with event.install_recorder("numba:compile") as recorder:
+    cpu.compiled_loop(0).prepare()
+print(len(recorder.buffer))
+"""
+
+
+@pytest.mark.slow
+def test_a_loop_prepared_in_a_child_process_is_loaded_from_the_disk_cache(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert preparation.prepare_in_child(cpu.compiled_loop(FMT_FLOAT32).child_code)
+    assert list(tmp_path.rglob("*.nbi"))
+    done = subprocess.run([sys.executable, "-c", LOADS], env=_env(tmp_path), text=True,
+                          capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["0"]  # nothing compiled: loaded from the cache

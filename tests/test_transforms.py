@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from gpuinit.kernels import convert, cpu, numpy_fill, primitives
+from gpuinit.kernels import arrays, convert, cpu, primitives
 from gpuinit.kernels.distributions import MIN_TAIL_PROBABILITY
 
 LIB = cpu.LIB
@@ -114,8 +114,8 @@ def test_fma32_rounds_once_on_the_cpu_in_numpy_and_in_the_reference():
     got = np.empty(n, np.float32)
     _fma32_cpu(a, b, c, got)
     assert got[0] == np.float32(1 + 2.0 ** -23)
-    # NumPy's version (numpy_fill, the compile-free fills) on whole arrays.
-    assert np.array_equal(numpy_fill.fma32(a, b, c).view(np.uint32), got.view(np.uint32))
+    # The NumPy target's version (arrays, the compile-free fills) on whole arrays.
+    assert np.array_equal(arrays.fma32(a, b, c).view(np.uint32), got.view(np.uint32))
     reference = np.array([primitives.fma32(x, y, z) for x, y, z in zip(a, b, c, strict=True)],
                          np.float32)
     assert np.array_equal(got.view(np.uint32), reference.view(np.uint32))

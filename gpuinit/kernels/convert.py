@@ -16,7 +16,7 @@ import math
 from numba import float32, float64, int32, int64, uint32
 
 from ._twin import scalar
-from .primitives import bits_float32, float32_bits
+from .primitives import bits_float32, float32_bits, select
 
 TWO_POW_M24 = 1.0 / (1 << 24)
 TWO_POW_M53 = 1.0 / (1 << 53)
@@ -68,8 +68,8 @@ def split_binade(x):
     e = 0.0
     for i in range(len(_BINADE_WIDTHS)):
         big = x >= _BINADE_STEPS[i]
-        x = x * _BINADE_INVERSE_STEPS[i] if big else x
-        e = e + _BINADE_WIDTHS[i] if big else e
+        x = select(big, x * _BINADE_INVERSE_STEPS[i], x)
+        e = select(big, e + _BINADE_WIDTHS[i], e)
     return x, e
 
 
@@ -105,9 +105,7 @@ def float_to_bits16(x, p, min_normal):
 def bits16_order_key(bits):
     """Return an int64 that orders 16-bit float patterns like their values."""
     magnitude = int64(uint32(bits) & uint32(0x7FFF))
-    if (uint32(bits) & uint32(0x8000)) != uint32(0):
-        return -magnitude
-    return magnitude
+    return select((uint32(bits) & uint32(0x8000)) != uint32(0), -magnitude, magnitude)
 
 
 # float32 patterns: the smallest normal float16, 2^-14, and the rebias of the
@@ -135,8 +133,7 @@ def float32_to_float16_bits(x):
     small = min(bits_float32(uint32(magnitude)), float32(FLOAT16_MIN_NORMAL))
     scaled = small * float32(1 << 24) + float32(1 << 23)
     subnormal = int64(int32(scaled - float32(1 << 23)))
-    pattern = subnormal if magnitude < _F32_BITS_F16_MIN_NORMAL else normal
-    return uint32(sign | pattern)
+    return uint32(sign | select(magnitude < _F32_BITS_F16_MIN_NORMAL, subnormal, normal))
 
 
 @scalar

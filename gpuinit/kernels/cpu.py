@@ -1,19 +1,28 @@
-"""CPU twins of the fill kernels: ``@njit(parallel=True)`` loops over work items."""
+"""The compiled CPU target: one ``nogil`` loop per output format over work items, run
+on a few threads, and prepared in the background while :mod:`.arrays` serves."""
 
-import contextlib
-import os
 import threading
 
 import numpy as np
-from numba import int64, njit, prange, types, uint32, uint64
+from numba import int64, njit, types, uint32, uint64
 from numba.core.extending import intrinsic
 
-from . import convert, distributions, numpy_fill, philox, primitives  # noqa: F401
+from . import convert, distributions, philox, primitives  # noqa: F401
 from . import fill as _work_item  # noqa: F401
 from ._twin import SOURCE_FINGERPRINT, build
 from .bitcasts import make_bitcasts
-from .fill import DIST_TRUNCATED_NORMAL, FMT_FLOAT64
+from .fill import (
+    DIST_NORMAL,
+    DIST_TRUNCATED_NORMAL,
+    DIST_UNIFORM,
+    FMT_BFLOAT16,
+    FMT_FLOAT16,
+    FMT_FLOAT32,
+    FMT_FLOAT64,
+)
 from .philox import MASK32, PHILOX_W0, PHILOX_W1, ROUNDS
+from .preparation import PreparedLoop, loop_mode
+from .threads import run_split
 
 
 def _float_intrinsic(float_type):
@@ -48,6 +57,7 @@ LIB = build(
         # LLVM merges the four (two) stores itself where it vectorizes.
         "store4": njit(primitives.store4),
         "store2": njit(primitives.store2),
+        "select": njit(primitives.select),
     },
     inline_jit=njit(error_model="numpy", inline="always"),
 )
@@ -63,7 +73,6 @@ _store_block_values = LIB.store_block_values
 _inside = LIB.inside
 _block_inside = LIB.block_inside
 _philox4x32_10 = LIB.philox4x32_10
-_fill_block = LIB.fill_block
 
 
 # Work items per batch: the batch's Philox counters live in small arrays that stay
@@ -149,256 +158,238 @@ def _resample_rejected(
             )
 
 
-# Outputs of at most this many values are filled by :func:`serial_fill`: one loop
-# for every distribution, compiled in about a tenth of the time of a parallel loop
-# (a first call pays seconds, not tens of seconds) and fast enough at this size
-# (a million normals in about 15 ms on one core) ...
-SERIAL_MAX_VALUES = 1 << 20
-# ... unless the output has more than this many values, enough for the cores to pay
-# off, and the parallel loop of the law is compiled in this process or in Numba's
-# on-disk cache (made by an earlier process, or by ``gpuinit compile``).
-PARALLEL_MIN_VALUES = 1 << 15
-# One parallel loop at a time.  Numba's workqueue threading layer (its fallback where
-# neither TBB nor OpenMP loads) aborts the process when two threads run parallel
-# loops at once; each loop already uses every core, so serializing them costs
-# concurrent callers nothing but the wait.  The one-core loop needs no lock.
-PARALLEL_LOCK = threading.Lock()
+@njit(nogil=True, error_model="numpy", inline="always")  # inlined with dist/fmt constant
+def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp):
+    """Fill work items first_item..stop_item-1 (work item w is Philox block j = w mod
+    blocks_per_row of row r = w // blocks_per_row, as in the CUDA kernel).
 
-
-def _takes_serial(size: int, loop, args: tuple) -> bool:
-    """Return whether an output of ``size`` values goes to the one-core loop, given the
-    law's parallel loop and the arguments it would be called with."""
-    if size > SERIAL_MAX_VALUES:
-        return False
-    if size <= PARALLEL_MIN_VALUES:
-        return True
-    return not _load_cached(loop, args)
-
-
-# (dist, fmt, argument types) whose parallel loop was looked for on disk and not found.
-_NOT_ON_DISK: set = set()
-
-
-def _load_cached(loop, args: tuple) -> bool:
-    """Return whether ``loop`` is ready for ``args`` without compiling: compiled in this
-    process, or loaded now from Numba's on-disk cache (a previous process or
-    ``gpuinit compile`` made it; loading takes a fraction of a second).
-
-    This is the load step of numba's ``Dispatcher.compile`` without its compile
-    step; should numba's internals differ, the answer is False and the output takes
-    the one-core loop, with the same bits.
+    The items are walked in batches: the counters of a batch are laid out, Philox
+    runs over the whole batch, and each block's words become its elements.
+    Inlined into each format's loop with ``dist`` and ``fmt`` constant, so LLVM
+    drops the other laws' and formats' code and vectorizes the batch loops.
     """
-    try:
-        from numba.core.compiler_lock import global_compiler_lock
+    k0, k1, s0, s1 = key
+    blocks_per_row, row_len, base, lead_shape, lead_stride = rows
+    a, b, lower, upper, reject, p_lower, q_upper, mass = law
+    clamp_lo, clamp_hi, bits_lo, bits_hi = clamp
+    per_block = 2 if fmt == FMT_FLOAT64 else 4
+    attempt = _first_attempt(dist, reject)
+    c0 = np.empty(BATCH, np.uint32)
+    c1 = np.empty(BATCH, np.uint32)
+    c2 = np.empty(BATCH, np.uint32)
+    c3 = np.empty(BATCH, np.uint32)
+    final = np.empty(BATCH, np.bool_)
+    index = np.empty(BATCH, np.int64)  # scratch of _resample_rejected
+    values = np.empty((4, BATCH), np.float64)
+    words = np.empty((4, BATCH), np.uint32)
+    for w in range(first_item, stop_item, BATCH):
+        count = min(BATCH, stop_item - w)
+        r = w // blocks_per_row
+        j = w - r * blocks_per_row
+        start = _row_start(r, base, lead_shape, lead_stride)
+        done = 0
+        while done < count:
+            # The part of the batch in row r: blocks j .. j+seg-1 of the row.
+            seg = min(count - done, blocks_per_row - j)
+            row_block = start // per_block  # the first block the row touches
+            fast_lo = max(j, (start + per_block - 1) // per_block - row_block)
+            fast_hi = min(j + seg, (start + int64(row_len)) // per_block - row_block)
+            if attempt != 0 or fast_lo >= fast_hi:
+                fast_lo = fast_hi = j + seg
+            if fast_lo < fast_hi:
+                # The common case: whole consecutive blocks of one row, which fill
+                # consecutive elements of out.  Philox runs vectorized over them; a
+                # truncated normal block with a rejected lane is written, then
+                # rewritten by _resample_rejected.
+                n_fast = fast_hi - fast_lo
+                first_block = row_block + fast_lo
+                first_offset = r * int64(row_len) - start + first_block * per_block
+                for i in range(n_fast):
+                    c0[i], c1[i] = _block_counter(first_block + i, 0)
+                    c2[i] = uint32(s0)
+                    c3[i] = uint32(s1)
+                _philox_batch(c0, c1, c2, c3, n_fast, k0, k1)
+                for i in range(n_fast):
+                    final[i] = _store_whole_block(
+                        c0[i], c1[i], c2[i], c3[i], dist, fmt, a, b, lower, upper, out,
+                        first_offset + per_block * i, clamp_lo, clamp_hi, bits_lo, bits_hi,
+                    )
+                if dist == DIST_TRUNCATED_NORMAL:
+                    _resample_rejected(
+                        c0, c1, c2, c3, final, n_fast, first_block, first_offset, index,
+                        values, words, out, dist, fmt, k0, k1, s0, s1, a, b, lower, upper,
+                        p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
+                    )
+            # Blocks at the row's edges, or all of them by inverse CDF: one by one.
+            for edge in range(2):
+                for jj in range(j if edge == 0 else fast_hi, fast_lo if edge == 0 else j + seg):
+                    block = row_block + jj
+                    first = block * per_block
+                    lo = max(first, start) - first
+                    hi = min(first + per_block, start + int64(row_len)) - first
+                    if lo < hi:
+                        x0, x1, x2, x3 = _philox_block(block, attempt, k0, k1, s0, s1)
+                        _finish_block(
+                            x0, x1, x2, x3, attempt, block, lo, hi, out,
+                            r * int64(row_len) - start + first, dist, fmt, k0, k1, s0, s1,
+                            a, b, lower, upper, p_lower, q_upper, mass, clamp_lo, clamp_hi,
+                            bits_lo, bits_hi,
+                        )
+            done += seg
+            j += seg
+            if j == blocks_per_row and done < count:
+                j = 0
+                r += 1
+                start = _row_start(r, base, lead_shape, lead_stride)
 
-        if not loop.signatures and not os.path.exists(loop._cache._cache_file._index_path):
-            # No index file, no entry: skip the lookup, which first sets up numba's
-            # typing (a tenth of a second or more).
-            return False
-        sig = tuple(loop.typeof_pyval(a) for a in args)
-        if sig in loop.overloads:
-            return True
-        key = (loop.__name__, sig)  # fill_loop_<dist>_<fmt>: one per law
-        if key in _NOT_ON_DISK:
-            return False
-        with global_compiler_lock:
-            if sig in loop.overloads:  # another thread loaded it meanwhile
-                return True
-            cres = loop._cache.load_overload(sig, loop.targetctx)
-            if cres is None:
-                _NOT_ON_DISK.add(key)
-                return False
-            loop.targetctx.insert_user_function(cres.entry_point, cres.fndesc, [cres.library])
-            loop.add_overload(cres)
-        return True
-    except Exception:  # an internal numba API changed: keep to the one-core loop
-        return False
+
+FORMAT_NAMES = {FMT_FLOAT32: "float32", FMT_FLOAT64: "float64", FMT_FLOAT16: "float16",
+                FMT_BFLOAT16: "bfloat16"}
+_STORAGE = {FMT_FLOAT32: types.float32, FMT_FLOAT64: types.float64,
+            FMT_FLOAT16: types.uint16, FMT_BFLOAT16: types.uint16}
 
 
-def fill(out, n_items, n_threads, dist, fmt, key, rows, law, clamp):
-    """Fill ``out`` (1-D, contiguous) with work items 0..n_items-1 on ``n_threads`` cores.
+def _make_loop(fmt: int):
+    """Return the fill loop of output format ``fmt``: one compiled function serving every
+    law, with the law's walk (:func:`_fill_range`) inlined once per distribution.
 
-    Work item w is Philox block j = w mod blocks_per_row of row r = w // blocks_per_row,
-    as in the CUDA kernel; ``key``, ``rows``, ``law`` and ``clamp`` are the kernels'
-    tuples (:mod:`.fill`).  Small outputs run :mod:`.numpy_fill` (no compiling) or
-    :func:`serial_fill`; larger ones the parallel loop compiled for this (dist, fmt).
-    All give the same bits: the loops run the same scalar source, and numpy_fill
-    its operations as array arithmetic.
+    ``nogil``: threads run it side by side on parts of one request (:func:`fill`).
+    ``cache=True``: later processes load it from Numba's on-disk cache, keyed on the
+    kernel sources' fingerprint.
     """
-    law_key = (int(dist), int(fmt))
-    loop = _LOOPS.get(law_key)
-    if loop is None:
-        loop = _LOOPS[law_key] = _make_loop(*law_key)
-    loop_args = (out, n_items, n_threads, key, rows, law, clamp)
-    if _takes_serial(out.size, loop, loop_args):
-        if _takes_numpy(out, dist, fmt, law) and numpy_fill.fill(
-                out, n_items, dist, fmt, key, rows, law, clamp):
-            _NUMPY_FILLED[0] += out.size
-            return
-        serial_fill(out, n_items, dist, fmt, key, rows, law, clamp)
-        _SERIAL_READY.add(out.dtype)
-        return
-    with PARALLEL_LOCK:
-        loop(*loop_args)
-
-
-# Outputs of up to NUMPY_MAX_VALUES values, while the one-core loop of their dtype is
-# not compiled in this process, are computed by NumPy array arithmetic with the same
-# bits (numpy_fill): a first call pays no compiling.  NumPy is slower per value than
-# the compiled loop, so a process hands over to it once NumPy has made
-# NUMPY_BUDGET_VALUES values (about half a second's worth): short scripts never
-# compile, model builds compile once.
-NUMPY_MAX_VALUES = 1 << 20
-NUMPY_BUDGET_VALUES = 1 << 22
-_NUMPY_FILLED = [0]  # values made by numpy_fill in this process
-_SERIAL_READY: set = set()  # output dtypes whose one-core loop this process has run
-
-
-_COMPILING = threading.local()
-
-
-@contextlib.contextmanager
-def compiled_loops_only():
-    """Within the block, this thread's fills skip :mod:`.numpy_fill`, so that they
-    compile (or load) the loops: what ``gpuinit compile`` needs."""
-    before = getattr(_COMPILING, "on", False)
-    _COMPILING.on = True
-    try:
-        yield
-    finally:
-        _COMPILING.on = before
-
-
-def _takes_numpy(out, dist, fmt, law) -> bool:
-    """Return whether ``out`` goes to :mod:`.numpy_fill` before the one-core loop."""
-    return (not getattr(_COMPILING, "on", False) and out.size <= NUMPY_MAX_VALUES
-            and _NUMPY_FILLED[0] + out.size <= NUMPY_BUDGET_VALUES
-            and out.dtype not in _SERIAL_READY and numpy_fill.supports(dist, fmt, law))
-
-
-_LOOPS: dict = {}
-
-
-def _make_loop(dist: int, fmt: int):
-    """Return the parallel fill loop with ``dist`` and ``fmt`` compiled in as constants.
-
-    Constants let LLVM drop the other distributions' and formats' branches, so
-    whole blocks are converted by straight-line code; numba caches each loop on
-    disk (one file per (dist, fmt)).
-    """
-
     fingerprint = SOURCE_FINGERPRINT
 
-    @njit(parallel=True, cache=True, error_model="numpy")
-    def loop(out, n_items, n_threads, key, rows, law, clamp):
+    @njit(nogil=True, cache=True, error_model="numpy")
+    def loop(out, first_item, stop_item, dist, key, rows, law, clamp):
         _ = fingerprint  # part of the cache key: see SOURCE_FINGERPRINT
-        k0, k1, s0, s1 = key
-        blocks_per_row, row_len, base, lead_shape, lead_stride = rows
-        a, b, lower, upper, reject, p_lower, q_upper, mass = law
-        clamp_lo, clamp_hi, bits_lo, bits_hi = clamp
-        # Each core takes a contiguous range of items and walks it in batches: the
-        # counters of a batch are laid out, Philox runs over the whole batch, and
-        # each block's words become its elements.
-        per_block = 2 if fmt == FMT_FLOAT64 else 4
-        attempt = _first_attempt(dist, reject)
-        n_batches = (n_items + BATCH - 1) // BATCH
-        n_parts = min(n_threads, n_batches)
-        for part in prange(n_parts):
-            c0 = np.empty(BATCH, np.uint32)
-            c1 = np.empty(BATCH, np.uint32)
-            c2 = np.empty(BATCH, np.uint32)
-            c3 = np.empty(BATCH, np.uint32)
-            final = np.empty(BATCH, np.bool_)
-            index = np.empty(BATCH, np.int64)  # scratch of _resample_rejected
-            values = np.empty((4, BATCH), np.float64)
-            words = np.empty((4, BATCH), np.uint32)
-            for batch in range(part * n_batches // n_parts, (part + 1) * n_batches // n_parts):
-                w = batch * BATCH
-                count = min(BATCH, n_items - w)
-                r = w // blocks_per_row
-                j = w - r * blocks_per_row
-                start = _row_start(r, base, lead_shape, lead_stride)
-                done = 0
-                while done < count:
-                    # The part of the batch in row r: blocks j .. j+seg-1 of the row.
-                    seg = min(count - done, blocks_per_row - j)
-                    row_block = start // per_block  # the first block the row touches
-                    fast_lo = max(j, (start + per_block - 1) // per_block - row_block)
-                    fast_hi = min(j + seg, (start + int64(row_len)) // per_block - row_block)
-                    if attempt != 0 or fast_lo >= fast_hi:
-                        fast_lo = fast_hi = j + seg
-                    if fast_lo < fast_hi:
-                        # The common case: whole consecutive blocks of one row, which
-                        # fill consecutive elements of out.  Philox runs vectorized
-                        # over them; a truncated normal block with a rejected lane
-                        # is written, then rewritten by _resample_rejected.
-                        n_fast = fast_hi - fast_lo
-                        first_block = row_block + fast_lo
-                        first_offset = r * int64(row_len) - start + first_block * per_block
-                        for i in range(n_fast):
-                            c0[i], c1[i] = _block_counter(first_block + i, 0)
-                            c2[i] = uint32(s0)
-                            c3[i] = uint32(s1)
-                        _philox_batch(c0, c1, c2, c3, n_fast, k0, k1)
-                        for i in range(n_fast):
-                            final[i] = _store_whole_block(
-                                c0[i], c1[i], c2[i], c3[i], dist, fmt, a, b, lower, upper, out,
-                                first_offset + per_block * i, clamp_lo, clamp_hi, bits_lo,
-                                bits_hi,
-                            )
-                        if dist == DIST_TRUNCATED_NORMAL:
-                            _resample_rejected(
-                                c0, c1, c2, c3, final, n_fast, first_block, first_offset,
-                                index, values, words, out, dist, fmt, k0, k1, s0, s1, a, b,
-                                lower, upper, p_lower, q_upper, mass, clamp_lo, clamp_hi,
-                                bits_lo, bits_hi,
-                            )
-                    # Blocks at the row's edges, or all of them by inverse CDF: one by one.
-                    for edge in range(2):
-                        for jj in range(j if edge == 0 else fast_hi,
-                                        fast_lo if edge == 0 else j + seg):
-                            block = row_block + jj
-                            first = block * per_block
-                            lo = max(first, start) - first
-                            hi = min(first + per_block, start + int64(row_len)) - first
-                            if lo < hi:
-                                x0, x1, x2, x3 = _philox_block(block, attempt, k0, k1, s0, s1)
-                                _finish_block(
-                                    x0, x1, x2, x3, attempt, block, lo, hi, out,
-                                    r * int64(row_len) - start + first, dist, fmt, k0, k1, s0,
-                                    s1, a, b, lower, upper, p_lower, q_upper, mass, clamp_lo,
-                                    clamp_hi, bits_lo, bits_hi,
-                                )
-                    done += seg
-                    j += seg
-                    if j == blocks_per_row and done < count:
-                        j = 0
-                        r += 1
-                        start = _row_start(r, base, lead_shape, lead_stride)
+        if dist == DIST_UNIFORM:
+            _fill_range(out, first_item, stop_item, DIST_UNIFORM, fmt, key, rows, law, clamp)
+        elif dist == DIST_NORMAL:
+            _fill_range(out, first_item, stop_item, DIST_NORMAL, fmt, key, rows, law, clamp)
+        else:
+            _fill_range(out, first_item, stop_item, DIST_TRUNCATED_NORMAL, fmt, key, rows, law,
+                        clamp)
 
-    loop.__qualname__ = loop.__name__ = f"fill_loop_{dist}_{fmt}"
+    loop.__qualname__ = loop.__name__ = f"fill_loop_{FORMAT_NAMES[fmt]}"
     return loop
 
 
-def _make_serial_fill():
-    """Return the one-core fill loop (a factory, to carry the fingerprint)."""
-    fingerprint = SOURCE_FINGERPRINT
-
-    @njit(cache=True, error_model="numpy")
-    def serial_fill(out, n_items, dist, fmt, key, rows, law, clamp):
-        """Fill ``out`` with work items 0..n_items-1 one after the other: the CUDA
-        kernel's work item (:func:`fill_block`), with the distribution and format as
-        arguments, so one compiled loop serves every law of an output dtype."""
-        _ = fingerprint  # part of the cache key: see SOURCE_FINGERPRINT
-        blocks_per_row = rows[0]
-        for w in range(n_items):
-            r = w // blocks_per_row
-            _fill_block(r, w - r * blocks_per_row, out, dist, fmt, key, rows, law, clamp)
-
-    return serial_fill
+def loop_signature(fmt: int):
+    """Return the one signature each format's loop is compiled for: the kernels' tuples
+    as :func:`loop_arguments` normalizes them."""
+    i64, f64 = types.int64, types.float64
+    index_array = types.Array(i64, 1, "C")
+    return (
+        types.Array(_STORAGE[fmt], 1, "C"), i64, i64, i64,
+        types.UniTuple(i64, 4),
+        types.Tuple((i64, i64, i64, index_array, index_array)),
+        types.Tuple((f64, f64, f64, f64, types.boolean, f64, f64, f64)),
+        types.Tuple((f64, f64, i64, i64)),
+    )
 
 
-serial_fill = _make_serial_fill()
+def loop_arguments(key, rows, law, clamp) -> tuple:
+    """Return (key, rows, law, clamp) in the types of :func:`loop_signature`: every
+    request of a format then runs the same compiled code (the leading dimensions of
+    a block become int64 arrays, so their number does not make a new signature)."""
+    blocks_per_row, row_len, base, lead_shape, lead_stride = rows
+    return (
+        tuple(int(k) for k in key),
+        (int(blocks_per_row), int(row_len), int(base),
+         np.asarray(lead_shape, dtype=np.int64), np.asarray(lead_stride, dtype=np.int64)),
+        (*(float(v) for v in law[:4]), bool(law[4]), *(float(v) for v in law[5:])),
+        (float(clamp[0]), float(clamp[1]), int(clamp[2]), int(clamp[3])),
+    )
+
+
+_LOOPS: dict[int, PreparedLoop] = {}
+_LOOPS_LOCK = threading.Lock()
+
+
+def compiled_loop(fmt: int) -> PreparedLoop:
+    """Return the :class:`PreparedLoop` of output format ``fmt`` (made once per process)."""
+    with _LOOPS_LOCK:
+        loop = _LOOPS.get(fmt)
+        if loop is None:
+            loop = _LOOPS[fmt] = PreparedLoop(
+                _make_loop(fmt), loop_signature(fmt),
+                f"from gpuinit.kernels import cpu\ncpu.compiled_loop({int(fmt)}).prepare()")
+        return loop
+
+
+# Work items per thread below which a request is not split (2^16 values): handing
+# smaller parts to the pool costs more than it saves.
+MIN_ITEMS_PER_THREAD = 1 << 14
+def _run_loop(loop: PreparedLoop, out, first_item: int, n_items: int, n_threads: int, dist: int,
+              arguments: tuple) -> None:
+    """Run work items first_item..n_items-1 of the compiled loop, split into contiguous
+    parts over up to ``n_threads`` threads (any split gives the same bits: each
+    element's value depends on its index only)."""
+    count = n_items - first_item
+    parts = max(1, min(n_threads, count // MIN_ITEMS_PER_THREAD))
+    run = loop.dispatcher
+    run_split(lambda lo, hi: run(out, lo, hi, dist, *arguments),
+              [first_item + count * k // parts for k in range(parts + 1)])
+
+
+def _switch_item(o: int, fmt: int, rows) -> tuple[int, int]:
+    """Return (o2, w): the first output element o2 >= o at which a work item begins
+    (a row's start, or a block boundary inside a row), and that work item w."""
+    blocks_per_row, row_len, base, lead_shape, lead_stride = rows
+    per_block = 2 if fmt == FMT_FLOAT64 else 4
+    r, c = divmod(o, row_len)
+    start = int(_row_start_host(r, base, lead_shape, lead_stride))
+    if c:
+        c += -(start + c) % per_block
+        if c >= row_len:
+            r, c = r + 1, 0
+    if c == 0:
+        return r * row_len, r * blocks_per_row
+    return r * row_len + c, r * blocks_per_row + (start + c) // per_block - start // per_block
+
+
+def _row_start_host(r, base, lead_shape, lead_stride):
+    from .arrays import LIB as ARRAYS
+
+    return ARRAYS.row_start(r, base, tuple(lead_shape), tuple(lead_stride))
+
+
+def fill(out, n_items, n_threads, dist, fmt, key, rows, law, clamp):
+    """Fill ``out`` (1-D, contiguous) with work items 0..n_items-1; returns None.
+
+    ``key``, ``rows``, ``law`` and ``clamp`` are the kernels' tuples (:mod:`.fill`).
+    The format's compiled loop runs the request on up to ``n_threads`` threads once
+    it is ready.  Until then the NumPy target (:mod:`.arrays`) computes it, chunk
+    by chunk, while the loop is prepared in the background (:meth:`PreparedLoop.start`),
+    and hands the rest of the request over as soon as the loop is ready.  Every
+    route gives the same bits.  float64, which the NumPy target does not compute,
+    waits for its loop; GPUINIT_CPU_LOOPS chooses other policies (:func:`loop_mode`).
+    """
+    from . import arrays
+
+    mode = loop_mode()
+    if mode == "numpy" and arrays.supports(fmt):
+        arrays.fill(out, dist, fmt, key, rows, law, clamp, n_threads=n_threads)
+        return
+    loop = compiled_loop(fmt)
+    first_item = 0
+    if not loop.usable():
+        if mode == "background" and arrays.supports(fmt):
+            loop.start()
+            stopped = arrays.fill(out, dist, fmt, key, rows, law, clamp,
+                                  should_stop=loop.usable, n_threads=n_threads)
+            if stopped >= out.size:
+                return
+            # The loop is ready: it takes over at the next work item's first element.
+            o, first_item = _switch_item(stopped, fmt, rows)
+            if o > stopped:
+                arrays.fill(out, dist, fmt, key, rows, law, clamp, start=stopped, stop=o)
+            if first_item >= n_items:
+                return
+        else:
+            loop.prepare()
+    _run_loop(loop, out, first_item, n_items, n_threads, dist,
+              loop_arguments(key, rows, law, clamp))
 
 
 def _make_philox4x32():

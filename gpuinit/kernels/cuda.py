@@ -74,6 +74,7 @@ def _device_primitives() -> dict:
     return {
         "fma": _DEVICE(_fused_multiply_add),
         "fma32": _DEVICE(_fused_multiply_add32),
+        "select": _DEVICE(primitives.select),
         **make_bitcasts(intrinsic),
         "store4": store4,
         "store2": store2,

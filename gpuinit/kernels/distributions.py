@@ -24,7 +24,7 @@ from numba import float32, float64, int32, int64, uint32
 
 from ._twin import scalar
 from .convert import TWO_POW_26, split_binade, whole_53
-from .primitives import bits_float32, float32_bits, fma, fma32
+from .primitives import bits_float32, float32_bits, fma, fma32, select
 
 # Rejection attempts before the inverse-CDF fallback; the fallback draws its
 # uniform at attempt TRUNC_ATTEMPTS.
@@ -82,9 +82,9 @@ def log_reduction(m):
     """Return (s, e) for a float64 m >= 1: m = 2^e f with f in [√½, √2), and
     s = (f - 1)/(f + 1), so that ln m = e ln 2 + 2 atanh(s), |s| <= 0.172."""
     f, e = split_binade(m)
-    if f > SQRT_2:
-        f = f * 0.5
-        e += 1.0
+    above = f > SQRT_2
+    f = select(above, f * 0.5, f)
+    e = select(above, e + 1.0, e)
     return (f - 1.0) / (f + 1.0), e
 
 
@@ -128,7 +128,7 @@ def sincos_2pi_u24(k):
     quadrant = k >> int32(22)
     t = k & int32(0x3FFFFF)
     upper_octant = t > int32(0x200000)
-    j = int32(0x400000) - t if upper_octant else t
+    j = select(upper_octant, int32(0x400000) - t, t)
     x = float32(j) * float32(TWO_PI_OVER_2_24)
     x2 = x * x
     sin_p = fma32(x2, float32(_SIN_C4), float32(_SIN_C3))
@@ -154,13 +154,11 @@ def rotate_to_quadrant(sin_x, cos_x, upper_octant, odd, negate_sin, negate_cos):
     ``odd`` for quadrants 1 and 3, ``negate_sin`` for 2 and 3, ``negate_cos``
     for 1 and 2.  Selects only, no branches.
     """
-    s = cos_x if upper_octant else sin_x
-    c = sin_x if upper_octant else cos_x
-    sin_abs = c if odd else s
-    cos_abs = s if odd else c
-    sin_t = -sin_abs if negate_sin else sin_abs
-    cos_t = -cos_abs if negate_cos else cos_abs
-    return sin_t, cos_t
+    s = select(upper_octant, cos_x, sin_x)
+    c = select(upper_octant, sin_x, cos_x)
+    sin_abs = select(odd, c, s)
+    cos_abs = select(odd, s, c)
+    return select(negate_sin, -sin_abs, sin_abs), select(negate_cos, -cos_abs, cos_abs)
 
 
 @scalar
@@ -193,7 +191,7 @@ def sincos_2pi_u53(hi, lo):
     quadrant = a >> uint32(25)
     t = float64(a & uint32(0x1FFFFFF)) * TWO_POW_26 + float64(uint32(lo) >> uint32(6))
     upper_octant = t > TWO_POW_50
-    j = TWO_POW_51 - t if upper_octant else t
+    j = select(upper_octant, TWO_POW_51 - t, t)
     x = j * TWO_PI_OVER_2_53
     x2 = x * x
     sin_p = _SIN_F64[7]
@@ -256,17 +254,18 @@ def normal_lower_quantile(p):
     changes nothing measurable.
     """
     p = float64(p)
-    if p < _P_LOW:
-        q = math.sqrt(-2.0 * math.log(p))
-        x = (((((_C0 * q + _C1) * q + _C2) * q + _C3) * q + _C4) * q + _C5) / (
-            (((_D0 * q + _D1) * q + _D2) * q + _D3) * q + 1.0
-        )
-    else:
-        q = p - 0.5
-        r = q * q
-        x = (((((_A0 * r + _A1) * r + _A2) * r + _A3) * r + _A4) * r + _A5) * q / (
-            ((((_B0 * r + _B1) * r + _B2) * r + _B3) * r + _B4) * r + 1.0
-        )
+    # Both approximations are finite on the whole domain; the tail one applies below
+    # _P_LOW.  (Computing both and selecting lets arrays take this path too.)
+    q = math.sqrt(-2.0 * math.log(p))
+    tail = (((((_C0 * q + _C1) * q + _C2) * q + _C3) * q + _C4) * q + _C5) / (
+        (((_D0 * q + _D1) * q + _D2) * q + _D3) * q + 1.0
+    )
+    c = p - 0.5
+    r = c * c
+    central = (((((_A0 * r + _A1) * r + _A2) * r + _A3) * r + _A4) * r + _A5) * c / (
+        ((((_B0 * r + _B1) * r + _B2) * r + _B3) * r + _B4) * r + 1.0
+    )
+    x = select(p < _P_LOW, tail, central)
     err = normal_cdf(x) - p
     u = err * SQRT_2PI * math.exp(0.5 * x * x)
     return x - u / (1.0 + 0.5 * x * u)
@@ -282,6 +281,7 @@ def truncated_normal_quantile(u, p_lower, q_upper, mass):
     """
     u = float64(u)
     p = p_lower + u * mass
-    if p <= 0.5:
-        return normal_lower_quantile(max(p, MIN_TAIL_PROBABILITY))
-    return -normal_lower_quantile(max(q_upper + (1.0 - u) * mass, MIN_TAIL_PROBABILITY))
+    lower_tail = p <= 0.5
+    tail_p = select(lower_tail, p, q_upper + (1.0 - u) * mass)
+    x = normal_lower_quantile(max(tail_p, MIN_TAIL_PROBABILITY))
+    return select(lower_tail, x, -x)

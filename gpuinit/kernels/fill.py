@@ -37,7 +37,7 @@ from .distributions import (
     truncated_normal_quantile,
 )
 from .philox import philox_block
-from .primitives import fma, fma32, store2, store4
+from .primitives import fma, fma32, select, store2, store4
 
 DIST_UNIFORM = 0
 DIST_NORMAL = 1
@@ -130,9 +130,8 @@ def inside(z, lower, upper):
 def accept(done, value, candidate, lower, upper):
     """Return (done, value) after offering a lane ``candidate``: a pending lane
     takes it when it lies in [lower, upper]."""
-    if not done and inside(candidate, lower, upper):
-        return True, candidate
-    return done, value
+    take = inside(candidate, lower, upper) & (not done)
+    return done | take, select(take, candidate, value)
 
 
 @scalar
@@ -148,11 +147,8 @@ def scale_shift(wide, b, t, a):
 def clamped(x, lo, hi):
     """Return ``x`` clamped to [lo, hi] (all three of one float type): replaced only when
     strictly outside, so a signed zero stays as it is."""
-    if x < lo:
-        x = lo
-    if x > hi:
-        x = hi
-    return x
+    x = select(x < lo, lo, x)
+    return select(x > hi, hi, x)
 
 
 @scalar
@@ -164,11 +160,8 @@ def clamped_bits16(v, fmt, bits_lo, bits_hi):
     else:
         bits = float32_to_bfloat16_bits(float32(v))
     key = bits16_order_key(bits)
-    if key < bits16_order_key(bits_lo):
-        bits = uint32(bits_lo)
-    if key > bits16_order_key(bits_hi):
-        bits = uint32(bits_hi)
-    return bits
+    bits = select(key < bits16_order_key(bits_lo), uint32(bits_lo), bits)
+    return select(key > bits16_order_key(bits_hi), uint32(bits_hi), bits)
 
 
 @scalar(inline=True)

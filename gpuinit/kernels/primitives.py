@@ -10,7 +10,11 @@ runs the references below, which give the bits the hardware gives:
 * ``float32_bits`` / ``bits_float32``: the bit pattern of a float32 and back
   (a register move, ``mov.b32`` on CUDA, ``bitcast`` in LLVM);
 * ``store4`` / ``store2``: four (two) consecutive elements written at once
-  (one 128-bit or 64-bit store where the target can).
+  (one 128-bit or 64-bit store where the target can);
+* ``select``: ``a if condition else b`` without a branch (a select instruction
+  in LLVM and PTX, ``numpy.where`` for arrays).  The scalar source writes every
+  choice that depends on data with it, so that the same source evaluates whole
+  arrays (:mod:`.arrays`) as well as one element.
 """
 
 import math
@@ -42,6 +46,11 @@ def fma32(a, b, c):
     if Fraction(nearest) != exact and int(np.float64(nearest).view(np.uint64)) & 1 == 0:
         nearest = math.nextafter(nearest, math.inf if exact > nearest else -math.inf)
     return np.float32(nearest)
+
+
+def select(condition, a, b):
+    """Return ``a`` where ``condition`` holds, else ``b``."""
+    return a if condition else b
 
 
 def float32_bits(x):

@@ -1,0 +1,267 @@
+"""The NumPy target: the scalar source evaluated over whole arrays, with nothing to compile.
+
+:func:`gpuinit.kernels._twin.build` rebuilds the scalar source (:mod:`.philox`,
+:mod:`.convert`, :mod:`.distributions`, :mod:`.fill`) with array versions of its
+few primitives bound in place of Numba's: the integer and float casts become
+``astype`` (C conversions, wrapping like the compiled code), ``select`` is
+``numpy.where``, ``min``/``max`` are ``numpy.minimum``/``maximum``, ``fma32`` is
+an exact array fma (below), the bit casts are views, and ``math`` is the C
+library's functions applied element by element (what the compiled CPU code
+calls).  Every operation is therefore the one the CPU loop and the CUDA kernel
+perform, written once; this module adds only :func:`fill`, which walks a request
+in chunks the way the compiled loops walk their work items.
+
+The compiled loops are faster per value; this target serves a process until they
+are ready (:mod:`.cpu`), so that no call waits for a compiler.  It computes the
+24-bit formats (float32, float16, bfloat16).  float64 needs a float64 fma, which
+NumPy lacks, and is left to the compiled loop (:func:`supports`).
+"""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+
+from . import convert, distributions, philox, primitives  # noqa: F401  (the scalar source)
+from . import fill as _work_item  # noqa: F401
+from ._twin import build
+from .distributions import TRUNC_ATTEMPTS
+from .fill import DIST_TRUNCATED_NORMAL, DIST_UNIFORM, FMT_FLOAT32, FMT_FLOAT64
+from .threads import run_split
+
+F32 = np.float32
+_MASK32 = np.uint64(0xFFFFFFFF)
+_THIRTY_TWO = np.uint64(32)
+
+# Output elements per step: the temporaries of a step (a few dozen arrays of this
+# length) stay in the L2 cache, and a step bounds the memory a request borrows.
+CHUNK = 1 << 15
+
+
+def _cast(dtype):
+    """Return the scalar source's conversion to ``dtype`` for arrays and scalars: a C
+    conversion (integers wrap, floats truncate toward zero), as in compiled code."""
+    dtype = np.dtype(dtype)
+
+    def cast(x):
+        if isinstance(x, np.ndarray):
+            return x.astype(dtype, copy=False)
+        return np.asarray(x).astype(dtype)[()]
+
+    cast.__name__ = dtype.name
+    return cast
+
+
+# A float64 whose low 29 significand bits are 1 followed by zeros lies halfway between
+# two float32 numbers (normal ones; |x| below _TINY is treated apart).
+_HALFWAY_MASK, _HALFWAY = np.uint64((1 << 29) - 1), np.uint64(1 << 28)
+_TINY = 2.0 ** -125
+
+
+def fma32(a, b, c):
+    """Return a·b + c rounded once to float32, element-wise (operands are converted to
+    float32 first, as the compiled primitive does; they broadcast).
+
+    The product of two float32 numbers is exact in float64, so the float64 sum s is
+    the exact value rounded once.  Rounding s to float32 is then correct unless s lies
+    exactly halfway between two float32 numbers while the exact value does not (then
+    the exact value decides): only there is the exact error computed (TwoSum) and s
+    rounded to odd (moved one float64 step toward the exact value), which makes the
+    final rounding correct (53 >= 2·24 + 2).  Values near float32's subnormals take
+    the same path.
+    """
+    a, b, c = (np.asarray(v).astype(F32, copy=False) for v in (a, b, c))
+    p = np.multiply(a, b, dtype=np.float64)
+    s = np.add(p, c, dtype=np.float64)
+    halfway = (s.view(np.uint64) & _HALFWAY_MASK) == _HALFWAY
+    suspect = halfway | (np.abs(s) < _TINY)
+    if suspect.any():
+        at = np.nonzero(suspect)
+        pa = np.broadcast_to(p, s.shape)[at]
+        ca = np.broadcast_to(c, s.shape)[at].astype(np.float64)
+        sa = s[at]
+        t = sa - pa
+        err = (pa - (sa - t)) + (ca - t)
+        to_odd = (err != 0) & ((sa.view(np.uint64) & np.uint64(1)) == 0)
+        s[at] = np.where(to_odd, np.nextafter(sa, np.where(err > 0, np.inf, -np.inf)), sa)
+    return s.astype(F32)
+
+
+def mulhilo32(a, b):
+    """Return the (hi, lo) 32-bit halves of a·b for words below 2^32 (held in uint64)."""
+    product = np.asarray(a).astype(np.uint64, copy=False) * np.asarray(b).astype(np.uint64)
+    return product >> _THIRTY_TWO, product & _MASK32
+
+
+def float32_bits(x):
+    """Return the uint32 patterns of float32 values."""
+    return np.asarray(x).astype(F32, copy=False).view(np.uint32)
+
+
+def bits_float32(bits):
+    """Return the float32 values of uint32 patterns."""
+    return np.asarray(bits).astype(np.uint32, copy=False).view(F32)
+
+
+def _libm(function):
+    """Return ``function`` (a C library function of :mod:`math`) applied element by
+    element: the compiled CPU code calls the same functions, so the results agree bit
+    for bit (NumPy's own log and exp differ from them in the last bit)."""
+    vectorized = np.vectorize(function, otypes=[np.float64])
+
+    def apply(x):
+        return vectorized(x) if isinstance(x, np.ndarray) else function(float(x))
+
+    return apply
+
+
+_MATH = SimpleNamespace(
+    sqrt=np.sqrt,  # correctly rounded everywhere
+    log=_libm(math.log),
+    exp=_libm(math.exp),
+    erfc=_libm(math.erfc),
+    copysign=np.copysign,
+    pi=math.pi,
+)
+
+
+def _identity(function):
+    return function
+
+
+LIB = build(_identity, overrides={
+    "uint32": _cast(np.uint32),
+    "uint64": _cast(np.uint64),
+    "int32": _cast(np.int32),
+    "int64": _cast(np.int64),
+    "float32": _cast(np.float32),
+    "float64": _cast(np.float64),
+    "select": np.where,
+    "min": np.minimum,
+    "max": np.maximum,
+    "fma32": fma32,
+    "mulhilo32": mulhilo32,
+    "float32_bits": float32_bits,
+    "bits_float32": bits_float32,
+    "math": _MATH,
+})
+
+
+def supports(fmt: int) -> bool:
+    """Return whether :func:`fill` computes outputs of format ``fmt``."""
+    return fmt != FMT_FLOAT64
+
+
+def _element_indices(lo: int, hi: int, rows) -> np.ndarray:
+    """Return the whole tensor's flat index of output elements lo..hi-1 (ascending)."""
+    _, row_len, base, lead_shape, lead_stride = rows
+    o = np.arange(lo, hi, dtype=np.int64)
+    if lead_shape == (1,):
+        return o + base
+    r = o // row_len
+    return LIB.row_start(r, base, lead_shape, lead_stride) + (o - r * row_len)
+
+
+def _lane_values(dist: int, blocks: np.ndarray, attempt: int, key, a, b):
+    """Return the words (4 arrays) and the standard values, shape (4, blocks), of
+    ``blocks`` at ``attempt`` (:func:`.fill.standard_values`, narrow formats)."""
+    k0, k1, s0, s1 = key
+    words = LIB.philox_block(blocks, attempt, k0, k1, s0, s1)
+    values = LIB.standard_values(dist, False, *words, a, b)
+    return words, np.stack(values)
+
+
+def _chunk_values(lo: int, hi: int, dist: int, key, rows, law) -> np.ndarray:
+    """Return the values (float32, before the output format) of output elements lo..hi-1,
+    by the rules of :func:`.fill.finish_block`: each element takes its lane of its
+    block at the first attempt inside [lower, upper] (truncated normal), else the
+    inverse CDF of its lane's uniform at attempt TRUNC_ATTEMPTS."""
+    a, b, lower, upper, reject, p_lower, q_upper, mass = law
+    a, b = F32(a), F32(b)
+    e = _element_indices(lo, hi, rows)
+    lane = e & 3
+    if rows[3] == (1,):  # one row: consecutive elements of consecutive blocks
+        first_block = e[0] >> 2
+        blocks = np.arange(first_block, (e[-1] >> 2) + 1, dtype=np.uint64)
+        where = (e >> 2) - first_block
+    else:  # the blocks ascend: the distinct ones are where the block number changes
+        block = e >> 2
+        first = np.empty(block.size, dtype=bool)
+        first[:1] = True
+        np.not_equal(block[1:], block[:-1], out=first[1:])
+        blocks = block[first].astype(np.uint64)
+        where = np.cumsum(first) - 1
+    attempt = LIB.first_attempt(dist, reject)
+    if attempt < TRUNC_ATTEMPTS:
+        _, by_lane = _lane_values(dist, blocks, attempt, key, a, b)
+        if rows[3] == (1,):  # the lanes of consecutive blocks, in order
+            values = by_lane.T.reshape(-1)[lane[0]:lane[0] + e.size]
+        else:
+            values = by_lane[lane, where]
+        if dist != DIST_TRUNCATED_NORMAL:
+            return values
+        index = np.flatnonzero(~LIB.inside(values, lower, upper))
+        attempt += 1
+    else:
+        values = np.empty(e.size, F32)
+        index = np.arange(e.size)
+    while attempt < TRUNC_ATTEMPTS and index.size:
+        needed, inverse = np.unique(where[index], return_inverse=True)
+        _, by_lane = _lane_values(dist, blocks[needed], attempt, key, a, b)
+        candidate = by_lane[lane[index], inverse.reshape(-1)]
+        accepted = LIB.inside(candidate, lower, upper)
+        values[index[accepted]] = candidate[accepted]
+        index = index[~accepted]
+        attempt += 1
+    if index.size:  # the inverse CDF at attempt TRUNC_ATTEMPTS
+        needed, inverse = np.unique(where[index], return_inverse=True)
+        k0, k1, s0, s1 = key
+        words = LIB.philox_block(blocks[needed], TRUNC_ATTEMPTS, k0, k1, s0, s1)
+        words = [np.asarray(w)[inverse.reshape(-1)] for w in words]
+        uniform = np.empty(index.size)
+        for k in range(4):
+            at = lane[index] == k
+            uniform[at] = LIB.lane_uniform(False, k, *(w[at] for w in words))
+        z = LIB.truncated_normal_quantile(uniform, p_lower, q_upper, mass)
+        values[index] = z.astype(F32)
+    return values
+
+
+def _fill_chunk(out, lo: int, hi: int, dist: int, fmt: int, key, rows, law, clamp) -> None:
+    """Write output elements lo..hi-1 of ``out`` in its format."""
+    a, b = F32(law[0]), F32(law[1])
+    clamp_lo, clamp_hi, bits_lo, bits_hi = clamp
+    v = _chunk_values(lo, hi, dist, key, rows, law)
+    if dist != DIST_UNIFORM:
+        v = LIB.scale_shift(False, b, v, a)
+    if fmt == FMT_FLOAT32:
+        out[lo:hi] = LIB.clamped(v.astype(F32), F32(clamp_lo), F32(clamp_hi))
+    else:
+        out[lo:hi] = LIB.clamped_bits16(v, fmt, bits_lo, bits_hi)
+
+
+def fill(out, dist: int, fmt: int, key, rows, law, clamp, start: int = 0,
+         stop: int | None = None, should_stop=None, n_threads: int = 1) -> int:
+    """Fill output elements ``start``..``stop``-1 of ``out`` (1-D: float32, or uint16
+    patterns of float16/bfloat16) with the values the compiled loops give them; the
+    arguments are the kernels' tuples (:mod:`.fill`).
+
+    Works in chunks of :data:`CHUNK`, ``n_threads`` at a time (NumPy leaves the
+    interpreter lock while it computes, so threads share the work); after each
+    round, ``should_stop()`` (if given) may end the walk early.  Returns the index
+    of the first element not written (``stop`` when done).
+    """
+    if not supports(fmt):
+        raise ValueError(f"the NumPy target does not compute format {fmt}")
+    stop = out.size if stop is None else stop
+    o = start
+    while o < stop:
+        bounds = sorted({min(o + k * CHUNK, stop) for k in range(max(1, n_threads) + 1)})
+        run_split(lambda lo, hi: _fill_chunk(out, lo, hi, dist, fmt, key, rows, law, clamp),
+                  bounds)
+        o = bounds[-1]
+        if should_stop is not None and o < stop and should_stop():
+            break
+    return o
