@@ -4,7 +4,7 @@ on a few threads, and prepared in the background while :mod:`.arrays` serves."""
 import threading
 
 import numpy as np
-from numba import int64, njit, types, uint32, uint64
+from numba import int64, literally, njit, types, uint32, uint64
 from numba.core.extending import intrinsic
 
 from . import convert, distributions, philox, primitives  # noqa: F401
@@ -158,16 +158,18 @@ def _resample_rejected(
             )
 
 
-@njit(nogil=True, error_model="numpy", inline="always")  # inlined with dist/fmt constant
+@njit(nogil=True, error_model="numpy")  # compiled into each format's loop
 def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp):
     """Fill work items first_item..stop_item-1 (work item w is Philox block j = w mod
     blocks_per_row of row r = w // blocks_per_row, as in the CUDA kernel).
 
     The items are walked in batches: the counters of a batch are laid out, Philox
     runs over the whole batch, and each block's words become its elements.
-    Inlined into each format's loop with ``dist`` and ``fmt`` constant, so LLVM
-    drops the other laws' and formats' code and vectorizes the batch loops.
+    Compiled once per (dist, fmt) value (``literally``): Numba drops the other laws'
+    and formats' code, and LLVM vectorizes the batch loops.
     """
+    literally(dist)
+    literally(fmt)
     k0, k1, s0, s1 = key
     blocks_per_row, row_len, base, lead_shape, lead_stride = rows
     a, b, lower, upper, reject, p_lower, q_upper, mass = law
