@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any
 
+from .fill_values import check_fill_values
+
 # NumPy's (and CuPy's) limits on an array's rank and on one dimension.
 MAX_RANK = 64
 MAX_DIMENSION = 1 << 63
@@ -107,12 +109,14 @@ def check_nonnegative(value: Any, argument: str) -> float:
 
 
 def check_fill_value(value: Any, argument: str) -> int | float:
-    """Return a fill value (a real scalar or a 0-d array) as an int, or a finite float;
-    TypeError for other types, ValueError for NaN and infinities."""
+    """Return a constant fill value (a real scalar, a bool or a 0-d array of them) as an
+    int (True as 1, False as 0) or a finite float, under the rule of
+    :mod:`gpuinit.fill_values`, as ``torch.nn.init.constant_`` and
+    ``keras.initializers.Constant`` take them; TypeError for other types, ValueError for
+    NaN and infinities."""
     value = scalar(value)
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{argument} must be a real scalar, got {type(value).__name__}")
-    if isinstance(value, Integral):
+    check_fill_values(value, argument, constant=True)
+    if isinstance(value, Integral):  # bool included: True is 1
         return int(value)
     return check_real(value, argument)
 

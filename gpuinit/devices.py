@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DeviceError
+from .fill_values import is_torch_tensor
 
 ENV_DEVICE = "GPUINIT_DEVICE"
 INSTALL_HINT = ('install the CUDA extra of your CUDA major version: pip install "gpuinit[cuda13]" '
@@ -213,7 +214,7 @@ def torch_stream_of(tensor: Any):
     ``torch.cuda.stream(s)``, after the work on ``s``), as torch's own in-place ops are.
     A no-op for anything else (NumPy and CuPy arrays, CPU and meta tensors).
     """
-    if type(tensor).__module__.split(".")[0] != "torch" or not getattr(tensor, "is_cuda", False):
+    if not is_torch_tensor(tensor) or not getattr(tensor, "is_cuda", False):
         return contextlib.nullcontext()
     import cupy
     import torch

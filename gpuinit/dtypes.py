@@ -198,10 +198,16 @@ def clamp_arguments(lo: float, hi: float, form: FloatFormat) -> tuple[float, flo
     return lo, hi, 0, 0
 
 
+# The dtypes of arrays gpuinit makes and fills besides the float formats.
+EXACT_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                "uint64", "complex64", "complex128")
+
+
 def numeric_dtype(dtype: Any, argument: str = "dtype") -> np.dtype:
     """Return the NumPy dtype of a numeric ``dtype`` (float32 when None; bfloat16 via
-    ml_dtypes): bool, integers, the four float formats and complex.  TypeError
-    naming ``argument`` for anything else (object, str, datetime, ...)."""
+    ml_dtypes): bool, the signed and unsigned integers of 8 to 64 bits, the four float
+    formats, complex64 and complex128.  TypeError naming ``argument`` for anything else
+    (object, str, datetime, the 8-bit floats and complex32 of ml_dtypes, ...)."""
     if dtype is None:
         return np.dtype(np.float32)
     name = dtype_name(dtype)
@@ -211,7 +217,7 @@ def numeric_dtype(dtype: Any, argument: str = "dtype") -> np.dtype:
         resolved = np.dtype(name)
     except TypeError:
         raise TypeError(f"{argument}={dtype!r} is not a dtype") from None
-    if resolved.kind not in "biuc":
+    if resolved.name not in EXACT_DTYPES:
         raise TypeError(f"{argument}={name!r} is not a numeric dtype: use bool, an integer, "
                         f"a float ({', '.join(FORMATS)}) or a complex dtype")
     return resolved

@@ -14,6 +14,7 @@ import numpy as np
 
 from .devices import Device, to_gpu
 from .dtypes import FORMATS, dtype_name
+from .fill_values import check_fill_values, is_torch_tensor
 
 
 def to_device(values: Any, shape: tuple[int, ...] | None, dtype: Any, dev: Device,
@@ -21,8 +22,9 @@ def to_device(values: Any, shape: tuple[int, ...] | None, dtype: Any, dev: Devic
     """Return ``values`` as an array of ``dtype`` on ``dev``, copied at most once.
 
     A CuPy array already on ``dev`` with the right dtype is used as is; a torch
-    tensor is read detached (:func:`plain_array`).  Values must be real numbers (complex
-    ones too for a complex ``dtype``).  With ``copy_host`` a NumPy array
+    tensor is read detached (:func:`plain_array`).  Values must be weights under the rule
+    of :mod:`gpuinit.fill_values` (numbers, complex ones for a complex ``dtype``; no
+    bools): TypeError naming ``argument`` otherwise.  With ``copy_host`` a NumPy array
     is always copied, so the result never aliases the caller's array.  ValueError
     naming ``argument`` when ``shape`` is given and differs, and when a value that is
     finite in ``values`` is not finite after the cast (:func:`check_cast`).
@@ -30,7 +32,7 @@ def to_device(values: Any, shape: tuple[int, ...] | None, dtype: Any, dev: Devic
     target = float_dtype_or_given(dtype)
     values = plain_array(values)
     check_same_shape(values, shape, argument)
-    check_numbers(values, argument, complex_ok=target.kind == "c")
+    check_fill_values(values, argument, constant=False, target=target)
     with np.errstate(over="ignore", invalid="ignore"):  # check_cast reports what overflows
         result = _cast(values, target, dev, copy_host)
     check_cast(values, result, argument)
@@ -45,12 +47,6 @@ def _cast(values: Any, target: np.dtype, dev: Device, copy_host: bool):
         values = values.get()  # a CuPy array asked for on the CPU
     return np.array(values, dtype=target, copy=True) if copy_host else \
         np.asarray(values, dtype=target)
-
-
-def is_torch_tensor(value: Any) -> bool:
-    """Return True for a torch tensor (judged by its type's module: torch is never imported
-    here, and tensors that need grad raise on ``__cuda_array_interface__``)."""
-    return type(value).__module__.split(".")[0] == "torch" and hasattr(value, "detach")
 
 
 def plain_array(values: Any):
@@ -115,26 +111,6 @@ def shape_of(values: Any) -> tuple[int, ...]:
     if isinstance(values, (list, tuple)):
         return tuple(np.shape(values))
     return tuple(getattr(values, "shape", np.shape(values)))
-
-
-def check_numbers(values: Any, argument: str, complex_ok: bool = False) -> None:
-    """Raise TypeError naming ``argument`` unless ``values`` holds integers or floats (or,
-    with ``complex_ok``, complex numbers).
-
-    Arrays are judged by their dtype (no copy); lists and scalars by NumPy's
-    reading of them.  Booleans, strings and objects are refused.
-    """
-    dtype = getattr(values, "dtype", None)
-    if dtype is None:
-        try:
-            dtype = np.asarray(values).dtype
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{argument} is not an array of numbers: {exc}") from None
-    name = dtype_name(dtype)
-    if complex_ok and name.startswith("complex"):
-        return
-    if name not in FORMATS and not name.startswith(("int", "uint")):
-        raise TypeError(f"{argument} holds {name} values, not numbers")
 
 
 def check_same_shape(values: Any, shape: tuple[int, ...] | None, argument: str) -> None:

@@ -118,22 +118,28 @@ def _seed_for(target: Target, seed: Any, generator: Any) -> int:
     return next_seed()
 
 
-def _sampled(tensor: Any, sample, seed, generator, stream: int):
-    """Fill ``tensor`` with ``sample(shape, **options)``, in place when kernels can, and
-    return it."""
-    target = wrap(tensor)
+def _target_of(tensor: Any) -> Target:
+    """Return the :class:`~gpuinit.inplace.Target` a fill of ``tensor`` writes through: the
+    one ``tensor`` carries, when it has a ``gpuinit_target()`` method (gpuinit.torch gives
+    a DTensor shard's stand-in one, returning the Target of its block), else
+    :func:`gpuinit.inplace.wrap`'s."""
+    carried = getattr(tensor, "gpuinit_target", None)
+    return wrap(tensor) if carried is None else carried()
+
+
+def _sampled(tensor: Any, sampler, args: tuple, seed, generator, stream: int):
+    """Fill ``tensor`` with ``sampler(shape, *args, ...)``, a :mod:`gpuinit.random` sampler,
+    made by its Target (:meth:`gpuinit.inplace.Target.sample`), and return it."""
+    target = _target_of(tensor)
     float_format(target.dtype, "tensor.dtype")  # random values need a float tensor
     options = {"stream": stream, "device": target.device, "dtype": target.compute_dtype}
-    out = target.direct_out()
     if seed is None and not validating():
         # Every check first: a call that fails draws no seed from any generator.
         with validate_only():
             _seed_for(target, None, generator)
-            sample(target.shape, out=out, seed=0, **options)
-    values = sample(target.shape, out=out, seed=_seed_for(target, seed, generator), **options)
+            target.sample(sampler, *args, seed=0, **options)
+    target.sample(sampler, *args, seed=_seed_for(target, seed, generator), **options)
     if not validating():
-        if out is None:
-            target.write(values)
         target.mark_written()
     return tensor
 
@@ -145,8 +151,7 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None, *,
     a, b = check_real(a, "a"), check_real(b, "b")
     if a > b:
         raise ValueError(f"a={a} must be <= b={b}")
-    return _sampled(tensor, lambda shape, **o: random.uniform(shape, a, b, **o), seed,
-                    generator, stream)
+    return _sampled(tensor, random.uniform, (a, b), seed, generator, stream)
 
 
 @_on_the_tensors_stream
@@ -157,8 +162,7 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None, *,
     Matches ``torch.nn.init.normal_``.
     """
     mean, std = check_real(mean, "mean"), check_nonnegative(std, "std")
-    return _sampled(tensor, lambda shape, **o: random.normal(shape, mean, std, **o), seed,
-                    generator, stream)
+    return _sampled(tensor, random.normal, (mean, std), seed, generator, stream)
 
 
 @_on_the_tensors_stream
@@ -181,15 +185,13 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
     lower, upper = (a - mean) / std, (b - mean) / std
     random.check_truncation(lower, upper, f"[a, b] = [{a}, {b}] with mean={mean}, std={std} "
                                           f"([{lower:.4g}, {upper:.4g}] in units of std)")
-    return _sampled(
-        tensor, lambda shape, **o: random.truncated_normal(shape, mean, std, lower, upper, **o),
-        seed, generator, stream,
-    )
+    return _sampled(tensor, random.truncated_normal, (mean, std, lower, upper), seed,
+                    generator, stream)
 
 @_on_the_tensors_stream
 def constant_(tensor, val: float):
     """Fill ``tensor`` with ``val`` and return it.  Matches ``torch.nn.init.constant_``."""
-    target = wrap(tensor)
+    target = _target_of(tensor)
     value = check_fill_value(val, "val")
     check_representable(value, numeric_dtype(target.dtype, "tensor.dtype"), "val")
     if not validating():
@@ -214,7 +216,7 @@ def zeros_(tensor):
 def eye_(tensor):
     """Fill the 2-D ``tensor`` with the identity matrix (ones on the main diagonal) and
     return it.  Matches ``torch.nn.init.eye_``."""
-    target = wrap(tensor)
+    target = _target_of(tensor)
     if len(target.shape) != 2:
         raise ValueError(f"eye_ needs a 2-D tensor, got shape {target.shape}")
     if validating():
@@ -232,7 +234,7 @@ def dirac_(tensor, groups: int = 1):
     """Fill the 3-, 4- or 5-D ``tensor`` (PyTorch layout ``(out, in, *spatial)``) with the
     Dirac delta, preserving the identity of the inputs in convolutions (per group), and
     return it.  Matches ``torch.nn.init.dirac_``."""
-    target = wrap(tensor)
+    target = _target_of(tensor)
     shape = target.shape
     groups = check_int(groups, "groups", 1)
     if len(shape) not in (3, 4, 5):
@@ -265,7 +267,7 @@ def xavier_uniform_(tensor, gain: float = 1.0, generator=None, *, seed: int | No
                     stream: int = 0):
     """Fill ``tensor`` with U[-a, a), a = gain·√(6 / (fan_in + fan_out)), and return it.
     Matches ``torch.nn.init.xavier_uniform_``."""
-    fan_in, fan_out = torch_fans(wrap(tensor).shape)
+    fan_in, fan_out = torch_fans(_target_of(tensor).shape)
     bound = check_nonnegative(gain, "gain") * math.sqrt(6.0 / max(1, fan_in + fan_out))
     return uniform_(tensor, -bound, bound, generator, seed=seed, stream=stream)
 
@@ -275,7 +277,7 @@ def xavier_normal_(tensor, gain: float = 1.0, generator=None, *, seed: int | Non
                    stream: int = 0):
     """Fill ``tensor`` with N(0, gain²·2 / (fan_in + fan_out)) and return it.
     Matches ``torch.nn.init.xavier_normal_``."""
-    fan_in, fan_out = torch_fans(wrap(tensor).shape)
+    fan_in, fan_out = torch_fans(_target_of(tensor).shape)
     std = check_nonnegative(gain, "gain") * math.sqrt(2.0 / max(1, fan_in + fan_out))
     return normal_(tensor, 0.0, std, generator, seed=seed, stream=stream)
 
@@ -283,7 +285,7 @@ def xavier_normal_(tensor, gain: float = 1.0, generator=None, *, seed: int | Non
 def _kaiming_std(tensor, a, mode, nonlinearity, seed, generator) -> float | None:
     """Return the Kaiming std of ``tensor``, or None (after torch's warning) when it has no
     elements and is to be left alone."""
-    target = wrap(tensor)
+    target = _target_of(tensor)
     if 0 in target.shape:
         _seed_for(target, seed, generator)  # checks seed= and generator=; draws nothing
         if not validating():  # the real call warns; its check-only pass does not
@@ -329,7 +331,7 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None, *, seed: int | None =
     The Gaussian matrix is made by our kernel on the tensor's device and factored
     there (cuSOLVER on CUDA); see :mod:`gpuinit.qr`.
     """
-    target = wrap(tensor)
+    target = _target_of(tensor)
     shape = target.shape
     gain = check_real(gain, "gain")
     if len(shape) < 2:
@@ -356,7 +358,7 @@ def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None, *,
             seed: int | None = None, stream: int = 0):
     """Fill the 2-D ``tensor`` with N(0, std²) values, ceil(sparsity·rows) of each column
     set to zero, and return it.  Matches ``torch.nn.init.sparse_``."""
-    target = wrap(tensor)
+    target = _target_of(tensor)
     if len(target.shape) != 2:
         raise ValueError(f"sparse_ needs a 2-D tensor, got shape {target.shape}")
     sparsity = check_sparsity(sparsity)

@@ -19,6 +19,7 @@ from .devices import Device, array_module, device_of, to_gpu
 from .devices import device as resolve_device
 from .dry_run import validating
 from .dtypes import BFLOAT16, FORMATS, bfloat16_bits, dtype_name, encode16
+from .fill_values import is_fill_target, is_torch_tensor
 from .launch import Bits16Out
 
 
@@ -63,6 +64,18 @@ class Target:
             return self.array
         return None
 
+    def sample(self, sampler, *args, **options) -> None:
+        """Fill the target with ``sampler(self.shape, *args, out=..., **options)``: one call
+        of a :mod:`gpuinit.random` sampler (or any sampler taking ``out=``, ``full_shape=``
+        and ``start=`` as they do), into ``array`` itself when :meth:`direct_out` allows,
+        else made apart and copied in by :meth:`write`; returns None.  Under
+        :func:`gpuinit.dry_run.validate_only` the call only checks.  A target holding a
+        block of a larger tensor overrides it to make the call as that block."""
+        out = self.direct_out()
+        values = sampler(self.shape, *args, out=out, **options)
+        if out is None and not validating():
+            self.write(values)
+
     def write(self, values) -> None:
         """Copy ``values`` (same shape, on the same device) into the target."""
         self.array[...] = values
@@ -76,7 +89,7 @@ class Target:
         own in-place ops advance it, so autograd refuses a backward pass through the old
         values instead of silently using the new ones."""
         original = self.original
-        if type(original).__module__.split(".")[0] == "torch" and not original.is_inference():
+        if is_torch_tensor(original) and not original.is_inference():
             from torch.autograd.graph import increment_version
 
             increment_version(original)
@@ -92,11 +105,10 @@ def wrap(t: Any) -> Target:
         # A subclass (np.matrix, np.memmap) is written through a plain view of its memory.
         array = t if type(t) is np.ndarray else t.view(np.ndarray)
         return Target(t, array, resolve_device("cpu"), dtype_name(t.dtype))
-    module = type(t).__module__.split(".")[0]
-    if module == "cupy":
+    if type(t).__module__.split(".")[0] == "cupy":
         _check_no_overlap(t.shape, [s // t.itemsize for s in t.strides])
         return Target(t, t, device_of(t), dtype_name(t.dtype))
-    if module == "torch":
+    if is_torch_tensor(t):
         target = _wrap_torch(t)
         _check_no_overlap(tuple(t.shape), t.stride())
         return target
@@ -127,11 +139,6 @@ def _check_no_overlap(shape, strides) -> None:
         span += stride * (size - 1)
 
 
-# The torch dtypes gpuinit can write through a NumPy/CuPy view.
-_TORCH_DTYPES = {"float32", "float64", "float16", "bfloat16", "complex64", "complex128",
-                 "int8", "int16", "int32", "int64", "uint8", "bool"}
-
-
 def _wrap_torch(t) -> Target:
     import torch
 
@@ -139,9 +146,10 @@ def _wrap_torch(t) -> Target:
     if t.layout != torch.strided:
         raise TypeError(f"tensor has layout {t.layout}: only dense (strided) tensors are "
                         "filled in place")
-    if name not in _TORCH_DTYPES:
-        raise TypeError(f"tensor has dtype {t.dtype}, which gpuinit cannot fill; use one of "
-                        f"{', '.join(sorted(_TORCH_DTYPES))}")
+    if not is_fill_target(name):
+        raise TypeError(f"tensor has dtype {t.dtype}, which gpuinit cannot fill; use bool, "
+                        "an integer (int8..int64, uint8..uint64), float16, bfloat16, float32, "
+                        "float64, complex64 or complex128")
     if t.is_conj() or t.is_neg():
         raise ValueError("tensor is a conjugate or negative view (is_conj()/is_neg()): "
                          "writing it in place would store transformed values; call "

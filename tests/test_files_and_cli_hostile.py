@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 
 from gpuinit.cli import error_line, main
-from gpuinit.layers import Dense, Input, Sequential, keras_h5, npz
-from gpuinit.layers import safetensors as st
+from gpuinit.layers import Dense, Input, Sequential
+from gpuinit.weightfiles import keras_h5, npz
+from gpuinit.weightfiles import safetensors as st
 
 SUFFIXES = [".safetensors", ".npz", ".weights.h5"]
 

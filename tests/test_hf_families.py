@@ -46,10 +46,23 @@ _BART = {"vocab_size": 96, "d_model": 32, "encoder_layers": 2, "decoder_layers":
          "decoder_ffn_dim": 64, "max_position_embeddings": 64, "pad_token_id": 1}
 
 
+class _Made:
+    """A model class that no Auto class maps a config to, made from its config as an Auto
+    class makes a model."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def from_config(self, config):
+        return getattr(transformers, self.name)._from_config(config)
+
+
 def _configs():
     t = transformers
     causal, seq2seq = t.AutoModelForCausalLM, t.AutoModelForSeq2SeqLM
     moe = {"num_key_value_heads": 2, "num_experts_per_tok": 2}
+    mla = {"kv_lora_rank": 16, "q_lora_rank": 16, "qk_rope_head_dim": 4, "qk_nope_head_dim": 4,
+           "v_head_dim": 8}
     return {
         # the generic PreTrainedModel._init_weights
         "llama": (causal, lambda: t.LlamaConfig(**_S, num_key_value_heads=2, pad_token_id=3)),
@@ -184,10 +197,152 @@ def _configs():
         "mamba2": (causal, lambda: t.Mamba2Config(
             vocab_size=96, hidden_size=32, num_hidden_layers=2, state_size=8, num_heads=8,
             head_dim=8, n_groups=1, chunk_size=16)),
+        "llama4": (causal, lambda: t.Llama4TextConfig(
+            **_S, num_key_value_heads=2, head_dim=8, num_local_experts=4,
+            num_experts_per_tok=1, intermediate_size_mlp=64, interleave_moe_layer_step=1,
+            no_rope_layers=[1, 0], initializer_range=0.03)),
+        "llama4-vision": (t.AutoModelForImageTextToText, lambda: t.Llama4Config(
+            text_config=dict(**_S, num_key_value_heads=2, head_dim=8, num_local_experts=4,
+                             num_experts_per_tok=1, intermediate_size_mlp=64,
+                             no_rope_layers=[1, 0]),
+            vision_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                               intermediate_size=64, image_size=28, patch_size=14,
+                               vision_output_dim=32, projector_input_dim=32,
+                               projector_output_dim=32), image_token_index=95)),
+        "gemma3n": (causal, lambda: t.Gemma3nTextConfig(
+            **_S, num_key_value_heads=2, head_dim=8, vocab_size_per_layer_input=96,
+            hidden_size_per_layer_input=8, laurel_rank=4, altup_num_inputs=2,
+            num_kv_shared_layers=0, sliding_window=8, activation_sparsity_pattern=[0.0, 0.0],
+            layer_types=["sliding_attention", "full_attention"])),
+        "gemma3n-audio": (_Made("Gemma3nAudioEncoder"), lambda: t.Gemma3nAudioConfig(
+            input_feat_size=16, hidden_size=32, conf_num_attention_heads=4,
+            conf_num_hidden_layers=2, sscp_conv_channel_size=(8, 4),
+            conf_attention_chunk_size=4, conf_attention_context_left=5)),
+        "minicpm3": (causal, lambda: t.MiniCPM3Config(
+            **_S, num_key_value_heads=4, **mla, scale_emb=12.0)),
+        "granite_swa": (causal, lambda: t.GraniteSWAConfig(**_S, num_key_value_heads=2)),
+        "diffllama": (causal, lambda: t.DiffLlamaConfig(**_S, num_key_value_heads=2,
+                                                        lambda_std_dev=0.3)),
+        "nanochat": (causal, lambda: t.NanoChatConfig(**_S, num_key_value_heads=2,
+                                                      initializer_range=0.05)),
+        "flex_olmo": (causal, lambda: t.FlexOlmoConfig(**_S, **moe, num_experts=4,
+                                                       pad_token_id=1)),
+        "glm4_moe_lite": (causal, lambda: t.Glm4MoeLiteConfig(
+            **{**_S, **moe, "num_key_value_heads": 4}, n_routed_experts=4, n_shared_experts=1,
+            moe_intermediate_size=16, first_k_dense_replace=1, n_group=2, topk_group=1, **mla)),
+        "mistral4": (_Made("Mistral4ForCausalLM"), lambda: t.Mistral4Config(
+            **{**_S, **moe, "num_key_value_heads": 4}, n_routed_experts=4, n_shared_experts=1,
+            moe_intermediate_size=16, first_k_dense_replace=1, n_group=2, topk_group=1, **mla)),
+        "exaone_moe": (causal, lambda: t.ExaoneMoeConfig(
+            **_S, **moe, num_experts=4, moe_intermediate_size=16, num_shared_experts=1,
+            n_group=2, topk_group=1)),
+        "longcat_flash": (causal, lambda: t.LongcatFlashConfig(
+            **{**_S, "num_key_value_heads": 4}, n_routed_experts=4, zero_expert_num=2,
+            moe_topk=2, moe_intermediate_size=16, ffn_hidden_size=64, head_dim=4, **mla)),
+        "minicpm5_moe": (causal, lambda: t.MiniCPM5MoeConfig(
+            **_S, **moe, n_routed_experts=4, n_shared_experts=1, moe_intermediate_size=16,
+            first_k_dense_replace=1, n_group=2, topk_group=1)),
+        "solar_open": (causal, lambda: t.SolarOpenConfig(
+            **_S, **moe, n_routed_experts=4, n_shared_experts=1, moe_intermediate_size=16,
+            first_k_dense_replace=1, n_group=2, topk_group=1, head_dim=8)),
+        "lfm2_moe": (causal, lambda: t.Lfm2MoeConfig(
+            **_S, num_key_value_heads=2, num_experts=4, num_experts_per_tok=2,
+            moe_intermediate_size=16, num_dense_layers=1, layer_types=["conv", "full_attention"])),
+        "minimax_m2": (causal, lambda: t.MiniMaxM2Config(**_S, **moe, num_local_experts=4,
+                                                         head_dim=8)),
+        "granitemoe_swa": (causal, lambda: t.GraniteMoeSWAConfig(**_S, **moe,
+                                                                 num_local_experts=4)),
+        "hy_v3": (causal, lambda: t.HYV3Config(**_S, **moe, num_experts=4,
+                                               moe_intermediate_size=16, head_dim=8)),
+        "afmoe": (causal, lambda: t.AfmoeConfig(
+            **_S, **moe, num_experts=4, moe_intermediate_size=16, num_dense_layers=1,
+            head_dim=8, global_attn_every_n_layers=2, sliding_window=8)),
+        "granitemoehybrid": (causal, lambda: t.GraniteMoeHybridConfig(
+            **_S, **moe, num_local_experts=4, shared_intermediate_size=32, mamba_n_heads=8,
+            mamba_d_head=8, mamba_d_state=8, mamba_n_groups=1, mamba_chunk_size=16,
+            layer_types=["mamba", "attention"])),
+        "olmo_hybrid": (causal, lambda: t.OlmoHybridConfig(
+            **_S, num_key_value_heads=2, linear_key_head_dim=8, linear_value_head_dim=8,
+            linear_num_key_heads=2, linear_num_value_heads=4, pad_token_id=1,
+            layer_types=["linear_attention", "full_attention"])),
+        "kimi_linear": (causal, lambda: t.KimiLinearConfig(
+            **_S, **moe, num_experts=4, moe_intermediate_size=16, first_k_dense_replace=1,
+            pad_token_id=1, **mla, linear_attn_config={
+                "kda_layers": [1], "full_attn_layers": [2], "num_heads": 4, "head_dim": 8,
+                "short_conv_kernel_size": 4})),
+        "bailing_hybrid": (causal, lambda: t.BailingHybridConfig(
+            **{**_S, **moe, "num_key_value_heads": 4}, num_experts=4, n_group=2, topk_group=1,
+            moe_intermediate_size=16, first_k_dense_replace=1, head_dim=8, pad_token_id=1,
+            layer_types=["linear_attention", "full_attention"],
+            **{**mla, "qk_rope_head_dim": 8, "qk_nope_head_dim": 8})),
+        "doge": (causal, lambda: t.DogeConfig(**_S, num_key_value_heads=2)),
+        "ctrl": (causal, lambda: t.CTRLConfig(vocab_size=96, n_positions=64, n_embd=32, dff=64,
+                                              n_layer=2, n_head=4)),
+        "gemma4": (causal, lambda: t.Gemma4TextConfig(
+            **_S, num_key_value_heads=2, head_dim=8, hidden_size_per_layer_input=8,
+            vocab_size_per_layer_input=96, sliding_window=8, enable_moe_block=True,
+            num_experts=4, top_k_experts=2, moe_intermediate_size=16,
+            layer_types=["sliding_attention", "full_attention"])),
+        "gemma4-audio": (_Made("Gemma4AudioModel"), lambda: t.Gemma4AudioConfig(
+            hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+            subsampling_conv_channels=(8, 4), attention_chunk_size=4, attention_context_left=5,
+            output_proj_dims=32)),
+        "gemma4-vision": (_Made("Gemma4VisionModel"), lambda: t.Gemma4VisionConfig(
+            hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=4, head_dim=8, position_embedding_size=64, patch_size=4,
+            use_clipped_linears=True, standardize=True)),
+        "minimax": (causal, lambda: t.MiniMaxConfig(
+            **_S, num_key_value_heads=2, head_dim=8, num_local_experts=4,
+            num_experts_per_tok=2, layer_types=["linear_attention", "full_attention"],
+            block_size=16)),
+        "bamba": (causal, lambda: t.BambaConfig(
+            **_S, num_key_value_heads=2, mamba_n_heads=8, mamba_d_head=8, mamba_d_state=8,
+            mamba_n_groups=1, mamba_chunk_size=16, attn_layer_indices=[1])),
+        "falcon_h1": (causal, lambda: t.FalconH1Config(
+            **_S, num_key_value_heads=2, head_dim=8, mamba_n_heads=8, mamba_d_head=8,
+            mamba_d_state=8, mamba_n_groups=1, mamba_chunk_size=16, mamba_d_ssm=64)),
+        "zamba": (causal, lambda: t.ZambaConfig(
+            **{**_S, "num_hidden_layers": 3}, num_key_value_heads=2, attention_hidden_size=64,
+            attention_head_dim=16, mamba_d_state=8, mamba_dt_rank=4, n_mamba_heads=2,
+            mamba_expand=2, layers_block_type=["mamba", "hybrid", "hybrid"])),
+        "zamba2": (causal, lambda: t.Zamba2Config(
+            **_S, num_key_value_heads=4, mamba_d_state=8, mamba_headdim=8, n_mamba_heads=8,
+            mamba_ngroups=1, use_mem_eff_path=False, layers_block_type=["mamba", "hybrid"],
+            adapter_rank=4, chunk_size=16)),
+        "nemotron_h": (causal, lambda: t.NemotronHConfig(
+            vocab_size=96, hidden_size=32, num_attention_heads=4, num_key_value_heads=2,
+            head_dim=8, intermediate_size=64, max_position_embeddings=64, mamba_num_heads=8,
+            mamba_head_dim=8, ssm_state_size=8, n_groups=1, chunk_size=16,
+            hybrid_override_pattern="M*-", pad_token_id=0)),
+        "nemotron_h-moe": (causal, lambda: t.NemotronHConfig(
+            vocab_size=96, hidden_size=32, num_attention_heads=4, num_key_value_heads=2,
+            head_dim=8, intermediate_size=64, max_position_embeddings=64, mamba_num_heads=8,
+            mamba_head_dim=8, ssm_state_size=8, n_groups=1, chunk_size=16,
+            hybrid_override_pattern="M*E", n_routed_experts=4, moe_intermediate_size=16,
+            moe_shared_expert_intermediate_size=16, num_experts_per_tok=2,
+            rescale_prenorm_residual=False, mamba_proj_bias=True, initializer_range=0.04)),
+        "switch_transformers": (seq2seq, lambda: t.SwitchTransformersConfig(
+            **_T5, num_decoder_layers=2, num_experts=4, expert_capacity=8,
+            encoder_sparse_step=2, decoder_sparse_step=2, initializer_factor=0.5)),
+        "t5gemma": (seq2seq, lambda: t.T5GemmaConfig(
+            encoder=dict(**_S, num_key_value_heads=2, head_dim=8),
+            decoder=dict(**_S, num_key_value_heads=2, head_dim=8), vocab_size=96)),
+        "t5gemma-untied": (seq2seq, lambda: t.T5GemmaConfig(
+            encoder=dict(**_S, num_key_value_heads=2, head_dim=8),
+            decoder=dict(**_S, num_key_value_heads=2, head_dim=8), vocab_size=96,
+            tie_word_embeddings=False, initializer_range=0.05)),
+        "whisper": (t.AutoModelForSpeechSeq2Seq, lambda: t.WhisperConfig(
+            vocab_size=96, num_mel_bins=8, encoder_layers=2, decoder_layers=2,
+            encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64,
+            decoder_ffn_dim=64, d_model=32, max_source_positions=16, max_target_positions=32,
+            pad_token_id=1, decoder_start_token_id=2, bos_token_id=2, eos_token_id=3)),
     }
 
 
 FAMILIES = list(_configs())
+# The models whose forward pass takes token ids (the audio and vision towers take
+# features and pixels).
+FORWARD = [f for f in FAMILIES if f not in ("gemma3n-audio", "gemma4-audio", "gemma4-vision")]
 
 
 def _build(family, meta=False, seed=0):
@@ -275,13 +430,18 @@ def test_each_tensor_has_the_law_of_the_familys_own_init(family):
 
 
 def _inputs(model):
-    ids = torch.randint(2, 96, (2, 12), generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(2, 96, (2, 12), generator=generator)
+    if hasattr(model.config, "num_mel_bins"):  # speech: log-mel features in
+        features = torch.randn(2, model.config.num_mel_bins,
+                               2 * model.config.max_source_positions, generator=generator)
+        return {"input_features": features, "decoder_input_ids": ids[:, :7]}
     if model.config.is_encoder_decoder:
         return {"input_ids": ids, "decoder_input_ids": ids[:, :7]}
     return {"input_ids": ids}
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", FORWARD)
 def test_a_materialized_model_computes_what_a_normally_built_one_does(family):
     model = materialize(_build(family, meta=True), "cpu", seed=5, scheme="hf")
     reference = _build(family)

@@ -26,7 +26,7 @@ from gpuinit.layers import (
     Sequential,
     make_parameters,
 )
-from gpuinit.layers import safetensors as st
+from gpuinit.weightfiles import safetensors as st
 
 CODES = {"float64": "F64", "float32": "F32", "float16": "F16", "int32": "I32", "bool": "BOOL"}
 

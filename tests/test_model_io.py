@@ -14,7 +14,7 @@ from gpuinit.layers import (
     Parameter,
     Sequential,
 )
-from gpuinit.layers import safetensors as st
+from gpuinit.weightfiles import safetensors as st
 
 
 def _model(seed=4, dtype=None):

@@ -623,3 +623,65 @@ def test_init_torch_describe_prints_the_plan(tmp_path, monkeypatch, capsys):
     row = next(line for line in printed if line.startswith("layers.1.linear2.weight"))
     assert "mlp_out" in row and f"std={0.02 / 2:.4g}" in row
     assert not out.exists()
+
+
+def test_describe_shows_the_law_of_a_catalogue_initializer():
+    model = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))
+    table = describe(model, {"*.weight": "he_normal"})
+    rows = {row["tensor"]: row for row in table}
+    # he_normal: a normal truncated at two sigma whose std is sqrt(2 / fan_in)
+    sigma = math.sqrt(2.0 / 4) / 0.87962566103423978
+    assert rows["0.weight"]["law"] == TruncNormal(sigma, -2 * sigma, 2 * sigma).text()
+    assert rows["0.weight"]["bounds"] == pytest.approx((-2 * sigma, 2 * sigma))
+    assert rows["0.weight"]["std"] == pytest.approx(math.sqrt(2.0 / 4), rel=1e-6)
+    assert "fill" not in str(table)
+
+
+def test_describe_of_a_sharded_model_sees_no_overlap():
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    from .helpers import one_process_group
+
+    with one_process_group():
+        mesh = init_device_mesh("cpu", (1,))
+        with torch.device("meta"):
+            model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
+        fully_shard(model, mesh=mesh)
+        meta_table = str(describe(model))
+        materialize(model, "cpu", seed=0)
+        table = describe(model)
+        assert [row["tensor"] for row in table] == ["0.weight", "0.bias", "1.weight", "1.bias"]
+        assert str(table) == meta_table
+
+
+def test_every_fill_gpuinit_builds_says_its_law_without_closures():
+    from gpuinit.torch.laws import Law, Rule
+
+    model = nn.Sequential(nn.Embedding(7, 4, padding_idx=2), nn.MultiheadAttention(4, 2),
+                          nn.BatchNorm1d(4))
+    plan = gi.torch.torch_plan(model)
+    assert all(isinstance(fill, (Law, Rule)) for fill in plan.values()), plan
+    rows = {row["tensor"]: row for row in describe(model)}
+    bound = math.sqrt(6.0 / (4 + 12))  # xavier_uniform_ of in_proj_weight (12, 4)
+    assert rows["1.in_proj_weight"]["bounds"] == pytest.approx((-bound, bound))
+    assert rows["0.weight"]["law"] == "normal(mean=0, std=1); row 2 zero"
+    table = describe(nn.Linear(3, 3), {"weight": "identity", "bias": ("zeros_", {})})
+    assert [row["law"] for row in table] == ["identity(gain=1)", "zeros_()"]
+
+
+def test_a_normal_takes_its_mean_by_keyword_only():
+    from gpuinit.torch.laws import Normal as TorchNormal
+
+    assert Normal is TorchNormal and Normal(0.5, mean=1.0).text() == "normal(mean=1, std=0.5)"
+    with pytest.raises(TypeError):
+        Normal(0.5, 1.0)  # never (std, mean) nor (mean, std) by position
+    with pytest.raises(TypeError):
+        TruncNormal(1.0, -2.0, 2.0, 0.5)
+
+
+def test_a_dict_scheme_value_may_be_a_law():
+    model = init_module(nn.Linear(3, 2), seed=0, scheme={"bias": Normal(0.5, mean=3.0)})
+    same = init_module(nn.Linear(3, 2), seed=0, scheme={"bias": ("normal_", {"mean": 3.0,
+                                                                              "std": 0.5})})
+    assert torch.equal(model.bias, same.bias)

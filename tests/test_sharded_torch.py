@@ -180,12 +180,12 @@ def _placed_model(meshes, dtype):
 
 def _record(model, padded=None):
     """Return {name: what this rank holds of the parameter}."""
-    import gpuinit.torch as gt
+    import gpuinit.torch.dtensors as gd
 
-    padded = gt._fsdp_padding(model) if padded is None else padded
+    padded = gd.fsdp_padding(model) if padded is None else padded
     found = {}
     for name, p in model.named_parameters():
-        if not gt._is_dtensor(p):  # a parameter the scenario leaves whole on every rank
+        if not gd.is_dtensor(p):  # a parameter the scenario leaves whole on every rank
             found[name] = {"local": p.detach().cpu().clone(), "start": (0,) * p.dim(),
                            "full": p.detach().cpu().clone(), "padding": torch.zeros(0),
                            "placements": "plain"}
@@ -193,7 +193,7 @@ def _record(model, padded=None):
         buffer = padded.get(id(p))
         tail = buffer[p._local_tensor.numel():] if buffer is not None else torch.zeros(0)
         found[name] = {"local": p._local_tensor.detach().cpu().clone(),
-                       "start": gt._shard_of(name, p).start,
+                       "start": gd.shard_of(name, p).start,
                        "full": p.full_tensor().detach().cpu() if p.device.type == "cpu" else None,
                        "padding": tail.detach().cpu().clone(), "placements": str(p.placements)}
     return found
@@ -208,11 +208,11 @@ def _run_scenario(scenario, meshes, device):
         init_module(model, seed=SEED, scheme=SCHEMES[scheme])
         return model
     if scenario == "init-module-fsdp":  # a real FSDP2 model, its padding made garbage first
-        import gpuinit.torch as gt
+        import gpuinit.torch.dtensors as gd
 
         model = _sharded_gpt("fsdp", meshes, dtype)
         model.to_empty(device=device)
-        for buffer in gt._fsdp_padding(model).values():
+        for buffer in gd.fsdp_padding(model).values():
             buffer.fill_(float("nan"))
         init_module(model, seed=SEED, scheme=SCHEMES[scheme])
         return model
@@ -284,7 +284,7 @@ def worker(out: str, device: str) -> None:
     import torch.distributed as dist
     from torch.distributed.device_mesh import init_device_mesh
 
-    import gpuinit.torch as gt
+    import gpuinit.torch.shards as gs
 
     mesh_device = "cuda" if device.startswith("cuda") else "cpu"
     if mesh_device == "cuda":
@@ -294,19 +294,19 @@ def worker(out: str, device: str) -> None:
     meshes = {"1d": init_device_mesh(mesh_device, (WORLD,)),
               "2d": init_device_mesh(mesh_device, (2, 2), mesh_dim_names=("dp", "tp"))}
     wholes = []
-    real_fill_whole = gt._fill_whole
+    real_fill_whole = gs._fill_whole
 
     def counted(shard, fill, seed, stream):
         wholes.append(shard.name)
         return real_fill_whole(shard, fill, seed, stream)
 
-    gt._fill_whole = counted
+    gs._fill_whole = counted
     results = {"coordinate": {k: meshes[k].get_coordinate() for k in ("1d", "2d")}}
     for scenario in SCENARIOS:
         wholes.clear()
         model = _run_scenario(scenario, meshes, device)
         results[scenario] = {"params": _record(model), "whole": list(wholes)}
-    gt._fill_whole = real_fill_whole
+    gs._fill_whole = real_fill_whole
     import gpuinit.init
     import gpuinit.inplace
     import gpuinit.random

@@ -14,8 +14,11 @@ from torch.nn.utils import parametrizations, parametrize, prune  # noqa: E402
 
 import gpuinit as gi  # noqa: E402
 import gpuinit.torch as gt  # noqa: E402
+import gpuinit.torch.allocation  # noqa: E402
+import gpuinit.torch.defaults  # noqa: E402
 from gpuinit.memory import host_available_bytes  # noqa: E402
 from gpuinit.torch import init_module, materialize  # noqa: E402
+from gpuinit.torch.laws import Constant  # noqa: E402
 
 
 def _snapshot(model):
@@ -57,7 +60,8 @@ def _tied():
 
 def test_materialize_keeps_tied_weights_tied_and_fills_them_once(monkeypatch):
     asked = []
-    monkeypatch.setattr(gt, "check_fits", lambda nbytes, dev: asked.append(nbytes))
+    monkeypatch.setattr(gpuinit.torch.allocation, "check_fits",
+                        lambda nbytes, dev: asked.append(nbytes))
     with torch.device("meta"):
         meta = _tied()
     made = materialize(meta, "cpu", seed=0)
@@ -234,18 +238,109 @@ def test_parametrized_tensors_are_named_and_refused_unless_the_scheme_covers_the
 
 
 def test_a_rule_naming_no_tensor_of_the_model_is_a_bug_not_ignored(monkeypatch):
-    rules = gt._torch_rules
+    rules = gpuinit.torch.defaults._torch_rules
 
     def with_a_ghost(module, prefix, plan):
-        plan[prefix + "ghost"] = gt._constant(0.0)
+        plan[prefix + "ghost"] = Constant(0.0)
         return rules(module, prefix, plan)
 
-    monkeypatch.setattr(gt, "_torch_rules", with_a_ghost)
+    monkeypatch.setattr(gpuinit.torch.defaults, "_torch_rules", with_a_ghost)
     model = nn.Sequential(nn.Linear(3, 3))
     before = _snapshot(model)
     with pytest.raises(RuntimeError, match=r"bug: a rule names '0\.ghost'"):
         init_module(model, seed=0)
     _assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("norm", ["weight_norm", "spectral_norm"])
+def test_legacy_weight_and_spectral_norm_are_filled_by_their_originals(norm):
+    apply = getattr(torch.nn.utils, norm)
+
+    def build():
+        model = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))
+        apply(model[0])
+        return model
+
+    model = build()
+    names = list(gt.named_tensors(model))
+    assert "0.weight" not in names  # a computed attribute, not a tensor
+    scheme = {name: ("constant_", {"val": 0.5}) for name in names}
+    init_module(model, seed=0, scheme=scheme)
+    for name in names:
+        assert torch.equal(gt.named_tensors(model)[name], torch.full_like(
+            gt.named_tensors(model)[name], 0.5)), name
+    model.eval()  # spectral_norm: no power iteration in a forward
+    computed = model[0].weight.detach().clone()
+    model(torch.ones(1, 4))  # the hook recomputes the attribute from the originals
+    assert torch.equal(model[0].weight.detach(), computed)
+    with torch.device("meta"):
+        meta = build()
+    materialize(meta, "cpu", seed=0, scheme=scheme)
+    assert not meta[0].weight.is_meta
+    assert torch.allclose(meta[0].weight, model[0].weight)
+    before = _snapshot(model)
+    with pytest.raises(ValueError, match="weight_norm and spectral_norm"):
+        init_module(model, seed=0)  # the originals need a scheme rule
+    _assert_unchanged(model, before)
+
+
+def _meta_weights_real_buffers():
+    """A model as accelerate's init_empty_weights() leaves it: parameters on meta,
+    buffers built on the CPU."""
+    with torch.device("meta"):
+        model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    for module in model.modules():
+        for name, buffer in list(module._buffers.items()):
+            if buffer is not None:
+                module._buffers[name] = torch.full_like(buffer, 5, device="cpu")
+    return model
+
+
+def test_materialize_fills_the_meta_tensors_and_keeps_built_buffers():
+    model = _meta_weights_real_buffers()
+    kept = {n: b for n, b in model.named_buffers()}
+    materialize(model, "cpu", seed=3)
+    for name, buffer in model.named_buffers():
+        assert buffer is kept[name] and (buffer == 5).all(), name  # kept, not re-filled
+    reference = materialize(_meta_weights_real_buffers(), "cpu", seed=3)
+    whole = init_module(nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3)), seed=3)
+    for name, parameter in model.named_parameters():
+        assert not parameter.is_meta, name
+        assert torch.equal(parameter, dict(whole.named_parameters())[name]), name
+        assert torch.equal(parameter, dict(reference.named_parameters())[name]), name
+    with pytest.raises(ValueError, match="use materialize"):
+        init_module(_meta_weights_real_buffers(), seed=0)
+
+
+def test_materialize_of_a_model_made_under_accelerates_init_empty_weights():
+    accelerate = pytest.importorskip("accelerate")
+    with accelerate.init_empty_weights():
+        model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    assert model[0].weight.is_meta and not model[1].running_var.is_meta
+    materialize(model, "cpu", seed=0)
+    assert not any(t.is_meta for t in gt.named_tensors(model).values())
+    assert torch.equal(model[1].running_var, torch.ones(3))
+
+
+def test_a_scheme_value_none_is_refused_naming_its_key_before_any_write():
+    model = nn.Linear(3, 2)
+    before = _snapshot(model)
+    with pytest.raises(TypeError, match=r"scheme key 'bias' \(bias\): scheme value None"):
+        init_module(model, seed=0, scheme={"weight": "zeros", "bias": None})
+    with pytest.raises(TypeError, match=r"scheme key Linear \(bias\): scheme value None"):
+        init_module(model, seed=0, scheme={nn.Linear: {"bias": None}})
+    _assert_unchanged(model, before)
+
+
+def test_a_catalogue_id_takes_its_arguments_as_a_tuple():
+    model = init_module(nn.Linear(3, 2), seed=0, scheme={"bias": ("constant", {"value": 0.25}),
+                                                         "weight": ("ones", {})})
+    assert torch.equal(model.bias, torch.full((2,), 0.25))
+    assert torch.equal(model.weight, torch.ones(2, 3))
+    with pytest.raises(ValueError, match="unknown initializer 'constantx'"):
+        init_module(model, seed=0, scheme={"bias": ("constantx", {"value": 0.25})})
+    with pytest.raises(TypeError, match="got an unexpected keyword argument 'valu'"):
+        init_module(model, seed=0, scheme={"bias": ("constant", {"valu": 0.25})})
 
 
 # --- 3. out of memory ------------------------------------------------------------------

@@ -376,8 +376,8 @@ def test_the_moments_of_a_truncated_normal_are_scipys():
     stats = pytest.importorskip("scipy.stats")
     from gpuinit.schemes.laws import TruncNormal
 
-    for law in (TruncNormal(0.02, -0.04, 0.04), TruncNormal(1.0, 0.0, 3.0, 0.5),
-                TruncNormal(2.0, -math.inf, 1.0, 1.0)):
+    for law in (TruncNormal(0.02, -0.04, 0.04), TruncNormal(1.0, 0.0, 3.0, mean=0.5),
+                TruncNormal(2.0, -math.inf, 1.0, mean=1.0)):
         ours = verify_module._moments(law, (4, 4))
         theirs = stats.truncnorm((law.low - law.mean) / law.sigma,
                                  (law.high - law.mean) / law.sigma, law.mean, law.sigma)

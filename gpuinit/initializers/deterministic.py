@@ -14,7 +14,8 @@ import numpy as np
 from ..arguments import check_fill_value, check_int, check_real
 from ..devices import to_gpu
 from ..dtypes import check_representable, dtype_name, numeric_dtype
-from ..given_arrays import check_numbers, float_dtype_or_given
+from ..fill_values import check_fill_values, is_torch_tensor
+from ..given_arrays import float_dtype_or_given
 from ..launch import allocate
 from .base import Initializer, Request
 
@@ -110,9 +111,11 @@ def is_array_value(value: Any) -> bool:
 
 def array_value(value: Any, argument: str):
     """Return a private copy of an array of numbers: NumPy on the host, CuPy for arrays
-    already on a GPU (CuPy arrays, CUDA torch tensors).  TypeError for non-numbers
-    (bool, str, complex, objects), ValueError for ragged lists, NaN and infinities."""
-    if type(value).__module__.split(".")[0] == "torch":
+    already on a GPU (CuPy arrays, CUDA torch tensors).  Bool arrays count as 0 and 1,
+    as in ``keras.initializers.Constant``; TypeError for what are not constant fill
+    values (str, complex, objects; :mod:`gpuinit.fill_values`), ValueError for ragged
+    lists, NaN and infinities."""
+    if is_torch_tensor(value):
         value = value.detach()
         if value.is_cuda:
             import cupy
@@ -133,8 +136,9 @@ def array_value(value: Any, argument: str):
 
 
 def _checked(array, argument: str, xp):
-    """Return ``array`` once it holds numbers, all finite; TypeError/ValueError otherwise."""
-    check_numbers(array, argument)
+    """Return ``array`` once it holds constant fill values (bool, integers, real floats:
+    the rule of :mod:`gpuinit.fill_values`), all finite; TypeError/ValueError otherwise."""
+    check_fill_values(array, argument, constant=True)
     if not _all_finite(array, xp):
         raise ValueError(f"{argument} holds NaN or infinite numbers")
     return array

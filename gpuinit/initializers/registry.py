@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..fill_values import is_torch_tensor
 from . import deterministic, orthogonal, random_laws, sparse, stft
 from .base import Initializer
 from .keras_interop import KERAS_CLASS_NAMES, register_if_keras_imported
@@ -257,8 +258,8 @@ def is_array(value: Any) -> bool:
     scalars, CuPy arrays and torch tensors (lists are not: they are no tensors)."""
     if isinstance(value, (np.ndarray, np.generic)):
         return True
-    if type(value).__module__.split(".")[0] == "torch":  # before __cuda_array_interface__,
-        return hasattr(value, "detach")  # which torch raises for tensors that need grad
+    if is_torch_tensor(value):  # before __cuda_array_interface__, which torch raises for
+        return True  # tensors that need grad
     return hasattr(value, "__cuda_array_interface__") and hasattr(value, "shape")
 
 

@@ -7,6 +7,7 @@
 26
 """
 
+from ..weightfiles import keras_h5, npz, safetensors  # the file formats, also importable here
 from .attention import MultiHeadAttention
 from .base import Input, Layer
 from .conv import Conv1D, Conv2D, Conv3D
@@ -28,5 +29,5 @@ __all__ = [
     "Conv1D", "Conv2D", "Conv3D", "Dense", "Embedding", "Flatten", "GPTConfig", "Input", "Layer",
     "LayerNorm", "LayerNormalization", "MultiHeadAttention", "Parameter", "ParameterSpec",
     "ProgressBar", "Sequential", "SimpleRNN", "build_gpt", "gpt_specs", "make_parameters",
-    "path_stream",
+    "keras_h5", "npz", "path_stream", "safetensors",
 ]

@@ -10,7 +10,7 @@ on the model's device through :func:`~gpuinit.layers.parameter.make_parameters`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from ..arguments import check_bool, check_int, check_shape
 from ..dtypes import FORMATS, float_format
@@ -40,6 +40,10 @@ class Layer:
     """
 
     base_name = "layer"
+    # What ``layer >> other`` builds: a model class made from a list of layers
+    # (Sequential, which registers itself with :func:`compose_into` as gpuinit.layers
+    # is imported).
+    model_type: ClassVar[Callable[[list[Layer]], Any]]
 
     def __init__(self, *, name: str | None = None, dtype: Any = None, trainable: bool = True,
                  input_shape: Any = None, input_dim: int | None = None):
@@ -303,17 +307,21 @@ class Layer:
     def __rshift__(self, other):
         """Return ``Sequential([self]) >> other``; when that fails, this layer (named and
         perhaps built on the way) is put back as it was."""
-        from .model import Sequential
-
         restore = self.snapshot()
         try:
-            return Sequential([self]) >> other
+            return Layer.model_type([self]) >> other
         except BaseException:
             restore()
             raise
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def compose_into(model_type: Callable[[list[Layer]], Any]) -> None:
+    """Make ``model_type`` (called with a list of layers) what ``layer >> other`` builds;
+    :class:`gpuinit.layers.Sequential` calls it when it is defined.  Returns None."""
+    Layer.model_type = model_type
 
 
 class Input(Layer):

@@ -18,8 +18,9 @@ from ..devices import Device, array_module
 from ..devices import device as resolve_device
 from ..dtypes import float_format
 from ..seeding import resolve_seed
-from . import weight_files
-from .base import Input, Layer, check_name
+from ..weightfiles import load, save
+from .base import Input, Layer, check_name, compose_into
+from .keras_layout import groups
 from .parameter import Parameter, assign_all, undo
 from .summary import summary_table
 
@@ -329,6 +330,13 @@ class Sequential:
                    name=config.get("name", "sequential"))
 
     # -- files ------------------------------------------------------------------------
+    def keras_groups(self) -> list[tuple[str, str, list[tuple[str, Parameter]]]]:
+        """Return the ``vars`` groups Keras 3 keeps the equivalent model's variables in
+        (``(group path, name attribute, [(parameter path, Parameter)])``, see
+        :func:`gpuinit.layers.keras_layout.groups`), the layout of its ``.weights.h5``
+        files.  Matches ``keras.Model.save_weights``' layout."""
+        return groups(self)
+
     def save_weights(self, path: Any) -> None:
         """Write every parameter to ``path`` in the format its extension names; returns None.
 
@@ -342,7 +350,7 @@ class Sequential:
         the host one at a time; the file appears only once complete.  Matches
         ``keras.Model.save_weights``.
         """
-        weight_files.save(self, path)
+        save(self, path)
 
     def load_weights(self, path: Any, *, cast: bool = False) -> None:
         """Read parameters from a file written by :meth:`save_weights` (or any with the same
@@ -361,7 +369,7 @@ class Sequential:
         are loaded as they are.  Boolean tensors are always refused.
         """
         check_bool(cast, "cast")
-        weight_files.load(self, path, cast)
+        load(self, path, cast)
 
     def __repr__(self) -> str:
         return (f"Sequential(name={self.name!r}, layers={len(self.layers)}, "
@@ -389,3 +397,6 @@ def _bytes_of(layer: Layer, input_shape: tuple[int, ...], dtype: str) -> int:
     itemsize = float_format(layer.dtype if layer.dtype is not None else dtype).itemsize
     return sum(int(np.prod(s, dtype=np.int64))
                for s in layer.parameter_shapes(input_shape).values()) * itemsize
+
+
+compose_into(Sequential)

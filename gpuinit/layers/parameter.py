@@ -22,11 +22,10 @@ from ..arguments import check_bool, check_shape, size_of
 from ..devices import CPU, Device, to_gpu
 from ..devices import device as resolve_device
 from ..dtypes import FORMATS, dtype_name
+from ..fill_values import check_fill_values, is_torch_tensor
 from ..given_arrays import (
-    check_numbers,
     check_same_shape,
     float_dtype_or_given,
-    is_torch_tensor,
     plain_array,
     shape_of,
     to_device,
@@ -57,14 +56,15 @@ def is_array_like(value: Any) -> bool:
 
 def check_values(values: Any, argument: str) -> None:
     """Raise unless ``values`` can fill a parameter: ValueError naming ``argument`` for a
-    ragged nested list, TypeError for booleans, strings and objects.  Returns None."""
+    ragged nested list, TypeError for what are not weights under the rule of
+    :mod:`gpuinit.fill_values` (booleans, strings, objects).  Returns None."""
     if isinstance(values, (list, tuple)):
         try:
             np.asarray(values)
         except ValueError:
             raise ValueError(f"{argument}: the nested list is ragged (its rows have different "
                              "lengths); give a rectangular list or an array") from None
-    check_numbers(values, argument)
+    check_fill_values(values, argument, constant=False)
 
 
 def convert(values: Any, shape: tuple[int, ...] | None, dtype: Any, dev: Device,

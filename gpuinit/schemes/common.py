@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Mapping
 
 from torch import nn
 
-from ..torch import Fill
+from ..torch.plan import Fill
 from .hf import computed_buffers
 from .laws import Constant, Law, Rule
 from .roles import TensorInfo, analyze, roles_error, unplaced

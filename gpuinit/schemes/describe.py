@@ -1,23 +1,23 @@
 """``gpuinit.torch.describe``: a scheme's plan as a table, before anything is written.
 
 Each row names a tensor, its shape, dtype and role, and the law its fill draws
-from, with that law's standard deviation and bounds.  Rules made by the named
-schemes carry their law; the torch defaults and dict-scheme values built by
-:mod:`gpuinit.torch` are read back from their closures (``_uniform``,
-``_normal``, ``_constant``, xavier, Embedding, the catalogue's uniform/normal/
-truncated normal/orthogonal), and any other fill is shown by its name.
+from, with that law's standard deviation and bounds.  Every fill that gpuinit
+builds is a value that says its law: the named schemes, the torch defaults and
+dict-scheme values give laws and rules (:mod:`gpuinit.torch.laws`), a catalogue
+initializer's fill holds its law, a gpuinit.init function by name its options;
+a user's own callable is shown by its name.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from torch import nn
 
-from ..fans import torch_fans
-from .laws import Constant, Law, Normal, Orthogonal, Rule, TruncNormal, Uniform
+from ..torch.mapping import CatalogueFill, IdentityFill, InitFunction, UserFill
+from .laws import Law, Rule, from_value_law
+from .plans import prepare_plan
 from .roles import analyze
 
 COLUMNS = ("tensor", "shape", "dtype", "role", "law", "std", "bounds")
@@ -48,47 +48,20 @@ def _cell(key: str, value: Any) -> str:
     return str(value)
 
 
-def _closure(fill) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """Return ({free variable: value}, names the code uses) of a function."""
-    code = getattr(fill, "__code__", None)
-    if code is None:
-        return {}, ()
-    cells = fill.__closure__ or ()
-    return dict(zip(code.co_freevars, (c.cell_contents for c in cells), strict=True)), code.co_names
-
-
 def plain_law(fill, shape: tuple[int, ...]) -> Law | Rule | str:
-    """Return the law of a fill built by gpuinit.torch, or a text naming it."""
-    qualname = getattr(fill, "__qualname__", type(fill).__name__)
-    if qualname in ("_xavier_uniform", "_xavier_normal") and len(shape) >= 2:
-        fan_in, fan_out = torch_fans(shape)
-        std = math.sqrt(2.0 / max(1, fan_in + fan_out))
-        return Uniform.symmetric(math.sqrt(3.0) * std) if qualname == "_xavier_uniform" \
-            else Normal(std)
-    if qualname.endswith("<locals>.embedding"):
-        padding = (fill.__defaults__ or (None,))[0]
-        return Rule(Normal(1.0), zero_rows=() if padding is None else (padding,))
-    if type(fill).__name__ == "_UserFill":
+    """Return the law of a fill of a tensor of ``shape`` (a law or a rule as it is, a
+    catalogue initializer's fill by the law it holds), or a text naming it."""
+    if isinstance(fill, (Law, Rule)):
+        return fill
+    if isinstance(fill, CatalogueFill):
+        law = from_value_law(fill.law(shape))
+        return law if law is not None else type(fill.init).__name__
+    if isinstance(fill, UserFill):
         function = fill.function
         return f"user fill {getattr(function, '__qualname__', repr(function))}"
-    free, names = _closure(fill)
-    if "function" in free and "options" in free:  # a gpuinit.init function by name
-        options = ", ".join(f"{k}={v!r}" for k, v in free["options"].items())
-        return f"{free['function'].__name__}({options})"
-    if "trunc_normal_" in names and {"mean", "std"} <= set(free):
-        mean, std = free["mean"], free["std"]
-        return TruncNormal(std, mean - 2 * std, mean + 2 * std, mean)
-    if "normal_" in names and "std" in free:
-        return Normal(free["std"], free.get("mean", 0.0))
-    if "uniform_" in names and "bound" in free:
-        return Uniform.symmetric(free["bound"])
-    if "uniform_" in names and {"lo", "hi"} <= set(free):
-        return Uniform(free["lo"], free["hi"])
-    if "constant_" in names and "value" in free:
-        return Constant(free["value"])
-    if "orthogonal_" in names and "gain" in free:
-        return Orthogonal(free["gain"])
-    return f"fill {qualname}"
+    if isinstance(fill, (InitFunction, IdentityFill)):
+        return fill.text()
+    return f"fill {getattr(fill, '__qualname__', type(fill).__name__)}"
 
 
 def explain(fill, shape: tuple[int, ...]) -> tuple[str, float | None, tuple | None]:
@@ -118,21 +91,10 @@ def describe_plan(model: nn.Module, scheme: Any = "torch") -> PlanTable:
     tensor: tensor, shape, dtype, role, law, std, bounds), checking it as
     ``init_module`` does first (errors are raised here, and nothing is written).
     Works on meta models."""
-    from ..torch import (
-        _pruning_masks,
-        _same_memory,
-        _without,
-        build_plan,
-        check_plan,
-        named_tensors,
-    )
-
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    tensors = named_tensors(model)
-    same = _same_memory(tensors)
-    plan = build_plan(model, scheme, exempt=set(same) | _pruning_masks(model))
-    check_plan(plan, _without(tensors, same), 0)
+    prepared = prepare_plan(model, scheme)
+    tensors, same, plan = prepared.tensors, prepared.same, prepared.plan
     infos = analyze(model, _roles_option(scheme))
     table = PlanTable()
     for name, t in tensors.items():

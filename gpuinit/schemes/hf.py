@@ -22,12 +22,18 @@ GPT-OSS, DBRX, JetMoE: fused expert tensors and routers N(0, initializer_range))
 Mamba/FalconMamba/Mamba2 and Jamba (S4D ``A_log``, ``D``, the time-step bias,
 kaiming-uniform conv and out projections), Qwen3-Next/Qwen3.5 (gated delta nets),
 GPT-Neo, GPT-J, CodeGen, OLMo3, Bart, mBART, Blenderbot, Pegasus, Marian, M2M100,
-XGLM.  Llama, Mistral, Qwen2/3, Phi/Phi-3, OLMo/OLMo2, GPT-NeoX, OPT, BLOOM,
-StableLM, Starcoder2, Cohere, Granite, MPT ... use the generic rules (transformers 5
-has no override for them).  As ``PreTrainedModel.initialize_weights`` does, modules are
-visited children first, each by the ``_init_weights`` of the nearest transformers
-model holding it (a sub-model by its own, with its own config), and a later rule of
-a tensor wins (T5Attention's over its Linear's).  A tied input/output embedding is
+XGLM; Llama 4 (text and vision), Gemma3n (text and audio), Gemma 4 (text, vision
+and audio), MiniMax, MiniMax-M2, SwitchTransformers, T5Gemma, Whisper, the Mamba-2
+hybrids (Bamba, Falcon-H1, Zamba, Zamba2, Nemotron-H, GraniteMoeHybrid), OLMo-Hybrid,
+Kimi-Linear, Bailing-Hybrid, MiniCPM3, MiniCPM5-MoE, GraniteSWA, GraniteMoeSWA,
+DiffLlama, NanoChat, FlexOlmo, GLM-4-MoE-Lite, Mistral4, EXAONE-MoE, LongCat-Flash,
+Solar-Open, LFM2-MoE, HY-V3, AFMoE, Doge and CTRL.  Llama, Mistral, Qwen2/3, Phi/Phi-3,
+OLMo/OLMo2, GPT-NeoX, OPT, BLOOM, StableLM, Starcoder2, Cohere, Granite, MPT ... use
+the generic rules (transformers 5 has no override for them).  As
+``PreTrainedModel.initialize_weights`` does, modules are visited children first, each
+by the ``_init_weights`` of the nearest transformers model holding it (a sub-model by
+its own, with its own config), and a later rule of a tensor wins (T5Attention's over
+its Linear's).  A tied input/output embedding is
 one tensor, filled once by its first name's rule (``tie_weights`` copies it after
 the init).  A model (or sub-model) whose ``_init_weights`` comes from another class
 raises ValueError naming it before anything is allocated, since its laws are not
@@ -56,7 +62,7 @@ from collections.abc import Collection
 import torch
 from torch import nn
 
-from ..torch import Fill
+from ..torch.plan import Fill
 from .hf_context import Context
 from .hf_families import HOOKS
 from .laws import Computed, Constant, Law, Normal, Rule, Uniform

@@ -1,15 +1,17 @@
 """What the family hooks of ``scheme="hf"`` share (:mod:`gpuinit.schemes.hf_families`):
-the :class:`Context` a hook runs in, and the hooks made from tables (a class, its
-tensors, their laws), which the MoE families' ``_init_weights`` are."""
+the :class:`Context` a hook runs in, the laws of tensors computed as a family computes
+them (:func:`computed`), and the hooks made from tables (a class, its tensors, their
+laws), which the MoE families' ``_init_weights`` are."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
-from .laws import Constant, Law, Normal, Rule
+from .laws import Computed, Constant, Law, Normal, Rule
 
 
 class Context:
@@ -55,6 +57,13 @@ class Context:
 
 Hook = Callable[[Context, nn.Module, str], None]
 ZERO, ONE = Constant(0.0), Constant(1.0)
+
+
+def computed(what: str, make: Callable[[], torch.Tensor]) -> Computed:
+    """Return the Computed law named ``what`` of ``make()``: the values computed on the
+    host, as a family's ``_init_weights`` computes them, moved to the tensor's device and
+    dtype and reshaped to its shape."""
+    return Computed(what, lambda t: make().to(device=t.device, dtype=t.dtype).reshape(t.shape))
 
 
 def stds(what: str, compute: Callable[[], float]) -> float:

@@ -10,20 +10,33 @@ family's own modeling module (:meth:`Context.classes`), so a hook sees what its
 ``_init_weights`` sees.  Read from transformers 5.25; see each hook's docstring
 for its source.  The hook context and the table-made hooks (the MoE families) are
 in :mod:`gpuinit.schemes.hf_context`, the state-space families in
-:mod:`gpuinit.schemes.hf_ssm`.
+:mod:`gpuinit.schemes.hf_ssm`, the families with vision or audio towers in
+:mod:`gpuinit.schemes.hf_multimodal`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from .hf_context import ZERO, Context, Hook, moe, stds, table
-from .hf_ssm import gated_delta, jamba, mamba
-from .laws import Computed, Constant, Normal
+from .hf_context import ZERO, Context, Hook, computed, moe, stds, table
+from .hf_multimodal import gemma3n, gemma4, llama4, whisper
+from .hf_ssm import (
+    falcon_h1,
+    forget_gate,
+    gated_delta,
+    granitemoehybrid,
+    jamba,
+    mamba,
+    mamba2_hybrid,
+    nemotron_h,
+    olmo_hybrid,
+    zamba,
+    zamba2,
+)
+from .laws import Constant, Normal
 
 # --------------------------------------------------------------------- GPT-2, BERT
 
@@ -161,12 +174,6 @@ def jetmoe(ctx: Context, module: nn.Module, prefix: str) -> None:
 # --------------------------------------------------------------------- computed tensors
 
 
-def _computed(what: str, make: Callable[[], torch.Tensor]) -> Computed:
-    """A Computed law of ``make()`` (computed on the host as transformers does) moved to
-    the tensor's device and dtype."""
-    return Computed(what, lambda t: make().to(device=t.device, dtype=t.dtype).reshape(t.shape))
-
-
 def gpt_neo(ctx: Context, module: nn.Module, prefix: str) -> None:
     """GPTNeoPreTrainedModel._init_weights: each GPTNeoSelfAttention's causal mask
     ``bias`` = tril(ones), xor-ed with tril(ones, -window_size) for local attention."""
@@ -179,7 +186,7 @@ def gpt_neo(ctx: Context, module: nn.Module, prefix: str) -> None:
             if local:
                 bias = torch.bitwise_xor(bias, torch.tril(bias, -module.config.window_size))
             return bias
-        ctx.set(module, prefix, "bias", _computed(
+        ctx.set(module, prefix, "bias", computed(
             "local causal mask" if local else "causal mask: tril(ones)", mask), "buffer")
 
 
@@ -194,7 +201,7 @@ def gpt_bigcode(ctx: Context, module: nn.Module, prefix: str) -> None:
         ctx.set(module, prefix, "c_proj.weight", Normal(std))
     elif ctx.isinstance(module, "GPTBigCodeModel"):
         n = module.config.max_position_embeddings
-        ctx.set(module, prefix, "bias", _computed(
+        ctx.set(module, prefix, "bias", computed(
             "causal mask: tril(ones)", lambda: torch.tril(torch.ones((n, n), dtype=torch.bool))),
             "buffer")
 
@@ -209,16 +216,108 @@ def sinusoidal(family: str, *, weights: bool = False, logits_bias: str | None = 
     def hook(ctx: Context, module: nn.Module, prefix: str) -> None:
         if ctx.isinstance(module, f"{family}SinusoidalPositionalEmbedding"):
             if weights:
-                ctx.set(module, prefix, "weights", _computed(
+                ctx.set(module, prefix, "weights", computed(
                     "sinusoidal positions", lambda: module.get_embedding(
                         module.num_positions + module.offset, module.embedding_dim,
                         module.padding_idx)), "buffer")
             else:
-                ctx.set(module, prefix, "weight", _computed(
+                ctx.set(module, prefix, "weight", computed(
                     "sinusoidal positions", module.create_weight), "pos_embedding")
         elif logits_bias and ctx.isinstance(module, logits_bias):
             ctx.set(module, prefix, "final_logits_bias", ZERO, "bias")
     return hook
+
+
+# --------------------------------------------------------------------- newer decoders
+
+
+def diffllama(ctx: Context, module: nn.Module, prefix: str) -> None:
+    """DiffLlamaPreTrainedModel._init_weights (models/diffllama/modeling_diffllama.py): each
+    DiffLlamaAttention's ``lambda_q1``, ``lambda_k1``, ``lambda_q2``, ``lambda_k2``
+    N(0, lambda_std_dev)."""
+    if ctx.isinstance(module, "DiffLlamaAttention"):
+        for name in ("lambda_q1", "lambda_k1", "lambda_q2", "lambda_k2"):
+            ctx.set(module, prefix, name, Normal(ctx.config.lambda_std_dev))
+
+
+def nanochat(ctx: Context, module: nn.Module, prefix: str) -> None:
+    """NanoChatPreTrainedModel._init_weights (models/nanochat/modeling_nanochat.py): each
+    NanoChatAttention's ``o_proj`` N(0, initializer_range/√(2·num_hidden_layers))."""
+    if ctx.isinstance(module, "NanoChatAttention"):
+        c = ctx.config
+        std = stds(f"{prefix}o_proj.weight (initializer_range/sqrt(2*num_hidden_layers))",
+                   lambda: c.initializer_range / math.sqrt(2 * c.num_hidden_layers))
+        ctx.set(module, prefix, "o_proj.weight", Normal(std))
+
+
+def ctrl(ctx: Context, module: nn.Module, prefix: str) -> None:
+    """CTRLPreTrainedModel._init_weights (models/ctrl/modeling_ctrl.py): CTRLModel's
+    ``pos_encoding`` = ``positional_encoding(n_positions, d_model_size, float32)``."""
+    if ctx.isinstance(module, "CTRLModel"):
+        encoding = ctx.namespace.positional_encoding
+        n, width = module.config.n_positions, module.d_model_size
+        ctx.set(module, prefix, "pos_encoding", computed(
+            "sinusoidal positions", lambda: encoding(n, width, torch.float)), "buffer")
+
+
+_MINIMAX_MOE = moe("MiniMax")
+
+
+def minimax(ctx: Context, module: nn.Module, prefix: str) -> None:
+    """MiniMaxPreTrainedModel._init_weights (models/minimax/modeling_minimax.py): the fused
+    experts and the router as :func:`~gpuinit.schemes.hf_context.moe`; each
+    MiniMaxLightningAttention's buffers ``slope_rate`` = ``get_slope_rate()`` and
+    ``query_decay``, ``key_decay``, ``diagonal_decay`` = ``decay_factors(slope_rate)``."""
+    _MINIMAX_MOE(ctx, module, prefix)
+    if ctx.isinstance(module, "MiniMaxLightningAttention"):
+        ctx.set(module, prefix, "slope_rate", computed("get_slope_rate()",
+                                                        module.get_slope_rate), "buffer")
+        for index, name in enumerate(("query_decay", "key_decay", "diagonal_decay")):
+            ctx.set(module, prefix, name, computed(
+                f"decay_factors(slope_rate)[{index}]",
+                lambda i=index: module.decay_factors(module.get_slope_rate())[i]), "buffer")
+
+
+def t5gemma(ctx: Context, module: nn.Module, prefix: str) -> None:
+    """T5GemmaPreTrainedModel._init_weights (models/t5gemma/modeling_t5gemma.py), with std =
+    initializer_range: T5GemmaClassificationHead's ``out_proj`` N(0, std/√out_features),
+    bias 0; T5GemmaLMHead's ``out_proj`` N(0, std/√vocab_size) unless the embeddings are
+    tied; every module whose class name holds "RMSNorm" weight 0 (the norm scales by 1 +
+    weight)."""
+    if ctx.isinstance(module, "T5GemmaClassificationHead", "T5GemmaLMHead"):
+        if ctx.isinstance(module, "T5GemmaLMHead") and ctx.config.tie_word_embeddings:
+            return
+        rows = module.out_proj.weight.shape[0]
+        std = stds(f"{prefix}out_proj.weight (initializer_range/sqrt({rows}))",
+                   lambda: ctx.std * rows ** -0.5)
+        ctx.set(module, prefix, "out_proj.weight", Normal(std))
+        if ctx.isinstance(module, "T5GemmaClassificationHead"):
+            ctx.set(module, prefix, "out_proj.bias", ZERO, "bias")
+    elif "RMSNorm" in type(module).__name__:
+        ctx.set(module, prefix, "weight", ZERO, "norm")
+
+
+_SWITCH_T5 = t5("SwitchTransformers")
+
+
+def switch_transformers(ctx: Context, module: nn.Module, prefix: str) -> None:
+    """SwitchTransformersPreTrainedModel._init_weights
+    (models/switch_transformers/modeling_switch_transformers.py): T5's rules (:func:`t5`)
+    for its layer norms, shared and lm_head embeddings, dense feed-forwards and
+    attention; each SwitchTransformersSparseMLP's ``router.classifier`` N(0, factor) and
+    every expert's ``wi`` and ``wo`` N(0, factor/√d_model) (both by d_model)."""
+    _SWITCH_T5(ctx, module, prefix)
+    if ctx.isinstance(module, "SwitchTransformersSparseMLP"):
+        c = ctx.config
+        factor = c.initializer_factor
+        ctx.set(module, prefix, "router.classifier.weight", Normal(factor * 1.0))
+        expert = Normal(stds(f"the experts under {prefix!r} (factor/sqrt(d_model))",
+                             lambda: factor * c.d_model ** -0.5))
+        for index in range(c.num_experts):
+            ctx.set(module, prefix, f"experts.expert_{index}.wi.weight", expert)
+            ctx.set(module, prefix, f"experts.expert_{index}.wo.weight", expert)
+
+
 
 
 # The class defining a model's _init_weights -> its hook (None: the generic rules only).
@@ -286,4 +385,47 @@ HOOKS: dict[str, Hook | None] = {
     "MarianPreTrainedModel": sinusoidal("Marian", logits_bias="MarianMTModel"),
     "M2M100PreTrainedModel": sinusoidal("M2M100", weights=True),
     "XGLMPreTrainedModel": sinusoidal("XGLM", weights=True),
+    "Llama4PreTrainedModel": llama4,
+    "Gemma3nPreTrainedModel": gemma3n,
+    "Gemma4PreTrainedModel": gemma4,
+    "MiniMaxPreTrainedModel": minimax,
+    "T5GemmaPreTrainedModel": t5gemma,
+    "SwitchTransformersPreTrainedModel": switch_transformers,
+    "WhisperPreTrainedModel": whisper,
+    "BambaPreTrainedModel": mamba2_hybrid("BambaMixer"),
+    "FalconH1PreTrainedModel": falcon_h1,
+    "ZambaPreTrainedModel": zamba,
+    "Zamba2PreTrainedModel": zamba2,
+    "NemotronHPreTrainedModel": nemotron_h,
+    "MiniCPM3PreTrainedModel": None,  # its scaled embedding's embed_scale: computed
+    "GraniteSWAPreTrainedModel": table({"GraniteSWAAttention": {"sinks": "zero"}}),
+    "DiffLlamaPreTrainedModel": diffllama,
+    "NanoChatPreTrainedModel": nanochat,
+    "FlexOlmoPreTrainedModel": moe("FlexOlmo"),
+    "Glm4MoeLitePreTrainedModel": moe("Glm4MoeLite", "TopkRouter",
+                                      TopkRouter={"e_score_correction_bias": "zero"}),
+    "Mistral4PreTrainedModel": moe("Mistral4", "TopkRouter"),
+    "ExaoneMoePreTrainedModel": moe("ExaoneMoe", "TopkRouter",
+                                    TopkRouter={"e_score_correction_bias": "zero"}),
+    "MiniCPM5MoePreTrainedModel": moe("MiniCPM5Moe", "TopkRouter",
+                                      TopkRouter={"e_score_correction_bias": "zero"}),
+    "SolarOpenPreTrainedModel": moe("SolarOpen", "TopkRouter",
+                                    TopkRouter={"e_score_correction_bias": "zero"}),
+    "LongcatFlashPreTrainedModel": moe("LongcatFlash", "", TopkRouter={
+        "classifier.weight": "std", "e_score_correction_bias": "zero"}),
+    "Lfm2MoePreTrainedModel": moe("Lfm2Moe", SparseMoeBlock={"expert_bias": "zero"}),
+    "MiniMaxM2PreTrainedModel": moe("MiniMaxM2",
+                                    SparseMoeBlock={"e_score_correction_bias": "zero"}),
+    "GraniteMoeSWAPreTrainedModel": moe("GraniteMoeSWA", Attention={"sinks": "zero"}),
+    "HYV3PreTrainedModel": moe("HYV3", MoE={"e_score_correction_bias": "zero"}),
+    "AfmoePreTrainedModel": moe("Afmoe", "", TokenChoiceRouter={"gate.weight": "zero"},
+                                SparseMoeBlock={"expert_bias": "zero"}),
+    "GraniteMoeHybridPreTrainedModel": granitemoehybrid,
+    "OlmoHybridPreTrainedModel": olmo_hybrid,
+    "KimiLinearPreTrainedModel": forget_gate("KimiLinear"),
+    "BailingHybridPreTrainedModel": forget_gate("BailingHybrid"),
+    "DogePreTrainedModel": table({
+        "DogeAttention": {"A": "zero"},
+        "DogeDecoderLayer": {"input_residual": "one", "post_attention_residual": "one"}}),
+    "CTRLPreTrainedModel": ctrl,
 }

@@ -1,7 +1,8 @@
 """The state-space families of ``scheme="hf"`` (:mod:`gpuinit.schemes.hf_families`):
-Mamba, FalconMamba, Mamba2, Jamba, and the gated delta nets of Qwen3-Next and
-Qwen3.5, with the laws of their ``_init_weights`` that draw through a transform
-(:class:`TimeStepBias`, :class:`LogUniform`)."""
+Mamba, FalconMamba, Mamba2, Jamba, the Mamba-2 hybrids (Bamba, Falcon-H1, Zamba,
+Zamba2, Nemotron-H) and the gated delta nets of Qwen3-Next and Qwen3.5, with the laws
+of their ``_init_weights`` that draw through a transform (:class:`TimeStepBias`,
+:class:`LogUniform`)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ class TimeStepBias(Law):
 @dataclass(frozen=True)
 class LogUniform(Law):
     """log(U) with U ~ U[low, high): Qwen3-Next's ``A_log`` (``torch.empty(n).uniform_(low,
-    high).log_()``), U drawn into the tensor by ``gpuinit.init.uniform_``."""
+    high).log_()``), U drawn into the tensor by ``gpuinit.init.uniform_``; ``low`` may be
+    0 (OLMo-Hybrid's), the lower bound then -inf."""
 
     low: float
     high: float
@@ -78,7 +80,8 @@ class LogUniform(Law):
         return float(torch.log(u).std(unbiased=False))
 
     def bounds(self):
-        return (math.log(self.low), math.log(self.high))
+        low = math.log(self.low) if self.low > 0 else -math.inf  # log(0) = -inf
+        return (low, math.log(self.high))
 
 
 def _log_arange(n: int, rows: int | None) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -182,4 +185,155 @@ def gated_delta(family: str) -> Hook:
                 ctx.set(module, prefix, path, Normal(ctx.std))
         elif ctx.isinstance(module, f"{family}SparseMoeBlock"):
             ctx.set(module, prefix, "gate.weight", Normal(ctx.std))
+    return hook
+
+
+def _log_heads(n: int) -> Computed:
+    """log(arange(1, n + 1)): the ``A_log`` of the Mamba-2 mixers, one per head."""
+    return Computed("log(arange(1, num_heads + 1))", _log_arange(n, None))
+
+
+def mamba2_hybrid(mixer: str) -> Hook:
+    """BambaPreTrainedModel._init_weights (models/bamba/modeling_bamba.py; FalconH1's
+    mixer part is the same): each <mixer>'s ``dt_bias`` 1, ``A_log`` = log(arange(1,
+    num_heads + 1)), ``D`` 1; its projections, conv and norms the generic rules."""
+    def hook(ctx: Context, module: nn.Module, prefix: str) -> None:
+        if ctx.isinstance(module, mixer):
+            ctx.set(module, prefix, "dt_bias", ONE)
+            ctx.set(module, prefix, "A_log", _log_heads(module.num_heads))
+            ctx.set(module, prefix, "D", ONE)
+    return hook
+
+
+_FALCON_H1_MIXER = mamba2_hybrid("FalconH1Mixer")
+
+
+def falcon_h1(ctx: Context, module: nn.Module, prefix: str) -> None:
+    """FalconH1PreTrainedModel._init_weights (models/falcon_h1/modeling_falcon_h1.py): the
+    mixers as :func:`mamba2_hybrid`; FalconH1Model sets each layer's ``mamba.mup_vector``
+    buffer to ``compute_mup_vector(config)``."""
+    _FALCON_H1_MIXER(ctx, module, prefix)
+    if ctx.isinstance(module, "FalconH1Model"):
+        compute = ctx.namespace.compute_mup_vector
+        config = module.config
+        law = Computed("compute_mup_vector(config)", lambda t: compute(config).to(
+            device=t.device, dtype=t.dtype).reshape(t.shape))
+        for index in range(len(module.layers)):
+            ctx.set(module, prefix, f"layers.{index}.mamba.mup_vector", law, "buffer")
+
+
+def _time_step_bias(config) -> TimeStepBias:
+    """The :class:`TimeStepBias` of the config's time_step_min, time_step_max and
+    time_step_floor."""
+    return TimeStepBias(config.time_step_min, config.time_step_max, config.time_step_floor)
+
+
+def zamba(ctx: Context, module: nn.Module, prefix: str) -> None:
+    """ZambaPreTrainedModel._init_weights (models/zamba/modeling_zamba.py), on each
+    ZambaMambaMixer: ``x_proj_weight`` N(0, initializer_range), ``dt_proj_weight``
+    U(±mamba_dt_rank^-½), ``dt_proj_bias`` :class:`TimeStepBias` of the config (one per
+    head and channel), ``A_log`` = log(arange(1, ssm_state_size + 1)) per channel,
+    ``D`` 1."""
+    if not ctx.isinstance(module, "ZambaMambaMixer"):
+        return
+    c = ctx.config
+    ctx.set(module, prefix, "x_proj_weight", Normal(ctx.std))
+    bound = stds("dt_proj_weight (mamba_dt_rank**-0.5)", lambda: c.mamba_dt_rank ** -0.5)
+    ctx.set(module, prefix, "dt_proj_weight", Uniform.symmetric(bound))
+    ctx.set(module, prefix, "dt_proj_bias", _time_step_bias(c))
+    ctx.set(module, prefix, "A_log", Computed(
+        "log(arange(1, ssm_state_size + 1)) per channel",
+        _log_arange(module.ssm_state_size, module.intermediate_size)))
+    ctx.set(module, prefix, "D", ONE)
+
+
+def zamba2(ctx: Context, module: nn.Module, prefix: str) -> None:
+    """Zamba2PreTrainedModel._init_weights (models/zamba2/modeling_zamba2.py), on each
+    Zamba2MambaMixer: ``dt_bias`` :class:`TimeStepBias` of the config, ``A_log`` =
+    log(arange(1, num_heads + 1)), ``D`` 1."""
+    if ctx.isinstance(module, "Zamba2MambaMixer"):
+        ctx.set(module, prefix, "dt_bias", _time_step_bias(ctx.config))
+        ctx.set(module, prefix, "A_log", _log_heads(module.num_heads))
+        ctx.set(module, prefix, "D", ONE)
+
+
+def nemotron_h(ctx: Context, module: nn.Module, prefix: str) -> None:
+    """NemotronHPreTrainedModel._init_weights (models/nemotron_h/modeling_nemotron_h.py):
+
+    - NemotronHMamba2Mixer: ``A_log`` = log(arange(1, mamba_num_heads + 1)), ``D`` 1,
+      ``dt_bias`` :class:`TimeStepBias` of the config;
+    - NemotronHTopkRouter ``weight`` N(0, initializer_range), ``e_score_correction_bias``
+      0; NemotronHExperts ``up_proj`` and ``down_proj`` N(0, initializer_range);
+    - every Embedding ``weight`` drawn again N(0, initializer_range), its padding row
+      included (Linear biases 0, as the generic rules);
+    - with rescale_prenorm_residual, the ``out_proj.weight`` of every module that has
+      one kaiming_uniform_(a=√5) divided by √num_hidden_layers.
+    """
+    c = ctx.config
+    if ctx.isinstance(module, "NemotronHMamba2Mixer"):
+        ctx.set(module, prefix, "A_log", _log_heads(c.mamba_num_heads))
+        ctx.set(module, prefix, "D", ONE)
+        ctx.set(module, prefix, "dt_bias", _time_step_bias(c))
+    elif ctx.isinstance(module, "NemotronHTopkRouter"):
+        ctx.set(module, prefix, "weight", Normal(ctx.std))
+        ctx.set(module, prefix, "e_score_correction_bias", ZERO, "bias")
+    elif ctx.isinstance(module, "NemotronHExperts"):
+        ctx.set(module, prefix, "up_proj", Normal(ctx.std))
+        ctx.set(module, prefix, "down_proj", Normal(ctx.std))
+    if isinstance(module, nn.Embedding):
+        ctx.set(module, prefix, "weight", Normal(ctx.std))
+    out_proj = getattr(module, "out_proj", None)
+    if c.rescale_prenorm_residual and isinstance(out_proj, nn.Module) and \
+            out_proj._parameters.get("weight") is not None:
+        out = _kaiming_a5(module, "out_proj.weight").scaled(
+            1.0 / stds("out_proj.weight / sqrt(num_hidden_layers)",
+                       lambda: math.sqrt(c.num_hidden_layers)))
+        ctx.set(module, prefix, "out_proj.weight", out)
+
+
+_GRANITE_HYBRID_MOE = moe("GraniteMoeHybrid")
+
+
+def granitemoehybrid(ctx: Context, module: nn.Module, prefix: str) -> None:
+    """GraniteMoeHybridPreTrainedModel._init_weights
+    (models/granitemoehybrid/modeling_granitemoehybrid.py): the fused experts and the
+    router as :func:`~gpuinit.schemes.hf_context.moe`; each GraniteMoeHybridMambaLayer's
+    ``dt_bias`` 1, ``A_log`` = log(arange(1, num_heads + 1)), ``D`` 1; the gated RMS norm
+    weight 1."""
+    _GRANITE_HYBRID_MOE(ctx, module, prefix)
+    if ctx.isinstance(module, "GraniteMoeHybridMambaLayer"):
+        ctx.set(module, prefix, "dt_bias", ONE)
+        ctx.set(module, prefix, "A_log", _log_heads(module.num_heads))
+        ctx.set(module, prefix, "D", ONE)
+    elif ctx.isinstance(module, "GraniteMoeHybridRMSNormGated"):
+        ctx.set(module, prefix, "weight", ONE, "norm")
+
+
+def olmo_hybrid(ctx: Context, module: nn.Module, prefix: str) -> None:
+    """OlmoHybridPreTrainedModel._init_weights (models/olmo_hybrid/modeling_olmo_hybrid.py):
+    each OlmoHybridGatedDeltaNet's ``A_log`` log(U[linear_a_log_min, linear_a_log_max))
+    and ``dt_bias`` :class:`TimeStepBias` of linear_dt_min, linear_dt_max,
+    linear_dt_init_floor."""
+    if ctx.isinstance(module, "OlmoHybridGatedDeltaNet"):
+        c = ctx.config
+        ctx.set(module, prefix, "A_log", LogUniform(c.linear_a_log_min, c.linear_a_log_max))
+        ctx.set(module, prefix, "dt_bias", TimeStepBias(c.linear_dt_min, c.linear_dt_max,
+                                                        c.linear_dt_init_floor))
+
+
+def forget_gate(family: str) -> Hook:
+    """KimiLinearPreTrainedModel._init_weights (models/kimi_linear/modeling_kimi_linear.py;
+    BailingHybrid's is the same with its class names): each <F>ForgetGate's ``A_log``
+    log(U[1, 16)) and ``dt_bias`` softplus⁻¹(exp(U[log 1e-3, log 1e-1))) clamped at 1e-4
+    (:class:`TimeStepBias`); the fused experts N(0, initializer_range), the router's
+    ``weight`` N(0, initializer_range) and ``e_score_correction_bias`` 0; <F>RMSNormGated
+    weight 1."""
+    experts = moe(family, "TopkRouter", TopkRouter={"e_score_correction_bias": "zero"},
+                  RMSNormGated={"weight": "one"})
+
+    def hook(ctx: Context, module: nn.Module, prefix: str) -> None:
+        experts(ctx, module, prefix)
+        if ctx.isinstance(module, f"{family}ForgetGate"):
+            ctx.set(module, prefix, "A_log", LogUniform(1.0, 16.0))
+            ctx.set(module, prefix, "dt_bias", TimeStepBias(1e-3, 1e-1, 1e-4))
     return hook

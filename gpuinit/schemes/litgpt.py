@@ -45,7 +45,7 @@ from collections.abc import Collection
 import torch
 from torch import nn
 
-from ..torch import Fill
+from ..torch.plan import Fill
 from .hf import computed_buffers
 from .laws import Computed, Constant, Law, Normal, Rule
 from .options import COUNT_OR_NONE, one_of

@@ -14,7 +14,7 @@ from collections.abc import Collection
 
 from torch import nn
 
-from ..torch import Fill
+from ..torch.plan import Fill, gpt2_depth
 from .laws import Constant, Normal, Rule
 from .registry import Scheme, register
 
@@ -32,8 +32,6 @@ def gpt2_rules(model: nn.Module, options: dict | None = None,
     count as half a layer each (a block has two, attention's and the MLP's, as in
     GPT-2 and nanoGPT).
     """
-    from ..torch import gpt2_depth
-
     residual_suffixes = (".c_proj.weight", ".out_proj.weight", ".o_proj.weight",
                          ".down_proj.weight", ".proj.weight")
     linear_like = (nn.Linear, nn.modules.conv._ConvNd, nn.Embedding)

@@ -16,16 +16,16 @@ from typing import Any
 
 from torch import nn
 
-from ..torch import (
+from ..torch.defaults import torch_plan
+from ..torch.mapping import apply_mapping
+from ..torch.plan import (
     Fill,
-    _aliases,
-    _apply_mapping,
-    _pruned,
-    _pruning_masks,
-    _rules_on_tensors,
-    _slots,
+    alias_names,
     named_tensors,
-    torch_plan,
+    pruned_names,
+    pruning_masks,
+    rules_on_tensors,
+    tensor_slots,
 )
 from .options import (
     COUNT,
@@ -149,7 +149,7 @@ def _override_targets(scheme: str, model: nn.Module, overrides: Mapping | None) 
     no module, as the "roles" option refuses a pattern that places nothing."""
     if not overrides:
         return set()
-    names = list(named_tensors(model)) + list(_aliases(_slots(model))) + list(_pruned(model))
+    names = [*named_tensors(model), *alias_names(tensor_slots(model)), *pruned_names(model)]
     for key in overrides:
         if isinstance(key, str) and not any(fnmatch.fnmatchcase(n, key) for n in names):
             raise ValueError(f"scheme {scheme!r}: overrides pattern {key!r} matches no tensor "
@@ -158,7 +158,7 @@ def _override_targets(scheme: str, model: nn.Module, overrides: Mapping | None) 
             raise ValueError(f"scheme {scheme!r}: overrides key {key.__name__} matches no "
                              "module of the model")
     probe: dict[str, Fill] = {}
-    _apply_mapping(model, overrides, probe)
+    apply_mapping(model, overrides, probe)
     return set(probe)
 
 
@@ -182,11 +182,11 @@ def scheme_plan(model: nn.Module, scheme: Any, exempt: Collection[str] = ()) -> 
     for name, rule in rules.items():
         if name not in override_names:
             check_law(spec.name, name, rule, given)
-    plan = _rules_on_tensors(model, {**torch_plan(model), **rules})
+    plan = rules_on_tensors(model, {**torch_plan(model), **rules})
     if overrides:
-        _apply_mapping(model, overrides, plan)
+        apply_mapping(model, overrides, plan)
     if spec.checked:
-        masks = _pruning_masks(model)
+        masks = pruning_masks(model)
         missing = [n for n in named_tensors(model)
                    if n not in plan and n not in exempt and n not in masks]
         if missing:

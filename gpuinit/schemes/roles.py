@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from ..torch.plan import alias_names, named_tensors, tensor_slots
+
 ROLES: dict[str, str] = {
     "embedding": "token (or token-type) embedding table",
     "pos_embedding": "learned position embedding table",
@@ -239,12 +241,10 @@ def analyze(model: nn.Module, roles: Mapping | None = None) -> dict[str, TensorI
     tied tensor once, by its first name).  ``roles`` ({fnmatch pattern of tensor names:
     role}) is applied first; a pattern may name a tensor by any of its names, and a
     pattern that matches no tensor raises ValueError."""
-    from ..torch import _aliases, _slots, named_tensors  # gpuinit.torch imports us lazily
-
     roles = check_roles_map(roles or {})
     tensors = named_tensors(model)
     owners = _owners(model)
-    aliases = _aliases(_slots(model))
+    aliases = alias_names(tensor_slots(model))
     infos: dict[str, TensorInfo] = {}
     for name, t in tensors.items():
         module_name, module, attr, is_parameter = owners[id(t)]

@@ -59,7 +59,7 @@ from collections.abc import Collection
 import torch
 from torch import nn
 
-from ..torch import Fill, _slots, named_tensors
+from ..torch.plan import Fill, named_tensors, tensor_slots
 from .common import norm_or_bias, role_rules
 from .laws import Computed, Law, Normal, Rule, TruncNormal
 from .options import BOOL, COUNT_OR_NONE, MAPPING_OR_NONE
@@ -112,7 +112,7 @@ def _readout_ids(model: nn.Module) -> set[int]:
     """Return the ids of the weights registered as a readout (lm_head, output) under any
     of their names: a tied embedding is one of them."""
     ids = set()
-    for slot in _slots(model):
+    for slot in tensor_slots(model):
         owner = slot.name.rpartition(".")[0]
         if slot.is_parameter and tensor_role(owner, slot.module, slot.attr, True) == "readout":
             ids.add(id(slot.tensor))

@@ -80,7 +80,7 @@ from collections.abc import Collection
 import torch
 from torch import nn
 
-from ..torch import Fill
+from ..torch.plan import Fill
 from .laws import Computed, Constant, Law, Normal, Rule, Uniform
 from .registry import Scheme, register
 from .roles import analyze

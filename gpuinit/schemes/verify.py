@@ -65,8 +65,23 @@ from ..init import calculate_gain
 from ..initializers import Initializer
 from ..layers.parameter import path_stream
 from ..seeding import check_seed
-from .describe import _cell, _closure, _roles_option, plain_law
-from .laws import Computed, Constant, Law, Normal, Orthogonal, Rule, TruncNormal, Uniform
+from ..torch.dtensors import is_dtensor, shard_of
+from ..torch.mapping import IdentityFill, InitFunction, UserFill
+from ..torch.plan import named_tensors
+from ..torch.shards import fill_shard
+from .describe import _cell, _roles_option, plain_law
+from .laws import (
+    Computed,
+    Constant,
+    Law,
+    Normal,
+    Orthogonal,
+    Rule,
+    TruncNormal,
+    Uniform,
+    from_value_law,
+)
+from .plans import prepare_plan
 from .roles import analyze
 
 ALPHA = 1e-9  # two-sided false-alarm probability of each statistical test of a tensor
@@ -269,10 +284,10 @@ def _function_law(name: str, options: dict, shape: tuple[int, ...]) -> Law | Non
     if name == "uniform_":
         return Uniform(float(get("a", 0.0)), float(get("b", 1.0)))
     if name == "normal_":
-        return Normal(float(get("std", 1.0)), float(get("mean", 0.0)))
+        return Normal(float(get("std", 1.0)), mean=float(get("mean", 0.0)))
     if name == "trunc_normal_":
         return TruncNormal(float(get("std", 1.0)), float(get("a", -2.0)), float(get("b", 2.0)),
-                           float(get("mean", 0.0)))
+                           mean=float(get("mean", 0.0)))
     if name == "orthogonal_":
         return Orthogonal(float(get("gain", 1.0)))
     if len(shape) < 2 or 0 in shape:
@@ -293,26 +308,18 @@ def _function_law(name: str, options: dict, shape: tuple[int, ...]) -> Law | Non
 def _catalogue_law(init: Any, shape: tuple[int, ...]) -> Law | None:
     """Return the law of a catalogue initializer's fill (``"he_normal"`` in a dict
     scheme) on a tensor of ``shape``, as gpuinit.torch draws it."""
-    law = init.law(shape, torch_fans(shape) if init.law_uses_fans else None)
-    if isinstance(law, value_laws.Uniform):
-        return Uniform(law.low, law.high)
-    if isinstance(law, value_laws.Normal):
-        return Normal(law.std, law.mean)
-    if isinstance(law, value_laws.TruncatedNormal):
-        low, high = law.bounds
-        return TruncNormal(law.std, low, high, law.mean)
-    return None
+    return from_value_law(init.law(shape, torch_fans(shape) if init.law_uses_fans else None))
 
 
 def _catalogue_init(fill: Any) -> Initializer | None:
-    """Return the catalogue initializer a fill of gpuinit.torch draws from (it holds it
-    as a default argument), else None."""
-    defaults = getattr(fill, "__defaults__", None) or ()
-    return next((d for d in defaults if isinstance(d, Initializer)), None)
+    """Return the catalogue initializer a fill of gpuinit.torch draws from (a
+    :class:`gpuinit.torch.CatalogueFill` holds it), else None."""
+    init = getattr(fill, "init", None)
+    return init if isinstance(init, Initializer) else None
 
 
 def _is_user_fill(fill: Any) -> bool:
-    return type(fill).__name__ == "_UserFill"
+    return isinstance(fill, UserFill)
 
 
 def rule_of(fill: Any, shape: tuple[int, ...]) -> tuple[Rule | None, bool]:
@@ -325,19 +332,16 @@ def rule_of(fill: Any, shape: tuple[int, ...]) -> tuple[Rule | None, bool]:
         return Rule(fill), isinstance(fill, (Constant, Computed))
     if _is_user_fill(fill):
         return None, False
-    free, names = _closure(fill)
-    if "function" in free and "options" in free:  # a gpuinit.init function by name
-        name = getattr(free["function"], "__name__", "")
-        if name in _DETERMINISTIC:
+    if isinstance(fill, InitFunction):  # a gpuinit.init function by name
+        if fill.name in _DETERMINISTIC:
             return None, True
-        law = _function_law(name, dict(free["options"]), shape)
+        law = _function_law(fill.name, fill.options, shape)
         return (Rule(law) if law is not None else None), False
     init = _catalogue_init(fill)
     if init is not None and init.has_law:
         law = _catalogue_law(init, shape)
         return (Rule(law) if law is not None else None), False
-    qualname = getattr(fill, "__qualname__", "")
-    if qualname.endswith("<locals>.identity") or "eye_" in names:
+    if isinstance(fill, IdentityFill):
         return None, True
     law = plain_law(fill, shape)
     if isinstance(law, Rule):
@@ -442,11 +446,9 @@ class _Target:
 def _expected(target: _Target, fill: Any, seed: int, stream: int) -> torch.Tensor:
     """Return what ``fill`` makes of the target's local values with ``seed`` (a temporary
     of the local tensor's size; for a DTensor, its block of the whole tensor's fill)."""
-    from ..torch import _fill_shard
-
     if target.sharded:
         made = torch.empty_like(target.tensor.detach())
-        _fill_shard(target.name, fill, made, seed, stream)
+        fill_shard(target.name, fill, made, seed, stream)
         return made.to_local()
     made = torch.empty_like(target.local)
     fill(made, seed, stream)
@@ -653,10 +655,8 @@ def _row(name: str, tensor: Any, role: str | None, law_text: str) -> dict:
 
 
 def _target(name: str, tensor: Any) -> _Target:
-    from ..torch import _is_dtensor, _shard_of
-
-    if _is_dtensor(tensor):
-        shard = _shard_of(name, tensor)
+    if is_dtensor(tensor):
+        shard = shard_of(name, tensor)
         return _Target(name, tensor, shard.local.detach(), shard.start, shard.full_shape, True)
     local = tensor.detach()
     return _Target(name, tensor, local, (0,) * local.dim(), tuple(local.shape), False)
@@ -719,30 +719,17 @@ def verify_model(model: nn.Module, scheme: Any = "torch", *, seed: int | None = 
     (no values to read), and for what :func:`gpuinit.torch.describe` refuses (an
     unknown scheme, a bad option, tensors no rule covers).
     """
-    from ..torch import (
-        _plain,
-        _pruning_masks,
-        _same_memory,
-        _stream_names,
-        _without,
-        build_plan,
-        check_plan,
-        named_tensors,
-    )
-
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if seed is not None:
         seed = check_seed(seed)
-    tensors = named_tensors(model)
-    meta = [n for n, t in tensors.items() if t.is_meta]
+    meta = [n for n, t in named_tensors(model).items() if t.is_meta]
     if meta:
         raise ValueError(f"{meta[:3]} are on the meta device: there are no values to verify "
                          "(materialize the model first)")
-    same = _same_memory(_plain(tensors))
-    plan = build_plan(model, scheme, exempt=set(same) | _pruning_masks(model))
-    streams = _stream_names(model)
-    check_plan(plan, _without(tensors, same), 0 if seed is None else seed, streams)
+    prepared = prepare_plan(model, scheme, 0 if seed is None else seed)
+    tensors, same, plan, streams = (prepared.tensors, prepared.same, prepared.plan,
+                                    prepared.streams)
     infos = analyze(model, _roles_option(scheme))
     report = VerifyReport()
     for name, tensor in tensors.items():

@@ -1,19 +1,17 @@
-"""Keras 3's ``.weights.h5`` layout: files that ``keras.Model.load_weights`` reads.
+"""Keras 3's ``.weights.h5`` files: what ``keras.Model.load_weights`` reads.
 
-Keras 3 (``keras.src.saving.saving_lib``) stores a Sequential model's variables
-in HDF5 by position, not by name: the group ``layers/<class name in snake case,
-numbered per class: dense, dense_1 ...>/vars`` holds datasets ``"0"``, ``"1"``
-... in the layer's variable order (trainable ones first, then the others, each
-in creation order); a recurrent layer keeps its variables in its cell,
-``layers/lstm/cell/vars``.  Every ``vars`` group carries a ``name`` attribute;
-bfloat16 values are stored as raw 2-byte values with the attribute
-``dtype="bfloat16"``.  Needs h5py.
+Keras 3 (``keras.src.saving.saving_lib``) stores a model's variables in HDF5 by
+position, not by name: each ``vars`` group (``layers/dense/vars``,
+``layers/lstm/cell/vars`` ...) holds datasets ``"0"``, ``"1"`` ... and carries a
+``name`` attribute; bfloat16 values are stored as raw 2-byte values with the
+attribute ``dtype="bfloat16"``.  Which groups a model has is the model's to say
+(:class:`gpuinit.weightfiles.protocols.KerasGroup`, from ``model.keras_groups()``);
+this module writes and reads them.  Needs h5py.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import traceback
 from typing import Any
 
@@ -21,10 +19,7 @@ import numpy as np
 
 from ..dtypes import FORMATS, dtype_name
 from .atomic_file import replaced_when_complete
-from .attention import MultiHeadAttention
-from .base import Layer
-from .parameter import Parameter
-from .recurrent import Recurrent
+from .protocols import KerasGroup, ParameterLike
 
 # where the datasets of a Sequential model's layers live; anything else in a Keras file
 # (an optimizer's state) is not the model's weights
@@ -41,65 +36,17 @@ def h5py_module():
     return h5py
 
 
-def snake_case(name: str) -> str:
-    """Return a class name in snake case ("Conv2D" -> "conv2d", "SimpleRNN" ->
-    "simple_rnn").  Matches ``keras.src.utils.naming.to_snake_case``."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def keras_order(layer: Layer) -> list[str]:
-    """Return the names of ``layer``'s parameters in Keras' variable order: the ones declared
-    trainable first, then the others, each in declaration (creation) order."""
-    return sorted(layer.parameters, key=lambda key: not layer._trainable_flags[key])
-
-
-# MultiHeadAttention's projections and the sublayer folders Keras saves them under.
-_MHA_SUBLAYERS = {"query": "query_dense", "key": "key_dense", "value": "value_dense",
-                  "attention_output": "output_dense"}
-
-
-def groups(model: Any) -> list[tuple[str, str, list[tuple[str, Parameter]]]]:
-    """Return the ``vars`` groups Keras writes for the equivalent of ``model`` (a
-    Sequential): ``(group path, its name attribute, [(our parameter path, Parameter)])``,
-    the datasets of each group being ``"0"``, ``"1"`` ... in that order.  A shared
-    Parameter is listed under every layer that uses it, as each Keras layer holds its
-    own copy."""
-    found: list[tuple[str, str, list[tuple[str, Parameter]]]] = [("vars", model.name, [])]
-    used: dict[str, int] = {}
-    for layer in model.layers:
-        base = snake_case(type(layer).__name__)
-        used[base] = used.get(base, -1) + 1
-        where = f"layers/{base}" if used[base] == 0 else f"layers/{base}_{used[base]}"
-        variables = [(f"{layer.name}/{key}", layer.parameters[key])
-                     for key in keras_order(layer)]
-        if isinstance(layer, Recurrent):
-            found.append((f"{where}/vars", layer.name, []))
-            found.append((f"{where}/cell/vars", f"{base}_cell", variables))
-        elif isinstance(layer, MultiHeadAttention):
-            # Keras' MHA keeps each projection in an EinsumDense sublayer of its own, and
-            # writes the (empty) groups of its dropout and softmax sublayers too.
-            found.append((f"{where}/vars", layer.name, []))
-            found.append((f"{where}/_dropout_layer/vars", "dropout", []))
-            found.append((f"{where}/_softmax/vars", "softmax", []))
-            for part, folder in _MHA_SUBLAYERS.items():
-                found.append((f"{where}/{folder}/vars", part,
-                              [v for v in variables if v[0].split("/")[-2] == part]))
-        else:
-            found.append((f"{where}/vars", layer.name, variables))
-    return found
-
-
-def expected(model: Any) -> dict[str, tuple[str, Parameter]]:
-    """Return {dataset path: (our parameter path, Parameter)} of ``model`` in Keras' layout."""
+def expected(groups: list[KerasGroup]) -> dict[str, tuple[str, ParameterLike]]:
+    """Return {dataset path: (our parameter path, parameter)} of the Keras ``groups`` of a
+    model, the datasets of each group being ``"0"``, ``"1"`` ... in their order."""
     return {f"{group}/{index}": entry
-            for group, _, variables in groups(model)
+            for group, _, variables in groups
             for index, entry in enumerate(variables)}
 
 
-def write(path: Any, model: Any) -> None:
-    """Write ``model``'s parameters to ``path`` in Keras 3's ``.weights.h5`` layout, each
+def write(path: Any, groups: list[KerasGroup]) -> None:
+    """Write the parameters of a model's Keras ``groups`` to ``path`` in Keras 3's
+    ``.weights.h5`` layout, each
     copied to the host one at a time; returns None.  ``keras.Model.load_weights`` of the
     equivalent Keras model reads the file.  The bytes go to a temporary file next to
     ``path`` that replaces it only once complete.
@@ -111,7 +58,7 @@ def write(path: Any, model: Any) -> None:
     file at ``path`` is left as it was and the temporary file is removed."""
     h5py = h5py_module()
     with replaced_when_complete(path) as partial:
-        _write_file(h5py, partial, model)
+        _write_file(h5py, partial, groups)
 
 
 class _FailSafeFile:
@@ -193,8 +140,8 @@ class _FailSafeFile:
             self._failed(exc)
 
 
-def _write_file(h5py: Any, partial: str, model: Any) -> None:
-    """Write the layout of ``model`` to the new file ``partial``; every h5py object is
+def _write_file(h5py: Any, partial: str, groups: list[KerasGroup]) -> None:
+    """Write ``groups`` to the new file ``partial``; every h5py object is
     released and the file closed before any exception leaves (an OSError of the file
     system first of all)."""
     sink = _FailSafeFile(partial)
@@ -205,7 +152,7 @@ def _write_file(h5py: Any, partial: str, model: Any) -> None:
             traceback.clear_frames(exc.__traceback__)
             raise
         try:
-            for where, name, variables in groups(model):
+            for where, name, variables in groups:
                 _write_group(f, where, name, variables)
         except BaseException as exc:
             # No Group or Dataset may outlive the file in a frame of the traceback.
@@ -221,7 +168,8 @@ def _write_file(h5py: Any, partial: str, model: Any) -> None:
         raise sink.error
 
 
-def _write_group(f: Any, where: str, name: str, variables: list[tuple[str, Parameter]]) -> None:
+def _write_group(f: Any, where: str, name: str,
+                 variables: list[tuple[str, ParameterLike]]) -> None:
     """Write one ``vars`` group; its Group and Dataset objects are released on return."""
     group = f.create_group(where)
     group.attrs["name"] = name

@@ -1,5 +1,5 @@
-"""The weight files of ``Sequential.save_weights``/``load_weights``, the format picked by the
-file name, as Keras picks it.
+"""Saving and loading a model's weight files (``Sequential.save_weights``/``load_weights``),
+the format picked by the file name, as Keras picks it.
 
 - ``.safetensors``: safetensors, tensors keyed by parameter path ("dense/weight").
 - ``.npz``: NumPy's ``savez`` layout, arrays keyed by parameter path.
@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from ..dtypes import FORMATS, dtype_name
+from ..dtypes import dtype_name
+from ..fill_values import accepts, dtype_kind
 from . import keras_h5, npz, safetensors
 from .atomic_file import error_naming
-from .parameter import Parameter
+from .protocols import ParameterLike, WeightSource
 
 SUFFIXES = (".safetensors", ".npz", ".weights.h5")
 
@@ -48,27 +49,27 @@ def format_of(path: Any) -> str:
 
 
 # -- saving -------------------------------------------------------------------------
-def _entries(model: Any) -> list[tuple[str, tuple[int, ...], Any, Any]]:
+def _entries(model: WeightSource) -> list[tuple[str, tuple[int, ...], Any, Any]]:
     return [(key, p.shape, p.dtype, p.numpy) for key, p in model.parameters.items()]
 
 
-def _save_safetensors(model: Any, path: Any) -> None:
+def _save_safetensors(model: WeightSource, path: Any) -> None:
     safetensors.write(path, _entries(model), {"format": "gpuinit", "seed": str(model.seed)})
 
 
-def _save_npz(model: Any, path: Any) -> None:
+def _save_npz(model: WeightSource, path: Any) -> None:
     npz.write(path, _entries(model))
 
 
-def _save_keras_h5(model: Any, path: Any) -> None:
-    keras_h5.write(path, model)
+def _save_keras_h5(model: WeightSource, path: Any) -> None:
+    keras_h5.write(path, model.keras_groups())
 
 
-SAVERS: dict[str, Callable[[Any, Any], None]] = {
+SAVERS: dict[str, Callable[[WeightSource, Any], None]] = {
     ".safetensors": _save_safetensors, ".npz": _save_npz, ".weights.h5": _save_keras_h5}
 
 
-def save(model: Any, path: Any) -> None:
+def save(model: WeightSource, path: Any) -> None:
     """Write ``model``'s parameters to ``path`` in the format its extension names; returns
     None.  Each parameter is copied to the host one at a time.
 
@@ -107,7 +108,7 @@ class Listing:
     """
 
     def __init__(self, tensors: dict[str, tuple[tuple[int, ...], str]],
-                 wanted: dict[str, tuple[str, Parameter]], read: Callable[[str], np.ndarray]):
+                 wanted: dict[str, tuple[str, ParameterLike]], read: Callable[[str], np.ndarray]):
         self.tensors, self.wanted, self.read = tensors, wanted, read
 
     def label(self, key: str) -> str:
@@ -117,11 +118,11 @@ class Listing:
         return f"tensor {key!r}" if path == key else f"tensor {key!r} ({path})"
 
 
-def _by_path(model: Any) -> dict[str, tuple[str, Parameter]]:
+def _by_path(model: WeightSource) -> dict[str, tuple[str, ParameterLike]]:
     return {key: (key, p) for key, p in model.parameters.items()}
 
 
-def _list_safetensors(model: Any, path: Any) -> Listing:
+def _list_safetensors(model: WeightSource, path: Any) -> Listing:
     header, _, start = safetensors.read_header(path)
     tensors = {key: (tuple(entry["shape"]),
                      dtype_name(safetensors.numpy_dtype(entry["dtype"])))
@@ -130,21 +131,23 @@ def _list_safetensors(model: Any, path: Any) -> Listing:
                    lambda key: safetensors.read_tensor(path, header[key], start, key))
 
 
-def _list_npz(model: Any, path: Any) -> Listing:
+def _list_npz(model: WeightSource, path: Any) -> Listing:
     return Listing(npz.read_header(path), _by_path(model), lambda key: npz.read_tensor(path, key))
 
 
-def _list_keras_h5(model: Any, path: Any) -> Listing:
-    return Listing(keras_h5.read_header(path), keras_h5.expected(model),
+def _list_keras_h5(model: WeightSource, path: Any) -> Listing:
+    return Listing(keras_h5.read_header(path), keras_h5.expected(model.keras_groups()),
                    lambda key: keras_h5.read_tensor(path, key))
 
 
-LISTERS: dict[str, Callable[[Any, Any], Listing]] = {
+LISTERS: dict[str, Callable[[WeightSource, Any], Listing]] = {
     ".safetensors": _list_safetensors, ".npz": _list_npz, ".weights.h5": _list_keras_h5}
 
 
 def _is_number_dtype(name: str) -> bool:
-    return name in FORMATS or name.startswith(("int", "uint"))
+    """Return True for the dtypes of a file's tensors that load as weights (the rule of
+    :mod:`gpuinit.fill_values`: integers and real floats)."""
+    return accepts(dtype_kind(name), constant=False)
 
 
 def check_fits(path: Any, listing: Listing, cast: bool) -> None:
@@ -172,7 +175,7 @@ def check_fits(path: Any, listing: Listing, cast: bool) -> None:
                              "cast=True to convert it")
 
 
-def load(model: Any, path: Any, cast: bool) -> None:
+def load(model: WeightSource, path: Any, cast: bool) -> None:
     """Read ``model``'s parameters from ``path`` (format by extension), all or nothing;
     returns None.
 
@@ -190,7 +193,7 @@ def load(model: Any, path: Any, cast: bool) -> None:
         raise ValueError(f"{path}: is a directory, not a weight file")
     listing = LISTERS[suffix](model, path)
     check_fits(path, listing, cast)
-    staged: dict[int, tuple[str, Parameter, Any]] = {}
+    staged: dict[int, tuple[str, ParameterLike, Any]] = {}
     for key, (_, parameter) in listing.wanted.items():
         values = parameter.staged(listing.read(key), f"{path}: {listing.label(key)}")
         first = staged.get(id(parameter))

@@ -1,0 +1,211 @@
+"""Dict schemes: ``{name pattern or module type: initializer}`` layered over a plan.
+
+A value is a :mod:`gpuinit.init` function name (``"kaiming_normal_"``) or ``(name,
+{kwargs})``, a catalogue initializer id or object (``"he_normal"``, ``("constant",
+{"value": 0.5})``) applied with PyTorch's layout and fans, or a callable
+``f(tensor, *, seed, stream)``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from torch import nn
+
+from .. import init as gi_init
+from .. import laws
+from ..dry_run import validating
+from ..fans import torch_fans
+from ..initializers import Initializer, deserialize, deterministic, get, orthogonal, sparse
+from .laws import Constant, Law, Orthogonal, Rule
+from .plan import Fill, alias_names, named_tensors, pruned_names, tensor_slots
+
+
+def layered_fill(spec: Any) -> tuple[Fill, bool]:
+    """Return (fill, needs_two_dims) for a scheme value: a gi.init function name
+    ("kaiming_normal_") or ``(name, kwargs)``, a gpuinit/Keras initializer id or object,
+    or ``(id, kwargs)`` (``("constant", {"value": 0.5})``; applied with PyTorch's layout
+    and fans), a law or rule of :mod:`gpuinit.torch.laws` (``Normal(0.02)``), or a
+    callable ``f(tensor, *, seed, stream)``.  TypeError for None."""
+    if spec is None:
+        raise TypeError("scheme value None: give an initializer (a gpuinit.init function "
+                        "name, a catalogue id such as 'zeros', or a callable); a tensor is "
+                        "never left unwritten")
+    if isinstance(spec, (Law, Rule)):
+        return spec, False
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
+        name, options = spec
+        if not isinstance(options, Mapping):
+            raise TypeError(f"scheme value {spec!r}: the options of {name} must be a dict of "
+                            f"keyword arguments, got {type(options).__name__}")
+        if not name.endswith("_"):  # a catalogue id with its arguments: ("constant", {...})
+            return _catalogue_fill(deserialize({"class_name": name, "config": dict(options)}))
+        return InitFunction(name, dict(options)), name not in _ELEMENTWISE
+    if isinstance(spec, str) and spec.endswith("_"):
+        return InitFunction(spec, {}), spec not in _ELEMENTWISE
+    if callable(spec) and not isinstance(spec, (Initializer, type, str)):
+        return UserFill(spec), False
+    return _catalogue_fill(get(spec))
+
+
+class UserFill:
+    """A user's ``f(tensor, *, seed, stream)``: opaque, so it is not run while validating."""
+
+    def __init__(self, function: Callable) -> None:
+        self.function = function
+
+    def __call__(self, t, seed: int, stream: int) -> None:
+        self.function(t, seed=seed, stream=stream)
+
+
+_ELEMENTWISE = {"uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_"}
+
+
+_NO_SEED = {"constant_", "ones_", "zeros_", "eye_", "dirac_"}
+
+
+class InitFunction:
+    """A :mod:`gpuinit.init` function by name with its keyword arguments
+    (``("kaiming_normal_", {"mode": "fan_out"})`` in a dict scheme):
+    ``fill(t, seed, stream)`` calls it, with ``seed`` and ``stream`` unless it draws
+    nothing.  ValueError for a name that is no gpuinit.init function."""
+
+    __slots__ = ("name", "options", "function")
+
+    def __init__(self, name: str, options: Mapping) -> None:
+        function = getattr(gi_init, name, None)
+        if function is None or name not in gi_init.__all__ or not name.endswith("_"):
+            raise ValueError(f"unknown gpuinit.init function {name!r}")
+        self.name, self.options, self.function = name, dict(options), function
+
+    def __call__(self, t, seed: int, stream: int) -> None:
+        if self.name in _NO_SEED:
+            self.function(t, **self.options)
+        else:
+            self.function(t, **self.options, seed=seed, stream=stream)
+
+    def text(self) -> str:
+        """Return the call in words, e.g. ``kaiming_normal_(mode='fan_out')``."""
+        options = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return f"{self.name}({options})"
+
+    def __repr__(self) -> str:
+        return f"InitFunction({self.text()})"
+
+
+class IdentityFill:
+    """The catalogue's Identity in PyTorch's layout: ``gpuinit.init.eye_`` times ``gain``."""
+
+    __slots__ = ("gain",)
+
+    def __init__(self, gain: float) -> None:
+        self.gain = gain
+
+    def __call__(self, t, seed: int, stream: int) -> None:
+        gi_init.eye_(t)
+        if not validating():
+            t.mul_(self.gain)
+
+    def text(self) -> str:
+        """Return the fill in words."""
+        return f"identity(gain={self.gain:.4g})"
+
+
+def _fill_law(t, law: laws.Law, seed: int, stream: int) -> None:
+    """Fill ``t`` in place from ``law`` by the gpuinit.init function of its kind."""
+    if isinstance(law, laws.Uniform):
+        gi_init.uniform_(t, law.low, law.high, seed=seed, stream=stream)
+    elif isinstance(law, laws.Normal):
+        gi_init.normal_(t, law.mean, law.std, seed=seed, stream=stream)
+    else:
+        low, high = law.bounds
+        gi_init.trunc_normal_(t, law.mean, law.std, low, high, seed=seed, stream=stream)
+
+
+class CatalogueFill:
+    """The fill of a catalogue initializer that has a law (``"he_normal"`` in a dict
+    scheme), in PyTorch's layout: ``law(shape)`` is the law it draws a tensor of
+    ``shape`` from (fans from ``torch_fans``); ``fill(t, seed, stream)`` fills ``t``."""
+
+    __slots__ = ("init",)
+
+    def __init__(self, init: Initializer) -> None:
+        self.init = init
+
+    def law(self, shape: tuple[int, ...]) -> laws.Law:
+        """Return the :mod:`gpuinit.laws` law of a tensor of ``shape``."""
+        shape = tuple(shape)
+        return self.init.law(shape, torch_fans(shape) if self.init.law_uses_fans else None)
+
+    def __call__(self, t, seed: int, stream: int) -> None:
+        _fill_law(t, self.law(tuple(t.shape)), seed, stream)
+
+    def __repr__(self) -> str:
+        return f"CatalogueFill({self.init!r})"
+
+
+def _catalogue_fill(init: Initializer) -> tuple[Fill, bool]:
+    """Return the fill of a catalogue initializer with PyTorch's layout: the same law,
+    fans from ``torch_fans``; orthogonal/identity/dirac/sparse as their gi.init twins."""
+    if init.has_law:
+        return CatalogueFill(init), init.law_uses_fans
+    if isinstance(init, (deterministic.Zeros, deterministic.Ones, deterministic.Constant)):
+        value = {deterministic.Zeros: 0.0, deterministic.Ones: 1.0}.get(type(init))
+        value = init.value if value is None else value
+        if deterministic.is_array_value(value):
+            raise ValueError(f"{type(init).__name__} with an array value has no PyTorch-layout "
+                             "form; pass a callable f(tensor, *, seed, stream) that copies it")
+        return Constant(value), False
+    if isinstance(init, orthogonal.Orthogonal):
+        return Orthogonal(init.gain), True
+    if isinstance(init, deterministic.Identity):
+        return IdentityFill(init.gain), True
+    if isinstance(init, sparse.Sparse):
+        return InitFunction("sparse_", {"sparsity": init.sparsity, "std": init.std}), True
+    raise ValueError(f"{type(init).__name__} has no PyTorch-layout form; pass a gpuinit.init "
+                     "function name or a callable f(tensor, *, seed, stream)")
+
+
+def apply_mapping(model: nn.Module, scheme: Mapping, plan: dict[str, Fill]) -> None:
+    """Layer a dict scheme over ``plan``: keys are fnmatch patterns of qualified names
+    or module types (value: one spec for ``weight``, or {tensor name: spec}); later
+    keys win.  A key may name a tensor by any of its names (a tied tensor's second
+    name, a pruned tensor's public name); the rule goes to the tensor.  Fan-based
+    initializers apply only to tensors of 2 or more dimensions (1-D tensors keep
+    their default), as a Keras user writing "*.weight" expects."""
+    tensors = named_tensors(model)
+    resolve = {name: name for name in tensors}
+    resolve.update(alias_names(tensor_slots(model)))
+    resolve.update(pruned_names(model))
+    for key, spec in scheme.items():
+        if isinstance(key, type):
+            targets = []
+            for name, module in model.named_modules():
+                if isinstance(module, key):
+                    prefix = f"{name}." if name else ""
+                    specs = spec if isinstance(spec, Mapping) else {"weight": spec}
+                    targets += [(prefix + k, v) for k, v in specs.items()]
+        elif isinstance(key, str):
+            targets = [(n, spec) for n in resolve if fnmatch.fnmatchcase(n, key)]
+        else:
+            raise TypeError(f"scheme keys are name patterns or module types, got {key!r}")
+        for name, value in targets:
+            try:
+                fill, needs_two_dims = layered_fill(value)
+            except (TypeError, ValueError) as exc:
+                if type(exc) not in (ValueError, TypeError):
+                    raise
+                raise type(exc)(f"scheme key {_key_text(key)} ({name}): {exc}") from None
+            if name not in resolve:
+                raise ValueError(f"scheme key {key!r}: the model has no tensor {name!r}")
+            name = resolve[name]
+            if needs_two_dims and tensors[name].dim() < 2:
+                continue
+            plan[name] = fill
+
+
+def _key_text(key: Any) -> str:
+    """Return a scheme key as its message names it: a pattern's repr, a type's name."""
+    return key.__name__ if isinstance(key, type) else repr(key)
