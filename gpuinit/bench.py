@@ -213,9 +213,9 @@ def sampling_rows(dev: Device, sizes: list[int], repeat: int,
 
 def cpu_loop_ready(dtype: str) -> bool:
     """Return whether the compiled CPU loop of ``dtype`` is ready in this process."""
-    from .kernels import cpu
+    from .kernels import route
 
-    return cpu.compiled_loop(dtypes.float_format(dtype).fmt).usable()
+    return route.compiled_loop(dtypes.float_format(dtype).fmt).usable()
 
 
 def prepare_cpu_loop(dtype: str, say: Callable[[str], None], every: float = 2.0) -> None:
@@ -224,9 +224,9 @@ def prepare_cpu_loop(dtype: str, say: Callable[[str], None], every: float = 2.0)
     returns None."""
     import threading
 
-    from .kernels import cpu
+    from .kernels import route
 
-    loop = cpu.compiled_loop(dtypes.float_format(dtype).fmt)
+    loop = route.compiled_loop(dtypes.float_format(dtype).fmt)
     def work() -> None:
         with contextlib.suppress(BaseException):  # raised again below, in this thread
             loop.prepare()

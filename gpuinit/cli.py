@@ -143,10 +143,10 @@ def _target_label(dev) -> str:
 
 def _loops_line(dtypes_used) -> str:
     """Return which CPU formats have their compiled loop ready in this process."""
-    from .kernels import cpu
+    from .kernels import route
 
     ready = [d for d in dtypes_used
-             if cpu.compiled_loop(float_format(d).fmt).usable()]
+             if route.compiled_loop(float_format(d).fmt).usable()]
     waiting = [d for d in dtypes_used if d not in ready]
     return ("CPU: every call above ran the compiled loop" if not waiting else
             f"CPU: {', '.join(waiting)} ran on the NumPy target (same bits, nothing to "

@@ -113,11 +113,9 @@ def fill(out: Any, form: FloatFormat, dev: Device, n_items: int, args: tuple, *,
     flat = (np.asarray(out) if isinstance(out, np.ndarray) else out).reshape(-1)
     flat = flat.view(form.storage_dtype)
     if not dev.is_cuda:
-        import numba
+        from .kernels import route
 
-        from .kernels import cpu
-
-        cpu.fill(flat, n_items, numba.get_num_threads(), *args)
+        route.fill(flat, n_items, route.default_threads(), *args)
         return
     _fill_cuda(flat, dev, n_items, args)
 

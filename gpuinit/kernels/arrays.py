@@ -2,8 +2,8 @@
 
 :func:`gpuinit.kernels._twin.build` rebuilds the scalar source (:mod:`.philox`,
 :mod:`.convert`, :mod:`.distributions`, :mod:`.fill`) with array versions of its
-few primitives bound in place of Numba's: the integer and float casts become
-``astype`` (C conversions, wrapping like the compiled code), ``select`` is
+few primitives bound in place of Numba's: the integer and float casts are
+``astype`` (C conversions, wrapping like the compiled code; :mod:`.primitives`), ``select`` is
 ``numpy.where``, ``min``/``max`` are ``numpy.minimum``/``maximum``, ``fma32`` is
 an exact array fma (below), the bit casts are views, and ``math`` is the C
 library's functions applied element by element (what the compiled CPU code
@@ -38,20 +38,6 @@ _THIRTY_TWO = np.uint64(32)
 # Output elements per step: the temporaries of a step (a few dozen arrays of this
 # length) stay in the L2 cache, and a step bounds the memory a request borrows.
 CHUNK = 1 << 15
-
-
-def _cast(dtype):
-    """Return the scalar source's conversion to ``dtype`` for arrays and scalars: a C
-    conversion (integers wrap, floats truncate toward zero), as in compiled code."""
-    dtype = np.dtype(dtype)
-
-    def cast(x):
-        if isinstance(x, np.ndarray):
-            return x.astype(dtype, copy=False)
-        return np.asarray(x).astype(dtype)[()]
-
-    cast.__name__ = dtype.name
-    return cast
 
 
 # A float64 whose low 29 significand bits are 1 followed by zeros lies halfway between
@@ -132,12 +118,6 @@ def _identity(function):
 
 
 LIB = build(_identity, overrides={
-    "uint32": _cast(np.uint32),
-    "uint64": _cast(np.uint64),
-    "int32": _cast(np.int32),
-    "int64": _cast(np.int64),
-    "float32": _cast(np.float32),
-    "float64": _cast(np.float64),
     "select": np.where,
     "min": np.minimum,
     "max": np.maximum,

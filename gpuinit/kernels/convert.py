@@ -13,10 +13,8 @@
 
 import math
 
-from numba import float32, float64, int32, int64, uint32
-
 from ._twin import scalar
-from .primitives import bits_float32, float32_bits, select
+from .primitives import bits_float32, float32, float32_bits, float64, int32, int64, select, uint32
 
 TWO_POW_M24 = 1.0 / (1 << 24)
 TWO_POW_M53 = 1.0 / (1 << 53)

@@ -1,7 +1,6 @@
-"""The compiled CPU target: one ``nogil`` loop per output format over work items, run
-on a few threads, and prepared in the background while :mod:`.arrays` serves."""
-
-import threading
+"""The compiled CPU target: one ``nogil`` loop per output format over work items, run on
+a few threads (:mod:`.route` decides when: until a loop is ready, :mod:`.arrays`
+serves).  Importing this module imports Numba."""
 
 import numpy as np
 from numba import int64, literally, njit, types, uint32, uint64
@@ -21,7 +20,6 @@ from .fill import (
     FMT_FLOAT64,
 )
 from .philox import MASK32, PHILOX_W0, PHILOX_W1, ROUNDS
-from .preparation import PreparedLoop, loop_mode
 from .threads import run_split
 
 
@@ -51,6 +49,7 @@ FMA32 = _float_intrinsic(types.float32)
 LIB = build(
     njit(error_model="numpy"),
     overrides={
+        **primitives.numba_types(),
         "fma": FMA,
         "fma32": FMA32,
         **make_bitcasts(intrinsic),
@@ -251,11 +250,11 @@ _STORAGE = {FMT_FLOAT32: types.float32, FMT_FLOAT64: types.float64,
             FMT_FLOAT16: types.uint16, FMT_BFLOAT16: types.uint16}
 
 
-def _make_loop(fmt: int):
+def make_loop(fmt: int):
     """Return the fill loop of output format ``fmt``: one compiled function serving every
     law, with the law's walk (:func:`_fill_range`) inlined once per distribution.
 
-    ``nogil``: threads run it side by side on parts of one request (:func:`fill`).
+    ``nogil``: threads run it side by side on parts of one request (:func:`run_loop`).
     ``cache=True``: later processes load it from Numba's on-disk cache, keyed on the
     kernel sources' fingerprint.
     """
@@ -304,94 +303,28 @@ def loop_arguments(key, rows, law, clamp) -> tuple:
     )
 
 
-_LOOPS: dict[int, PreparedLoop] = {}
-_LOOPS_LOCK = threading.Lock()
-
-
-def compiled_loop(fmt: int) -> PreparedLoop:
-    """Return the :class:`PreparedLoop` of output format ``fmt`` (made once per process)."""
-    with _LOOPS_LOCK:
-        loop = _LOOPS.get(fmt)
-        if loop is None:
-            loop = _LOOPS[fmt] = PreparedLoop(
-                _make_loop(fmt), loop_signature(fmt),
-                f"from gpuinit.kernels import cpu\ncpu.compiled_loop({int(fmt)}).prepare()")
-        return loop
-
-
 # Work items per thread below which a request is not split (2^16 values): handing
 # smaller parts to the pool costs more than it saves.
 MIN_ITEMS_PER_THREAD = 1 << 14
-def _run_loop(loop: PreparedLoop, out, first_item: int, n_items: int, n_threads: int, dist: int,
-              arguments: tuple) -> None:
-    """Run work items first_item..n_items-1 of the compiled loop, split into contiguous
+
+
+def run_loop(loop, out, first_item: int, n_items: int, n_threads: int, dist: int,
+             arguments: tuple) -> None:
+    """Run work items first_item..n_items-1 of the compiled ``loop`` (a dispatcher of
+    :func:`make_loop`, ``arguments`` from :func:`loop_arguments`), split into contiguous
     parts over up to ``n_threads`` threads (any split gives the same bits: each
-    element's value depends on its index only)."""
+    element's value depends on its index only); returns None."""
     count = n_items - first_item
     parts = max(1, min(n_threads, count // MIN_ITEMS_PER_THREAD))
-    run = loop.dispatcher
-    run_split(lambda lo, hi: run(out, lo, hi, dist, *arguments),
+    run_split(lambda lo, hi: loop(out, lo, hi, dist, *arguments),
               [first_item + count * k // parts for k in range(parts + 1)])
 
 
-def _switch_item(o: int, fmt: int, rows) -> tuple[int, int]:
-    """Return (o2, w): the first output element o2 >= o at which a work item begins
-    (a row's start, or a block boundary inside a row), and that work item w."""
-    blocks_per_row, row_len, base, lead_shape, lead_stride = rows
-    per_block = 2 if fmt == FMT_FLOAT64 else 4
-    r, c = divmod(o, row_len)
-    start = int(_row_start_host(r, base, lead_shape, lead_stride))
-    if c:
-        c += -(start + c) % per_block
-        if c >= row_len:
-            r, c = r + 1, 0
-    if c == 0:
-        return r * row_len, r * blocks_per_row
-    return r * row_len + c, r * blocks_per_row + (start + c) // per_block - start // per_block
+def compiled_loop(fmt: int):
+    """Return the :class:`.preparation.PreparedLoop` of output format ``fmt``."""
+    from .route import compiled_loop as loop_of
 
-
-def _row_start_host(r, base, lead_shape, lead_stride):
-    from .arrays import LIB as ARRAYS
-
-    return ARRAYS.row_start(r, base, tuple(lead_shape), tuple(lead_stride))
-
-
-def fill(out, n_items, n_threads, dist, fmt, key, rows, law, clamp):
-    """Fill ``out`` (1-D, contiguous) with work items 0..n_items-1; returns None.
-
-    ``key``, ``rows``, ``law`` and ``clamp`` are the kernels' tuples (:mod:`.fill`).
-    The format's compiled loop runs the request on up to ``n_threads`` threads once
-    it is ready.  Until then the NumPy target (:mod:`.arrays`) computes it, chunk
-    by chunk, while the loop is prepared in the background (:meth:`PreparedLoop.start`),
-    and hands the rest of the request over as soon as the loop is ready.  Every
-    route gives the same bits.  float64, which the NumPy target does not compute,
-    waits for its loop; GPUINIT_CPU_LOOPS chooses other policies (:func:`loop_mode`).
-    """
-    from . import arrays
-
-    mode = loop_mode()
-    if mode == "numpy" and arrays.supports(fmt):
-        arrays.fill(out, dist, fmt, key, rows, law, clamp, n_threads=n_threads)
-        return
-    loop = compiled_loop(fmt)
-    first_item = 0
-    if not loop.usable():
-        if mode == "background" and arrays.supports(fmt):
-            loop.start()
-            stopped = arrays.fill(out, dist, fmt, key, rows, law, clamp,
-                                  should_stop=loop.usable, n_threads=n_threads)
-            if stopped >= out.size:
-                return
-            # The loop is ready: it takes over at the next work item's first element.
-            o, first_item = _switch_item(stopped, fmt, rows)
-            if o > stopped:
-                arrays.fill(out, dist, fmt, key, rows, law, clamp, start=stopped, stop=o)
-            if first_item >= n_items:
-                return
-        else:
-            loop.prepare()
-    _run_loop(loop, out, first_item, n_items, n_threads, dist,
-              loop_arguments(key, rows, law, clamp))
+    return loop_of(fmt)
 
 
 def _make_philox4x32():

@@ -87,7 +87,8 @@ def _device_primitives() -> dict:
 # the PTX) at a fraction of the compile time of Numba-IR inlining (inline="always":
 # about 25 s a kernel, against 1.5-2 s).
 _DEVICE = cuda.jit(device=True) if SIMULATED else cuda.jit(device=True, forceinline=True)
-LIB = build(_DEVICE, overrides=None if SIMULATED else _device_primitives())
+LIB = build(_DEVICE, overrides={**primitives.numba_types(),
+                                **({} if SIMULATED else _device_primitives())})
 _fill_block = LIB.fill_block
 
 THREADS_PER_BLOCK = 256

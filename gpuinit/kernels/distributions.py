@@ -20,11 +20,20 @@ below :data:`TRUNC_MIN_ACCEPTANCE` use it directly, in bounded time.
 
 import math
 
-from numba import float32, float64, int32, int64, uint32
-
 from ._twin import scalar
 from .convert import TWO_POW_26, split_binade, whole_53
-from .primitives import bits_float32, float32_bits, fma, fma32, select
+from .primitives import (
+    bits_float32,
+    float32,
+    float32_bits,
+    float64,
+    fma,
+    fma32,
+    int32,
+    int64,
+    select,
+    uint32,
+)
 
 # Rejection attempts before the inverse-CDF fallback; the fallback draws its
 # uniform at attempt TRUNC_ATTEMPTS.

@@ -20,7 +20,6 @@ the row.  Element ``e`` of the whole tensor therefore always gets the same value
 whichever request, launch configuration or device produced it.
 """
 
-from numba import float32, float64, int64, uint32, uint64
 
 from ._twin import scalar
 from .convert import (
@@ -37,7 +36,7 @@ from .distributions import (
     truncated_normal_quantile,
 )
 from .philox import philox_block
-from .primitives import fma, fma32, select, store2, store4
+from .primitives import float32, float64, fma, fma32, int64, select, store2, store4, uint32, uint64
 
 DIST_UNIFORM = 0
 DIST_NORMAL = 1

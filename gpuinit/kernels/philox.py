@@ -7,9 +7,9 @@ to 32 bits, which compiles to ``mul.wide.u32`` on CUDA and never overflows a
 NumPy scalar in the simulator.
 """
 
-from numba import uint32, uint64
 
 from ._twin import scalar
+from .primitives import uint32, uint64
 
 MASK32 = 0xFFFFFFFF
 PHILOX_M0 = 0xD2511F53

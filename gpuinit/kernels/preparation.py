@@ -48,10 +48,14 @@ def _package_root() -> str:
 def _lock_path(name: str, fingerprint: int) -> Path:
     """Return the lock file of one loop: one per (Numba cache folder, package folder,
     interpreter, kernel sources), in NUMBA_CACHE_DIR or the temporary folder."""
-    import numba
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        numba_version = version("numba")
+    except PackageNotFoundError:
+        numba_version = ""
     identity = "\n".join([os.environ.get("NUMBA_CACHE_DIR", ""), _package_root(),
-                          sys.version, numba.__version__, str(fingerprint), name])
+                          sys.version, numba_version, str(fingerprint), name])
     digest = hashlib.sha256(identity.encode()).hexdigest()[:20]
     folder = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
         tempfile.gettempdir(), f"gpuinit-{os.getuid() if hasattr(os, 'getuid') else 0}")
@@ -96,28 +100,35 @@ def prepare_in_child(code: str) -> bool:
 
 
 class PreparedLoop:
-    """A compiled loop (a Numba dispatcher with ``cache=True``) for one signature, and its
-    preparation.
+    """A compiled loop (a Numba dispatcher with ``cache=True``, compiled for one
+    signature) and its preparation.
 
-    ``child_code`` is Python that prepares the same loop in a fresh process (its
-    :meth:`prepare` there), which leaves it in the on-disk cache.
+    ``make()`` returns (dispatcher, signature); it is called when the loop is first
+    prepared, so that making a PreparedLoop imports nothing.  ``child_code`` is
+    Python that prepares the same loop in a fresh process (its :meth:`prepare`
+    there), which leaves it in the on-disk cache.
     """
 
-    def __init__(self, dispatcher, signature, child_code: str) -> None:
-        from ._twin import SOURCE_FINGERPRINT
-
-        self.dispatcher = dispatcher
-        self.signature = signature
+    def __init__(self, name: str, make, child_code: str) -> None:
+        self.name = name
         self.child_code = child_code
         self.ready = threading.Event()
         self.error: BaseException | None = None
+        self._make = make
+        self._dispatcher = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._lock_file = _lock_path(dispatcher.__name__, SOURCE_FINGERPRINT)
 
     @property
-    def name(self) -> str:
-        return self.dispatcher.__name__
+    def dispatcher(self):
+        """The Numba dispatcher (made on first use: this imports Numba)."""
+        with self._lock:
+            return self._made()[0]
+
+    def _made(self):
+        if self._dispatcher is None:
+            self._dispatcher, self._signature = self._make()
+        return self._dispatcher, self._signature
 
     def prepare(self) -> None:
         """Load or compile the loop in this thread; returns when it is ready, or raises
@@ -125,7 +136,8 @@ class PreparedLoop:
         with self._lock:
             if not self.ready.is_set():
                 try:
-                    self.dispatcher.compile(self.signature)
+                    dispatcher, signature = self._made()
+                    dispatcher.compile(signature)
                 except BaseException as exc:
                     self.error = exc
                 finally:
@@ -146,8 +158,11 @@ class PreparedLoop:
         return self.ready.is_set() and self.error is None
 
     def _prepare_in_background(self) -> None:
-        marker = self._lock_file.with_suffix(".ready")
-        with _exclusive(self._lock_file):
+        from ._twin import SOURCE_FINGERPRINT
+
+        lock_file = _lock_path(self.name, SOURCE_FINGERPRINT)
+        marker = lock_file.with_suffix(".ready")
+        with _exclusive(lock_file):
             if not marker.exists() and prepare_in_child(self.child_code):
                 with contextlib.suppress(OSError):
                     marker.touch()

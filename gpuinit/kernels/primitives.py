@@ -11,6 +11,9 @@ runs the references below, which give the bits the hardware gives:
   (a register move, ``mov.b32`` on CUDA, ``bitcast`` in LLVM);
 * ``store4`` / ``store2``: four (two) consecutive elements written at once
   (one 128-bit or 64-bit store where the target can);
+* ``uint32``, ``uint64``, ``int32``, ``int64``, ``float32``, ``float64``: conversions as
+  in C (integers wrap, floats truncate toward zero); Numba's own types on the
+  compiled targets, ``astype`` here, for scalars and arrays alike;
 * ``select``: ``a if condition else b`` without a branch (a select instruction
   in LLVM and PTX, ``numpy.where`` for arrays).  The scalar source writes every
   choice that depends on data with it, so that the same source evaluates whole
@@ -20,6 +23,37 @@ runs the references below, which give the bits the hardware gives:
 import math
 
 import numpy as np
+
+
+def _cast(dtype):
+    """Return the conversion to ``dtype`` for arrays and scalars: a C conversion
+    (integers wrap, floats truncate toward zero), as in compiled code."""
+    dtype = np.dtype(dtype)
+
+    def cast(x):
+        if isinstance(x, np.ndarray):
+            return x.astype(dtype, copy=False)
+        return np.asarray(x).astype(dtype)[()]
+
+    cast.__name__ = cast.__qualname__ = dtype.name
+    return cast
+
+
+uint32 = _cast(np.uint32)
+uint64 = _cast(np.uint64)
+int32 = _cast(np.int32)
+int64 = _cast(np.int64)
+float32 = _cast(np.float32)
+float64 = _cast(np.float64)
+# The names the compiled targets bind to Numba's types (see numba_types()).
+CAST_NAMES = ("uint32", "uint64", "int32", "int64", "float32", "float64")
+
+
+def numba_types() -> dict:
+    """Return Numba's types under the cast names, for the compiled targets' ``build``."""
+    import numba
+
+    return {name: getattr(numba, name) for name in CAST_NAMES}
 
 
 def fma(a, b, c):

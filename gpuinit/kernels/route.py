@@ -1,0 +1,108 @@
+"""Where a CPU fill runs: the NumPy target (:mod:`.arrays`) or the format's compiled loop
+(:mod:`.cpu`), which this module imports only once a loop is wanted, so that a first
+fill waits neither for a compiler nor for importing Numba."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+from . import arrays
+from .fill import FMT_BFLOAT16, FMT_FLOAT16, FMT_FLOAT32, FMT_FLOAT64
+from .preparation import PreparedLoop, loop_mode
+
+FORMAT_NAMES = {FMT_FLOAT32: "float32", FMT_FLOAT64: "float64", FMT_FLOAT16: "float16",
+                FMT_BFLOAT16: "bfloat16"}
+
+_LOOPS: dict[int, PreparedLoop] = {}
+_LOOPS_LOCK = threading.Lock()
+
+
+def compiled_loop(fmt: int) -> PreparedLoop:
+    """Return the :class:`.preparation.PreparedLoop` of output format ``fmt`` (one per
+    process; nothing is imported or compiled until it is prepared)."""
+    with _LOOPS_LOCK:
+        loop = _LOOPS.get(fmt)
+        if loop is None:
+            loop = _LOOPS[fmt] = PreparedLoop(
+                f"fill_loop_{FORMAT_NAMES[fmt]}", lambda: _dispatcher_and_signature(fmt),
+                f"from gpuinit.kernels import route\nroute.compiled_loop({int(fmt)}).prepare()")
+        return loop
+
+
+def _dispatcher_and_signature(fmt: int):
+    from . import cpu
+
+    return cpu.make_loop(fmt), cpu.loop_signature(fmt)
+
+
+def default_threads() -> int:
+    """Return how many threads a CPU fill uses: Numba's setting when Numba is imported
+    (``numba.set_num_threads``), else NUMBA_NUM_THREADS, else the cores this process
+    may run on."""
+    numba = sys.modules.get("numba")
+    if numba is not None:
+        return numba.get_num_threads()
+    try:
+        return max(1, int(os.environ.get("NUMBA_NUM_THREADS", "")))
+    except ValueError:
+        pass
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def switch_item(o: int, fmt: int, rows) -> tuple[int, int]:
+    """Return (o2, w): the first output element o2 >= o at which a work item begins
+    (a row's start, or a block boundary inside a row), and that work item w."""
+    blocks_per_row, row_len, base, lead_shape, lead_stride = rows
+    per_block = 2 if fmt == FMT_FLOAT64 else 4
+    r, c = divmod(o, row_len)
+    start = int(arrays.LIB.row_start(r, base, tuple(lead_shape), tuple(lead_stride)))
+    if c:
+        c += -(start + c) % per_block
+        if c >= row_len:
+            r, c = r + 1, 0
+    if c == 0:
+        return r * row_len, r * blocks_per_row
+    return r * row_len + c, r * blocks_per_row + (start + c) // per_block - start // per_block
+
+
+def fill(out, n_items, n_threads, dist, fmt, key, rows, law, clamp):
+    """Fill ``out`` (1-D, contiguous) with work items 0..n_items-1; returns None.
+
+    ``key``, ``rows``, ``law`` and ``clamp`` are the kernels' tuples (:mod:`.fill`).
+    The format's compiled loop runs the request on up to ``n_threads`` threads once
+    it is ready.  Until then the NumPy target computes it, chunk by chunk, while the
+    loop is prepared in the background (:meth:`.preparation.PreparedLoop.start`),
+    and hands the rest of the request over as soon as the loop is ready.  Every
+    route gives the same bits.  float64, which the NumPy target does not compute,
+    waits for its loop; GPUINIT_CPU_LOOPS chooses other policies
+    (:func:`.preparation.loop_mode`).
+    """
+    mode = loop_mode()
+    if mode == "numpy" and arrays.supports(fmt):
+        arrays.fill(out, dist, fmt, key, rows, law, clamp)
+        return
+    loop = compiled_loop(fmt)
+    first_item = 0
+    if not loop.usable():
+        if mode == "background" and arrays.supports(fmt):
+            loop.start()
+            stopped = arrays.fill(out, dist, fmt, key, rows, law, clamp,
+                                  should_stop=loop.usable)
+            if stopped >= out.size:
+                return
+            # The loop is ready: it takes over at the next work item's first element.
+            o, first_item = switch_item(stopped, fmt, rows)
+            if o > stopped:
+                arrays.fill(out, dist, fmt, key, rows, law, clamp, start=stopped, stop=o)
+            if first_item >= n_items:
+                return
+        else:
+            loop.prepare()
+    from . import cpu
+
+    cpu.run_loop(loop.dispatcher, out, first_item, n_items, n_threads, dist,
+                 cpu.loop_arguments(key, rows, law, clamp))
