@@ -37,7 +37,7 @@ _THIRTY_TWO = np.uint64(32)
 
 # Output elements per step: the temporaries of a step (a few dozen arrays of this
 # length) stay in the L2 cache, and a step bounds the memory a request borrows.
-CHUNK = 1 << 15
+CHUNK = 1 << 16
 
 
 # A float64 whose low 29 significand bits are 1 followed by zeros lies halfway between
