@@ -180,6 +180,8 @@ def test_a_loop_prepared_in_a_child_process_is_loaded_from_the_disk_cache(tmp_pa
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     assert preparation.prepare_in_child(cpu.compiled_loop(FMT_FLOAT32).child_code)
     assert list(tmp_path.rglob("*.nbi"))
+    # The child left the marker by which later processes load the loop directly.
+    assert cpu.compiled_loop(FMT_FLOAT32)._marker().exists()
     done = subprocess.run([sys.executable, "-c", LOADS], env=_env(tmp_path), text=True,
                           capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -138,12 +138,25 @@ class PreparedLoop:
                 try:
                     dispatcher, signature = self._made()
                     dispatcher.compile(signature)
+                    self._mark_cached()
                 except BaseException as exc:
                     self.error = exc
                 finally:
                     self.ready.set()
         if self.error is not None:
             raise self.error
+
+    def _marker(self) -> Path:
+        from ._twin import SOURCE_FINGERPRINT
+
+        return _lock_path(self.name, SOURCE_FINGERPRINT).with_suffix(".ready")
+
+    def _mark_cached(self) -> None:
+        """Leave the marker that tells later processes the disk cache holds the loop."""
+        with contextlib.suppress(OSError):
+            marker = self._marker()
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
 
     def start(self) -> None:
         """Start preparing the loop in the background (once per process)."""
@@ -158,14 +171,10 @@ class PreparedLoop:
         return self.ready.is_set() and self.error is None
 
     def _prepare_in_background(self) -> None:
-        from ._twin import SOURCE_FINGERPRINT
-
-        lock_file = _lock_path(self.name, SOURCE_FINGERPRINT)
-        marker = lock_file.with_suffix(".ready")
-        with _exclusive(lock_file):
-            if not marker.exists() and prepare_in_child(self.child_code):
-                with contextlib.suppress(OSError):
-                    marker.touch()
+        marker = self._marker()
+        with _exclusive(marker.with_suffix(".lock")):
+            if not marker.exists():
+                prepare_in_child(self.child_code)  # leaves the marker when it succeeds
         # From the disk cache now (or compiled here, if the other process failed).  An
         # error stays in self.error, and the NumPy target keeps serving.
         with contextlib.suppress(BaseException):
