@@ -259,9 +259,9 @@ def _numba_cache_dir() -> str:
     subfolder when it is set, else ``gpuinit/kernels/__pycache__`` (or Numba's user-wide
     cache when that folder cannot be written), as Numba itself resolves it."""
     try:
-        from .kernels import cpu
+        from .kernels import route
 
-        return str(cpu.compiled_loop(0).dispatcher._cache._cache_path)
+        return str(route.compiled_loop(0).dispatcher._cache._cache_path)
     except Exception:  # an internal numba API changed: the documented locations
         from numba.core import config
 

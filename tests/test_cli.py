@@ -80,9 +80,9 @@ def test_compile_announces_each_kernel_then_its_seconds(capsys):
         seconds = line.partition(" ... ")[2].lstrip(".").split()
         assert seconds[1] == "s" and float(seconds[0]) >= 0
     # The float32 loop is ready in this process: it compiled or loaded it.
-    from gpuinit.kernels import cpu
+    from gpuinit.kernels import route
 
-    assert cpu.compiled_loop(0).usable() and cpu.compiled_loop(0).dispatcher.signatures
+    assert route.compiled_loop(0).usable() and route.compiled_loop(0).dispatcher.signatures
     assert main(["compile", "--device", "tpu"]) == 1
 
 

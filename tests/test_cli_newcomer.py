@@ -39,11 +39,11 @@ def test_help_is_plain_text_of_at_most_80_columns(command, capsys, monkeypatch):
 
 # -- compile ----------------------------------------------------------------------------------
 def test_compile_names_the_cache_folder_numba_uses(capsys):
-    from gpuinit.kernels import cpu
+    from gpuinit.kernels import route
 
     assert main(["compile", "--device", "cpu", "--dtypes", "float32"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
-    folder = cpu.compiled_loop(0).dispatcher._cache._cache_path
+    folder = route.compiled_loop(0).dispatcher._cache._cache_path
     assert first == f"device cpu; Numba cache: {folder}"
     assert "next to the package" not in first
     assert Path(folder).is_dir() and any(Path(folder).iterdir())

@@ -35,15 +35,9 @@ def _routes(monkeypatch, make):
     for mode, per_thread, threads in (("numpy", 1 << 62, 1), ("wait", 1 << 62, 1),
                                       ("wait", 1, 3)):
         monkeypatch.setenv("GPUINIT_CPU_LOOPS", mode)
+        monkeypatch.setenv("NUMBA_NUM_THREADS", str(threads))
         monkeypatch.setattr(cpu, "MIN_ITEMS_PER_THREAD", per_thread)
-        import numba
-
-        before = numba.get_num_threads()
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        try:
-            results.append(make())
-        finally:
-            numba.set_num_threads(before)
+        results.append(make())
     return results
 
 
@@ -84,7 +78,7 @@ def _request(n: int, base: int = 0):
 ])
 @pytest.mark.parametrize("dist", [DIST_UNIFORM, DIST_NORMAL, DIST_TRUNCATED_NORMAL])
 def test_the_loop_takes_over_a_request_anywhere_with_the_same_bits(dist, fmt, storage, clamp):
-    cpu.compiled_loop(fmt).prepare()
+    route.compiled_loop(fmt).prepare()
     for base in (0, 3):
         key, rows, law = _request(9001, base)
         args = cpu.loop_arguments(key, rows, law, clamp)
@@ -96,7 +90,7 @@ def test_the_loop_takes_over_a_request_anywhere_with_the_same_bits(dist, fmt, st
             o, item = route.switch_item(stopped, fmt, rows)
             assert stopped <= o <= stopped + 3
             arrays.fill(got, dist, fmt, key, rows, law, clamp, start=stopped, stop=o)
-            cpu.run_loop(cpu.compiled_loop(fmt).dispatcher, got, item, rows[0], 2, dist, args)
+            cpu.run_loop(route.compiled_loop(fmt).dispatcher, got, item, rows[0], 2, dist, args)
             np.testing.assert_array_equal(got, want)
 
 
@@ -167,9 +161,9 @@ def test_the_first_calls_of_a_process_wait_for_no_compile(tmp_path):
 
 LOADS = r"""
 import numba.core.event as event
-from gpuinit.kernels import cpu
+from gpuinit.kernels import route
 with event.install_recorder("numba:compile") as recorder:
-    cpu.compiled_loop(0).prepare()
+    route.compiled_loop(0).prepare()
 print(len(recorder.buffer))
 """
 
@@ -178,11 +172,18 @@ print(len(recorder.buffer))
 def test_a_loop_prepared_in_a_child_process_is_loaded_from_the_disk_cache(tmp_path,
                                                                           monkeypatch):
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
-    assert preparation.prepare_in_child(cpu.compiled_loop(FMT_FLOAT32).child_code)
+    assert preparation.prepare_in_child(route.compiled_loop(FMT_FLOAT32).child_code)
     assert list(tmp_path.rglob("*.nbi"))
     # The child left the marker by which later processes load the loop directly.
-    assert cpu.compiled_loop(FMT_FLOAT32)._marker().exists()
+    assert route.compiled_loop(FMT_FLOAT32)._marker().exists()
     done = subprocess.run([sys.executable, "-c", LOADS], env=_env(tmp_path), text=True,
                           capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["0"]  # nothing compiled: loaded from the cache
+
+
+def test_the_thread_count_follows_numba_num_threads(monkeypatch):
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "3")
+    assert route.default_threads() == 3
+    monkeypatch.delenv("NUMBA_NUM_THREADS")
+    assert route.default_threads() >= 1

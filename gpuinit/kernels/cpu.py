@@ -320,13 +320,6 @@ def run_loop(loop, out, first_item: int, n_items: int, n_threads: int, dist: int
               [first_item + count * k // parts for k in range(parts + 1)])
 
 
-def compiled_loop(fmt: int):
-    """Return the :class:`.preparation.PreparedLoop` of output format ``fmt``."""
-    from .route import compiled_loop as loop_of
-
-    return loop_of(fmt)
-
-
 def _make_philox4x32():
     """Return the compiled :func:`philox4x32` (a factory, to carry the fingerprint)."""
     fingerprint = SOURCE_FINGERPRINT

@@ -5,7 +5,6 @@ fill waits neither for a compiler nor for importing Numba."""
 from __future__ import annotations
 
 import os
-import sys
 import threading
 
 from . import arrays
@@ -38,12 +37,9 @@ def _dispatcher_and_signature(fmt: int):
 
 
 def default_threads() -> int:
-    """Return how many threads a CPU fill uses: Numba's setting when Numba is imported
-    (``numba.set_num_threads``), else NUMBA_NUM_THREADS, else the cores this process
-    may run on."""
-    numba = sys.modules.get("numba")
-    if numba is not None:
-        return numba.get_num_threads()
+    """Return how many threads a CPU fill uses: NUMBA_NUM_THREADS when it is set (as for
+    Numba's own parallel code), else the cores this process may run on.  (Numba's
+    runtime setting is not read: asking for it starts Numba's threading layer.)"""
     try:
         return max(1, int(os.environ.get("NUMBA_NUM_THREADS", "")))
     except ValueError:
