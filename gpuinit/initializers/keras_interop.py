@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 
 from .base import Initializer
+from .catalogue import builtin_classes
 
 PACKAGE = "gpuinit"
 # The classes Keras 3 has under the same names: gpuinit's configs of these stay
@@ -43,8 +44,6 @@ def register_with_keras() -> list[str]:
     and return their registered names.  Idempotent."""
     from keras.saving import register_keras_serializable
 
-    from .registry import builtin_classes
-
     names = []
     for cls in builtin_classes():
         register_keras_serializable(package=PACKAGE, name=cls.__name__)(cls)
@@ -56,7 +55,5 @@ def register_with_keras() -> list[str]:
 def register_if_keras_imported() -> None:
     """Register with Keras when Keras is already imported (never imports it)."""
     if sys.modules.get("keras") is not None:
-        from .registry import builtin_classes
-
         if not set(builtin_classes()) <= _registered:
             register_with_keras()

@@ -18,97 +18,47 @@ from typing import Any
 import numpy as np
 
 from ..fill_values import is_torch_tensor
-from . import deterministic, orthogonal, random_laws, sparse, stft
+from . import deterministic, orthogonal
 from .base import Initializer
+from .catalogue import ALIASES, EXTRA, IDS, builtin_classes
 from .keras_interop import KERAS_CLASS_NAMES, register_if_keras_imported
 from .keras_interop import PACKAGE as KERAS_PACKAGE
 from .keras_interop import registered_name as keras_registered_name
 
 MODULE = "gpuinit.initializers"
 
-# id -> class.  Each id also names the class: "glorot_uniform" is GlorotUniform.
-_IDS: dict[str, type[Initializer]] = {
-    "zeros": deterministic.Zeros,
-    "ones": deterministic.Ones,
-    "constant": deterministic.Constant,
-    "random_uniform": random_laws.RandomUniform,
-    "random_normal": random_laws.RandomNormal,
-    "truncated_normal": random_laws.TruncatedNormal,
-    "variance_scaling": random_laws.VarianceScaling,
-    "glorot_uniform": random_laws.GlorotUniform,
-    "glorot_normal": random_laws.GlorotNormal,
-    "he_uniform": random_laws.HeUniform,
-    "he_normal": random_laws.HeNormal,
-    "lecun_uniform": random_laws.LecunUniform,
-    "lecun_normal": random_laws.LecunNormal,
-    "orthogonal": orthogonal.Orthogonal,
-    "identity": deterministic.Identity,
-    "dirac": deterministic.Dirac,
-    "delta_orthogonal": orthogonal.DeltaOrthogonal,
-    "sparse": sparse.Sparse,
-}
-
-ALIASES: dict[str, str] = {
-    "uniform": "random_uniform",
-    "normal": "random_normal",
-    "zero": "zeros",
-    "one": "ones",
-    "eye": "identity",
-    "xavier_uniform": "glorot_uniform",
-    "xavier_normal": "glorot_normal",
-    "kaiming_uniform": "he_uniform",
-    "kaiming_normal": "he_normal",
-    "orthogonal_initializer": "orthogonal",
-    "identity_initializer": "identity",
-}
-
-# Names outside the catalogue of ids(): Keras 3's STFT (a 3-D kernel only, so it stays
-# out of the catalogue's shape-agnostic sweeps) and the FixedValue that get() makes of
-# an array (it has no default value).
-_EXTRA: dict[str, type[Initializer]] = {
-    "stft": stft.STFT,
-    "STFT": stft.STFT,
-    "STFTInitializer": stft.STFT,
-    "FixedValue": deterministic.FixedValue,
-}
-
 _CUSTOM: dict[str, Any] = {}
 
 
 def id_of(cls: type) -> str | None:
     """Return the built-in id of an initializer class ("glorot_uniform"), or None."""
-    return next((key for key, value in {**_IDS, **_EXTRA}.items() if value is cls), None)
+    return next((key for key, value in {**IDS, **EXTRA}.items() if value is cls), None)
 
 
 def ids() -> list[str]:
     """Return every built-in id, in catalogue order."""
-    return list(_IDS)
+    return list(IDS)
 
 
 def _by_name() -> dict[str, Any]:
     names: dict[str, Any] = {}
-    for key, cls in _IDS.items():
+    for key, cls in IDS.items():
         names[key] = cls
         names[cls.__name__] = cls
     for alias, key in ALIASES.items():
-        names[alias] = _IDS[key]
+        names[alias] = IDS[key]
     names["IdentityInitializer"] = deterministic.Identity  # Keras 3 class aliases
     names["OrthogonalInitializer"] = orthogonal.Orthogonal
-    names.update(_EXTRA)
+    names.update(EXTRA)
     names.update(_CUSTOM)
     return names
 
 
-def builtin_classes() -> list[type[Initializer]]:
-    """Return every built-in initializer class, once each."""
-    return list(dict.fromkeys([*_IDS.values(), *_EXTRA.values()]))
-
-
 def builtin_names() -> set[str]:
     """Return every name :func:`get` knows without registrations: ids, aliases, class
-    names and the names of :data:`_EXTRA`."""
-    names = set(_IDS) | set(ALIASES) | set(_EXTRA)
-    names |= {cls.__name__ for cls in _IDS.values()}
+    names and the names of :data:`.catalogue.EXTRA`."""
+    names = set(IDS) | set(ALIASES) | set(EXTRA)
+    names |= {cls.__name__ for cls in IDS.values()}
     names |= {"IdentityInitializer", "OrthogonalInitializer"}
     return names
 

@@ -27,6 +27,29 @@ Megatron-core's own module names are found without a ``roles`` option (see
 (scaled), ``input_layernorm``, ``pre_mlp_layernorm``, ``decoder.final_layernorm``,
 ``output_layer``, and the multi-latent and cross attention projections.
 
+Megatron-core's mixture-of-experts layers (megatron/core/transformer/moe/, placed by
+their classes, which must come from the ``megatron`` package; a ``roles`` pattern
+that names such a tensor wins):
+
+- ``mlp.router.weight`` (``Router``/``TopKRouter``, router.py ``reset_parameters``): role
+  "router", ``config.init_method``: N(0, σ) (with MuP N(0, σ/√m)); its ``bias`` (with
+  ``add_bias_linear``) is drawn by the same ``init_method``, N(0, σ), not zeroed;
+- ``mlp.shared_experts.gate_weight`` (``SharedExpertMLP``, shared_experts.py): role
+  "router", ``config.init_method``;
+- ``mlp.experts.weight1`` / ``weight2`` (legacy ``GroupedMLP``, experts.py): mlp_in with
+  ``init_method`` / mlp_out with ``output_layer_init_method``;
+- ``mlp.experts.linear_fc1.weight<i>`` / ``linear_fc2.weight<i>`` (``TEGroupedMLP``'s
+  ``TEColumnParallelGroupedLinear`` / ``TERowParallelGroupedLinear``, one weight per
+  local expert): mlp_in / mlp_out as their linear's name says; ``bias<i>`` 0
+  (Transformer Engine's ``GroupedLinear`` zeroes them);
+- ``mlp.experts.local_experts.<e>.linear_fc1/2`` (``SequentialMLP``) and
+  ``mlp.shared_experts.linear_fc1/2``: by their names, as a dense MLP's;
+- ``mlp.fc1_latent_proj`` / ``fc2_latent_proj`` (``MoELayer`` with ``moe_latent_size``):
+  mlp_in / mlp_out.
+
+The router's ``expert_bias`` (``moe_router_enable_expert_bias``) is a buffer of zeros,
+made on the GPU by Megatron-core.
+
 A model holding Megatron-core's ``TransformerConfig`` as ``model.config`` (GPTModel,
 MambaModel, a pipeline stage of either) gives the options left unset: ``std`` its
 ``init_method_std``, ``embedding_std`` its ``embedding_init_method_std``,
@@ -41,8 +64,10 @@ the config is not read: give its law with ``overrides``.
 
 from __future__ import annotations
 
+import fnmatch
 import math
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from torch import nn
@@ -59,7 +84,7 @@ from .options import (
     check_option,
 )
 from .registry import Scheme, register
-from .roles import analyze, depth, hidden_size
+from .roles import TensorInfo, analyze, depth, hidden_size, linear_role
 
 DEFAULTS = {"std": None, "embedding_std": None, "num_layers": None, "multiplier": None,
             "use_mup": False, "mup_base_hidden_size": None, "mup_width_mult": None,
@@ -115,6 +140,52 @@ def config_options(model: nn.Module, options: dict) -> dict:
     return options
 
 
+# Megatron-core's MoE tensors that are not found by their names: {class: {attribute: role}}.
+_MOE_ATTRIBUTES = {"GroupedMLP": {"weight1": "mlp_in", "weight2": "mlp_out"},
+                   "SharedExpertMLP": {"gate_weight": "router"}}
+_MOE_LATENT = {"fc1_latent_proj": "mlp_in", "fc2_latent_proj": "mlp_out"}
+_GROUPED = re.compile(r"(weight|bias)\d+")
+
+
+def _from_megatron(module: nn.Module) -> bool:
+    module_name = type(module).__module__ or ""
+    return module_name == "megatron" or module_name.startswith("megatron.")
+
+
+def _moe_role(info: TensorInfo) -> str | None:
+    """Return the role of a tensor of Megatron-core's MoE modules (module docstring),
+    or None when it is not one."""
+    module, kind, attr = info.module, type(info.module).__name__, info.attr
+    if not (info.is_parameter and _from_megatron(module)):
+        return None
+    if kind.endswith("Router") and attr in ("weight", "bias"):
+        return "router"
+    if attr in _MOE_ATTRIBUTES.get(kind, {}):
+        return _MOE_ATTRIBUTES[kind][attr]
+    grouped = _GROUPED.fullmatch(attr)
+    if kind.endswith("GroupedLinear") and grouped:
+        role = linear_role(info.module_name, module)
+        info.module_role = role
+        return role if grouped[1] == "weight" else "bias"
+    last = info.module_name.rsplit(".", 1)[-1]
+    if attr == "weight" and last in _MOE_LATENT:
+        return _MOE_LATENT[last]
+    return None
+
+
+def moe_roles(infos: Mapping[str, TensorInfo], roles: Mapping | None) -> None:
+    """Give the tensors of Megatron-core's MoE layers their roles in ``infos`` (in place;
+    module docstring); a tensor that a pattern of the ``roles`` option names keeps the
+    role it gave."""
+    patterns = list(roles or {})
+    for name, info in infos.items():
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns):
+            continue
+        role = _moe_role(info)
+        if role is not None:
+            info.role = role
+
+
 def width_multiplier(scheme: str, model: nn.Module, infos, base_hidden, width_mult) -> float:
     """Return the MuP width multiplier: ``width_mult`` when given, else hidden size /
     ``base_hidden`` (1 when neither is given; both are checked options)."""
@@ -136,6 +207,7 @@ def megatron_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
     sigma, multiplier = options["std"], options["multiplier"]
     sigma_e = sigma if options["embedding_std"] is None else options["embedding_std"]
     infos = analyze(model, options["roles"])
+    moe_roles(infos, options["roles"])
     layers = options["num_layers"] if options["num_layers"] is not None else depth(infos)
     mup = options["use_mup"]
     m = width_multiplier("megatron", model, infos, options["mup_base_hidden_size"],
@@ -147,18 +219,21 @@ def megatron_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
         "attn_q": hidden, "attn_k": hidden, "attn_v": hidden, "attn_qkv": hidden,
         "mlp_in": hidden, "mlp_gate": hidden, "mlp_up": hidden,
         "attn_out": output, "mlp_out": output,
-        "readout": Normal(sigma_e) if mup else Normal(sigma),
+        "readout": Normal(sigma_e) if mup else Normal(sigma), "router": hidden,
     }
 
     def law(info):
         if info.role == "norm" and options["zero_centered_gamma"]:
             return Constant(0.0)
+        if info.role == "router":  # Router.reset_parameters: init_method on the bias too
+            return hidden
         return norm_or_bias(info) or by_role[info.role]
 
     return role_rules(model, "megatron", None, law, skip, infos=infos)
 
 
 register(Scheme("megatron", megatron_rules, DEFAULTS,
-                "N(0, std); attention/MLP output projections std/sqrt(2L); optional MuP",
+                "N(0, std); attention/MLP output projections std/sqrt(2L); MoE routers and "
+                "experts; optional MuP",
                 "NVIDIA/Megatron-LM megatron/core/transformer/transformer_config.py, "
                 "megatron/core/utils.py", checks=CHECKS))

@@ -41,6 +41,17 @@ readout        std                 1/√d             1/√d             1/√d
 (OLMo-core's w2 inherits the std just computed for w3, hence llama's scaled w2; a
 plain MLP's input projection ``mlp_in`` is treated as w1, position embeddings as
 embeddings.)  Norm gains are 1 and biases 0 in both.
+
+On an OLMo-core ``Transformer`` (src/olmo_core/nn/transformer/model.py; found as the
+model or one of its modules) "olmo_core" reads the options ``Transformer.init_weights``
+passes to ``InitMethod`` off the model, as ``init_weights`` does: ``method`` from
+``init_method``, ``std`` from ``init_std``, ``embedding_std`` from
+``embedding_init_std``, ``embed_scale`` from ``embed_scale``, ``d_model`` from
+``d_model`` and ``n_layers`` (``num_blocks``) from ``n_layers``.  An option given
+explicitly wins over the model's value; an option neither given nor on the model
+takes the default (method "normal", std 0.02; d_model and n_layers then come from
+the shapes and the blocks).  A model whose ``init_method`` is "normalized" (nGPT) is
+refused: that init is not reproduced.
 """
 
 from __future__ import annotations
@@ -52,7 +63,15 @@ from torch import nn
 
 from .common import norm_or_bias, role_rules
 from .laws import Law, Normal, TruncNormal
-from .options import BOOL, COUNT_OR_NONE, MAPPING_OR_NONE, POSITIVE, POSITIVE_OR_NONE, one_of
+from .options import (
+    BOOL,
+    COUNT_OR_NONE,
+    MAPPING_OR_NONE,
+    POSITIVE,
+    POSITIVE_OR_NONE,
+    check_option,
+    one_of,
+)
 from .registry import Scheme, count, register
 from .roles import analyze, depth, hidden_size
 
@@ -62,10 +81,55 @@ OLMO_CHECKS = {"method": one_of(*OLMO_METHODS), "std": POSITIVE,
                "cutoff_factor": POSITIVE_OR_NONE, "emb_std": POSITIVE_OR_NONE,
                "scale_emb_init": BOOL, "d_model": COUNT_OR_NONE, "n_layers": COUNT_OR_NONE,
                "roles": MAPPING_OR_NONE}
-OLMO_CORE_CHECKS = {"method": one_of(*OLMO_CORE_METHODS), "std": POSITIVE,
+OLMO_CORE_CHECKS = {"method": one_of(*OLMO_CORE_METHODS, optional=True), "std": POSITIVE_OR_NONE,
                     "embedding_std": POSITIVE_OR_NONE, "embed_scale": POSITIVE_OR_NONE,
                     "d_model": COUNT_OR_NONE, "n_layers": COUNT_OR_NONE,
                     "roles": MAPPING_OR_NONE}
+
+
+# Transformer.init_weights' attribute for each option of "olmo_core".
+OLMO_CORE_ATTRIBUTES = {"method": "init_method", "std": "init_std",
+                        "embedding_std": "embedding_init_std", "embed_scale": "embed_scale",
+                        "d_model": "d_model", "n_layers": "n_layers"}
+OLMO_CORE_DEFAULTS = {"method": "normal", "std": 0.02}
+
+
+def olmo_core_transformer(model: nn.Module) -> nn.Module | None:
+    """Return the OLMo-core ``Transformer`` in ``model`` (the model itself or the first
+    of its modules defined in ``olmo_core`` with ``init_method`` and ``init_std``), or
+    None.  olmo_core is not imported."""
+    for module in model.modules():
+        if type(module).__module__.startswith("olmo_core.") \
+                and hasattr(module, "init_method") and hasattr(module, "init_std"):
+            return module
+    return None
+
+
+def olmo_core_options(model: nn.Module, options: dict) -> dict:
+    """Return ``options`` (checked against :data:`OLMO_CORE_CHECKS`) with every option
+    left None filled from the OLMo-core ``Transformer`` in ``model`` (its attribute in
+    :data:`OLMO_CORE_ATTRIBUTES`), then from :data:`OLMO_CORE_DEFAULTS`.  A value read
+    off the model is checked as the option is (TypeError/ValueError naming the
+    attribute); ValueError for an ``init_method`` that is not reproduced."""
+    found = olmo_core_transformer(model)
+    filled = dict(options)
+    for option, attribute in OLMO_CORE_ATTRIBUTES.items():
+        if filled[option] is not None or found is None:
+            continue
+        value = getattr(found, attribute, None)
+        if option == "method" and value is not None:
+            value = getattr(value, "value", value)  # olmo_core's InitMethod is a StrEnum
+            if value not in OLMO_CORE_METHODS:
+                raise ValueError(
+                    f"scheme 'olmo_core': the model's init_method={value!r} is not reproduced "
+                    f"(methods: {', '.join(map(repr, OLMO_CORE_METHODS))}); pass one as the "
+                    "'method' option to use it instead")
+        filled[option] = check_option("olmo_core", f"{option} (the model's {attribute})",
+                                      value, OLMO_CORE_CHECKS[option])
+    for option, default in OLMO_CORE_DEFAULTS.items():
+        if filled[option] is None:
+            filled[option] = default
+    return filled
 
 
 def _facts(scheme: str, model: nn.Module, options: dict):
@@ -121,7 +185,9 @@ def olmo_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
 
 def olmo_core_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
     """Return {tensor name: Rule} of OLMo-core's ``InitMethod`` (module docstring);
-    ``options`` are checked against :data:`OLMO_CORE_CHECKS` already."""
+    ``options`` are checked against :data:`OLMO_CORE_CHECKS` already; those left None
+    are read off an OLMo-core model (:func:`olmo_core_options`)."""
+    options = olmo_core_options(model, options)
     method, std = options["method"], options["std"]
     emb_std, scale = options["embedding_std"], options["embed_scale"]
     infos, d, layers = _facts("olmo_core", model, options)
@@ -162,7 +228,8 @@ register(Scheme(
     "allenai/OLMo olmo/model.py, olmo/initialization.py, olmo/config.py", checks=OLMO_CHECKS))
 register(Scheme(
     "olmo_core", olmo_core_rules,
-    {"method": "normal", "std": 0.02, "embedding_std": None, "embed_scale": None,
+    {"method": None, "std": None, "embedding_std": None, "embed_scale": None,
      "d_model": None, "n_layers": None, "roles": None},
-    "OLMo-core's InitMethod: normal, llama, llama_depth or fan_in (linears cut at 3 std)",
+    "OLMo-core's InitMethod: normal, llama, llama_depth or fan_in (linears cut at 3 std); "
+    "options read off an OLMo-core model",
     "allenai/OLMo-core src/olmo_core/nn/transformer/init.py", checks=OLMO_CORE_CHECKS))

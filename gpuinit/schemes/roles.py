@@ -37,12 +37,14 @@ ROLES: dict[str, str] = {
     "mlp_up": "up projection of a gated MLP (up_proj, w3)",
     "mlp_out": "MLP output projection (onto the residual stream)",
     "readout": "output projection onto the vocabulary (lm_head)",
+    "router": "MoE router or expert gate (Megatron-core's router.weight and its bias, "
+              "shared_experts.gate_weight; placed by the megatron scheme)",
     "norm": "gain (weight) of a normalization layer",
     "bias": "a bias",
     "linear": "a linear weight in no known place of a transformer (heads, poolers)",
     "buffer": "a buffer (running statistics, rotary frequencies, position ids)",
 }
-ASSIGNABLE = tuple(r for r in ROLES if r not in ("linear", "buffer"))
+ASSIGNABLE = tuple(r for r in ROLES if r not in ("linear", "buffer", "router"))
 ATTENTION_ROLES = ("attn_q", "attn_k", "attn_v", "attn_qkv", "attn_out")
 MLP_ROLES = ("mlp_in", "mlp_gate", "mlp_up", "mlp_out")
 RESIDUAL_ROLES = ("attn_out", "mlp_out")
