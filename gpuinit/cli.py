@@ -156,9 +156,9 @@ def _loops_line(dtypes_used) -> str:
 
 
 def default_demo_size(dev) -> int:
-    """Return the demo's log2 elements per tensor on ``dev``: 2^24 on a GPU, 2^22 on the
+    """Return the demo's log2 elements per tensor on ``dev``: 2^24 on a GPU, 2^21 on the
     CPU (where a first run computes on the NumPy target)."""
-    return 24 if dev.is_cuda else 22
+    return 24 if dev.is_cuda else 21
 
 
 def demo(log2_size: int | None = None, stream: TextIO | None = None) -> str:
@@ -627,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser = _add_command(commands, "demo")
     demo_parser.add_argument("--log2-size", type=int, default=None,
                              help="elements per tensor as a power of two (default 24 on "
-                                  "a GPU, 22 on the CPU)")
+                                  "a GPU, 21 on the CPU)")
     demo_parser.add_argument("--model", default=None,
                              help="GPT-style parameter stack to build: tiny, gpt2-small, "
                                   "gpt2-medium, gpt2-xl, 7b, or none (default gpt2-small "
