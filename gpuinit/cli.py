@@ -144,7 +144,10 @@ def _target_label(dev) -> str:
 def _loops_line(dtypes_used) -> str:
     """Return which CPU formats have their compiled loop ready in this process."""
     from .kernels import route
+    from .kernels.preparation import loop_mode
 
+    if loop_mode() == "numpy":
+        return "CPU: every call ran on the NumPy target (GPUINIT_CPU_LOOPS=numpy)"
     ready = [d for d in dtypes_used
              if route.compiled_loop(float_format(d).fmt).usable()]
     waiting = [d for d in dtypes_used if d not in ready]

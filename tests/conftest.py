@@ -25,6 +25,11 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 # JAX's GPU client takes 75% of the device's memory at its first use; torch, CuPy and the
 # out-of-memory tests share this process with it.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+# CPU fills default to the NumPy target (the compiled loops give the same bits): the
+# many short processes the tests start would otherwise each start a background compile
+# of the loops into their own empty caches.  The cpu_loop fixture and the tests of the
+# routes choose their route themselves.
+os.environ.setdefault("GPUINIT_CPU_LOOPS", "numpy")
 
 NO_GPU_REASON = _real_gpu_reason()
 if NO_GPU_REASON is not None:
