@@ -14,8 +14,25 @@ MAX_RANK = 64
 MAX_DIMENSION = 1 << 63
 
 
+class Shape(tuple):
+    """A shape :func:`check_shape` has checked (a tuple of non-negative ints): passed to it
+    again, it is returned as it is, so a shape is checked once however many functions it
+    goes through."""
+
+    __slots__ = ()
+
+
 def check_shape(shape: Any, argument: str = "shape") -> tuple[int, ...]:
-    """Return ``shape`` as a tuple of non-negative ints (an int means a 1-D shape)."""
+    """Return ``shape`` as a :class:`Shape`, a tuple of non-negative ints (an int means a
+    1-D shape); a :class:`Shape` is returned unchanged.  TypeError/ValueError naming
+    ``argument`` otherwise."""
+    if type(shape) is Shape:
+        return shape
+    return _checked_shape(shape, argument)
+
+
+def _checked_shape(shape: Any, argument: str) -> Shape:
+    """Check ``shape`` and return it as a :class:`Shape` (the one check of a shape)."""
     if isinstance(shape, Integral) and not isinstance(shape, bool):
         shape = (shape,)
     if isinstance(shape, (str, bytes, bytearray, set, frozenset, Mapping)):
@@ -37,7 +54,7 @@ def check_shape(shape: Any, argument: str = "shape") -> tuple[int, ...]:
             raise ValueError(f"{argument}={dims!r}: dimensions must be below 2**63")
     if len(dims) > MAX_RANK:
         raise ValueError(f"{argument} has {len(dims)} dimensions; arrays have at most {MAX_RANK}")
-    return tuple(int(d) for d in dims)
+    return Shape(int(d) for d in dims)
 
 
 def scalar(value: Any) -> Any:

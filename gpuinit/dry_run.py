@@ -1,11 +1,12 @@
 """Dry runs (``validate_only``): every check of an in-place fill, and no write.
 
-Inside ``with validate_only():`` the :mod:`gpuinit.init` functions and the
-sampling primitives check their arguments, their target's shape, dtype and
-device, and return without allocating, launching a kernel or drawing a seed
-from the global sequence.  :func:`gpuinit.torch.init_module` runs its whole
-plan this way first, so that a bad option anywhere raises before any tensor of
-the model has been written.
+Inside ``with validate_only():`` the :mod:`gpuinit.init` functions check their
+arguments and their target's shape, dtype and device, and return without allocating,
+launching a kernel or drawing a seed.  Each such function prepares its write first
+(:func:`gpuinit.init.prepare`) and runs it second; this block only skips the run, and
+:mod:`gpuinit.init` is the one module that reads it.  Plans and samplers do not need
+it: they prepare (:func:`gpuinit.torch.fills.prepare_fills`,
+:func:`gpuinit.random.prepare`) and run separately.
 """
 
 from __future__ import annotations

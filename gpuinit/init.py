@@ -5,8 +5,10 @@ layout ``(out, in, *spatial)`` for fans), plus keyword-only ``seed=`` and
 ``stream=``.  Each fills its tensor in place and returns the same object:
 NumPy arrays, CuPy arrays and torch tensors on the CPU or CUDA, zero-copy
 (kernels write into the tensor's memory; see :mod:`gpuinit.inplace`).
-Under :func:`gpuinit.dry_run.validate_only` they check everything, write
-nothing and draw no seed.
+Each call is prepared, then run: every check first (:func:`prepare` returns the
+checked write, a :class:`gpuinit.writes.Prepared`, without writing or drawing a
+seed), then the write.  Under :func:`gpuinit.dry_run.validate_only` a call is
+prepared and not run.
 
 Seeds.  Every random function (``uniform_``, ``normal_``, ``trunc_normal_``,
 ``xavier_*``, ``kaiming_*``, ``orthogonal_``, ``sparse_``) takes ``seed=`` (an
@@ -37,19 +39,20 @@ from __future__ import annotations
 import functools
 import math
 import sys
-import warnings
 from typing import Any
 
 from . import random
 from .arguments import check_bound, check_fill_value, check_int, check_nonnegative, check_real
 from .devices import torch_stream_of
-from .dry_run import validate_only, validating
+from .dry_run import validating
 from .dtypes import check_representable, float_format, numeric_dtype
 from .fans import calculate_gain, torch_fans
 from .initializers.sparse import check_sparsity, sparse_columns
-from .inplace import Target, wrap
+from .inplace import Target
+from .inplace import wrap as wrap  # what a fill writes through, when its tensor carries none
 from .qr import orthogonal_matrix
 from .seeding import check_seed, next_seed
+from .writes import Assign, Dirac, Draw, Eye, Matrix, Prepared, Sample, Skip, target_of
 
 __all__ = [
     "calculate_gain", "constant_", "dirac_", "eye_", "kaiming_normal_", "kaiming_uniform_",
@@ -94,64 +97,63 @@ def _torch_draw(generator: Any, device: Any) -> int:
     return int(draw.item()) % (1 << 64)
 
 
-def _seed_for(target: Target, seed: Any, generator: Any) -> int:
-    """Return the seed of one fill of ``target`` (the rule of the module docstring).
-
-    ``seed`` checked when given; else one draw from ``generator``, or from torch's
-    default generator for a torch tensor, or the next seed of
-    :func:`gpuinit.manual_seed`'s sequence.  While validating, or for a zero-element
-    tensor, nothing is drawn and 0 is returned.  ValueError when both ``seed`` and
-    ``generator`` are given.
+def _seed_rule(target: Target, seed: Any, generator: Any) -> tuple[int | None, Draw | None]:
+    """Return (seed, draw) for one fill of ``target`` (the rule of the module docstring):
+    ``seed`` checked when given, else a function that draws it when the fill runs, from
+    ``generator``, or torch's default generator for a torch tensor, or
+    :func:`gpuinit.manual_seed`'s sequence.  ValueError when both ``seed`` and
+    ``generator`` are given; nothing is drawn here.
     """
     if generator is not None:
         if seed is not None:
             raise ValueError("pass seed= or generator=, not both")
         _check_generator(generator, target)
     if seed is not None:
-        return check_seed(seed)
-    if validating() or math.prod(target.shape) == 0:
-        return 0
+        return check_seed(seed), None
     if generator is not None:
-        return _torch_draw(generator, generator.device)
+        return None, lambda: _torch_draw(generator, generator.device)
     if type(target.original).__module__.split(".")[0] == "torch":
-        return _torch_draw(None, target.original.device)
-    return next_seed()
+        device = target.original.device
+        return None, lambda: _torch_draw(None, device)
+    return None, next_seed
 
 
-def _target_of(tensor: Any) -> Target:
-    """Return the :class:`~gpuinit.inplace.Target` a fill of ``tensor`` writes through: the
-    one ``tensor`` carries, when it has a ``gpuinit_target()`` method (gpuinit.torch gives
-    a DTensor shard's stand-in one, returning the Target of its block), else
-    :func:`gpuinit.inplace.wrap`'s."""
-    carried = getattr(tensor, "gpuinit_target", None)
-    return wrap(tensor) if carried is None else carried()
-
-
-def _sampled(tensor: Any, sampler, args: tuple, seed, generator, stream: int):
-    """Fill ``tensor`` with ``sampler(shape, *args, ...)``, a :mod:`gpuinit.random` sampler,
-    made by its Target (:meth:`gpuinit.inplace.Target.sample`), and return it."""
-    target = _target_of(tensor)
-    float_format(target.dtype, "tensor.dtype")  # random values need a float tensor
-    options = {"stream": stream, "device": target.device, "dtype": target.compute_dtype}
-    if seed is None and not validating():
-        # Every check first: a call that fails draws no seed from any generator.
-        with validate_only():
-            _seed_for(target, None, generator)
-            target.sample(sampler, *args, seed=0, **options)
-    target.sample(sampler, *args, seed=_seed_for(target, seed, generator), **options)
+def _done(tensor: Any, prepared: Prepared):
+    """Run ``prepared`` (unless inside :func:`gpuinit.dry_run.validate_only`, the one place
+    that reads it) and return ``tensor``."""
     if not validating():
-        target.mark_written()
+        prepared.run()
     return tensor
+
+
+def _sampled(target: Target, sampler, args: tuple, seed, generator, stream: int) -> Prepared:
+    """Return the prepared fill of ``target`` with ``sampler(shape, *args, ...)``, a
+    :mod:`gpuinit.random` sampler (made by :meth:`gpuinit.inplace.Target.sample`)."""
+    float_format(target.dtype, "tensor.dtype")  # random values need a float tensor
+    seed, draw = _seed_rule(target, seed, generator)
+    if math.prod(target.shape) == 0:  # checked as any other, and nothing drawn
+        seed, draw = (0 if seed is None else seed), None
+    return Sample(target, sampler, args, stream, seed, draw)
+
+
+def _uniform(target, a=0.0, b=1.0, generator=None, *, seed=None, stream=0) -> Prepared:
+    a, b = check_real(a, "a"), check_real(b, "b")
+    if a > b:
+        raise ValueError(f"a={a} must be <= b={b}")
+    return _sampled(target, random.uniform, (a, b), seed, generator, stream)
 
 
 @_on_the_tensors_stream
 def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None, *,
              seed: int | None = None, stream: int = 0):
     """Fill ``tensor`` with U[a, b) values and return it.  Matches ``torch.nn.init.uniform_``."""
-    a, b = check_real(a, "a"), check_real(b, "b")
-    if a > b:
-        raise ValueError(f"a={a} must be <= b={b}")
-    return _sampled(tensor, random.uniform, (a, b), seed, generator, stream)
+    return _done(tensor, _uniform(target_of(tensor, meta=True), a, b, generator, seed=seed,
+                                  stream=stream))
+
+
+def _normal(target, mean=0.0, std=1.0, generator=None, *, seed=None, stream=0) -> Prepared:
+    mean, std = check_real(mean, "mean"), check_nonnegative(std, "std")
+    return _sampled(target, random.normal, (mean, std), seed, generator, stream)
 
 
 @_on_the_tensors_stream
@@ -161,8 +163,23 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None, *,
 
     Matches ``torch.nn.init.normal_``.
     """
-    mean, std = check_real(mean, "mean"), check_nonnegative(std, "std")
-    return _sampled(tensor, random.normal, (mean, std), seed, generator, stream)
+    return _done(tensor, _normal(target_of(tensor, meta=True), mean, std, generator,
+                                 seed=seed, stream=stream))
+
+
+def _trunc_normal(target, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, seed=None,
+                  stream=0) -> Prepared:
+    mean, std = check_real(mean, "mean"), check_real(std, "std")
+    a, b = check_bound(a, "a"), check_bound(b, "b")
+    if std <= 0:
+        raise ValueError(f"std={std} must be > 0")
+    if a >= b:
+        raise ValueError(f"a={a} must be < b={b}")
+    lower, upper = (a - mean) / std, (b - mean) / std
+    random.check_truncation(lower, upper, f"[a, b] = [{a}, {b}] with mean={mean}, std={std} "
+                                          f"([{lower:.4g}, {upper:.4g}] in units of std)")
+    return _sampled(target, random.truncated_normal, (mean, std, lower, upper), seed,
+                    generator, stream)
 
 
 @_on_the_tensors_stream
@@ -176,28 +193,24 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
     multiples of std: the default [-2, 2] is ±2σ only when std = 1); ``a`` may be
     ``-inf`` and ``b`` ``inf``, as torch allows (both infinite: a plain normal).
     """
-    mean, std = check_real(mean, "mean"), check_real(std, "std")
-    a, b = check_bound(a, "a"), check_bound(b, "b")
-    if std <= 0:
-        raise ValueError(f"std={std} must be > 0")
-    if a >= b:
-        raise ValueError(f"a={a} must be < b={b}")
-    lower, upper = (a - mean) / std, (b - mean) / std
-    random.check_truncation(lower, upper, f"[a, b] = [{a}, {b}] with mean={mean}, std={std} "
-                                          f"([{lower:.4g}, {upper:.4g}] in units of std)")
-    return _sampled(tensor, random.truncated_normal, (mean, std, lower, upper), seed,
-                    generator, stream)
+    return _done(tensor, _trunc_normal(target_of(tensor, meta=True), mean, std, a, b,
+                                       generator, seed=seed, stream=stream))
+
+
+def _constant(target, val) -> Prepared:
+    value = check_fill_value(val, "val")
+    check_representable(value, numeric_dtype(target.dtype, "tensor.dtype"), "val")
+    return Assign(target, value)
+
 
 @_on_the_tensors_stream
 def constant_(tensor, val: float):
     """Fill ``tensor`` with ``val`` and return it.  Matches ``torch.nn.init.constant_``."""
-    target = _target_of(tensor)
-    value = check_fill_value(val, "val")
-    check_representable(value, numeric_dtype(target.dtype, "tensor.dtype"), "val")
-    if not validating():
-        target.assign(..., value)
-        target.mark_written()
-    return tensor
+    return _done(tensor, _constant(target_of(tensor, meta=True), val))
+
+
+def _ones(target) -> Prepared:
+    return _constant(target, 1)
 
 
 @_on_the_tensors_stream
@@ -206,27 +219,37 @@ def ones_(tensor):
     return constant_(tensor, 1)
 
 
+def _zeros(target) -> Prepared:
+    return _constant(target, 0)
+
+
 @_on_the_tensors_stream
 def zeros_(tensor):
     """Fill ``tensor`` with zeros and return it.  Matches ``torch.nn.init.zeros_``."""
     return constant_(tensor, 0)
 
 
+def _eye(target) -> Prepared:
+    if len(target.shape) != 2:
+        raise ValueError(f"eye_ needs a 2-D tensor, got shape {target.shape}")
+    return Eye(target)
+
+
 @_on_the_tensors_stream
 def eye_(tensor):
     """Fill the 2-D ``tensor`` with the identity matrix (ones on the main diagonal) and
     return it.  Matches ``torch.nn.init.eye_``."""
-    target = _target_of(tensor)
-    if len(target.shape) != 2:
-        raise ValueError(f"eye_ needs a 2-D tensor, got shape {target.shape}")
-    if validating():
-        return tensor
-    xp = target.xp
-    target.assign(..., 0)
-    n = min(target.shape)
-    target.assign((xp.arange(n), xp.arange(n)), 1)
-    target.mark_written()
-    return tensor
+    return _done(tensor, _eye(target_of(tensor, meta=True)))
+
+
+def _dirac(target, groups=1) -> Prepared:
+    shape = target.shape
+    groups = check_int(groups, "groups", 1)
+    if len(shape) not in (3, 4, 5):
+        raise ValueError(f"dirac_ needs a 3-, 4- or 5-D tensor, got shape {shape}")
+    if shape[0] % groups:
+        raise ValueError(f"dim 0 of shape {shape} must be divisible by groups={groups}")
+    return Dirac(target, groups)
 
 
 @_on_the_tensors_stream
@@ -234,25 +257,7 @@ def dirac_(tensor, groups: int = 1):
     """Fill the 3-, 4- or 5-D ``tensor`` (PyTorch layout ``(out, in, *spatial)``) with the
     Dirac delta, preserving the identity of the inputs in convolutions (per group), and
     return it.  Matches ``torch.nn.init.dirac_``."""
-    target = _target_of(tensor)
-    shape = target.shape
-    groups = check_int(groups, "groups", 1)
-    if len(shape) not in (3, 4, 5):
-        raise ValueError(f"dirac_ needs a 3-, 4- or 5-D tensor, got shape {shape}")
-    if shape[0] % groups:
-        raise ValueError(f"dim 0 of shape {shape} must be divisible by groups={groups}")
-    if validating():
-        return tensor
-    per_group = shape[0] // groups
-    n = min(per_group, shape[1])
-    xp = target.xp
-    target.assign(..., 0)
-    d = xp.arange(n)
-    centre = tuple(k // 2 for k in shape[2:])
-    for g in range(groups):
-        target.assign((g * per_group + d, d, *centre), 1)
-    target.mark_written()
-    return tensor
+    return _done(tensor, _dirac(target_of(tensor, meta=True), groups))
 
 
 def _fan(shape, mode: str) -> int:
@@ -262,14 +267,25 @@ def _fan(shape, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
+def _xavier_uniform(target, gain=1.0, generator=None, *, seed=None, stream=0) -> Prepared:
+    fan_in, fan_out = torch_fans(target.shape)
+    bound = check_nonnegative(gain, "gain") * math.sqrt(6.0 / max(1, fan_in + fan_out))
+    return _uniform(target, -bound, bound, generator, seed=seed, stream=stream)
+
+
 @_on_the_tensors_stream
 def xavier_uniform_(tensor, gain: float = 1.0, generator=None, *, seed: int | None = None,
                     stream: int = 0):
     """Fill ``tensor`` with U[-a, a), a = gain·√(6 / (fan_in + fan_out)), and return it.
     Matches ``torch.nn.init.xavier_uniform_``."""
-    fan_in, fan_out = torch_fans(_target_of(tensor).shape)
-    bound = check_nonnegative(gain, "gain") * math.sqrt(6.0 / max(1, fan_in + fan_out))
-    return uniform_(tensor, -bound, bound, generator, seed=seed, stream=stream)
+    return _done(tensor, _xavier_uniform(target_of(tensor, meta=True), gain, generator,
+                                         seed=seed, stream=stream))
+
+
+def _xavier_normal(target, gain=1.0, generator=None, *, seed=None, stream=0) -> Prepared:
+    fan_in, fan_out = torch_fans(target.shape)
+    std = check_nonnegative(gain, "gain") * math.sqrt(2.0 / max(1, fan_in + fan_out))
+    return _normal(target, 0.0, std, generator, seed=seed, stream=stream)
 
 
 @_on_the_tensors_stream
@@ -277,22 +293,30 @@ def xavier_normal_(tensor, gain: float = 1.0, generator=None, *, seed: int | Non
                    stream: int = 0):
     """Fill ``tensor`` with N(0, gain²·2 / (fan_in + fan_out)) and return it.
     Matches ``torch.nn.init.xavier_normal_``."""
-    fan_in, fan_out = torch_fans(_target_of(tensor).shape)
-    std = check_nonnegative(gain, "gain") * math.sqrt(2.0 / max(1, fan_in + fan_out))
-    return normal_(tensor, 0.0, std, generator, seed=seed, stream=stream)
+    return _done(tensor, _xavier_normal(target_of(tensor, meta=True), gain, generator,
+                                        seed=seed, stream=stream))
 
 
-def _kaiming_std(tensor, a, mode, nonlinearity, seed, generator) -> float | None:
-    """Return the Kaiming std of ``tensor``, or None (after torch's warning) when it has no
-    elements and is to be left alone."""
-    target = _target_of(tensor)
+_ZERO_ELEMENTS = "Initializing zero-element tensors is a no-op"
+
+
+def _kaiming(target, a, mode, nonlinearity, generator, seed, stream, uniform) -> Prepared:
+    """Return the prepared Kaiming fill of ``target``: U[-√3·std, √3·std) when ``uniform``,
+    else N(0, std²), std = gain / √fan; for a zero-element tensor, nothing but torch's
+    warning when it runs."""
     if 0 in target.shape:
-        _seed_for(target, seed, generator)  # checks seed= and generator=; draws nothing
-        if not validating():  # the real call warns; its check-only pass does not
-            warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
-        return None
-    fan = _fan(target.shape, mode)
-    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+        _seed_rule(target, seed, generator)  # checks seed= and generator=; draws nothing
+        return Skip(target, _ZERO_ELEMENTS)
+    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(target.shape, mode))
+    if uniform:
+        bound = math.sqrt(3.0) * std
+        return _uniform(target, -bound, bound, generator, seed=seed, stream=stream)
+    return _normal(target, 0.0, std, generator, seed=seed, stream=stream)
+
+
+def _kaiming_uniform(target, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None,
+                     *, seed=None, stream=0) -> Prepared:
+    return _kaiming(target, a, mode, nonlinearity, generator, seed, stream, True)
 
 
 @_on_the_tensors_stream
@@ -302,11 +326,13 @@ def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
     """Fill ``tensor`` with U[-b, b), b = gain·√(3 / fan), gain = calculate_gain(nonlinearity, a),
     and return it.  Matches ``torch.nn.init.kaiming_uniform_`` (a zero-element tensor is
     returned unchanged, with torch's warning)."""
-    std = _kaiming_std(tensor, a, mode, nonlinearity, seed, generator)
-    if std is None:
-        return tensor
-    bound = math.sqrt(3.0) * std
-    return uniform_(tensor, -bound, bound, generator, seed=seed, stream=stream)
+    return _done(tensor, _kaiming_uniform(target_of(tensor, meta=True), a, mode, nonlinearity,
+                                          generator, seed=seed, stream=stream))
+
+
+def _kaiming_normal(target, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None,
+                    *, seed=None, stream=0) -> Prepared:
+    return _kaiming(target, a, mode, nonlinearity, generator, seed, stream, False)
 
 
 @_on_the_tensors_stream
@@ -316,10 +342,28 @@ def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
     """Fill ``tensor`` with N(0, (gain / √fan)²) and return it.
     Matches ``torch.nn.init.kaiming_normal_`` (a zero-element tensor is returned
     unchanged, with torch's warning)."""
-    std = _kaiming_std(tensor, a, mode, nonlinearity, seed, generator)
-    if std is None:
-        return tensor
-    return normal_(tensor, 0.0, std, generator, seed=seed, stream=stream)
+    return _done(tensor, _kaiming_normal(target_of(tensor, meta=True), a, mode, nonlinearity,
+                                         generator, seed=seed, stream=stream))
+
+
+def _orthogonal(target, gain=1.0, generator=None, *, seed=None, stream=0) -> Prepared:
+    shape = target.shape
+    gain = check_real(gain, "gain")
+    if len(shape) < 2:
+        raise ValueError(f"orthogonal_ needs a tensor with 2 or more dimensions, got {shape}")
+    if 0 in shape:
+        _seed_rule(target, seed, generator)  # checks seed= and generator=; draws nothing
+        return Skip(target)
+    form = float_format(target.value_dtype, "tensor.dtype")
+    # |entries of Q| <= 1, so gain·Q fits the tensor's dtype when gain does.
+    check_representable(gain, float_format(target.dtype).numpy_dtype, "gain")
+    seed, draw = _seed_rule(target, seed, generator)
+    rows = shape[0]
+    cols = math.prod(shape) // rows
+
+    def make(t: Target, seed: int):
+        return orthogonal_matrix(rows, cols, gain, seed, stream, form, t.device).reshape(shape)
+    return Matrix(target, make, seed, draw)
 
 
 @_on_the_tensors_stream
@@ -331,26 +375,21 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None, *, seed: int | None =
     The Gaussian matrix is made by our kernel on the tensor's device and factored
     there (cuSOLVER on CUDA); see :mod:`gpuinit.qr`.
     """
-    target = _target_of(tensor)
-    shape = target.shape
-    gain = check_real(gain, "gain")
-    if len(shape) < 2:
-        raise ValueError(f"orthogonal_ needs a tensor with 2 or more dimensions, got {shape}")
-    if 0 in shape:
-        _seed_for(target, seed, generator)  # checks seed= and generator=; draws nothing
-        return tensor
-    form = float_format(target.value_dtype, "tensor.dtype")
-    # |entries of Q| <= 1, so gain·Q fits the tensor's dtype when gain does.
-    check_representable(gain, float_format(target.dtype).numpy_dtype, "gain")
-    seed = _seed_for(target, seed, generator)
-    if validating():
-        return tensor
-    rows = shape[0]
-    cols = math.prod(shape) // rows
-    matrix = orthogonal_matrix(rows, cols, gain, seed, stream, form, target.device)
-    target.write(matrix.reshape(shape))
-    target.mark_written()
-    return tensor
+    return _done(tensor, _orthogonal(target_of(tensor, meta=True), gain, generator, seed=seed,
+                                     stream=stream))
+
+
+def _sparse(target, sparsity, std=0.01, generator=None, *, seed=None, stream=0) -> Prepared:
+    if len(target.shape) != 2:
+        raise ValueError(f"sparse_ needs a 2-D tensor, got shape {target.shape}")
+    sparsity = check_sparsity(sparsity)
+    std = check_nonnegative(std, "std")
+    float_format(target.value_dtype, "tensor.dtype")
+    seed, draw = _seed_rule(target, seed, generator)
+
+    def make(t: Target, seed: int):
+        return sparse_columns(t.shape, sparsity, std, seed, stream, t.value_dtype, t.device)
+    return Matrix(target, make, seed, draw)
 
 
 @_on_the_tensors_stream
@@ -358,17 +397,39 @@ def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None, *,
             seed: int | None = None, stream: int = 0):
     """Fill the 2-D ``tensor`` with N(0, std²) values, ceil(sparsity·rows) of each column
     set to zero, and return it.  Matches ``torch.nn.init.sparse_``."""
-    target = _target_of(tensor)
-    if len(target.shape) != 2:
-        raise ValueError(f"sparse_ needs a 2-D tensor, got shape {target.shape}")
-    sparsity = check_sparsity(sparsity)
-    std = check_nonnegative(std, "std")
-    float_format(target.value_dtype, "tensor.dtype")
-    seed = _seed_for(target, seed, generator)
-    if validating():
-        return tensor
-    values = sparse_columns(target.shape, sparsity, std, seed, stream,
-                            target.value_dtype, target.device)
-    target.write(values)
-    target.mark_written()
-    return tensor
+    return _done(tensor, _sparse(target_of(tensor, meta=True), sparsity, std, generator,
+                                 seed=seed, stream=stream))
+
+
+def prepare_law(tensor, law, *, seed: int | None = None, stream: int = 0) -> Prepared:
+    """Return the checked in-place fill of ``tensor`` with ``law``, a :mod:`gpuinit.laws`
+    record (anything with ``call() -> (sampler, args)`` naming a :mod:`gpuinit.random`
+    sampler): ``run()`` writes what ``law.sample(shape, seed=seed, stream=stream)`` makes,
+    in the tensor's dtype and on its device.  Nothing is written or drawn here; without
+    ``seed`` one is drawn when it runs, as for :func:`normal_`.  The in-place twin of
+    ``law.sample``, as :func:`normal_` is of :func:`gpuinit.random.normal`."""
+    sampler, args = law.call()
+    return _sampled(target_of(tensor, meta=True), sampler, args, seed, None, stream)
+
+
+_PREPARERS = {
+    uniform_: _uniform, normal_: _normal, trunc_normal_: _trunc_normal,
+    constant_: _constant, ones_: _ones, zeros_: _zeros, eye_: _eye, dirac_: _dirac,
+    xavier_uniform_: _xavier_uniform, xavier_normal_: _xavier_normal,
+    kaiming_uniform_: _kaiming_uniform, kaiming_normal_: _kaiming_normal,
+    orthogonal_: _orthogonal, sparse_: _sparse,
+}
+
+
+def prepare(function, tensor, *args, **kwargs) -> Prepared:
+    """Return the checked write of ``function(tensor, *args, **kwargs)``, ``function`` one
+    of this module's fills (``gpuinit.init.normal_``): every error the call would raise is
+    raised here, and nothing is written or drawn; ``prepare(...).run()`` then makes the
+    call's write (a seed not given is drawn then).  ``tensor`` may be a torch meta tensor:
+    its write is then run on another tensor of its shape and dtype, ``run(tensor)``.
+    TypeError naming ``function`` for anything else."""
+    preparer = _PREPARERS.get(function)
+    if preparer is None:
+        raise TypeError(f"function must be a gpuinit.init fill such as normal_, got "
+                        f"{function!r}")
+    return preparer(target_of(tensor, meta=True), *args, **kwargs)

@@ -17,10 +17,10 @@ import numpy as np
 
 from .devices import Device, array_module, device_of, to_gpu
 from .devices import device as resolve_device
-from .dry_run import validating
 from .dtypes import BFLOAT16, FORMATS, bfloat16_bits, dtype_name, encode16
 from .fill_values import is_fill_target, is_torch_tensor
 from .launch import Bits16Out
+from .random import Launch, prepare
 
 
 @dataclass
@@ -68,13 +68,28 @@ class Target:
         """Fill the target with ``sampler(self.shape, *args, out=..., **options)``: one call
         of a :mod:`gpuinit.random` sampler (or any sampler taking ``out=``, ``full_shape=``
         and ``start=`` as they do), into ``array`` itself when :meth:`direct_out` allows,
-        else made apart and copied in by :meth:`write`; returns None.  Under
-        :func:`gpuinit.dry_run.validate_only` the call only checks.  A target holding a
+        else made apart and copied in by :meth:`write`; returns None.  A target holding a
         block of a larger tensor overrides it to make the call as that block."""
         out = self.direct_out()
         values = sampler(self.shape, *args, out=out, **options)
-        if out is None and not validating():
+        if out is None:
             self.write(values)
+
+    def prepare_sample(self, sampler, *args, **options) -> Launch:
+        """Check the call :meth:`sample` would make with a :mod:`gpuinit.random` sampler and
+        return its :class:`gpuinit.random.Launch` (nothing written, no seed drawn), for
+        :meth:`run_sample`."""
+        return prepare(sampler, self.shape, *args, out=self.direct_out(), **options)
+
+    def run_sample(self, launch: Launch, seed: int | None = None) -> None:
+        """Make the call of a :meth:`prepare_sample` launch of this target with ``seed``;
+        returns None."""
+        values = launch.run(seed)
+        if launch.out is None:
+            self.write(values)
+
+    def check_writable(self) -> None:
+        """Return None when the target has memory to write; ValueError otherwise."""
 
     def write(self, values) -> None:
         """Copy ``values`` (same shape, on the same device) into the target."""
@@ -95,9 +110,13 @@ class Target:
             increment_version(original)
 
 
-def wrap(t: Any) -> Target:
+def wrap(t: Any, *, meta: bool = False) -> Target:
     """Return the :class:`Target` of ``t``; TypeError for anything else, ValueError if
-    read-only or if its elements may overlap in memory (an expanded view)."""
+    read-only or if its elements may overlap in memory (an expanded view).
+
+    With ``meta=True`` a torch meta tensor gives a target of its shape and dtype and no
+    memory, to prepare a fill on (its :meth:`Target.check_writable` raises ValueError);
+    otherwise a meta tensor is refused (ValueError)."""
     if isinstance(t, np.ndarray):
         if not t.flags.writeable:
             raise ValueError("tensor is read-only")
@@ -109,7 +128,7 @@ def wrap(t: Any) -> Target:
         _check_no_overlap(t.shape, [s // t.itemsize for s in t.strides])
         return Target(t, t, device_of(t), dtype_name(t.dtype))
     if is_torch_tensor(t):
-        target = _wrap_torch(t)
+        target = _wrap_torch(t, meta)
         _check_no_overlap(tuple(t.shape), t.stride())
         return target
     raise TypeError(
@@ -139,7 +158,7 @@ def _check_no_overlap(shape, strides) -> None:
         span += stride * (size - 1)
 
 
-def _wrap_torch(t) -> Target:
+def _wrap_torch(t, meta: bool = False) -> Target:
     import torch
 
     name = dtype_name(t.dtype)
@@ -155,7 +174,7 @@ def _wrap_torch(t) -> Target:
                          "writing it in place would store transformed values; call "
                          ".resolve_conj()/.resolve_neg() first")
     data = t.detach()
-    if data.device.type == "meta" and validating():
+    if data.device.type == "meta" and meta:
         return _MetaTarget.of(data, name)
     if name == "bfloat16":
         data = data.view(torch.int16)
@@ -216,7 +235,7 @@ class Bits16Target(Target):
 
 
 class _MetaTarget(Target):
-    """A torch meta tensor being validated: its shape and dtype, and no memory.
+    """A torch meta tensor a fill is prepared on: its shape and dtype, and no memory.
 
     ``array`` is a read-only zero-stride view of one element, so checks of shape
     and dtype see the tensor's own; there is nothing to write into.
@@ -239,5 +258,12 @@ class _MetaTarget(Target):
     def direct_out(self):
         return None
 
+    def check_writable(self) -> None:
+        raise ValueError("torch tensors on 'meta' are not supported: a meta tensor has no "
+                         "memory to write; materialize it first")
+
     def write(self, values) -> None:
-        raise RuntimeError("a meta tensor has no memory to write; materialize it first")
+        self.check_writable()
+
+    def assign(self, key, value: int | float) -> None:
+        self.check_writable()

@@ -31,10 +31,26 @@ class Uniform:
     low: float
     high: float
 
+    def call(self) -> tuple[Any, tuple]:
+        """Return (sampler, args): the :mod:`gpuinit.random` call that draws this law,
+        ``sampler(shape, *args, **options)`` (what :func:`gpuinit.init.prepare_law`
+        writes in place)."""
+        return random.uniform, (self.low, self.high)
+
+    def launch(self, shape, **options: Any) -> random.Launch:
+        """Return the checked call :meth:`sample` makes (:func:`gpuinit.random.prepare`)."""
+        sampler, args = self.call()
+        return random.prepare(sampler, shape, *args, **options)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """Return the bounds [low, high] the values lie in."""
+        return (self.low, self.high)
+
     def sample(self, shape, **options: Any):
         """Return an array of ``shape`` from this law (``options``: seed, stream, dtype,
         device, out, offset/full_shape/start)."""
-        return random.uniform(shape, self.low, self.high, **options)
+        return self.launch(shape, **options).run()
 
     @property
     def support(self) -> tuple[float, float]:
@@ -60,9 +76,18 @@ class Normal:
     mean: float
     std: float
 
+    def call(self) -> tuple[Any, tuple]:
+        """Return (sampler, args), as :meth:`Uniform.call`."""
+        return random.normal, (self.mean, self.std)
+
+    def launch(self, shape, **options: Any) -> random.Launch:
+        """Return the checked call :meth:`sample` makes (:func:`gpuinit.random.prepare`)."""
+        sampler, args = self.call()
+        return random.prepare(sampler, shape, *args, **options)
+
     def sample(self, shape, **options: Any):
         """Return an array of ``shape`` from this law (options as :meth:`Uniform.sample`)."""
-        return random.normal(shape, self.mean, self.std, **options)
+        return self.launch(shape, **options).run()
 
     @property
     def support(self) -> tuple[float, float]:
@@ -90,10 +115,18 @@ class TruncatedNormal:
     lower: float = -2.0
     upper: float = 2.0
 
+    def call(self) -> tuple[Any, tuple]:
+        """Return (sampler, args), as :meth:`Uniform.call`."""
+        return random.truncated_normal, (self.mean, self.std, self.lower, self.upper)
+
+    def launch(self, shape, **options: Any) -> random.Launch:
+        """Return the checked call :meth:`sample` makes (:func:`gpuinit.random.prepare`)."""
+        sampler, args = self.call()
+        return random.prepare(sampler, shape, *args, **options)
+
     def sample(self, shape, **options: Any):
         """Return an array of ``shape`` from this law (options as :meth:`Uniform.sample`)."""
-        return random.truncated_normal(shape, self.mean, self.std, self.lower, self.upper,
-                                       **options)
+        return self.launch(shape, **options).run()
 
     @property
     def bounds(self) -> tuple[float, float]:

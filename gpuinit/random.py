@@ -13,6 +13,7 @@ Returns NumPy arrays on the CPU and CuPy arrays on CUDA.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,6 @@ from . import dtypes, launch
 from .arguments import check_bound, check_int, check_nonnegative, check_real, check_shape
 from .block_rows import plan
 from .devices import device as resolve_device
-from .dry_run import validating
 from .dtypes import FloatFormat
 from .kernels import (
     DIST_NORMAL,
@@ -30,10 +30,10 @@ from .kernels import (
     TRUNC_ATTEMPTS,
     TRUNC_MIN_ACCEPTANCE,
 )
-from .seeding import SEED_LIMIT, check_seed, manual_seed, resolve_seed
+from .seeding import SEED_LIMIT, check_seed, manual_seed, next_seed
 
-__all__ = ["uniform", "normal", "truncated_normal", "philox4x32", "manual_seed",
-           "TRUNC_ATTEMPTS", "TRUNC_MIN_ACCEPTANCE", "MIN_INTERVAL_MASS"]
+__all__ = ["uniform", "normal", "truncated_normal", "philox4x32", "manual_seed", "prepare",
+           "Launch", "OutOfRange", "TRUNC_ATTEMPTS", "TRUNC_MIN_ACCEPTANCE", "MIN_INTERVAL_MASS"]
 
 # Largest |z| Box-Muller can return: r = sqrt(-2 ln u) with u >= 2^-24 (2^-53 wide),
 # with room for the rounding of the float32 (float64) logarithm and square root.
@@ -50,13 +50,57 @@ def _normal_sf(x: float) -> float:
     return 0.5 * math.erfc(x / math.sqrt(2.0))
 
 
-def _sample(dist: int, shape, params: tuple, clamp: tuple, *, seed, stream, offset, full_shape,
-            start, dtype, device, out, form: FloatFormat):
-    """Allocate (or check ``out``) and fill it; the shared tail of the primitives.
+@dataclass(frozen=True)
+class Launch:
+    """One sampling call, checked and not yet made: what :func:`prepare` returns.
 
-    ``shape`` is read once (it may be a generator); the kernel is launched only on
-    an output of exactly the size the layout writes.  While validating, returns
-    ``out`` (possibly None) after the checks, unfilled."""
+    Every argument has been checked and turned into the kernel's values; nothing has been
+    allocated, launched or drawn.  :meth:`run` makes the call.
+    """
+
+    dist: int
+    form: FloatFormat
+    shape: tuple[int, ...]
+    layout: Any  # the rows of the block (gpuinit.block_rows.plan)
+    law: tuple  # the kernel's law arguments
+    clamp: tuple  # the kernel's clamp arguments
+    seed: int | None
+    stream: int
+    device: Any
+    out: Any
+
+    def run(self, seed: int | None = None):
+        """Make the call and return its array (``out`` when given).
+
+        ``seed`` (checked by the caller) overrides the prepared one; with neither, the
+        next seed of :func:`gpuinit.manual_seed`'s sequence is drawn, here and only here.
+        """
+        seed = self.seed if seed is None else seed
+        seed = next_seed() if seed is None else seed
+        form, layout = self.form, self.layout
+        target = self.out if self.out is not None else launch.allocate(
+            self.shape, form.numpy_dtype, self.device)
+        bpr = layout.blocks_per_row(2 if form.wide else 4)
+        # The kernels' arguments: (dist, fmt) and the tuples key, rows, law, clamp.
+        args = (
+            self.dist, form.fmt,
+            (seed & 0xFFFFFFFF, seed >> 32, self.stream & 0xFFFFFFFF, self.stream >> 32),
+            (bpr, layout.row_len, layout.base, layout.lead_shape, layout.lead_stride),
+            self.law, self.clamp,
+        )
+        launch.fill(target, form, self.device, layout.n_rows * bpr, args,
+                    n_values=layout.n_rows * layout.row_len)
+        return target
+
+
+def _prepare(dist: int, shape, params: tuple, clamp: tuple, *, seed, stream, offset,
+             full_shape, start, device, out, form: FloatFormat) -> Launch:
+    """Check the layout, seed, stream, device and ``out`` of a call; return its
+    :class:`Launch`.  The shared tail of the samplers.
+
+    ``shape`` is read once (it may be a generator); the kernel will be launched only on
+    an output of exactly the size the layout writes.
+    """
     shape = check_shape(shape)
     layout = plan(shape, offset, full_shape, start)
     if seed is not None:
@@ -67,22 +111,8 @@ def _sample(dist: int, shape, params: tuple, clamp: tuple, *, seed, stream, offs
         dev = launch.check_out(out, shape, form, dev)
     elif dev is None:
         dev = resolve_device()
-    if validating():
-        return out
-    # Drawn last: a call that fails its checks leaves the global sequence as it was.
-    seed = resolve_seed(seed)
-    target = out if out is not None else launch.allocate(shape, form.numpy_dtype, dev)
-    per_block = 2 if form.wide else 4
-    bpr = layout.blocks_per_row(per_block)
-    # The kernels' arguments: (dist, fmt) and the tuples key, rows, law, clamp.
-    args = (
-        dist, form.fmt, (seed & 0xFFFFFFFF, seed >> 32, stream & 0xFFFFFFFF, stream >> 32),
-        (bpr, layout.row_len, layout.base, layout.lead_shape, layout.lead_stride),
-        _kernel_law(params, form), _kernel_clamp(clamp, form),
-    )
-    launch.fill(target, form, dev, layout.n_rows * bpr, args,
-                n_values=layout.n_rows * layout.row_len)
-    return target
+    return Launch(dist, form, shape, layout, _kernel_law(params, form),
+                  _kernel_clamp(clamp, form), seed, stream, dev, out)
 
 
 def _kernel_law(params: tuple, form: FloatFormat) -> tuple:
@@ -129,24 +159,20 @@ def _check_resolvable(value: float, argument: str, form: FloatFormat) -> None:
                          "round to zero")
 
 
+class OutOfRange(ValueError):
+    """The values a law reaches do not fit the dtype asked for (a ValueError)."""
+
+
 def _range_check(values: tuple[float, ...], form: FloatFormat, what: str) -> None:
+    """Raise :class:`OutOfRange` naming ``what`` when a value reaches past ``form``."""
     if max(abs(v) for v in values) > form.max:
-        raise ValueError(f"{what} exceeds the largest {form.name} value {form.max:g}")
+        raise OutOfRange(f"{what} exceeds the largest {form.name} value {form.max:g}")
 
 
-def uniform(shape, low: float = 0.0, high: float = 1.0, *, seed: int | None = None,
-            stream: int = 0, offset: int = 0, full_shape=None, start=None, dtype=None,
-            device: Any = None, out=None):
-    """Return an array of ``shape`` with values uniform in [low, high).
-
-    Values never equal ``high`` in any dtype (outputs are clamped to the
-    representable numbers inside [low, high)); ``low == high`` gives ``low``.
-    Matches ``numpy.random.Generator.uniform`` / ``torch.Tensor.uniform_`` in law.
-
-    >>> import gpuinit as gi
-    >>> gi.random.uniform((2, 3), -1.0, 1.0, seed=0, device="cpu").shape
-    (2, 3)
-    """
+def _prepare_uniform(shape, low: float = 0.0, high: float = 1.0, *, seed: int | None = None,
+                     stream: int = 0, offset: int = 0, full_shape=None, start=None, dtype=None,
+                     device: Any = None, out=None) -> Launch:
+    """Check a :func:`uniform` call and return its :class:`Launch`."""
     form = _format(dtype, out)
     low, high = check_real(low, "low"), check_real(high, "high")
     if low > high:
@@ -166,9 +192,42 @@ def uniform(shape, low: float = 0.0, high: float = 1.0, *, seed: int | None = No
     if hi < lo:
         raise ValueError(f"no {form.name} value lies in [low, high) = [{low}, {high})")
     params = (low, span, 0.0, 0.0, False, 0.0, 0.0, 0.0)
-    return _sample(DIST_UNIFORM, shape, params, (lo, hi), seed=seed, stream=stream,
-                   offset=offset, full_shape=full_shape, start=start, dtype=dtype,
-                   device=device, out=out, form=form)
+    return _prepare(DIST_UNIFORM, shape, params, (lo, hi), seed=seed, stream=stream,
+                    offset=offset, full_shape=full_shape, start=start, device=device,
+                    out=out, form=form)
+
+
+def uniform(shape, low: float = 0.0, high: float = 1.0, *, seed: int | None = None,
+            stream: int = 0, offset: int = 0, full_shape=None, start=None, dtype=None,
+            device: Any = None, out=None):
+    """Return an array of ``shape`` with values uniform in [low, high).
+
+    Values never equal ``high`` in any dtype (outputs are clamped to the
+    representable numbers inside [low, high)); ``low == high`` gives ``low``.
+    Matches ``numpy.random.Generator.uniform`` / ``torch.Tensor.uniform_`` in law.
+
+    >>> import gpuinit as gi
+    >>> gi.random.uniform((2, 3), -1.0, 1.0, seed=0, device="cpu").shape
+    (2, 3)
+    """
+    return _prepare_uniform(shape, low, high, seed=seed, stream=stream, offset=offset,
+                            full_shape=full_shape, start=start, dtype=dtype, device=device,
+                            out=out).run()
+
+
+def _prepare_normal(shape, mean: float = 0.0, std: float = 1.0, *, seed: int | None = None,
+                    stream: int = 0, offset: int = 0, full_shape=None, start=None, dtype=None,
+                    device: Any = None, out=None) -> Launch:
+    """Check a :func:`normal` call and return its :class:`Launch`."""
+    form = _format(dtype, out)
+    mean, std = check_real(mean, "mean"), check_nonnegative(std, "std")
+    _check_resolvable(std, "std", form)
+    z_max = Z_MAX_WIDE if form.wide else Z_MAX_NARROW
+    _range_check((abs(mean) + std * z_max,), form, f"mean ± {z_max:.2f}·std")
+    params = (mean, std, 0.0, 0.0, False, 0.0, 0.0, 0.0)
+    return _prepare(DIST_NORMAL, shape, params, (-form.max, form.max), seed=seed, stream=stream,
+                    offset=offset, full_shape=full_shape, start=start, device=device,
+                    out=out, form=form)
 
 
 def normal(shape, mean: float = 0.0, std: float = 1.0, *, seed: int | None = None,
@@ -182,40 +241,17 @@ def normal(shape, mean: float = 0.0, std: float = 1.0, *, seed: int | None = Non
     >>> gi.random.normal(4, mean=1.0, std=0.0, seed=0, device="cpu").tolist()
     [1.0, 1.0, 1.0, 1.0]
     """
-    form = _format(dtype, out)
-    mean, std = check_real(mean, "mean"), check_nonnegative(std, "std")
-    _check_resolvable(std, "std", form)
-    z_max = Z_MAX_WIDE if form.wide else Z_MAX_NARROW
-    _range_check((abs(mean) + std * z_max,), form, f"mean ± {z_max:.2f}·std")
-    params = (mean, std, 0.0, 0.0, False, 0.0, 0.0, 0.0)
-    return _sample(DIST_NORMAL, shape, params, (-form.max, form.max), seed=seed, stream=stream,
-                   offset=offset, full_shape=full_shape, start=start, dtype=dtype,
-                   device=device, out=out, form=form)
+    return _prepare_normal(shape, mean, std, seed=seed, stream=stream, offset=offset,
+                           full_shape=full_shape, start=start, dtype=dtype, device=device,
+                           out=out).run()
 
 
-def truncated_normal(shape, mean: float = 0.0, std: float = 1.0, lower: float = -2.0,
-                     upper: float = 2.0, *, seed: int | None = None, stream: int = 0,
-                     offset: int = 0, full_shape=None, start=None, dtype=None,
-                     device: Any = None, out=None):
-    """Return an array of ``shape`` from N(mean, std²) truncated to
-    [mean + lower·std, mean + upper·std].
-
-    ``lower``/``upper`` are in units of std, like Keras (default ±2σ); either may
-    be infinite (``-inf``/``inf``: a half-truncated or an untruncated normal).
-    Sampling is exact for any interval whose probability is at least
-    :data:`MIN_INTERVAL_MASS` (2^-969: every interval short of the far tails past
-    about 36.4σ); smaller ones raise ValueError, since their inverse CDF would
-    need subnormal float64 probabilities.  Rejection for ``TRUNC_ATTEMPTS``
-    attempts, then the inverse CDF; intervals with acceptance below
-    ``TRUNC_MIN_ACCEPTANCE`` (far tails, narrow slices) use the inverse CDF
-    directly.  Matches ``scipy.stats.truncnorm(lower, upper, mean, std)`` and, for
-    ±2σ, ``keras.random.truncated_normal``.
-
-    >>> import gpuinit as gi
-    >>> x = gi.random.truncated_normal(1000, lower=3.0, upper=6.0, seed=0, device="cpu")
-    >>> bool((x >= 3).all() and (x <= 6).all())
-    True
-    """
+def _prepare_truncated_normal(shape, mean: float = 0.0, std: float = 1.0,
+                              lower: float = -2.0, upper: float = 2.0, *,
+                              seed: int | None = None, stream: int = 0, offset: int = 0,
+                              full_shape=None, start=None, dtype=None, device: Any = None,
+                              out=None) -> Launch:
+    """Check a :func:`truncated_normal` call and return its :class:`Launch`."""
     form = _format(dtype, out)
     mean = check_real(mean, "mean")
     std = check_nonnegative(std, "std")
@@ -244,9 +280,55 @@ def truncated_normal(shape, mean: float = 0.0, std: float = 1.0, lower: float = 
                 f"no {form.name} value lies in [{lo_value}, {hi_value}]; widen [lower, upper]"
             )
     params = (mean, std, lower, upper, reject, p_lower, q_upper, mass)
-    return _sample(DIST_TRUNCATED_NORMAL, shape, params, (lo, hi), seed=seed, stream=stream,
-                   offset=offset, full_shape=full_shape, start=start, dtype=dtype,
-                   device=device, out=out, form=form)
+    return _prepare(DIST_TRUNCATED_NORMAL, shape, params, (lo, hi), seed=seed, stream=stream,
+                    offset=offset, full_shape=full_shape, start=start, device=device,
+                    out=out, form=form)
+
+
+def truncated_normal(shape, mean: float = 0.0, std: float = 1.0, lower: float = -2.0,
+                     upper: float = 2.0, *, seed: int | None = None, stream: int = 0,
+                     offset: int = 0, full_shape=None, start=None, dtype=None,
+                     device: Any = None, out=None):
+    """Return an array of ``shape`` from N(mean, std²) truncated to
+    [mean + lower·std, mean + upper·std].
+
+    ``lower``/``upper`` are in units of std, like Keras (default ±2σ); either may
+    be infinite (``-inf``/``inf``: a half-truncated or an untruncated normal).
+    Sampling is exact for any interval whose probability is at least
+    :data:`MIN_INTERVAL_MASS` (2^-969: every interval short of the far tails past
+    about 36.4σ); smaller ones raise ValueError, since their inverse CDF would
+    need subnormal float64 probabilities.  Rejection for ``TRUNC_ATTEMPTS``
+    attempts, then the inverse CDF; intervals with acceptance below
+    ``TRUNC_MIN_ACCEPTANCE`` (far tails, narrow slices) use the inverse CDF
+    directly.  Matches ``scipy.stats.truncnorm(lower, upper, mean, std)`` and, for
+    ±2σ, ``keras.random.truncated_normal``.
+
+    >>> import gpuinit as gi
+    >>> x = gi.random.truncated_normal(1000, lower=3.0, upper=6.0, seed=0, device="cpu")
+    >>> bool((x >= 3).all() and (x <= 6).all())
+    True
+    """
+    return _prepare_truncated_normal(shape, mean, std, lower, upper, seed=seed, stream=stream,
+                                     offset=offset, full_shape=full_shape, start=start,
+                                     dtype=dtype, device=device, out=out).run()
+
+
+
+_PREPARERS = {uniform: _prepare_uniform, normal: _prepare_normal,
+              truncated_normal: _prepare_truncated_normal}
+
+
+def prepare(sampler, shape, *args, **options) -> Launch:
+    """Check the call ``sampler(shape, *args, **options)`` of :func:`uniform`,
+    :func:`normal` or :func:`truncated_normal` and return its :class:`Launch`, without
+    allocating, launching or drawing a seed: every error the call would raise is raised
+    here, and ``prepare(sampler, ...).run()`` returns what the call returns.  TypeError
+    naming ``sampler`` for any other function."""
+    preparer = _PREPARERS.get(sampler)
+    if preparer is None:
+        raise TypeError(f"sampler must be gpuinit.random.uniform, normal or truncated_normal, "
+                        f"got {sampler!r}")
+    return preparer(shape, *args, **options)
 
 
 def interval_probabilities(lower: float, upper: float) -> tuple[float, float, float]:

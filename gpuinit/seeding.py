@@ -7,7 +7,6 @@ import threading
 from numbers import Integral
 from typing import Any
 
-from .dry_run import validating
 from .kernels.philox import philox4x32_10
 
 SEED_LIMIT = 1 << 64
@@ -49,10 +48,7 @@ def next_seed() -> int:
 
 
 def resolve_seed(seed: Any) -> int:
-    """Return ``seed`` checked, or the next seed of the global sequence if None.
-
-    While validating (:func:`gpuinit.dry_run.validate_only`) None gives 0 and
-    the sequence does not advance: a check must not change later values."""
+    """Return ``seed`` checked, or the next seed of the global sequence if None."""
     if seed is not None:
         return check_seed(seed)
-    return 0 if validating() else next_seed()
+    return next_seed()

@@ -66,6 +66,18 @@ def _sample_options(init: RandomInitializer, request: Request) -> dict:
     }
 
 
+def _sample(init: RandomInitializer, request: Request, law: laws.Law, what: str):
+    """Return the array of ``request`` drawn from ``law``, a real law: the sampling call is
+    prepared (every check, the range of the values against the dtype's included), then
+    made.  A range error names ``what`` (the initializer's arguments) and the dtype."""
+    try:
+        launch = law.launch(request.shape, **_sample_options(init, request))
+    except random.OutOfRange as exc:
+        raise random.OutOfRange(f"{what}: {exc} (dtype="
+                                f"{dtype_name(request.dtype or 'float32')})") from None
+    return launch.run()
+
+
 class RandomUniform(RandomInitializer):
     """Return values uniform in [minval, maxval).  Matches ``keras.initializers.RandomUniform``.
 
@@ -86,13 +98,13 @@ class RandomUniform(RandomInitializer):
         super().__init__(seed)
 
     def generate(self, request: Request):
-        _check_reach(max(abs(self.minval), abs(self.maxval)), _part_format(request), request,
-                     f"minval={self.minval}, maxval={self.maxval}")
+        what = f"minval={self.minval}, maxval={self.maxval}"
         if complex_parts(request.dtype):
+            _check_reach(max(abs(self.minval), abs(self.maxval)), _part_format(request),
+                         request, what)
             return complex_laws.box_uniform(request, self.call_seed(request), self.minval,
                                             self.maxval)
-        return self.law(request.full_shape).sample(request.shape,
-                                                   **_sample_options(self, request))
+        return _sample(self, request, self.law(request.full_shape), what)
 
     def law(self, shape, fans=None) -> laws.Uniform:
         """Return U[minval, maxval) (the same for every shape)."""
@@ -119,15 +131,14 @@ class RandomNormal(RandomInitializer):
         super().__init__(seed)
 
     def generate(self, request: Request):
-        form = _part_format(request)
-        # Each complex part is N(0, stddev²/2); the mean shifts the real part.
-        part_std = self.stddev / math.sqrt(2.0) if complex_parts(request.dtype) else self.stddev
-        _check_reach(abs(self.mean) + part_std * _z_max(form), form, request,
-                     f"mean={self.mean}, stddev={self.stddev}")
+        what = f"mean={self.mean}, stddev={self.stddev}"
         if complex_parts(request.dtype):
+            form = _part_format(request)
+            # Each complex part is N(0, stddev²/2); the mean shifts the real part.
+            _check_reach(abs(self.mean) + self.stddev / math.sqrt(2.0) * _z_max(form), form,
+                         request, what)
             return complex_laws.normal(request, self.call_seed(request), self.mean, self.stddev)
-        return self.law(request.full_shape).sample(request.shape,
-                                                   **_sample_options(self, request))
+        return _sample(self, request, self.law(request.full_shape), what)
 
     def law(self, shape, fans=None) -> laws.Normal:
         """Return N(mean, stddev²) (the same for every shape)."""
@@ -176,13 +187,9 @@ class TruncatedNormal(RandomInitializer):
                          f"mean={self.mean}, stddev={self.stddev}")
             return complex_laws.truncated_normal(request, self.call_seed(request), self.mean,
                                                  self.stddev, 2.0)
-        reach = max(abs(self.lower), abs(self.upper))
-        if math.isfinite(reach):  # infinite bounds: the sampler checks its own reach
-            _check_reach(abs(self.mean) + reach * self.stddev, _part_format(request), request,
-                         f"mean={self.mean}, stddev={self.stddev}, [lower, upper] = "
-                         f"[{self.lower}, {self.upper}]")
-        return self.law(request.full_shape).sample(request.shape,
-                                                   **_sample_options(self, request))
+        return _sample(self, request, self.law(request.full_shape),
+                       f"mean={self.mean}, stddev={self.stddev}, [lower, upper] = "
+                       f"[{self.lower}, {self.upper}]")
 
     def law(self, shape, fans=None) -> laws.TruncatedNormal:
         """Return N(mean, stddev²) truncated to [lower, upper] stddev (the same for every
@@ -343,22 +350,25 @@ class VarianceScaling(RandomInitializer):
         return 2.0 * math.sqrt(variance) / divisor
 
     def generate(self, request: Request):
+        """Return the array of ``request``: the fans and scale/n of its whole tensor derived
+        once, then its law sampled (JAX's complex laws for complex dtypes)."""
         variance = self.variance(request.full_shape)
-        is_complex = complex_parts(request.dtype) is not None
-        form = _part_format(request)
-        _check_reach(self.reach(variance, form, is_complex), form, request,
-                     f"scale={self.scale} (variance scale/n = {variance:g}, distribution="
-                     f"{self.distribution!r})")
-        if is_complex:
+        what = (f"scale={self.scale} (variance scale/n = {variance:g}, distribution="
+                f"{self.distribution!r})")
+        if complex_parts(request.dtype) is not None:
+            form = _part_format(request)
+            _check_reach(self.reach(variance, form, True), form, request, what)
             return self._complex(request, variance)
-        return self.law(request.full_shape).sample(request.shape,
-                                                   **_sample_options(self, request))
+        return _sample(self, request, self._law_of(variance), what)
 
     def law(self, shape, fans=None) -> laws.Law:
         """Return the law of scale/n for ``shape``: U[-√(3·scale/n), √(3·scale/n)),
         N(0, scale/n), or the normal truncated to ±2σ with σ = √(scale/n)/0.8796
         (Keras' constant: the truncated values keep variance scale/n)."""
-        variance = self.variance(shape, fans)
+        return self._law_of(self.variance(shape, fans))
+
+    def _law_of(self, variance: float) -> laws.Law:
+        """Return the law of this distribution with ``variance`` = scale/n."""
         if self.distribution == "uniform":
             limit = math.sqrt(3.0 * variance)
             return laws.Uniform(-limit, limit)

@@ -7,7 +7,6 @@ import math
 from .. import random
 from ..arguments import check_nonnegative, check_real
 from ..devices import Device, array_module
-from ..dry_run import validate_only
 from .base import RandomInitializer, Request
 
 # The uniform keys that pick the zeros use this stream, XOR the tensor's stream.
@@ -73,9 +72,8 @@ class Sparse(RandomInitializer):
         request.whole("Sparse")
         n_in, n_out = sparse_shape(request.shape)
         # Every check of the sampling first: a refused call draws no seed.
-        with validate_only():
-            random.normal((n_out, n_in), 0.0, self.std, dtype=request.dtype,
-                          device=request.device)
+        random.prepare(random.normal, (n_out, n_in), 0.0, self.std, dtype=request.dtype,
+                       device=request.device)
         transposed = sparse_columns((n_out, n_in), self.sparsity, self.std, self.call_seed(request),
                                     request.stream, request.dtype, request.device)
         with request.on_device():

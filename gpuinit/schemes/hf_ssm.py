@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .. import init as gi_init
-from ..dry_run import validating
+from ..torch.laws import Then
 from .hf_context import EXPERTS, ONE, ZERO, Context, Hook, moe, stds
 from .laws import Computed, Constant, Law, Normal, Uniform
 
@@ -36,10 +36,9 @@ class TimeStepBias(Law):
         dt = torch.exp(u * (high - low) + low).clamp(min=self.floor)
         return dt + torch.log(-torch.expm1(-dt))
 
-    def fill(self, t, seed, stream):
-        gi_init.uniform_(t, 0.0, 1.0, seed=seed, stream=stream)
-        if not validating():
-            t.copy_(self._transform(t.float()))
+    def prepare(self, t, seed, stream):
+        return Then(gi_init.prepare(gi_init.uniform_, t, 0.0, 1.0, seed=seed, stream=stream),
+                    lambda t: t.copy_(self._transform(t.float())))
 
     def text(self):
         return (f"softplus^-1(dt), dt = exp(uniform(log {self.dt_min:.4g}, log "
@@ -66,10 +65,9 @@ class LogUniform(Law):
     low: float
     high: float
 
-    def fill(self, t, seed, stream):
-        gi_init.uniform_(t, self.low, self.high, seed=seed, stream=stream)
-        if not validating():
-            t.log_()
+    def prepare(self, t, seed, stream):
+        return Then(gi_init.prepare(gi_init.uniform_, t, self.low, self.high, seed=seed,
+                                    stream=stream), torch.Tensor.log_)
 
     def text(self):
         return f"log(uniform(a={self.low:.4g}, b={self.high:.4g}))"

@@ -9,6 +9,7 @@ from ..torch.laws import (
     Normal,
     Orthogonal,
     Rule,
+    Sampled,
     TruncNormal,
     Uniform,
     from_value_law,
@@ -16,6 +17,6 @@ from ..torch.laws import (
 )
 
 __all__ = [
-    "Bounds", "Computed", "Constant", "Law", "Normal", "Orthogonal", "Rule", "TruncNormal",
-    "Uniform", "from_value_law", "truncated_std",
+    "Bounds", "Computed", "Constant", "Law", "Normal", "Orthogonal", "Rule", "Sampled",
+    "TruncNormal", "Uniform", "from_value_law", "truncated_std",
 ]

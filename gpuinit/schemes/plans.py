@@ -12,7 +12,7 @@ from torch import nn
 
 from ..torch.defaults import torch_plan
 from ..torch.dtensors import plain
-from ..torch.fills import check_plan
+from ..torch.fills import PlannedWrite, prepare_fills
 from ..torch.mapping import apply_mapping
 from ..torch.plan import (
     Fill,
@@ -60,6 +60,7 @@ class PreparedPlan(NamedTuple):
     plan: dict[str, Fill]  # {tensor name: fill}
     streams: dict[str, str]  # {tensor name: name whose hash is its stream}, where they differ
     kept: frozenset[str]  # tensors the plan leaves as they are (pruning masks, or given)
+    writes: dict[str, PlannedWrite]  # {tensor name: its checked write}, nothing written
 
     @property
     def filled(self) -> dict[str, torch.Tensor]:
@@ -80,7 +81,9 @@ def prepare_plan(model: nn.Module, scheme: Any = "torch", seed: int = 0, *,
     their storages are stand-ins); ``keep`` (default: the pruning masks) names tensors
     that need no rule and are not filled (a rule that covers one anyway is dropped);
     ValueError naming the tensors no rule covers; every fill is checked against its
-    tensor (:func:`gpuinit.torch.check_plan`, with ``seed``).  Nothing is written.
+    tensor and prepared into its write (:func:`gpuinit.torch.fills.prepare_fills`, with
+    ``seed``), the writes that the entry points then run once each.  Nothing is written
+    and no seed drawn.
     """
     tensors = named_tensors(model)
     same = same_memory(plain(tensors))
@@ -89,6 +92,5 @@ def prepare_plan(model: nn.Module, scheme: Any = "torch", seed: int = 0, *,
     if keep is not None:
         plan = {n: f for n, f in plan.items() if n not in kept}
     streams = stream_names(model)
-    prepared = PreparedPlan(tensors, same, plan, streams, kept)
-    check_plan(plan, without(tensors, same), seed, streams)
-    return prepared
+    writes = prepare_fills(plan, without(tensors, same), seed, streams)
+    return PreparedPlan(tensors, same, plan, streams, kept, writes)

@@ -12,6 +12,7 @@ from ..devices import device as resolve_device
 from ..errors import DeviceError, OutOfMemoryError
 from ..memory import check_fits, host_available_bytes
 from .dtensors import is_dtensor, local_bytes, retie_dtensors
+from .huge_pages import advise_huge_pages
 from .plan import Slot, put, tensor_slots
 from .storage import shared_storages, storage_stop
 
@@ -50,6 +51,9 @@ def allocate_model(model: nn.Module, target: torch.device) -> None:
         put(slot, None)  # to_empty would replace them with uninitialized memory
     try:
         _allocate(model, slots, shared, target, nbytes)
+        if target.type == "cpu":  # before the first write: see gpuinit.torch.huge_pages
+            advise_huge_pages(t for t in (*model.parameters(), *model.buffers())
+                              if not is_dtensor(t))
     finally:
         for slot in built:
             put(slot, slot.tensor)

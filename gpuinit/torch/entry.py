@@ -45,10 +45,14 @@ def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch",
     custom modules, extra tensors of subclasses of built-ins, parametrization
     originals, the originals of legacy ``weight_norm``/``spectral_norm``, whose computed
     attribute is recomputed afterwards) must be covered by the dict, or ValueError names
-    them before
-    anything is written; every fill's options are checked against its tensor
-    before the first is written too.  ``progress(done_bytes, total_bytes, name)``
-    is called after each tensor (e.g. :class:`gpuinit.layers.ProgressBar`).
+    them before anything is written.  The plan is prepared, then filled: every fill is
+    checked against its tensor and made into its write before the first tensor is
+    written (no seed drawn), then each tensor is sampled once.  A callable scheme value
+    ``f(tensor, *, seed, stream)`` cannot be checked without running it: it runs once,
+    in plan order, after every check of the plan has passed; an error it raises keeps
+    its type and gets a note naming its tensor (the tensors before it are written).
+    ``progress(done_bytes, total_bytes, name)`` is called after each tensor (e.g.
+    :class:`gpuinit.layers.ProgressBar`).
 
     Sharded parameters (DTensors: FSDP2 ``fully_shard``, ``parallelize_module``,
     ``distribute_tensor``, on any DeviceMesh) are filled by each rank alone, with no
@@ -73,8 +77,7 @@ def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch",
                          "which allocates and fills them (and keeps the tensors already "
                          "built)")
     prepared = prepare_plan(model, scheme, seed)
-    run_plan(prepared.plan, prepared.filled, seed, progress, prepared.streams,
-             fsdp_padding(model))
+    run_plan(prepared.writes, prepared.filled, progress, fsdp_padding(model))
     refresh_computed(model)
     return model
 
@@ -132,7 +135,7 @@ def materialize(model: nn.Module, device: Any = "cuda", *, seed: int = 0,
     allocate_model(model, target)
     filled = prepared.filled  # the meta tensors, now allocated: read them anew
     allocated = {n: t for n, t in named_tensors(model).items() if n in filled}
-    run_plan(prepared.plan, allocated, seed, progress, prepared.streams, fsdp_padding(model))
+    run_plan(prepared.writes, allocated, progress, fsdp_padding(model))
     refresh_computed(model)
     return model
 

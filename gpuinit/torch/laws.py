@@ -23,26 +23,58 @@ import torch
 
 from .. import init as gi_init
 from .. import laws as value_laws
-from ..dry_run import validating
+from ..writes import Prepared
 
 Bounds = tuple[float, float] | None
 
 
+class Then:
+    """A prepared write followed by torch ops on the tensor written (a rule's row edits, a
+    law's transform): ``run(t)`` runs ``first`` on ``t``, then ``after(t)``; returns None."""
+
+    __slots__ = ("first", "after")
+
+    def __init__(self, first, after: Callable[[torch.Tensor], None]) -> None:
+        self.first, self.after = first, after
+
+    def run(self, t: torch.Tensor) -> None:
+        """Write ``t``; returns None."""
+        self.first.run(t)
+        self.after(t)
+
+
+class Deferred:
+    """A write with nothing to check before it runs (a computed buffer): ``run(t)`` calls
+    ``write(t)``; returns None."""
+
+    __slots__ = ("write",)
+
+    def __init__(self, write: Callable[[torch.Tensor], None]) -> None:
+        self.write = write
+
+    def run(self, t: torch.Tensor) -> None:
+        """Write ``t``; returns None."""
+        self.write(t)
+
+
 def truncated_std(sigma: float, low: float, high: float, mean: float = 0.0) -> float:
     """Return the standard deviation of N(mean, sigma²) truncated to [low, high] (absolute
-    bounds): that of :class:`gpuinit.laws.TruncatedNormal` with the bounds in units of
-    sigma."""
-    lower, upper = (low - mean) / sigma, (high - mean) / sigma
-    return value_laws.TruncatedNormal(mean, sigma, lower, upper).moments()[1]
+    bounds): that of :class:`TruncNormal`'s record."""
+    return TruncNormal(sigma, low, high, mean=mean).moments()[1]
 
 
 class Law:
-    """A law of one tensor's values.  ``fill(t, seed, stream)`` (or calling the law) writes
-    it in place and returns None; ``text``, ``std`` and ``bounds`` describe it for a
-    tensor of ``shape``."""
+    """A law of one tensor's values.  ``prepare(t, seed, stream)`` checks it against ``t``
+    (a meta tensor will do) and returns its write, whose ``run(t)`` fills ``t`` in place;
+    ``fill(t, seed, stream)`` (or calling the law) does both and returns None; ``text``,
+    ``std`` and ``bounds`` describe it for a tensor of ``shape``."""
+
+    def prepare(self, t: torch.Tensor, seed: int, stream: int) -> Prepared:
+        raise NotImplementedError
 
     def fill(self, t: torch.Tensor, seed: int, stream: int) -> None:
-        raise NotImplementedError
+        """Prepare, then run, the fill of ``t``; returns None."""
+        self.prepare(t, seed, stream).run(t)
 
     def __call__(self, t: torch.Tensor, seed: int, stream: int) -> None:
         """Fill ``t`` in place (a law is a plan's fill by itself); returns None."""
@@ -51,8 +83,31 @@ class Law:
     def text(self) -> str:
         raise NotImplementedError
 
-    def std(self, shape: tuple[int, ...]) -> float | None:
+    def record(self) -> value_laws.Law | None:
+        """Return the :mod:`gpuinit.laws` record of the values (sampling, density,
+        moments), or None for a law with no elementwise record (constants, orthogonal,
+        computed buffers)."""
         return None
+
+    def moments(self) -> tuple[float, float] | None:
+        """Return the (mean, standard deviation) of the values, from :meth:`record`, or
+        None without one."""
+        record = self.record()
+        return None if record is None else record.moments()
+
+    def density(self, x):
+        """Return the density at ``x`` (a NumPy array), from :meth:`record`; ValueError
+        without one."""
+        record = self.record()
+        if record is None:
+            raise ValueError(f"{self.text()} has no density")
+        return record.density(x)
+
+    def std(self, shape: tuple[int, ...]) -> float | None:
+        """Return the standard deviation of the values of a tensor of ``shape`` (None when
+        unknown): the record's when there is one."""
+        moments = self.moments()
+        return None if moments is None else moments[1]
 
     def bounds(self) -> Bounds:
         return None
@@ -69,14 +124,15 @@ class Normal(Law):
     std_: float
     mean: float = field(default=0.0, kw_only=True)
 
-    def fill(self, t, seed, stream):
-        gi_init.normal_(t, self.mean, self.std_, seed=seed, stream=stream)
+    def prepare(self, t, seed, stream):
+        return gi_init.prepare(gi_init.normal_, t, self.mean, self.std_, seed=seed,
+                               stream=stream)
 
     def text(self):
         return f"normal(mean={self.mean:.4g}, std={self.std_:.4g})"
 
-    def std(self, shape):
-        return self.std_
+    def record(self):
+        return value_laws.Normal(self.mean, self.std_)
 
     def scaled(self, factor):
         return Normal(self.std_ * abs(factor), mean=self.mean * factor)
@@ -100,16 +156,17 @@ class TruncNormal(Law):
             return Normal(sigma)
         return cls(sigma, -factor * sigma, factor * sigma)
 
-    def fill(self, t, seed, stream):
-        gi_init.trunc_normal_(t, self.mean, self.sigma, self.low, self.high, seed=seed,
-                              stream=stream)
+    def prepare(self, t, seed, stream):
+        return gi_init.prepare(gi_init.trunc_normal_, t, self.mean, self.sigma, self.low,
+                               self.high, seed=seed, stream=stream)
 
     def text(self):
         return (f"trunc_normal(mean={self.mean:.4g}, std={self.sigma:.4g}, "
                 f"a={self.low:.4g}, b={self.high:.4g})")
 
-    def std(self, shape):
-        return truncated_std(self.sigma, self.low, self.high, self.mean)
+    def record(self):
+        lower, upper = (self.low - self.mean) / self.sigma, (self.high - self.mean) / self.sigma
+        return value_laws.TruncatedNormal(self.mean, self.sigma, lower, upper)
 
     def bounds(self):
         return (self.low, self.high)
@@ -132,14 +189,15 @@ class Uniform(Law):
     def symmetric(cls, bound: float) -> Uniform:
         return cls(-bound, bound)
 
-    def fill(self, t, seed, stream):
-        gi_init.uniform_(t, self.low, self.high, seed=seed, stream=stream)
+    def prepare(self, t, seed, stream):
+        return gi_init.prepare(gi_init.uniform_, t, self.low, self.high, seed=seed,
+                               stream=stream)
 
     def text(self):
         return f"uniform(a={self.low:.4g}, b={self.high:.4g})"
 
-    def std(self, shape):
-        return (self.high - self.low) / math.sqrt(12.0)
+    def record(self):
+        return value_laws.Uniform(self.low, self.high)
 
     def bounds(self):
         return (self.low, self.high)
@@ -155,11 +213,14 @@ class Constant(Law):
 
     value: float
 
-    def fill(self, t, seed, stream):
-        gi_init.constant_(t, self.value)
+    def prepare(self, t, seed, stream):
+        return gi_init.prepare(gi_init.constant_, t, self.value)
 
     def text(self):
         return f"constant({self.value:g})"
+
+    def moments(self):
+        return (self.value, 0.0)
 
     def std(self, shape):
         return 0.0
@@ -177,8 +238,8 @@ class Orthogonal(Law):
 
     gain: float = 1.0
 
-    def fill(self, t, seed, stream):
-        gi_init.orthogonal_(t, self.gain, seed=seed, stream=stream)
+    def prepare(self, t, seed, stream):
+        return gi_init.prepare(gi_init.orthogonal_, t, self.gain, seed=seed, stream=stream)
 
     def text(self):
         return f"orthogonal(gain={self.gain:.4g})"
@@ -201,14 +262,15 @@ class Orthogonal(Law):
 class Computed(Law):
     """A buffer whose values a constructor computes (rotary ``inv_freq``, position ids):
     ``compute(t)`` returns them on ``t``'s device, and they are copied into ``t``.
-    Nothing is computed while validating."""
+    Nothing is computed before the write runs."""
 
     what: str
     compute: Callable[[torch.Tensor], torch.Tensor] = field(compare=False)
 
-    def fill(self, t, seed, stream):
-        if validating():
-            return
+    def prepare(self, t, seed, stream):
+        return Deferred(self._copy)
+
+    def _copy(self, t: torch.Tensor) -> None:
         values = self.compute(t)
         if tuple(values.shape) != tuple(t.shape):
             raise RuntimeError(f"gpuinit bug: computed {self.what} has shape "
@@ -219,12 +281,35 @@ class Computed(Law):
         return f"computed: {self.what}"
 
 
+@dataclass(frozen=True)
+class Sampled(Law):
+    """A :mod:`gpuinit.laws` record as a plan's law (``gpuinit.laws.Normal(0.0, 0.02)`` as
+    a dict-scheme value): filled in place by :func:`gpuinit.init.prepare_law`, described
+    by the record itself (its text, moments and, when it has them, bounds).  A new
+    elementwise record needs nothing here."""
+
+    law: value_laws.Law
+
+    def prepare(self, t, seed, stream):
+        return gi_init.prepare_law(t, self.law, seed=seed, stream=stream)
+
+    def text(self):
+        return self.law.text()
+
+    def record(self):
+        return self.law
+
+    def bounds(self):
+        bounds = getattr(self.law, "bounds", None)
+        return None if bounds is None else tuple(bounds)
+
+
 class Rule:
     """The fill of one tensor: its law, then the edits of slices (``zero_rows``: rows set
     to zero, as torch's ``Embedding`` does to its padding row; ``scales``: (dim, start,
     stop, factor) multiplying the slice start:stop of dimension dim).
-    ``rule(t, seed, stream)`` fills ``t`` in place and returns None; under validation
-    it only checks."""
+    ``rule.prepare(t, seed, stream)`` checks the edits and the law against ``t`` and
+    returns the write; ``rule(t, seed, stream)`` prepares and runs it, returning None."""
 
     __slots__ = ("law", "role", "zero_rows", "scales")
 
@@ -234,6 +319,12 @@ class Rule:
         self.zero_rows, self.scales = tuple(zero_rows), tuple(scales)
 
     def __call__(self, t: torch.Tensor, seed: int, stream: int) -> None:
+        """Prepare, then run, the fill of ``t``; returns None."""
+        self.prepare(t, seed, stream).run(t)
+
+    def prepare(self, t: torch.Tensor, seed: int, stream: int):
+        """Return the checked write of ``t``: its law's, then the edits; ValueError for a
+        row or slice outside ``t``."""
         rows = t.shape[0] if t.dim() else 0
         for row in self.zero_rows:
             if not 0 <= row < rows:
@@ -242,9 +333,10 @@ class Rule:
             if not (dim < t.dim() and 0 <= start <= stop <= t.shape[dim]):
                 raise ValueError(f"slice {start}:{stop} of dimension {dim} to scale lies "
                                  f"outside the shape {tuple(t.shape)}")
-        self.law.fill(t, seed, stream)
-        if validating():
-            return
+        first = self.law.prepare(t, seed, stream)
+        return Then(first, self._edit) if self.scales or self.zero_rows else first
+
+    def _edit(self, t: torch.Tensor) -> None:
         for dim, start, stop, factor in self.scales:
             t.narrow(dim, start, stop - start).mul_(factor)
         for row in self.zero_rows:
@@ -264,7 +356,8 @@ class Rule:
 
 def from_value_law(law: value_laws.Law) -> Law | None:
     """Return the :class:`Law` of a :mod:`gpuinit.laws` law (what a catalogue
-    initializer draws from), or None for a kind this module has no law of."""
+    initializer draws from), whose :meth:`Law.record` is that law again, or None for a
+    kind this module has no law of."""
     if isinstance(law, value_laws.Uniform):
         return Uniform(law.low, law.high)
     if isinstance(law, value_laws.Normal):

@@ -16,10 +16,9 @@ from torch import nn
 
 from .. import init as gi_init
 from .. import laws
-from ..dry_run import validating
 from ..fans import torch_fans
 from ..initializers import Initializer, deserialize, deterministic, get, orthogonal, sparse
-from .laws import Constant, Law, Orthogonal, Rule
+from .laws import Constant, Law, Orthogonal, Rule, Sampled, Then, from_value_law
 from .plan import Fill, alias_names, named_tensors, pruned_names, tensor_slots
 
 
@@ -27,14 +26,18 @@ def layered_fill(spec: Any) -> tuple[Fill, bool]:
     """Return (fill, needs_two_dims) for a scheme value: a gi.init function name
     ("kaiming_normal_") or ``(name, kwargs)``, a gpuinit/Keras initializer id or object,
     or ``(id, kwargs)`` (``("constant", {"value": 0.5})``; applied with PyTorch's layout
-    and fans), a law or rule of :mod:`gpuinit.torch.laws` (``Normal(0.02)``), or a
-    callable ``f(tensor, *, seed, stream)``.  TypeError for None."""
+    and fans), a law or rule of :mod:`gpuinit.torch.laws` (``Normal(0.02)``), a
+    :mod:`gpuinit.laws` record (``gpuinit.laws.Normal(0.0, 0.02)``, filled by
+    :class:`~gpuinit.torch.laws.Sampled`), or a callable ``f(tensor, *, seed, stream)``.
+    TypeError for None."""
     if spec is None:
         raise TypeError("scheme value None: give an initializer (a gpuinit.init function "
                         "name, a catalogue id such as 'zeros', or a callable); a tensor is "
                         "never left unwritten")
     if isinstance(spec, (Law, Rule)):
         return spec, False
+    if callable(getattr(spec, "call", None)) and callable(getattr(spec, "density", None)):
+        return Sampled(spec), False  # a gpuinit.laws record: gpuinit.laws.Normal(0.0, 0.02)
     if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
         name, options = spec
         if not isinstance(options, Mapping):
@@ -51,7 +54,9 @@ def layered_fill(spec: Any) -> tuple[Fill, bool]:
 
 
 class UserFill:
-    """A user's ``f(tensor, *, seed, stream)``: opaque, so it is not run while validating."""
+    """A user's ``f(tensor, *, seed, stream)``: opaque, so it has no ``prepare``; a plan
+    runs it once, after every other fill of the plan has been prepared
+    (:func:`gpuinit.torch.fills.prepare_fills`)."""
 
     def __init__(self, function: Callable) -> None:
         self.function = function
@@ -81,10 +86,14 @@ class InitFunction:
         self.name, self.options, self.function = name, dict(options), function
 
     def __call__(self, t, seed: int, stream: int) -> None:
+        """Prepare, then run, the call on ``t``; returns None."""
+        self.prepare(t, seed, stream).run(t)
+
+    def prepare(self, t, seed: int, stream: int):
+        """Return the checked write of the call on ``t`` (:func:`gpuinit.init.prepare`)."""
         if self.name in _NO_SEED:
-            self.function(t, **self.options)
-        else:
-            self.function(t, **self.options, seed=seed, stream=stream)
+            return gi_init.prepare(self.function, t, **self.options)
+        return gi_init.prepare(self.function, t, **self.options, seed=seed, stream=stream)
 
     def text(self) -> str:
         """Return the call in words, e.g. ``kaiming_normal_(mode='fan_out')``."""
@@ -104,24 +113,16 @@ class IdentityFill:
         self.gain = gain
 
     def __call__(self, t, seed: int, stream: int) -> None:
-        gi_init.eye_(t)
-        if not validating():
-            t.mul_(self.gain)
+        """Prepare, then run, the fill of ``t``; returns None."""
+        self.prepare(t, seed, stream).run(t)
+
+    def prepare(self, t, seed: int, stream: int) -> Then:
+        """Return the checked write of ``t``: eye_, then the gain."""
+        return Then(gi_init.prepare(gi_init.eye_, t), lambda t: t.mul_(self.gain))
 
     def text(self) -> str:
         """Return the fill in words."""
         return f"identity(gain={self.gain:.4g})"
-
-
-def _fill_law(t, law: laws.Law, seed: int, stream: int) -> None:
-    """Fill ``t`` in place from ``law`` by the gpuinit.init function of its kind."""
-    if isinstance(law, laws.Uniform):
-        gi_init.uniform_(t, law.low, law.high, seed=seed, stream=stream)
-    elif isinstance(law, laws.Normal):
-        gi_init.normal_(t, law.mean, law.std, seed=seed, stream=stream)
-    else:
-        low, high = law.bounds
-        gi_init.trunc_normal_(t, law.mean, law.std, low, high, seed=seed, stream=stream)
 
 
 class CatalogueFill:
@@ -140,7 +141,12 @@ class CatalogueFill:
         return self.init.law(shape, torch_fans(shape) if self.init.law_uses_fans else None)
 
     def __call__(self, t, seed: int, stream: int) -> None:
-        _fill_law(t, self.law(tuple(t.shape)), seed, stream)
+        """Prepare, then run, the fill of ``t``; returns None."""
+        self.prepare(t, seed, stream).run(t)
+
+    def prepare(self, t, seed: int, stream: int):
+        """Return the checked write of ``t`` from its law."""
+        return from_value_law(self.law(tuple(t.shape))).prepare(t, seed, stream)
 
     def __repr__(self) -> str:
         return f"CatalogueFill({self.init!r})"

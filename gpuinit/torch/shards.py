@@ -9,7 +9,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from .. import inplace as gi_inplace
-from ..dry_run import validating
+from ..random import Launch, prepare
 from .dtensors import LocalShard, shard_of
 from .plan import Fill
 from .storage import storage_id
@@ -72,11 +72,21 @@ class _BlockTarget(gi_inplace.Target):
         the call made as ``sampler(block shape, *args, full_shape=, start=, out=local)``,
         bit for bit that block (the counter contract); returns None."""
         shard, local = self.shard, self.local
-        out = None if validating() else local.direct_out()
+        out = local.direct_out()
         values = sampler(local.shape, *args, full_shape=shard.full_shape, start=shard.start,
                          out=out, **options)
-        if out is None and not validating():
+        if out is None:
             local.write(values)
+
+    def prepare_sample(self, sampler, *args, **options) -> Launch:
+        """Check the block's call of :meth:`sample` and return its launch."""
+        shard = self.shard
+        return prepare(sampler, self.local.shape, *args, full_shape=shard.full_shape,
+                       start=shard.start, out=self.local.direct_out(), **options)
+
+    def run_sample(self, launch: Launch, seed: int | None = None) -> None:
+        """Make the block's call of a :meth:`prepare_sample` launch; returns None."""
+        self.local.run_sample(launch, seed)
 
     def of_view(self, view: torch.Tensor) -> _BlockTarget:
         """Return this target for ``view``, a view of the stand-in, when it is the whole of
@@ -177,8 +187,7 @@ def _written(func, args: tuple, kwargs: dict) -> list:
 class _ShardWrites(TorchDispatchMode):
     """While a shard's fill runs: applies the rule's own in-place writes to the stand-in to
     the part of the block they cover, and raises _NotShardable for writes it cannot place
-    (other ops than :data:`_SCALAR_WRITES`, tensor operands, views that are no box).
-    Under validate_only the writes only run on the meta stand-in."""
+    (other ops than :data:`_SCALAR_WRITES`, tensor operands, views that are no box)."""
 
     def __init__(self, target: _BlockTarget) -> None:
         super().__init__()
@@ -195,7 +204,7 @@ class _ShardWrites(TorchDispatchMode):
         kwargs = kwargs or {}
         hits = [t for t in _written(func, args, kwargs)
                 if t.is_meta and storage_id(t) == self.storage]
-        if not hits or validating():
+        if not hits:
             result = func(*args, **kwargs)
             if (isinstance(result, torch.Tensor) and result.is_meta
                     and storage_id(result) == self.storage):
@@ -213,12 +222,8 @@ class _ShardWrites(TorchDispatchMode):
 
 def _fill_whole(shard: LocalShard, fill: Fill, seed: int, stream: int) -> None:
     """Fill ``shard``'s local tensor with its block of ``fill`` run on the whole tensor, made
-    on this rank (a temporary of the whole tensor's size); returns None.  Under
-    validate_only the fill is checked on a meta tensor of the whole shape instead."""
+    on this rank (a temporary of the whole tensor's size); returns None."""
     local = shard.local
-    if validating():
-        fill(torch.empty(shard.full_shape, dtype=local.dtype, device="meta"), seed, stream)
-        return
     whole = torch.empty(shard.full_shape, dtype=local.dtype, device=local.device)
     fill(whole, seed, stream)
     local.copy_(whole[shard.block])
@@ -230,9 +235,8 @@ def fill_shard(name: str, fill: Fill, t: Any, seed: int, stream: int) -> None:
 
     The fill runs on a meta stand-in of the whole shape that carries its block's target
     (see the comment above :class:`_NotShardable`); a fill that writes in a way the
-    block cannot place is run on the whole tensor instead (:func:`_fill_whole`).  Under
-    validate_only it checks and writes nothing.  ValueError naming ``name`` for
-    unsupported placements.
+    block cannot place is run on the whole tensor instead (:func:`_fill_whole`).
+    ValueError naming ``name`` for unsupported placements.
     """
     shard = shard_of(name, t)
     stand_in = torch.empty(shard.full_shape, dtype=shard.local.dtype, device="meta")
