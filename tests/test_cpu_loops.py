@@ -145,7 +145,9 @@ real = arrays.fill
 arrays.fill = lambda *a, **k: (served.append(1), real(*a, **k))[1]
 random.normal((1000, 1000), seed=0, device="cpu")
 random.truncated_normal((64, 512), seed=0, dtype="bfloat16", device="cpu")
-print(len(served), route.compiled_loop(0)._thread is not None, "numba" in sys.modules)
+small = route.compiled_loop(0)._thread is None  # a short script prepares no loop
+random.normal((2048, 2048), seed=0, device="cpu")  # past PREPARE_AFTER_VALUES
+print(len(served), small, route.compiled_loop(0)._thread is not None, "numba" in sys.modules)
 """
 
 
@@ -153,10 +155,10 @@ def test_the_first_calls_of_a_process_wait_for_no_compile(tmp_path):
     done = subprocess.run([sys.executable, "-c", FIRST_CALLS], env=_env(tmp_path), text=True,
                           capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    # Both made by the NumPy target, while the float32 loop is prepared in the background
-    # (compiled by another process, with an empty cache): this one has not even imported
-    # Numba.
-    assert done.stdout.split() == ["2", "True", "False"]
+    # All made by the NumPy target.  The float32 loop is prepared in the background once
+    # the process has asked for 2^22 float32 values (compiled by another process, with an
+    # empty cache): this one has not even imported Numba.
+    assert done.stdout.split() == ["3", "True", "True", "False"]
 
 
 LOADS = r"""

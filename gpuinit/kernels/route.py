@@ -17,6 +17,12 @@ FORMAT_NAMES = {FMT_FLOAT32: "float32", FMT_FLOAT64: "float64", FMT_FLOAT16: "fl
 _LOOPS: dict[int, PreparedLoop] = {}
 _LOOPS_LOCK = threading.Lock()
 
+# A format's compiled loop is prepared once the NumPy target has made this many of its
+# values in the process (a quarter of a second's work or so): a short script never pays
+# for preparing a loop it would not use, and never waits while one loads.
+PREPARE_AFTER_VALUES = 1 << 22
+_NUMPY_VALUES: dict[int, int] = {}  # values of each format made by the NumPy target
+
 
 def compiled_loop(fmt: int) -> PreparedLoop:
     """Return the :class:`.preparation.PreparedLoop` of output format ``fmt`` (one per
@@ -71,8 +77,9 @@ def fill(out, n_items, n_threads, dist, fmt, key, rows, law, clamp):
     ``key``, ``rows``, ``law`` and ``clamp`` are the kernels' tuples (:mod:`.fill`).
     The format's compiled loop runs the request on up to ``n_threads`` threads once
     it is ready.  Until then the NumPy target computes it, chunk by chunk, while the
-    loop is prepared in the background (:meth:`.preparation.PreparedLoop.start`),
-    and hands the rest of the request over as soon as the loop is ready.  Every
+    loop is prepared in the background (:meth:`.preparation.PreparedLoop.start`,
+    once the process has asked for :data:`PREPARE_AFTER_VALUES` values of the
+    format), and hands the rest of the request over as soon as the loop is ready.  Every
     route gives the same bits.  float64, which the NumPy target does not compute,
     waits for its loop; GPUINIT_CPU_LOOPS chooses other policies
     (:func:`.preparation.loop_mode`).
@@ -85,7 +92,10 @@ def fill(out, n_items, n_threads, dist, fmt, key, rows, law, clamp):
     first_item = 0
     if not loop.usable():
         if mode == "background" and arrays.supports(fmt):
-            loop.start()
+            with _LOOPS_LOCK:
+                made = _NUMPY_VALUES[fmt] = _NUMPY_VALUES.get(fmt, 0) + out.size
+            if made >= PREPARE_AFTER_VALUES:
+                loop.start()
             stopped = arrays.fill(out, dist, fmt, key, rows, law, clamp,
                                   should_stop=loop.usable)
             if stopped >= out.size:
