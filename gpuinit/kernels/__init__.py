@@ -1,5 +1,7 @@
-"""Device code of gpuinit: Philox4x32-10 and its transforms, one scalar source
-compiled for the CPU (:mod:`gpuinit.kernels.cpu`) and for CUDA
+"""Device code of gpuinit: Philox4x32-10 and its transforms, one scalar source built
+for three targets: NumPy arrays (:mod:`gpuinit.kernels.arrays`, nothing to compile),
+one compiled CPU loop per format (:mod:`gpuinit.kernels.cpu`, which
+:mod:`gpuinit.kernels.route` chooses when ready) and CUDA
 (:mod:`gpuinit.kernels.cuda`, imported only when numba-cuda is present)."""
 
 from .distributions import TRUNC_ATTEMPTS, TRUNC_MIN_ACCEPTANCE

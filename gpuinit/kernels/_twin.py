@@ -1,12 +1,14 @@
-"""Compile one scalar source for two targets.
+"""Build one scalar source for three targets.
 
 The arithmetic of gpuinit (Philox, the integer-to-float maps, Box-Muller, the
 truncated normal) is written once, as plain scalar Python functions marked with
-:func:`scalar`.  :func:`build` compiles every marked function for one target —
+:func:`scalar`.  :func:`build` makes every marked function for one target —
 ``numba.njit`` for the CPU, ``numba.cuda.jit(device=True, forceinline=True)``
-for CUDA — into a namespace in which the functions call each other's compiled
-twins.  (The CPU uses plain ``njit``: LLVM inlines the small functions anyway,
-and Numba-IR inlining made each CPU kernel take minutes to compile.  CUDA's
+for CUDA, or the functions themselves over NumPy arrays (:mod:`.arrays`) — into
+a namespace in which the functions call each other's twins of that target, and
+the target's own primitives (:mod:`.primitives`).  (The CPU uses plain ``njit``:
+LLVM inlines the small functions anyway, and Numba-IR inlining made each CPU
+kernel take minutes to compile.  CUDA's
 ``forceinline`` has NVVM inline them, which compiles a kernel in about 2 s where
 Numba-IR inlining took 25 s.)  The CPU and CUDA launch loops are thin wrappers around
 the same compiled work-item function, which is what makes both targets produce

@@ -252,7 +252,7 @@ _STORAGE = {FMT_FLOAT32: types.float32, FMT_FLOAT64: types.float64,
 
 def make_loop(fmt: int):
     """Return the fill loop of output format ``fmt``: one compiled function serving every
-    law, with the law's walk (:func:`_fill_range`) inlined once per distribution.
+    law, calling the walk (:func:`_fill_range`) compiled once per distribution.
 
     ``nogil``: threads run it side by side on parts of one request (:func:`run_loop`).
     ``cache=True``: later processes load it from Numba's on-disk cache, keyed on the
