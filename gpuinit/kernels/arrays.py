@@ -28,7 +28,7 @@ from . import convert, distributions, philox, primitives  # noqa: F401  (the sca
 from . import fill as _work_item  # noqa: F401
 from ._twin import build
 from .distributions import TRUNC_ATTEMPTS
-from .fill import DIST_TRUNCATED_NORMAL, DIST_UNIFORM, FMT_FLOAT32, FMT_FLOAT64
+from .fill import DIST_TRUNCATED_NORMAL, DIST_UNIFORM, FMT_FLOAT16, FMT_FLOAT32, FMT_FLOAT64
 from .threads import run_split
 
 F32 = np.float32
@@ -217,10 +217,28 @@ def _fill_chunk(out, lo: int, hi: int, dist: int, fmt: int, key, rows, law, clam
     v = _chunk_values(lo, hi, dist, key, rows, law)
     if dist != DIST_UNIFORM:
         v = LIB.scale_shift(False, b, v, a)
+    v = v.astype(F32, copy=False)
     if fmt == FMT_FLOAT32:
-        out[lo:hi] = LIB.clamped(v.astype(F32), F32(clamp_lo), F32(clamp_hi))
+        lowest, highest = F32(clamp_lo), F32(clamp_hi)
+    else:
+        lowest, highest = _bits16_value(bits_lo, fmt), _bits16_value(bits_hi, fmt)
+    # Rounding to nearest is monotonic and the bounds are representable: values inside
+    # them stay inside after rounding, and the clamp (a select per bound) changes nothing.
+    inside = v.size == 0 or (v.min() >= lowest and v.max() <= highest)
+    if fmt == FMT_FLOAT32:
+        out[lo:hi] = v if inside else LIB.clamped(v, lowest, highest)
+    elif inside:
+        out[lo:hi] = (LIB.float32_to_float16_bits(v) if fmt == FMT_FLOAT16
+                      else LIB.float32_to_bfloat16_bits(v))
     else:
         out[lo:hi] = LIB.clamped_bits16(v, fmt, bits_lo, bits_hi)
+
+
+def _bits16_value(bits: int, fmt: int) -> np.float32:
+    """Return the float32 value of a float16 or bfloat16 pattern."""
+    if fmt == FMT_FLOAT16:
+        return F32(np.array(bits, np.uint16).view(np.float16))
+    return np.array(int(bits) << 16, np.uint32).view(F32)[()]
 
 
 def fill(out, dist: int, fmt: int, key, rows, law, clamp, start: int = 0,
