@@ -29,7 +29,6 @@ from . import fill as _work_item  # noqa: F401
 from ._twin import build
 from .distributions import TRUNC_ATTEMPTS
 from .fill import DIST_TRUNCATED_NORMAL, DIST_UNIFORM, FMT_FLOAT16, FMT_FLOAT32, FMT_FLOAT64
-from .threads import run_split
 
 F32 = np.float32
 _MASK32 = np.uint64(0xFFFFFFFF)
@@ -242,25 +241,24 @@ def _bits16_value(bits: int, fmt: int) -> np.float32:
 
 
 def fill(out, dist: int, fmt: int, key, rows, law, clamp, start: int = 0,
-         stop: int | None = None, should_stop=None, n_threads: int = 1) -> int:
+         stop: int | None = None, should_stop=None) -> int:
     """Fill output elements ``start``..``stop``-1 of ``out`` (1-D: float32, or uint16
     patterns of float16/bfloat16) with the values the compiled loops give them; the
     arguments are the kernels' tuples (:mod:`.fill`).
 
-    Works in chunks of :data:`CHUNK`, ``n_threads`` at a time (NumPy leaves the
-    interpreter lock while it computes, so threads share the work); after each
-    round, ``should_stop()`` (if given) may end the walk early.  Returns the index
-    of the first element not written (``stop`` when done).
+    Works in chunks of :data:`CHUNK` on the calling thread (threads do not help: NumPy
+    takes the interpreter lock back between its calls, and two threads measured
+    slower than one); after each, ``should_stop()`` (if given) may end the walk early.
+    Returns the index of the first element not written (``stop`` when done).
     """
     if not supports(fmt):
         raise ValueError(f"the NumPy target does not compute format {fmt}")
     stop = out.size if stop is None else stop
     o = start
     while o < stop:
-        bounds = sorted({min(o + k * CHUNK, stop) for k in range(max(1, n_threads) + 1)})
-        run_split(lambda lo, hi: _fill_chunk(out, lo, hi, dist, fmt, key, rows, law, clamp),
-                  bounds)
-        o = bounds[-1]
+        hi = min(o + CHUNK, stop)
+        _fill_chunk(out, o, hi, dist, fmt, key, rows, law, clamp)
+        o = hi
         if should_stop is not None and o < stop and should_stop():
             break
     return o

@@ -18,6 +18,7 @@ from .fill import (
     FMT_FLOAT16,
     FMT_FLOAT32,
     FMT_FLOAT64,
+    FORMAT_NAMES,
 )
 from .philox import MASK32, PHILOX_W0, PHILOX_W1, ROUNDS
 from .threads import run_split
@@ -244,8 +245,6 @@ def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp):
                 start = _row_start(r, base, lead_shape, lead_stride)
 
 
-FORMAT_NAMES = {FMT_FLOAT32: "float32", FMT_FLOAT64: "float64", FMT_FLOAT16: "float16",
-                FMT_BFLOAT16: "bfloat16"}
 _STORAGE = {FMT_FLOAT32: types.float32, FMT_FLOAT64: types.float64,
             FMT_FLOAT16: types.uint16, FMT_BFLOAT16: types.uint16}
 

@@ -46,6 +46,9 @@ FMT_FLOAT32 = 0
 FMT_FLOAT64 = 1
 FMT_FLOAT16 = 2
 FMT_BFLOAT16 = 3
+# Each output format's name (the compiled CPU loops are named after it).
+FORMAT_NAMES = {FMT_FLOAT32: "float32", FMT_FLOAT64: "float64", FMT_FLOAT16: "float16",
+                FMT_BFLOAT16: "bfloat16"}
 
 
 @scalar

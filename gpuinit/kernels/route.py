@@ -8,11 +8,8 @@ import os
 import threading
 
 from . import arrays
-from .fill import FMT_BFLOAT16, FMT_FLOAT16, FMT_FLOAT32, FMT_FLOAT64
+from .fill import FMT_FLOAT64, FORMAT_NAMES
 from .preparation import PreparedLoop, loop_mode
-
-FORMAT_NAMES = {FMT_FLOAT32: "float32", FMT_FLOAT64: "float64", FMT_FLOAT16: "float16",
-                FMT_BFLOAT16: "bfloat16"}
 
 _LOOPS: dict[int, PreparedLoop] = {}
 _LOOPS_LOCK = threading.Lock()

@@ -1,7 +1,7 @@
 """One request split over threads: the calling thread takes the first part, a shared
 pool the others.  Any split gives the same bits (each element's value depends on its
-index only); the work must leave the interpreter lock to run side by side (a
-``nogil`` loop, or NumPy computing)."""
+index only); the work must leave the interpreter lock to run side by side (the
+compiled loops are ``nogil``)."""
 
 from __future__ import annotations
 
