@@ -20,7 +20,7 @@ from .fill import (
     FMT_FLOAT64,
     FORMAT_NAMES,
 )
-from .philox import MASK32, PHILOX_W0, PHILOX_W1, ROUNDS
+from .philox import MASK32, PHILOX_W0, PHILOX_W1
 from .threads import run_split
 
 
@@ -75,26 +75,72 @@ _block_inside = LIB.block_inside
 _philox4x32_10 = LIB.philox4x32_10
 
 
-# Work items per batch: the batch's Philox counters live in small arrays that stay
-# in the L1/L2 cache while the ten rounds sweep over them.
+# Work items per batch: the batch's Philox words live in small arrays that stay in the
+# L1/L2 cache between the loop that makes them and the loop that converts them.
 BATCH = 512
 
 
-@njit  # not cached on its own: compiled into each (cached) fill loop
-def _philox_batch(c0, c1, c2, c3, count, k0, k1):
-    """Run Philox4x32-10 in place over counters (c0[i], c1[i], c2[i], c3[i]), i < count.
+@njit(inline="always")
+def _round_keys(k, weyl):
+    """Return the ten round keys k + n·weyl (mod 2^32), n = 0..9, of one Philox key word."""
+    k = uint64(k)
+    w = uint64(weyl)
+    m = uint64(MASK32)
+    return (
+        uint32(k & m), uint32((k + w) & m), uint32((k + 2 * w) & m),
+        uint32((k + 3 * w) & m), uint32((k + 4 * w) & m), uint32((k + 5 * w) & m),
+        uint32((k + 6 * w) & m), uint32((k + 7 * w) & m), uint32((k + 8 * w) & m),
+        uint32((k + 9 * w) & m),
+    )
 
-    Round by round over the whole batch, so that LLVM vectorizes each round across
-    blocks (the same rounds as :func:`philox4x32_10`, in a different loop order).
+
+@njit(inline="always")
+def _ten_rounds(c0, c1, c2, c3, key0, key1):
+    """Return Philox4x32-10 of counter c under the round keys ``key0``/``key1`` (from
+    :func:`_round_keys`): the rounds of :func:`philox4x32_10`, written out so that the
+    counter stays in vector registers through all ten."""
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, key0[0], key1[0])
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, key0[1], key1[1])
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, key0[2], key1[2])
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, key0[3], key1[3])
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, key0[4], key1[4])
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, key0[5], key1[5])
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, key0[6], key1[6])
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, key0[7], key1[7])
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, key0[8], key1[8])
+    return _philox_round(c0, c1, c2, c3, key0[9], key1[9])
+
+
+@njit(error_model="numpy")  # not cached on its own: compiled into each fill loop
+def _philox_batch(c0, c1, c2, c3, first_block, count, attempt, s0, s1, k0, k1):
+    """Write the words of blocks first_block .. first_block+count-1 at ``attempt`` (the
+    counter contract of :func:`philox_block`) to (c0[i], c1[i], c2[i], c3[i]).
+
+    LLVM vectorizes the loop across blocks with each counter in registers for all ten
+    rounds (about twice as fast as sweeping the batch round by round), as long as the
+    counters are made from the block index inside the loop and the round keys are
+    made here: keys passed in as a tuple are re-read from memory at every store.
     """
-    key0 = uint32(k0)
-    key1 = uint32(k1)
-    for n in range(ROUNDS):
-        for i in range(count):
-            c0[i], c1[i], c2[i], c3[i] = _philox_round(c0[i], c1[i], c2[i], c3[i], key0, key1)
-        if n < ROUNDS - 1:
-            key0 = uint32((uint64(key0) + uint64(PHILOX_W0)) & uint64(MASK32))
-            key1 = uint32((uint64(key1) + uint64(PHILOX_W1)) & uint64(MASK32))
+    key0 = _round_keys(k0, PHILOX_W0)
+    key1 = _round_keys(k1, PHILOX_W1)
+    w0 = uint32(s0)
+    w1 = uint32(s1)
+    for i in range(count):
+        x0, x1 = _block_counter(first_block + i, attempt)
+        c0[i], c1[i], c2[i], c3[i] = _ten_rounds(x0, x1, w0, w1, key0, key1)
+
+
+@njit(error_model="numpy")  # not cached on its own: compiled into each fill loop
+def _philox_listed(c0, c1, c2, c3, first_block, index, count, attempt, s0, s1, k0, k1):
+    """Write the words of blocks first_block + index[q], q < count, at ``attempt`` to
+    (c0[q], c1[q], c2[q], c3[q]) (as :func:`_philox_batch`, for a gathered list)."""
+    key0 = _round_keys(k0, PHILOX_W0)
+    key1 = _round_keys(k1, PHILOX_W1)
+    w0 = uint32(s0)
+    w1 = uint32(s1)
+    for q in range(count):
+        x0, x1 = _block_counter(first_block + index[q], attempt)
+        c0[q], c1[q], c2[q], c3[q] = _ten_rounds(x0, x1, w0, w1, key0, key1)
 
 
 @njit(error_model="numpy")  # not cached on its own: compiled into each fill loop
@@ -125,11 +171,9 @@ def _resample_rejected(
         values[0, q], values[1, q], values[2, q], values[3, q] = _standard_values(
             dist, wide, words[0, q], words[1, q], words[2, q], words[3, q], a, b
         )
-    for q in range(n):
-        words[0, q], words[1, q] = _block_counter(first_block + index[q], 1)  # attempt 1
-        words[2, q] = uint32(s0)
-        words[3, q] = uint32(s1)
-    _philox_batch(words[0], words[1], words[2], words[3], n, k0, k1)
+    # Attempt 1.
+    _philox_listed(words[0], words[1], words[2], words[3], first_block, index, n, 1, s0, s1,
+                   k0, k1)
     for q in range(n):
         t0, t1, t2, t3 = _standard_values(
             dist, wide, words[0, q], words[1, q], words[2, q], words[3, q], a, b
@@ -206,11 +250,7 @@ def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp):
                 n_fast = fast_hi - fast_lo
                 first_block = row_block + fast_lo
                 first_offset = r * int64(row_len) - start + first_block * per_block
-                for i in range(n_fast):
-                    c0[i], c1[i] = _block_counter(first_block + i, 0)
-                    c2[i] = uint32(s0)
-                    c3[i] = uint32(s1)
-                _philox_batch(c0, c1, c2, c3, n_fast, k0, k1)
+                _philox_batch(c0, c1, c2, c3, first_block, n_fast, 0, s0, s1, k0, k1)
                 for i in range(n_fast):
                     final[i] = _store_whole_block(
                         c0[i], c1[i], c2[i], c3[i], dist, fmt, a, b, lower, upper, out,
