@@ -41,7 +41,7 @@ import math
 import sys
 from typing import Any
 
-from . import random
+from . import laws, random
 from .arguments import check_bound, check_fill_value, check_int, check_nonnegative, check_real
 from .devices import torch_stream_of
 from .dry_run import validating
@@ -126,13 +126,15 @@ def _done(tensor: Any, prepared: Prepared):
     return tensor
 
 
-def _sampled(target: Target, sampler, args: tuple, seed, generator, stream: int) -> Prepared:
-    """Return the prepared fill of ``target`` with ``sampler(shape, *args, ...)``, a
-    :mod:`gpuinit.random` sampler (made by :meth:`gpuinit.inplace.Target.sample`)."""
+def _sampled(target: Target, law, seed, generator, stream: int) -> Prepared:
+    """Return the prepared fill of ``target`` with the elementwise ``law`` (a
+    :mod:`gpuinit.laws` value, drawn by its :mod:`gpuinit.random` sampler; made by
+    :meth:`gpuinit.inplace.Target.sample`)."""
     float_format(target.dtype, "tensor.dtype")  # random values need a float tensor
     seed, draw = _seed_rule(target, seed, generator)
     if math.prod(target.shape) == 0:  # checked as any other, and nothing drawn
         seed, draw = (0 if seed is None else seed), None
+    sampler, args = law.call()
     return Sample(target, sampler, args, stream, seed, draw)
 
 
@@ -140,7 +142,7 @@ def _uniform(target, a=0.0, b=1.0, generator=None, *, seed=None, stream=0) -> Pr
     a, b = check_real(a, "a"), check_real(b, "b")
     if a > b:
         raise ValueError(f"a={a} must be <= b={b}")
-    return _sampled(target, random.uniform, (a, b), seed, generator, stream)
+    return _sampled(target, laws.Uniform(a, b), seed, generator, stream)
 
 
 @_on_the_tensors_stream
@@ -153,7 +155,7 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None, *,
 
 def _normal(target, mean=0.0, std=1.0, generator=None, *, seed=None, stream=0) -> Prepared:
     mean, std = check_real(mean, "mean"), check_nonnegative(std, "std")
-    return _sampled(target, random.normal, (mean, std), seed, generator, stream)
+    return _sampled(target, laws.Normal(mean, std), seed, generator, stream)
 
 
 @_on_the_tensors_stream
@@ -178,8 +180,8 @@ def _trunc_normal(target, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
     lower, upper = (a - mean) / std, (b - mean) / std
     random.check_truncation(lower, upper, f"[a, b] = [{a}, {b}] with mean={mean}, std={std} "
                                           f"([{lower:.4g}, {upper:.4g}] in units of std)")
-    return _sampled(target, random.truncated_normal, (mean, std, lower, upper), seed,
-                    generator, stream)
+    return _sampled(target, laws.TruncatedNormal(mean, std, lower, upper), seed, generator,
+                    stream)
 
 
 @_on_the_tensors_stream
@@ -402,14 +404,14 @@ def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None, *,
 
 
 def prepare_law(tensor, law, *, seed: int | None = None, stream: int = 0) -> Prepared:
-    """Return the checked in-place fill of ``tensor`` with ``law``, a :mod:`gpuinit.laws`
-    record (anything with ``call() -> (sampler, args)`` naming a :mod:`gpuinit.random`
-    sampler): ``run()`` writes what ``law.sample(shape, seed=seed, stream=stream)`` makes,
-    in the tensor's dtype and on its device.  Nothing is written or drawn here; without
+    """Return the checked in-place fill of ``tensor`` with ``law``, an elementwise
+    :mod:`gpuinit.laws` law (whose ``call() -> (sampler, args)`` names its
+    :mod:`gpuinit.random` sampler): ``run()`` writes what
+    ``law.sample(shape, seed=seed, stream=stream)`` makes, in the tensor's dtype and on
+    its device.  Nothing is written or drawn here; without
     ``seed`` one is drawn when it runs, as for :func:`normal_`.  The in-place twin of
     ``law.sample``, as :func:`normal_` is of :func:`gpuinit.random.normal`."""
-    sampler, args = law.call()
-    return _sampled(target_of(tensor, meta=True), sampler, args, seed, None, stream)
+    return _sampled(target_of(tensor, meta=True), law, seed, None, stream)
 
 
 _PREPARERS = {

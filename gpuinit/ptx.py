@@ -21,10 +21,8 @@ from pathlib import Path
 
 from .kernels import fill
 
-DISTRIBUTIONS = {"uniform": fill.DIST_UNIFORM, "normal": fill.DIST_NORMAL,
-                 "truncated_normal": fill.DIST_TRUNCATED_NORMAL}
-DTYPES = {"float32": fill.FMT_FLOAT32, "float64": fill.FMT_FLOAT64,
-          "float16": fill.FMT_FLOAT16, "bfloat16": fill.FMT_BFLOAT16}
+DISTRIBUTIONS = {name: code for code, name in fill.DISTRIBUTION_NAMES.items()}
+DTYPES = {name: code for code, name in fill.FORMAT_NAMES.items()}
 
 
 def parse_arch(arch: str) -> tuple[int, int]:

@@ -32,7 +32,7 @@ def test_plot_writes_a_png_with_the_exact_law(tmp_path, capsys):
                  "cpu"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = capsys.readouterr().out
-    assert "truncated to" in report and "std 0.08839" in report  # √(2/256)
+    assert "trunc_normal(" in report and "std 0.08839" in report  # √(2/256)
 
 
 def test_plot_takes_a_json_config(tmp_path):

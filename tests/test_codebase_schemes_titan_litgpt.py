@@ -24,8 +24,8 @@ from scipy import stats
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
+from gpuinit.laws import truncated_std  # noqa: E402
 from gpuinit.schemes import SCHEMES, scheme_names  # noqa: E402
-from gpuinit.schemes.laws import truncated_std  # noqa: E402
 from gpuinit.torch import describe, init_module, materialize  # noqa: E402
 
 SEEDS = (0, 1, 2, 3)

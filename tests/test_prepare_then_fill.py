@@ -117,7 +117,6 @@ def test_a_user_fill_runs_once_after_every_check_and_is_named_in_its_error():
 def test_a_laws_record_is_a_scheme_value_filled_in_place_and_described():
     from gpuinit import laws
     from gpuinit.torch import describe
-    from gpuinit.torch.laws import Sampled
 
     record = laws.TruncatedNormal(0.1, 0.02, -2.0, 2.0)
     model = _model()
@@ -128,8 +127,8 @@ def test_a_laws_record_is_a_scheme_value_filled_in_place_and_described():
     row = {r["tensor"]: r for r in describe(model, scheme={"*.weight": record})}["0.weight"]
     assert row["law"] == record.text() and row["bounds"] == record.bounds
     assert abs(row["std"] - record.moments()[1]) < 1e-12
-    assert Sampled(laws.Uniform(-1.0, 1.0)).bounds() == (-1.0, 1.0)
-    assert Sampled(laws.Normal(0.0, 1.0)).bounds() is None
+    assert laws.Uniform(-1.0, 1.0).bounds == (-1.0, 1.0)
+    assert laws.Normal(0.0, 1.0).bounds is None
     t = np.empty((4, 5), np.float32)
     gi.init.prepare_law(t, laws.Normal(0.0, 3.0), seed=1).run()
     np.testing.assert_array_equal(t, gi.init.normal_(np.empty((4, 5), np.float32), 0.0, 3.0,

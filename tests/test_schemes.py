@@ -14,9 +14,9 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 import gpuinit as gi  # noqa: E402
+from gpuinit.laws import Normal, Rule, TruncatedNormal, truncated_std  # noqa: E402
 from gpuinit.layers import path_stream  # noqa: E402
 from gpuinit.schemes import analyze, scheme_names  # noqa: E402
-from gpuinit.schemes.laws import Normal, Rule, TruncNormal, truncated_std  # noqa: E402
 from gpuinit.torch import describe, init_module, materialize  # noqa: E402
 
 # ----------------------------------------------------------------------------- models
@@ -323,9 +323,9 @@ def test_every_registered_scheme_is_listed():
 def test_a_rule_checks_its_rows_before_writing():
     t = torch.full((3, 4), 5.0)
     with pytest.raises(ValueError, match="row 7 to zero is outside"):
-        Rule(Normal(1.0), zero_rows=(7,))(t, 0, 0)
+        Rule(Normal(std=1.0), zero_rows=(7,))(t, 0, 0)
     with pytest.raises(ValueError, match="slice 2:9 of dimension 0"):
-        Rule(Normal(1.0), scales=((0, 2, 9, 0.5),))(t, 0, 0)
+        Rule(Normal(std=1.0), scales=((0, 2, 9, 0.5),))(t, 0, 0)
     assert torch.equal(t, torch.full((3, 4), 5.0))
 
 
@@ -335,7 +335,7 @@ def test_truncated_std_matches_scipy():
                                                              rel=1e-12)
     assert truncated_std(2.0, -1.0, 5.0, 1.0) == pytest.approx(2.0 * truncnorm.std(-1, 2),
                                                                rel=1e-12)
-    assert TruncNormal.cutoff(0.5, None) == Normal(0.5)
+    assert TruncatedNormal.cutoff(0.5, None) == Normal(std=0.5)
 
 
 # ----------------------------------------------------------------------------- formulas
@@ -631,7 +631,7 @@ def test_describe_shows_the_law_of_a_catalogue_initializer():
     rows = {row["tensor"]: row for row in table}
     # he_normal: a normal truncated at two sigma whose std is sqrt(2 / fan_in)
     sigma = math.sqrt(2.0 / 4) / 0.87962566103423978
-    assert rows["0.weight"]["law"] == TruncNormal(sigma, -2 * sigma, 2 * sigma).text()
+    assert rows["0.weight"]["law"] == TruncatedNormal.absolute(sigma, -2 * sigma, 2 * sigma).text()
     assert rows["0.weight"]["bounds"] == pytest.approx((-2 * sigma, 2 * sigma))
     assert rows["0.weight"]["std"] == pytest.approx(math.sqrt(2.0 / 4), rel=1e-6)
     assert "fill" not in str(table)
@@ -656,7 +656,7 @@ def test_describe_of_a_sharded_model_sees_no_overlap():
 
 
 def test_every_fill_gpuinit_builds_says_its_law_without_closures():
-    from gpuinit.torch.laws import Law, Rule
+    from gpuinit.laws import Law, Rule
 
     model = nn.Sequential(nn.Embedding(7, 4, padding_idx=2), nn.MultiheadAttention(4, 2),
                           nn.BatchNorm1d(4))
@@ -667,21 +667,22 @@ def test_every_fill_gpuinit_builds_says_its_law_without_closures():
     assert rows["1.in_proj_weight"]["bounds"] == pytest.approx((-bound, bound))
     assert rows["0.weight"]["law"] == "normal(mean=0, std=1); row 2 zero"
     table = describe(nn.Linear(3, 3), {"weight": "identity", "bias": ("zeros_", {})})
-    assert [row["law"] for row in table] == ["identity(gain=1)", "zeros_()"]
+    assert [row["law"] for row in table] == ["eye", "zeros_()"]
 
 
-def test_a_normal_takes_its_mean_by_keyword_only():
-    from gpuinit.torch.laws import Normal as TorchNormal
+def test_a_normal_takes_mean_then_std_as_torch_does_and_refuses_a_lone_number():
+    from gpuinit import laws
 
-    assert Normal is TorchNormal and Normal(0.5, mean=1.0).text() == "normal(mean=1, std=0.5)"
+    assert Normal is laws.Normal and Normal(std=0.5, mean=1.0) == Normal(1.0, 0.5)
+    assert Normal(1.0, 0.5).text() == "normal(mean=1, std=0.5)"
+    with pytest.raises(TypeError, match="needs std"):
+        Normal(0.02)  # never read as a mean with a default std
     with pytest.raises(TypeError):
-        Normal(0.5, 1.0)  # never (std, mean) nor (mean, std) by position
-    with pytest.raises(TypeError):
-        TruncNormal(1.0, -2.0, 2.0, 0.5)
+        TruncatedNormal.absolute(1.0, -2.0, 2.0, 0.5)  # the mean by keyword only
 
 
 def test_a_dict_scheme_value_may_be_a_law():
-    model = init_module(nn.Linear(3, 2), seed=0, scheme={"bias": Normal(0.5, mean=3.0)})
+    model = init_module(nn.Linear(3, 2), seed=0, scheme={"bias": Normal(std=0.5, mean=3.0)})
     same = init_module(nn.Linear(3, 2), seed=0, scheme={"bias": ("normal_", {"mean": 3.0,
                                                                               "std": 0.5})})
     assert torch.equal(model.bias, same.bias)

@@ -16,9 +16,9 @@ import gpuinit as gi  # noqa: E402
 import gpuinit.torch as gt  # noqa: E402
 import gpuinit.torch.allocation  # noqa: E402
 import gpuinit.torch.defaults  # noqa: E402
+from gpuinit.laws import Constant  # noqa: E402
 from gpuinit.memory import host_available_bytes  # noqa: E402
 from gpuinit.torch import init_module, materialize  # noqa: E402
-from gpuinit.torch.laws import Constant  # noqa: E402
 
 
 def _snapshot(model):

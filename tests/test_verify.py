@@ -374,13 +374,13 @@ def test_chi_square_tails_match_scipy():
 
 def test_the_moments_of_a_truncated_normal_are_scipys():
     stats = pytest.importorskip("scipy.stats")
-    from gpuinit.schemes.laws import TruncNormal
+    from gpuinit.laws import TruncatedNormal
 
-    for law in (TruncNormal(0.02, -0.04, 0.04), TruncNormal(1.0, 0.0, 3.0, mean=0.5),
-                TruncNormal(2.0, -math.inf, 1.0, mean=1.0)):
+    for law in (TruncatedNormal.absolute(0.02, -0.04, 0.04),
+                TruncatedNormal.absolute(1.0, 0.0, 3.0, mean=0.5),
+                TruncatedNormal.absolute(2.0, -math.inf, 1.0, mean=1.0)):
         ours = verify_module._moments(law, (4, 4))
-        theirs = stats.truncnorm((law.low - law.mean) / law.sigma,
-                                 (law.high - law.mean) / law.sigma, law.mean, law.sigma)
+        theirs = stats.truncnorm(law.lower, law.upper, law.mean, law.std)
         assert ours.mean == pytest.approx(theirs.mean(), rel=1e-9, abs=1e-15)
         assert ours.var == pytest.approx(theirs.var(), rel=1e-9)
         center = theirs.mean()

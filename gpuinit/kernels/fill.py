@@ -41,12 +41,15 @@ from .primitives import float32, float64, fma, fma32, int64, select, store2, sto
 DIST_UNIFORM = 0
 DIST_NORMAL = 1
 DIST_TRUNCATED_NORMAL = 2
+# Each distribution's name (the PTX files and the CLI name the kernels after it).
+DISTRIBUTION_NAMES = {DIST_UNIFORM: "uniform", DIST_NORMAL: "normal",
+                      DIST_TRUNCATED_NORMAL: "truncated_normal"}
 
 FMT_FLOAT32 = 0
 FMT_FLOAT64 = 1
 FMT_FLOAT16 = 2
 FMT_BFLOAT16 = 3
-# Each output format's name (the compiled CPU loops are named after it).
+# Each output format's name (the compiled CPU loops and the PTX files are named after it).
 FORMAT_NAMES = {FMT_FLOAT32: "float32", FMT_FLOAT64: "float64", FMT_FLOAT16: "float16",
                 FMT_BFLOAT16: "bfloat16"}
 

@@ -32,6 +32,7 @@ underflows, overflows or divides by zero, all before anything is written.
 Each fill is gpuinit's own (:mod:`gpuinit.init`) on the stream of its tensor's name.
 """
 
+from ..laws import Computed, Constant, Law, Normal, Orthogonal, Rule, TruncatedNormal, Uniform
 from . import (  # noqa: F401
     deepnet,
     hf,
@@ -45,12 +46,11 @@ from . import (  # noqa: F401
     torchtune,
 )
 from .describe import PlanTable, describe_plan
-from .laws import Computed, Constant, Law, Normal, Orthogonal, Rule, TruncNormal, Uniform
 from .registry import SCHEMES, Scheme, register, resolve, scheme_names, scheme_plan
 from .roles import ROLES, TensorInfo, analyze
 
 __all__ = [
     "ROLES", "SCHEMES", "Computed", "Constant", "Law", "Normal", "Orthogonal", "PlanTable",
-    "Rule", "Scheme", "TensorInfo", "TruncNormal", "Uniform", "analyze", "describe_plan",
+    "Rule", "Scheme", "TensorInfo", "TruncatedNormal", "Uniform", "analyze", "describe_plan",
     "register", "resolve", "scheme_names", "scheme_plan",
 ]

@@ -14,9 +14,9 @@ from collections.abc import Callable, Collection, Mapping
 
 from torch import nn
 
+from ..laws import Constant, Law, Rule
 from ..torch.plan import Fill
 from .hf import computed_buffers
-from .laws import Constant, Law, Rule
 from .roles import TensorInfo, analyze, roles_error, unplaced
 
 

@@ -44,8 +44,8 @@ from collections.abc import Collection
 
 from torch import nn
 
+from ..laws import Constant, Law, Normal, Rule, Uniform
 from .common import padding_rows, role_rules
-from .laws import Constant, Law, Normal, Rule, Uniform
 from .options import COUNT_OR_NONE, MAPPING_OR_NONE, one_of
 from .registry import Scheme, register
 from .roles import ATTENTION_ROLES, MLP_ROLES, TensorInfo, analyze, depth, hidden_size
@@ -102,7 +102,7 @@ def _value_slice(info: TensorInfo, scheme: str, factor: float) -> tuple[int, int
 
 
 def _embedding(info: TensorInfo, d: int, factor: float = 1.0) -> Rule:
-    return Rule(Normal(factor / math.sqrt(d)), info.role, zero_rows=padding_rows(info))
+    return Rule(Normal(std=factor / math.sqrt(d)), info.role, zero_rows=padding_rows(info))
 
 
 def deepnet_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):

@@ -3,7 +3,7 @@
 Each row names a tensor, its shape, dtype and role, and the law its fill draws
 from, with that law's standard deviation and bounds.  Every fill that gpuinit
 builds is a value that says its law: the named schemes, the torch defaults and
-dict-scheme values give laws and rules (:mod:`gpuinit.torch.laws`), a catalogue
+dict-scheme values give laws and rules (:mod:`gpuinit.laws`), a catalogue
 initializer's fill holds its law, a gpuinit.init function by name its options;
 a user's own callable is shown by its name.
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 from torch import nn
 
-from ..torch.mapping import CatalogueFill, IdentityFill, InitFunction, UserFill
-from .laws import Law, Rule, from_value_law
+from ..laws import Law, Rule
+from ..torch.mapping import CatalogueFill, InitFunction, UserFill
 from .plans import prepare_plan
 from .roles import analyze
 
@@ -54,12 +54,11 @@ def plain_law(fill, shape: tuple[int, ...]) -> Law | Rule | str:
     if isinstance(fill, (Law, Rule)):
         return fill
     if isinstance(fill, CatalogueFill):
-        law = from_value_law(fill.law(shape))
-        return law if law is not None else type(fill.init).__name__
+        return fill.law(shape)
     if isinstance(fill, UserFill):
         function = fill.function
         return f"user fill {getattr(function, '__qualname__', repr(function))}"
-    if isinstance(fill, (InitFunction, IdentityFill)):
+    if isinstance(fill, InitFunction):
         return fill.text()
     return f"fill {getattr(fill, '__qualname__', type(fill).__name__)}"
 
@@ -71,13 +70,8 @@ def explain(fill, shape: tuple[int, ...]) -> tuple[str, float | None, tuple | No
         return law, None, None
     if isinstance(law, Law):
         law = Rule(law)
-    std, bounds = law.law.std(shape), law.law.bounds()
-    if bounds is not None:
-        factors = [f for *_, f in law.scales]
-        ends = [e * f for e in bounds for f in [1.0, *factors]]
-        ends += [0.0] if law.zero_rows else []
-        bounds = (min(ends), max(ends))
-    return law.text(), std, bounds
+    moments = law.law.moments(shape)
+    return law.text(), None if moments is None else moments[1], law.bounds
 
 
 def _roles_option(scheme: Any) -> Mapping | None:

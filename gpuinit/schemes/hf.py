@@ -62,10 +62,10 @@ from collections.abc import Collection
 import torch
 from torch import nn
 
+from ..laws import Computed, Constant, Law, Normal, Rule, Uniform
 from ..torch.plan import Fill
 from .hf_context import Context
 from .hf_families import HOOKS
-from .laws import Computed, Constant, Law, Normal, Rule, Uniform
 from .registry import Scheme, register
 
 # The _init_weights that scheme "hf" knows on transformers 4.x (its base one does nothing).
@@ -269,7 +269,7 @@ def _generic(module: nn.Module, prefix: str, std: float, rules: dict) -> None:
     """PreTrainedModel._init_weights (transformers/modeling_utils.py)."""
     if isinstance(module, _GENERIC_LINEAR):
         if getattr(module, "weight", None) is not None:
-            rules[prefix + "weight"] = Rule(Normal(std))
+            rules[prefix + "weight"] = Rule(Normal(std=std))
         if module.bias is not None:
             rules[prefix + "bias"] = Rule(Constant(0.0), "bias")
     elif isinstance(module, nn.LSTM):
@@ -281,7 +281,7 @@ def _generic(module: nn.Module, prefix: str, std: float, rules: dict) -> None:
                 rules[prefix + name] = Rule(Constant(0.0), "bias")
     elif isinstance(module, nn.Embedding):
         padding = () if module.padding_idx is None else (module.padding_idx,)
-        rules[prefix + "weight"] = Rule(Normal(std), zero_rows=padding)
+        rules[prefix + "weight"] = Rule(Normal(std=std), zero_rows=padding)
     elif isinstance(module, nn.MultiheadAttention):
         pass  # module._reset_parameters(): torch's own rule, already in the base plan
     elif (isinstance(module, (nn.GroupNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d))

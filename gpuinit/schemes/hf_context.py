@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .laws import Computed, Constant, Law, Normal, Rule
+from ..laws import Computed, Constant, Law, Normal, Rule
 
 
 class Context:
@@ -81,7 +81,7 @@ def table(entries: dict[str, dict[str, str]]) -> Hook:
     ``entries``, each listed tensor a law: "std" N(0, config.initializer_range), "zero"
     or "one" (the routers and fused experts of the MoE families, FalconLinear ...)."""
     laws = {"zero": lambda ctx: ZERO, "one": lambda ctx: ONE,
-            "std": lambda ctx: Normal(ctx.std)}
+            "std": lambda ctx: Normal(std=ctx.std)}
 
     def hook(ctx: Context, module: nn.Module, prefix: str) -> None:
         for name, tensors in entries.items():

@@ -21,6 +21,7 @@ import math
 import torch
 from torch import nn
 
+from ..laws import Constant, Normal
 from .hf_context import ZERO, Context, Hook, computed, moe, stds, table
 from .hf_multimodal import gemma3n, gemma4, llama4, whisper
 from .hf_ssm import (
@@ -36,7 +37,6 @@ from .hf_ssm import (
     zamba,
     zamba2,
 )
-from .laws import Constant, Normal
 
 # --------------------------------------------------------------------- GPT-2, BERT
 
@@ -48,14 +48,14 @@ def gpt2(ctx: Context, module: nn.Module, prefix: str) -> None:
     needs none, and n_layer <= 0 raises ValueError naming the tensor)."""
     config = ctx.config
     if type(module).__name__ == "Conv1D":
-        ctx.set(module, prefix, "weight", Normal(config.initializer_range))
+        ctx.set(module, prefix, "weight", Normal(std=config.initializer_range))
         ctx.set(module, prefix, "bias", ZERO, "bias")
     if ctx.isinstance(module, "GPT2Attention", "GPT2MLP"):
         tensor = f"{prefix}c_proj.weight"
         std = stds(f"{tensor!r}, initializer_range/sqrt(2*n_layer) with initializer_range="
                    f"{config.initializer_range!r}, n_layer={config.n_layer!r}",
                    lambda: config.initializer_range / math.sqrt(2 * config.n_layer))
-        ctx.set(module, prefix, "c_proj.weight", Normal(std))
+        ctx.set(module, prefix, "c_proj.weight", Normal(std=std))
 
 
 def bert(ctx: Context, module: nn.Module, prefix: str) -> None:
@@ -113,7 +113,7 @@ def t5(family: str, local: bool = False) -> Hook:
 
         def scaled(*dims: str) -> Normal:
             what = f"the {type(module).__name__} tensors under {prefix!r}"
-            return Normal(stds(what, lambda: factor * math.prod(
+            return Normal(std=stds(what, lambda: factor * math.prod(
                 getattr(c, d) for d in dims) ** -0.5) if dims else factor * 1.0)
 
         def linear(path: str, law: Normal) -> None:
@@ -166,7 +166,7 @@ def jetmoe(ctx: Context, module: nn.Module, prefix: str) -> None:
     """JetMoePreTrainedModel._init_weights: JetMoeParallelExperts ``weight`` N(0,
     initializer_range); the ``bias`` of JetMoeMoA and JetMoeMoE 0."""
     if ctx.isinstance(module, "JetMoeParallelExperts"):
-        ctx.set(module, prefix, "weight", Normal(ctx.std))
+        ctx.set(module, prefix, "weight", Normal(std=ctx.std))
     elif ctx.isinstance(module, "JetMoeMoA", "JetMoeMoE"):
         ctx.set(module, prefix, "bias", ZERO, "bias")
 
@@ -198,7 +198,7 @@ def gpt_bigcode(ctx: Context, module: nn.Module, prefix: str) -> None:
     if ctx.isinstance(module, "GPTBigCodeMLP", "GPTBigCodeAttention"):
         std = stds(f"{prefix}c_proj.weight (initializer_range/sqrt(2*n_layer))",
                    lambda: c.initializer_range / math.sqrt(2 * c.n_layer))
-        ctx.set(module, prefix, "c_proj.weight", Normal(std))
+        ctx.set(module, prefix, "c_proj.weight", Normal(std=std))
     elif ctx.isinstance(module, "GPTBigCodeModel"):
         n = module.config.max_position_embeddings
         ctx.set(module, prefix, "bias", computed(
@@ -237,7 +237,7 @@ def diffllama(ctx: Context, module: nn.Module, prefix: str) -> None:
     N(0, lambda_std_dev)."""
     if ctx.isinstance(module, "DiffLlamaAttention"):
         for name in ("lambda_q1", "lambda_k1", "lambda_q2", "lambda_k2"):
-            ctx.set(module, prefix, name, Normal(ctx.config.lambda_std_dev))
+            ctx.set(module, prefix, name, Normal(std=ctx.config.lambda_std_dev))
 
 
 def nanochat(ctx: Context, module: nn.Module, prefix: str) -> None:
@@ -247,7 +247,7 @@ def nanochat(ctx: Context, module: nn.Module, prefix: str) -> None:
         c = ctx.config
         std = stds(f"{prefix}o_proj.weight (initializer_range/sqrt(2*num_hidden_layers))",
                    lambda: c.initializer_range / math.sqrt(2 * c.num_hidden_layers))
-        ctx.set(module, prefix, "o_proj.weight", Normal(std))
+        ctx.set(module, prefix, "o_proj.weight", Normal(std=std))
 
 
 def ctrl(ctx: Context, module: nn.Module, prefix: str) -> None:
@@ -290,7 +290,7 @@ def t5gemma(ctx: Context, module: nn.Module, prefix: str) -> None:
         rows = module.out_proj.weight.shape[0]
         std = stds(f"{prefix}out_proj.weight (initializer_range/sqrt({rows}))",
                    lambda: ctx.std * rows ** -0.5)
-        ctx.set(module, prefix, "out_proj.weight", Normal(std))
+        ctx.set(module, prefix, "out_proj.weight", Normal(std=std))
         if ctx.isinstance(module, "T5GemmaClassificationHead"):
             ctx.set(module, prefix, "out_proj.bias", ZERO, "bias")
     elif "RMSNorm" in type(module).__name__:
@@ -310,8 +310,8 @@ def switch_transformers(ctx: Context, module: nn.Module, prefix: str) -> None:
     if ctx.isinstance(module, "SwitchTransformersSparseMLP"):
         c = ctx.config
         factor = c.initializer_factor
-        ctx.set(module, prefix, "router.classifier.weight", Normal(factor * 1.0))
-        expert = Normal(stds(f"the experts under {prefix!r} (factor/sqrt(d_model))",
+        ctx.set(module, prefix, "router.classifier.weight", Normal(std=factor * 1.0))
+        expert = Normal(std=stds(f"the experts under {prefix!r} (factor/sqrt(d_model))",
                              lambda: factor * c.d_model ** -0.5))
         for index in range(c.num_experts):
             ctx.set(module, prefix, f"experts.expert_{index}.wi.weight", expert)

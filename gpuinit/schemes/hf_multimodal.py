@@ -9,8 +9,8 @@ import math
 import torch
 from torch import nn
 
+from ..laws import Computed, Constant, Normal
 from .hf_context import ONE, ZERO, Context, computed, stds
-from .laws import Computed, Constant, Normal
 
 
 def llama4(ctx: Context, module: nn.Module, prefix: str) -> None:
@@ -24,14 +24,14 @@ def llama4(ctx: Context, module: nn.Module, prefix: str) -> None:
         c = ctx.config
         std = c.initializer_range if hasattr(c, "initializer_range") else \
             c.text_config.initializer_range
-        ctx.set(module, prefix, "gate_up_proj", Normal(std))
-        ctx.set(module, prefix, "down_proj", Normal(std))
+        ctx.set(module, prefix, "gate_up_proj", Normal(std=std))
+        ctx.set(module, prefix, "down_proj", Normal(std=std))
     elif ctx.isinstance(module, "Llama4VisionRotaryEmbedding"):
         ctx.set(module, prefix, "freqs_ci", computed(
             "rotary freqs_ci", lambda: module._compute_freqs_ci(module.config)), "buffer")
     elif ctx.isinstance(module, "Llama4VisionModel"):
-        ctx.set(module, prefix, "class_embedding", Normal(module.scale))
-        ctx.set(module, prefix, "positional_embedding_vlm", Normal(module.scale))
+        ctx.set(module, prefix, "class_embedding", Normal(std=module.scale))
+        ctx.set(module, prefix, "positional_embedding_vlm", Normal(std=module.scale))
 
 
 def _audio_q_scale(head_dim: int) -> torch.Tensor:
@@ -148,8 +148,8 @@ def gemma4(ctx: Context, module: nn.Module, prefix: str) -> None:
         ctx.set(module, prefix, "scale", ONE)
         ctx.set(module, prefix, "per_expert_scale", ONE)
     elif ctx.isinstance(module, "Gemma4TextExperts"):
-        ctx.set(module, prefix, "gate_up_proj", Normal(ctx.std))
-        ctx.set(module, prefix, "down_proj", Normal(ctx.std))
+        ctx.set(module, prefix, "gate_up_proj", Normal(std=ctx.std))
+        ctx.set(module, prefix, "down_proj", Normal(std=ctx.std))
     elif ctx.isinstance(module, "Gemma4TextDecoderLayer"):
         ctx.set(module, prefix, "layer_scalar", ONE)
     elif ctx.isinstance(module, "Gemma4ClippableLinear") and module.use_clipped_linears:

@@ -14,9 +14,8 @@ import torch
 from torch import nn
 
 from .. import init as gi_init
-from ..torch.laws import Then
+from ..laws import Computed, Constant, Law, Normal, Then, Uniform
 from .hf_context import EXPERTS, ONE, ZERO, Context, Hook, moe, stds
-from .laws import Computed, Constant, Law, Normal, Uniform
 
 
 @dataclass(frozen=True)
@@ -48,9 +47,11 @@ class TimeStepBias(Law):
         u = (torch.arange(n, dtype=torch.float64) + 0.5) / n  # midpoints of U[0, 1)
         return self._transform(u)
 
-    def std(self, shape):
-        return float(self._values().std(unbiased=False))
+    def moments(self, shape=None):
+        values = self._values()
+        return float(values.mean()), float(values.std(unbiased=False))
 
+    @property
     def bounds(self):
         ends = self._transform(torch.tensor([0.0, 1.0], dtype=torch.float64))
         return (float(ends[0]), float(ends[1]))
@@ -72,11 +73,13 @@ class LogUniform(Law):
     def text(self):
         return f"log(uniform(a={self.low:.4g}, b={self.high:.4g}))"
 
-    def std(self, shape):
+    def moments(self, shape=None):
         n = 1 << 14
         u = self.low + (self.high - self.low) * (torch.arange(n, dtype=torch.float64) + 0.5) / n
-        return float(torch.log(u).std(unbiased=False))
+        values = torch.log(u)
+        return float(values.mean()), float(values.std(unbiased=False))
 
+    @property
     def bounds(self):
         low = math.log(self.low) if self.low > 0 else -math.inf  # log(0) = -inf
         return (low, math.log(self.high))
@@ -180,9 +183,9 @@ def gated_delta(family: str) -> Hook:
             ctx.set(module, prefix, "weight", ZERO, "norm")
         elif ctx.isinstance(module, f"{family}Experts"):
             for path in EXPERTS:
-                ctx.set(module, prefix, path, Normal(ctx.std))
+                ctx.set(module, prefix, path, Normal(std=ctx.std))
         elif ctx.isinstance(module, f"{family}SparseMoeBlock"):
-            ctx.set(module, prefix, "gate.weight", Normal(ctx.std))
+            ctx.set(module, prefix, "gate.weight", Normal(std=ctx.std))
     return hook
 
 
@@ -235,7 +238,7 @@ def zamba(ctx: Context, module: nn.Module, prefix: str) -> None:
     if not ctx.isinstance(module, "ZambaMambaMixer"):
         return
     c = ctx.config
-    ctx.set(module, prefix, "x_proj_weight", Normal(ctx.std))
+    ctx.set(module, prefix, "x_proj_weight", Normal(std=ctx.std))
     bound = stds("dt_proj_weight (mamba_dt_rank**-0.5)", lambda: c.mamba_dt_rank ** -0.5)
     ctx.set(module, prefix, "dt_proj_weight", Uniform.symmetric(bound))
     ctx.set(module, prefix, "dt_proj_bias", _time_step_bias(c))
@@ -273,13 +276,13 @@ def nemotron_h(ctx: Context, module: nn.Module, prefix: str) -> None:
         ctx.set(module, prefix, "D", ONE)
         ctx.set(module, prefix, "dt_bias", _time_step_bias(c))
     elif ctx.isinstance(module, "NemotronHTopkRouter"):
-        ctx.set(module, prefix, "weight", Normal(ctx.std))
+        ctx.set(module, prefix, "weight", Normal(std=ctx.std))
         ctx.set(module, prefix, "e_score_correction_bias", ZERO, "bias")
     elif ctx.isinstance(module, "NemotronHExperts"):
-        ctx.set(module, prefix, "up_proj", Normal(ctx.std))
-        ctx.set(module, prefix, "down_proj", Normal(ctx.std))
+        ctx.set(module, prefix, "up_proj", Normal(std=ctx.std))
+        ctx.set(module, prefix, "down_proj", Normal(std=ctx.std))
     if isinstance(module, nn.Embedding):
-        ctx.set(module, prefix, "weight", Normal(ctx.std))
+        ctx.set(module, prefix, "weight", Normal(std=ctx.std))
     out_proj = getattr(module, "out_proj", None)
     if c.rescale_prenorm_residual and isinstance(out_proj, nn.Module) and \
             out_proj._parameters.get("weight") is not None:

@@ -45,9 +45,9 @@ from collections.abc import Collection
 import torch
 from torch import nn
 
+from ..laws import Computed, Constant, Law, Normal, Rule
 from ..torch.plan import Fill
 from .hf import computed_buffers
-from .laws import Computed, Constant, Law, Normal, Rule
 from .options import COUNT_OR_NONE, one_of
 from .registry import Scheme, count, register
 from .roles import analyze, depth, hidden_size, is_norm
@@ -126,10 +126,10 @@ def litgpt_rules(model: nn.Module, options: dict, skip: Collection[str] = ()) ->
         if layers is None:
             layers = getattr(config, "n_layer", None) or depth(infos)
         layers = count("litgpt", "n_layer", layers)
-        small = Normal(math.sqrt(2.0 / 5 / d))
-        output = Normal(1 / math.sqrt(d) / layers)
+        small = Normal(std=math.sqrt(2.0 / 5 / d))
+        output = Normal(std=1 / math.sqrt(d) / layers)
     else:
-        small = output = Normal(INIT_WEIGHTS_STD)
+        small = output = Normal(std=INIT_WEIGHTS_STD)
 
     def role(prefix: str, attr: str) -> str | None:
         """The tensor's role, for describe(): LLaMAMLP's fc_1/fc_2 (gate, up) and

@@ -72,8 +72,8 @@ from typing import Any
 
 from torch import nn
 
+from ..laws import Constant, Normal
 from .common import norm_or_bias, role_rules
-from .laws import Constant, Normal
 from .options import (
     BOOL,
     COUNT,
@@ -212,14 +212,14 @@ def megatron_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
     mup = options["use_mup"]
     m = width_multiplier("megatron", model, infos, options["mup_base_hidden_size"],
                          options["mup_width_mult"]) if mup else 1.0
-    hidden = Normal(sigma / math.sqrt(m))
-    output = Normal(sigma / (math.sqrt(multiplier * layers) * math.sqrt(m)))
+    hidden = Normal(std=sigma / math.sqrt(m))
+    output = Normal(std=sigma / (math.sqrt(multiplier * layers) * math.sqrt(m)))
     by_role = {
-        "embedding": Normal(sigma_e), "pos_embedding": Normal(sigma_e),
+        "embedding": Normal(std=sigma_e), "pos_embedding": Normal(std=sigma_e),
         "attn_q": hidden, "attn_k": hidden, "attn_v": hidden, "attn_qkv": hidden,
         "mlp_in": hidden, "mlp_gate": hidden, "mlp_up": hidden,
         "attn_out": output, "mlp_out": output,
-        "readout": Normal(sigma_e) if mup else Normal(sigma), "router": hidden,
+        "readout": Normal(std=sigma_e) if mup else Normal(std=sigma), "router": hidden,
     }
 
     def law(info):

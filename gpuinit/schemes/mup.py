@@ -25,8 +25,8 @@ from collections.abc import Collection, Mapping
 
 from torch import nn
 
+from ..laws import Constant, Law, Normal
 from .common import norm_or_bias, role_rules
-from .laws import Constant, Law, Normal
 from .options import BOOL, MAPPING_OR_NONE, POSITIVE, SHAPES, SHAPES_OR_NONE
 from .registry import REQUIRED, Scheme, register
 from .roles import analyze
@@ -91,8 +91,8 @@ def mup_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
             raise ValueError(f"scheme 'mup': {info.name!r} has {len(dims)} infinite "
                              "dimensions; mup's init handles two at most")
         if len(dims) == 2:
-            return Normal(sigma * width_mult(info.shape, base[info.name], dims) ** -0.5)
-        return Normal(sigma)
+            return Normal(std=sigma * width_mult(info.shape, base[info.name], dims) ** -0.5)
+        return Normal(std=sigma)
 
     return role_rules(model, "mup", None, law, skip, allow_linear=True, infos=infos)
 

@@ -27,8 +27,8 @@ from collections.abc import Collection
 
 from torch import nn
 
+from ..laws import Law, Normal, Orthogonal, Uniform
 from .common import norm_or_bias, role_rules
-from .laws import Law, Normal, Orthogonal, Uniform
 from .options import COUNT_OR_NONE, MAPPING_OR_NONE, POSITIVE, one_of
 from .registry import Scheme, count, register
 from .roles import RESIDUAL_ROLES, analyze, depth, hidden_size
@@ -46,17 +46,17 @@ def _xavier_std(info) -> float:
 
 # gpt-neox's init methods by name: f(sigma, layers, d, info) -> Law.
 _METHODS = {
-    "normal": lambda sigma, layers, d, info: Normal(sigma),
-    "scaled_normal": lambda sigma, layers, d, info: Normal(sigma / math.sqrt(2 * layers)),
+    "normal": lambda sigma, layers, d, info: Normal(std=sigma),
+    "scaled_normal": lambda sigma, layers, d, info: Normal(std=sigma / math.sqrt(2 * layers)),
     "orthogonal": lambda sigma, layers, d, info: Orthogonal(math.sqrt(2.0)),
     "scaled_orthogonal": lambda sigma, layers, d, info: Orthogonal(math.sqrt(2.0 / layers)),
     "xavier_uniform": lambda sigma, layers, d, info: Uniform.symmetric(
         math.sqrt(3.0) * _xavier_std(info)),
-    "xavier_normal": lambda sigma, layers, d, info: Normal(_xavier_std(info)),
-    "small_init": lambda sigma, layers, d, info: Normal(math.sqrt(2.0 / (5 * d))),
-    "wang_init": lambda sigma, layers, d, info: Normal(2.0 / layers / math.sqrt(d)),
+    "xavier_normal": lambda sigma, layers, d, info: Normal(std=_xavier_std(info)),
+    "small_init": lambda sigma, layers, d, info: Normal(std=math.sqrt(2.0 / (5 * d))),
+    "wang_init": lambda sigma, layers, d, info: Normal(std=2.0 / layers / math.sqrt(d)),
     "single_residual_scaled_normal": lambda sigma, layers, d, info: Normal(
-        sigma / math.sqrt(layers)),
+        std=sigma / math.sqrt(layers)),
 }
 METHODS = tuple(_METHODS)
 CHECKS = {"init_method": one_of(*METHODS), "output_layer_init_method": one_of(*METHODS),

@@ -61,8 +61,8 @@ from collections.abc import Collection
 
 from torch import nn
 
+from ..laws import Law, Normal, TruncatedNormal
 from .common import norm_or_bias, role_rules
-from .laws import Law, Normal, TruncNormal
 from .options import (
     BOOL,
     COUNT_OR_NONE,
@@ -178,7 +178,7 @@ def olmo_rules(model: nn.Module, options: dict, skip: Collection[str] = ()):
         return 1.0 / math.sqrt(d) if role == "readout" else std
 
     def law(info) -> Law:
-        return norm_or_bias(info) or TruncNormal.cutoff(s(info), cutoff)
+        return norm_or_bias(info) or TruncatedNormal.cutoff(s(info), cutoff)
 
     return role_rules(model, "olmo", None, law, skip, infos=infos)
 
@@ -193,7 +193,7 @@ def olmo_core_rules(model: nn.Module, options: dict, skip: Collection[str] = ())
     infos, d, layers = _facts("olmo_core", model, options)
 
     def linear(s: float) -> Law:
-        return TruncNormal(s, -3 * s, 3 * s)
+        return TruncatedNormal.absolute(s, -3 * s, 3 * s)
 
     def law(info) -> Law:
         fixed = norm_or_bias(info)
@@ -202,9 +202,9 @@ def olmo_core_rules(model: nn.Module, options: dict, skip: Collection[str] = ())
         role, i = info.role, _index(info)
         if role in ("embedding", "pos_embedding"):
             if method in ("llama", "llama_depth"):
-                return Normal(1.0)
+                return Normal(std=1.0)
             if method == "fan_in":
-                return Normal(1.0 / scale if scale is not None else 1.0)
+                return Normal(std=1.0 / scale if scale is not None else 1.0)
             return linear(emb_std if emb_std is not None else std)
         if role == "readout":  # init_final_w_out
             return linear(std if method == "normal" else d ** -0.5)

@@ -32,7 +32,7 @@ from numbers import Integral
 from typing import Any
 
 from ..arguments import MAX_DIMENSION, check_bool, check_real, scalar
-from .laws import Constant, Law, Normal, Orthogonal, Rule, TruncNormal, Uniform
+from ..laws import Constant, Law, Normal, Orthogonal, Rule, TruncatedNormal, Uniform
 
 
 @dataclass(frozen=True)
@@ -149,10 +149,8 @@ def numeric_options(options: Mapping[str, Any], constraints: Mapping[str, Constr
 def _scales(law: Law) -> dict[str, float]:
     """Return {label: value} of the scales ``law`` draws with (each must be a normal
     positive float), and of the values it writes (each must be finite, as "value")."""
-    if isinstance(law, Normal):
-        return {"std": law.std_}
-    if isinstance(law, TruncNormal):
-        return {"std": law.sigma}
+    if isinstance(law, (Normal, TruncatedNormal)):
+        return {"std": law.std}
     if isinstance(law, Uniform):
         return {"half-width": (law.high - law.low) / 2}
     if isinstance(law, Orthogonal):

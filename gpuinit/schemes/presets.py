@@ -14,8 +14,8 @@ from collections.abc import Collection
 
 from torch import nn
 
+from ..laws import Constant, Normal, Rule
 from ..torch.plan import Fill, gpt2_depth
-from .laws import Constant, Normal, Rule
 from .registry import Scheme, register
 
 
@@ -43,7 +43,7 @@ def gpt2_rules(model: nn.Module, options: dict | None = None,
     depth = max(1, gpt2_depth(residual))
     rules: dict[str, Fill] = {}
     for name in weights:
-        rules[name] = Rule(Normal(0.02 / math.sqrt(2 * depth) if name in residual else 0.02))
+        rules[name] = Rule(Normal(std=0.02 / math.sqrt(2 * depth) if name in residual else 0.02))
     for name, module in model.named_modules():
         if isinstance(module, linear_like[:2]) and getattr(module, "bias", None) is not None:
             rules[f"{name}.bias" if name else "bias"] = Rule(Constant(0.0), "bias")
@@ -58,7 +58,7 @@ def llama_rules(model: nn.Module, options: dict | None = None,
     for name, module in model.named_modules():
         prefix = f"{name}." if name else ""
         if isinstance(module, (nn.Linear, nn.Embedding)):
-            rules[prefix + "weight"] = Rule(Normal(0.02))
+            rules[prefix + "weight"] = Rule(Normal(std=0.02))
             if getattr(module, "bias", None) is not None:
                 rules[prefix + "bias"] = Rule(Constant(0.0), "bias")
     return rules

@@ -59,9 +59,9 @@ from collections.abc import Collection
 import torch
 from torch import nn
 
+from ..laws import Computed, Law, Normal, Rule, TruncatedNormal
 from ..torch.plan import Fill, named_tensors, tensor_slots
 from .common import norm_or_bias, role_rules
-from .laws import Computed, Law, Normal, Rule, TruncNormal
 from .options import BOOL, COUNT_OR_NONE, MAPPING_OR_NONE
 from .registry import Scheme, count, register
 from .roles import analyze, depth, hidden_size, tensor_role
@@ -156,7 +156,7 @@ def torchtitan_rules(model: nn.Module, options: dict, skip: Collection[str] = ()
         if "dim" not in facts:
             facts["dim"] = _dim(model, infos, options["dim"])
         s = facts["dim"] ** -0.5
-        return TruncNormal(s, -CUTOFF * s, CUTOFF * s)
+        return TruncatedNormal.absolute(s, -CUTOFF * s, CUTOFF * s)
 
     def law(info) -> Law | Rule:
         fixed = norm_or_bias(info)
@@ -166,7 +166,7 @@ def torchtitan_rules(model: nn.Module, options: dict, skip: Collection[str] = ()
         if role == "readout" or (role == "embedding" and id(tensors[info.name]) in readout_ids):
             return Rule(readout(), role)
         if role in ("embedding", "pos_embedding"):
-            return Rule(Normal(1.0), role)  # normal_ over the whole table: no padding row
+            return Rule(Normal(std=1.0), role)  # normal_ over the whole table: no padding row
         if role in _DEPTH_SCALED:
             if options["depth_init"]:
                 i = info.layer if info.layer is not None else 0
@@ -175,8 +175,8 @@ def torchtitan_rules(model: nn.Module, options: dict, skip: Collection[str] = ()
                 if "n_layers" not in facts:
                     facts["n_layers"] = _n_layers(model, infos, options["n_layers"])
                 s = STD / math.sqrt(2 * facts["n_layers"])
-            return TruncNormal(s, -BOUND, BOUND)
-        return TruncNormal(STD, -BOUND, BOUND)
+            return TruncatedNormal.absolute(s, -BOUND, BOUND)
+        return TruncatedNormal.absolute(STD, -BOUND, BOUND)
 
     rules = role_rules(model, "torchtitan", None, law, skip, infos=infos)
     rules.update(rope_buffers(model))

@@ -80,8 +80,8 @@ from collections.abc import Collection
 import torch
 from torch import nn
 
+from ..laws import Computed, Constant, Law, Normal, Rule, Uniform
 from ..torch.plan import Fill
-from .laws import Computed, Constant, Law, Normal, Rule, Uniform
 from .registry import Scheme, register
 from .roles import analyze
 
@@ -197,7 +197,7 @@ def _vision_rules(prefix: str, module: nn.Module, kinds: set[str]) -> dict[str, 
             if t is not None and t.dim() > 0 and t.shape[axis] > 0:
                 role = ("embedding" if kind == "CLSEmbedding" else "linear"
                         if kind == "CLSProjection" else "pos_embedding")
-                rules[prefix + attr] = Rule(Normal(t.shape[axis] ** -0.5), role)
+                rules[prefix + attr] = Rule(Normal(std=t.shape[axis] ** -0.5), role)
         if params.get("gate") is not None:
             rules[prefix + "gate"] = Rule(Constant(0.0), "gate")
     return rules
@@ -236,7 +236,7 @@ def torchtune_rules(model: nn.Module, options: dict, skip: Collection[str] = ())
             rules.update(_linear_rules(model, name, module, infos))
         elif isinstance(module, nn.Embedding) and params.get("weight") is not None:
             padding = () if module.padding_idx is None else (module.padding_idx,)
-            rules[prefix + "weight"] = Rule(Normal(1.0), _role(name, infos, prefix + "weight"),
+            rules[prefix + "weight"] = Rule(Normal(std=1.0), _role(name, infos, prefix + "weight"),
                                             zero_rows=padding)
         zero = bool(kinds & set(_ZERO_SCALE))
         if params.get("scale") is not None and (zero or any("RMSNorm" in k for k in kinds)):

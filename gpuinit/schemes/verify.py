@@ -59,28 +59,28 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import laws as value_laws
 from ..fans import torch_fans
 from ..init import calculate_gain
 from ..initializers import Initializer
-from ..layers.parameter import path_stream
-from ..seeding import check_seed
-from ..torch.dtensors import is_dtensor, shard_of
-from ..torch.mapping import IdentityFill, InitFunction, UserFill
-from ..torch.plan import named_tensors
-from ..torch.shards import fill_shard
-from .describe import _cell, _roles_option, plain_law
-from .laws import (
+from ..laws import (
     Computed,
     Constant,
+    Dirac,
+    Eye,
     Law,
     Normal,
     Orthogonal,
     Rule,
-    TruncNormal,
+    TruncatedNormal,
     Uniform,
-    from_value_law,
 )
+from ..layers.parameter import path_stream
+from ..seeding import check_seed
+from ..torch.dtensors import is_dtensor, shard_of
+from ..torch.mapping import InitFunction, UserFill
+from ..torch.plan import named_tensors
+from ..torch.shards import fill_shard
+from .describe import _cell, _roles_option, plain_law
 from .plans import prepare_plan
 from .roles import analyze
 
@@ -90,6 +90,7 @@ GRAM_LIMIT = 1 << 33  # largest min(r, c)² · max(r, c) whose Gram matrix is ch
 EXACT_DOF = 200_000  # chi-square tails by the incomplete gamma up to these degrees
 COLUMNS = ("tensor", "law", "n", "mean", "std", "law std", "check")
 _DETERMINISTIC = {"constant_", "ones_", "zeros_", "eye_", "dirac_"}
+_EXACT = (Constant, Computed, Eye, Dirac)  # laws whose values are compared exactly
 _BITS = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
@@ -227,12 +228,12 @@ class _Moments:
     density: float  # the largest value of the density (inf for a point mass)
 
 
-def _truncated_moments(law: TruncNormal) -> _Moments:
-    """The moments of N(mean, sigma²) cut to [low, high], from the recurrence of the raw
-    moments of the standard truncated normal: E[Xᵏ] = (k−1)E[Xᵏ⁻²] +
+def _truncated_moments(law: TruncatedNormal) -> _Moments:
+    """The moments of N(mean, std²) cut to [mean + α·std, mean + β·std], from the
+    recurrence of the raw moments of the standard truncated normal: E[Xᵏ] = (k−1)E[Xᵏ⁻²] +
     (αᵏ⁻¹φ(α) − βᵏ⁻¹φ(β))/Z."""
-    alpha, beta = (law.low - law.mean) / law.sigma, (law.high - law.mean) / law.sigma
-    mass = value_laws.TruncatedNormal(0.0, 1.0, alpha, beta).mass
+    alpha, beta = law.lower, law.upper
+    mass = law.mass
 
     def edge(z: float, power: int) -> float:
         if not math.isfinite(z):
@@ -245,31 +246,32 @@ def _truncated_moments(law: TruncNormal) -> _Moments:
     m1 = raw[1]
     var = raw[2] - m1 ** 2
     m4 = raw[4] - 4 * m1 * raw[3] + 6 * m1 ** 2 * raw[2] - 3 * m1 ** 4
-    s = law.sigma
+    s = law.std
     peak = 1.0 / (s * math.sqrt(2.0 * math.pi) * mass)
     return _Moments(law.mean + s * m1, s * s * max(var, 0.0), s ** 4 * max(m4, 0.0),
-                    (law.low, law.high), peak)
+                    law.bounds, peak)
 
 
 def _moments(law: Law, shape: tuple[int, ...]) -> _Moments | None:
     """The moments of a random law over a tensor of ``shape``; None for other laws."""
     if isinstance(law, Normal):
-        s = abs(law.std_)
+        s = abs(law.std)
         return _Moments(law.mean, s * s, 3 * s ** 4, None,
                         1.0 / (s * math.sqrt(2 * math.pi)) if s else math.inf)
     if isinstance(law, Uniform):
         width = law.high - law.low
         return _Moments((law.low + law.high) / 2, width ** 2 / 12, width ** 4 / 80,
                         (law.low, law.high), 1.0 / width if width else math.inf)
-    if isinstance(law, TruncNormal):
+    if isinstance(law, TruncatedNormal):
         return _truncated_moments(law)
     if isinstance(law, Orthogonal):
-        std = law.std(shape)
-        if std is None:
+        moments = law.moments(shape)
+        if moments is None:
             return None
+        std = moments[1]
         var = std * std
         # Entries of a random orthogonal matrix: N(0, gain²/max(r, c)) to first order.
-        return _Moments(0.0, var, 3 * var * var, law.bounds(),
+        return _Moments(0.0, var, 3 * var * var, law.bounds,
                         1.0 / (std * math.sqrt(2 * math.pi)) if std else math.inf)
     return None
 
@@ -284,10 +286,10 @@ def _function_law(name: str, options: dict, shape: tuple[int, ...]) -> Law | Non
     if name == "uniform_":
         return Uniform(float(get("a", 0.0)), float(get("b", 1.0)))
     if name == "normal_":
-        return Normal(float(get("std", 1.0)), mean=float(get("mean", 0.0)))
+        return Normal(float(get("mean", 0.0)), float(get("std", 1.0)))
     if name == "trunc_normal_":
-        return TruncNormal(float(get("std", 1.0)), float(get("a", -2.0)), float(get("b", 2.0)),
-                           mean=float(get("mean", 0.0)))
+        return TruncatedNormal.absolute(float(get("std", 1.0)), float(get("a", -2.0)),
+                                        float(get("b", 2.0)), mean=float(get("mean", 0.0)))
     if name == "orthogonal_":
         return Orthogonal(float(get("gain", 1.0)))
     if len(shape) < 2 or 0 in shape:
@@ -296,19 +298,19 @@ def _function_law(name: str, options: dict, shape: tuple[int, ...]) -> Law | Non
     if name in ("xavier_uniform_", "xavier_normal_"):
         std = float(get("gain", 1.0)) * math.sqrt(2.0 / max(1, fan_in + fan_out))
         return Uniform.symmetric(math.sqrt(3.0) * std) if name == "xavier_uniform_" \
-            else Normal(std)
+            else Normal(std=std)
     if name in ("kaiming_uniform_", "kaiming_normal_"):
         fan = fan_in if get("mode", "fan_in") == "fan_in" else fan_out
         std = calculate_gain(get("nonlinearity", "leaky_relu"), get("a", 0.0)) / math.sqrt(fan)
         return Uniform.symmetric(math.sqrt(3.0) * std) if name == "kaiming_uniform_" \
-            else Normal(std)
+            else Normal(std=std)
     return None
 
 
 def _catalogue_law(init: Any, shape: tuple[int, ...]) -> Law | None:
     """Return the law of a catalogue initializer's fill (``"he_normal"`` in a dict
     scheme) on a tensor of ``shape``, as gpuinit.torch draws it."""
-    return from_value_law(init.law(shape, torch_fans(shape) if init.law_uses_fans else None))
+    return init.law(shape, torch_fans(shape) if init.law_uses_fans else None)
 
 
 def _catalogue_init(fill: Any) -> Initializer | None:
@@ -327,9 +329,9 @@ def rule_of(fill: Any, shape: tuple[int, ...]) -> tuple[Rule | None, bool]:
     read its law, whether the fill is deterministic: it makes the same values for every
     seed, so they are compared exactly)."""
     if isinstance(fill, Rule):
-        return fill, isinstance(fill.law, (Constant, Computed))
+        return fill, isinstance(fill.law, _EXACT)
     if isinstance(fill, Law):
-        return Rule(fill), isinstance(fill, (Constant, Computed))
+        return Rule(fill), isinstance(fill, _EXACT)
     if _is_user_fill(fill):
         return None, False
     if isinstance(fill, InitFunction):  # a gpuinit.init function by name
@@ -341,13 +343,11 @@ def rule_of(fill: Any, shape: tuple[int, ...]) -> tuple[Rule | None, bool]:
     if init is not None and init.has_law:
         law = _catalogue_law(init, shape)
         return (Rule(law) if law is not None else None), False
-    if isinstance(fill, IdentityFill):
-        return None, True
     law = plain_law(fill, shape)
     if isinstance(law, Rule):
-        return law, isinstance(law.law, (Constant, Computed))
+        return law, isinstance(law.law, _EXACT)
     if isinstance(law, Law):
-        return Rule(law), isinstance(law, (Constant, Computed))
+        return Rule(law), isinstance(law, _EXACT)
     return None, False
 
 

@@ -8,7 +8,7 @@ import math
 from torch import nn
 
 from ..fans import torch_fans
-from .laws import Constant, Law, Normal, Rule, Uniform
+from ..laws import Constant, Law, Normal, Rule, Uniform
 from .plan import Fill
 
 
@@ -18,7 +18,7 @@ def _xavier(shape: tuple[int, ...], kind: str) -> Law:
     fan_in, fan_out = torch_fans(tuple(shape))
     if kind == "uniform":
         return Uniform.symmetric(1.0 * math.sqrt(6.0 / max(1, fan_in + fan_out)))
-    return Normal(1.0 * math.sqrt(2.0 / max(1, fan_in + fan_out)))
+    return Normal(std=1.0 * math.sqrt(2.0 / max(1, fan_in + fan_out)))
 
 
 def _linear_like(module, prefix: str, plan: dict) -> None:
@@ -43,7 +43,7 @@ def _torch_rules(module: nn.Module, prefix: str, plan: dict) -> bool:
             plan[p + "bias"] = Uniform.symmetric(bound)
     elif isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
         padding = module.padding_idx  # torch's _fill_padding_idx_with_zero, on the device
-        plan[p + "weight"] = Rule(Normal(1.0), zero_rows=() if padding is None else (padding,))
+        plan[p + "weight"] = Rule(Normal(std=1.0), zero_rows=() if padding is None else (padding,))
     elif isinstance(module, nn.modules.batchnorm._NormBase):  # BatchNorm*, InstanceNorm*
         for name, fill in (("weight", Constant(1.0)), ("bias", Constant(0.0)),
                            ("running_mean", Constant(0.0)), ("running_var", Constant(1.0)),

@@ -15,10 +15,9 @@ from typing import Any
 from torch import nn
 
 from .. import init as gi_init
-from .. import laws
 from ..fans import torch_fans
 from ..initializers import Initializer, deserialize, deterministic, get, orthogonal, sparse
-from .laws import Constant, Law, Orthogonal, Rule, Sampled, Then, from_value_law
+from ..laws import Constant, Eye, Law, Orthogonal, Rule, Sparse
 from .plan import Fill, alias_names, named_tensors, pruned_names, tensor_slots
 
 
@@ -26,18 +25,14 @@ def layered_fill(spec: Any) -> tuple[Fill, bool]:
     """Return (fill, needs_two_dims) for a scheme value: a gi.init function name
     ("kaiming_normal_") or ``(name, kwargs)``, a gpuinit/Keras initializer id or object,
     or ``(id, kwargs)`` (``("constant", {"value": 0.5})``; applied with PyTorch's layout
-    and fans), a law or rule of :mod:`gpuinit.torch.laws` (``Normal(0.02)``), a
-    :mod:`gpuinit.laws` record (``gpuinit.laws.Normal(0.0, 0.02)``, filled by
-    :class:`~gpuinit.torch.laws.Sampled`), or a callable ``f(tensor, *, seed, stream)``.
-    TypeError for None."""
+    and fans), a law or rule of :mod:`gpuinit.laws` (``gpuinit.laws.Normal(std=0.02)``),
+    or a callable ``f(tensor, *, seed, stream)``.  TypeError for None."""
     if spec is None:
         raise TypeError("scheme value None: give an initializer (a gpuinit.init function "
                         "name, a catalogue id such as 'zeros', or a callable); a tensor is "
                         "never left unwritten")
     if isinstance(spec, (Law, Rule)):
         return spec, False
-    if callable(getattr(spec, "call", None)) and callable(getattr(spec, "density", None)):
-        return Sampled(spec), False  # a gpuinit.laws record: gpuinit.laws.Normal(0.0, 0.02)
     if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
         name, options = spec
         if not isinstance(options, Mapping):
@@ -104,27 +99,6 @@ class InitFunction:
         return f"InitFunction({self.text()})"
 
 
-class IdentityFill:
-    """The catalogue's Identity in PyTorch's layout: ``gpuinit.init.eye_`` times ``gain``."""
-
-    __slots__ = ("gain",)
-
-    def __init__(self, gain: float) -> None:
-        self.gain = gain
-
-    def __call__(self, t, seed: int, stream: int) -> None:
-        """Prepare, then run, the fill of ``t``; returns None."""
-        self.prepare(t, seed, stream).run(t)
-
-    def prepare(self, t, seed: int, stream: int) -> Then:
-        """Return the checked write of ``t``: eye_, then the gain."""
-        return Then(gi_init.prepare(gi_init.eye_, t), lambda t: t.mul_(self.gain))
-
-    def text(self) -> str:
-        """Return the fill in words."""
-        return f"identity(gain={self.gain:.4g})"
-
-
 class CatalogueFill:
     """The fill of a catalogue initializer that has a law (``"he_normal"`` in a dict
     scheme), in PyTorch's layout: ``law(shape)`` is the law it draws a tensor of
@@ -135,7 +109,7 @@ class CatalogueFill:
     def __init__(self, init: Initializer) -> None:
         self.init = init
 
-    def law(self, shape: tuple[int, ...]) -> laws.Law:
+    def law(self, shape: tuple[int, ...]) -> Law:
         """Return the :mod:`gpuinit.laws` law of a tensor of ``shape``."""
         shape = tuple(shape)
         return self.init.law(shape, torch_fans(shape) if self.init.law_uses_fans else None)
@@ -146,7 +120,7 @@ class CatalogueFill:
 
     def prepare(self, t, seed: int, stream: int):
         """Return the checked write of ``t`` from its law."""
-        return from_value_law(self.law(tuple(t.shape))).prepare(t, seed, stream)
+        return self.law(tuple(t.shape)).prepare(t, seed, stream)
 
     def __repr__(self) -> str:
         return f"CatalogueFill({self.init!r})"
@@ -154,7 +128,8 @@ class CatalogueFill:
 
 def _catalogue_fill(init: Initializer) -> tuple[Fill, bool]:
     """Return the fill of a catalogue initializer with PyTorch's layout: the same law,
-    fans from ``torch_fans``; orthogonal/identity/dirac/sparse as their gi.init twins."""
+    fans from ``torch_fans``; orthogonal, identity and sparse as the laws of their
+    torch.nn.init twins."""
     if init.has_law:
         return CatalogueFill(init), init.law_uses_fans
     if isinstance(init, (deterministic.Zeros, deterministic.Ones, deterministic.Constant)):
@@ -167,9 +142,9 @@ def _catalogue_fill(init: Initializer) -> tuple[Fill, bool]:
     if isinstance(init, orthogonal.Orthogonal):
         return Orthogonal(init.gain), True
     if isinstance(init, deterministic.Identity):
-        return IdentityFill(init.gain), True
+        return Eye(init.gain), True
     if isinstance(init, sparse.Sparse):
-        return InitFunction("sparse_", {"sparsity": init.sparsity, "std": init.std}), True
+        return Sparse(init.sparsity, init.std), True
     raise ValueError(f"{type(init).__name__} has no PyTorch-layout form; pass a gpuinit.init "
                      "function name or a callable f(tensor, *, seed, stream)")
 

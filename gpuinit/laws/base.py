@@ -1,0 +1,91 @@
+"""What every law of a tensor's values is: a frozen value that checks itself against a
+target, then writes it.
+
+``law.prepare(target, seed, stream)`` makes every check (shape, dtype, arguments) and
+returns the write, without writing anything or drawing a seed; ``write.run(target)``
+makes it.  ``law.fill(target, seed, stream)`` (or calling the law) does both.  A target
+is anything the in-place functions of :mod:`gpuinit.init` accept: a NumPy or CuPy
+array, a torch tensor (a meta tensor will do for ``prepare``; its write then runs on
+another tensor of its shape and dtype).
+
+The same value describes itself: :meth:`Law.text` (in ``torch.nn.init``'s words),
+:meth:`Law.moments`, :meth:`Law.density` and :attr:`Law.bounds`, which
+``gpuinit.torch.describe``, ``verify`` and ``gpuinit plot`` read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Bounds = tuple[float, float] | None
+
+
+class Then:
+    """A prepared write followed by edits of the target written (a rule's row edits, a
+    law's transform): ``run(t)`` runs ``first`` on ``t``, then ``after(t)``; returns None."""
+
+    __slots__ = ("first", "after")
+
+    def __init__(self, first, after: Callable[[Any], None]) -> None:
+        self.first, self.after = first, after
+
+    def run(self, t: Any = None) -> None:
+        """Write ``t``; returns None."""
+        self.first.run(t)
+        self.after(self.first.target.original if t is None else t)
+
+
+class Deferred:
+    """A write with nothing to check before it runs (a computed buffer): ``run(t)`` calls
+    ``write(t)``; returns None."""
+
+    __slots__ = ("write",)
+
+    def __init__(self, write: Callable[[Any], None]) -> None:
+        self.write = write
+
+    def run(self, t: Any) -> None:
+        """Write ``t``; returns None."""
+        self.write(t)
+
+
+class Law:
+    """A law of one tensor's values (subclasses are frozen dataclasses)."""
+
+    def prepare(self, target: Any, seed: int | None = None, stream: int = 0):
+        """Return the checked write of ``target`` (``run(target)`` makes it); raises what
+        the fill would raise, and writes nothing and draws no seed."""
+        raise NotImplementedError
+
+    def fill(self, target: Any, seed: int | None = None, stream: int = 0) -> None:
+        """Prepare, then run, the fill of ``target``; returns None."""
+        self.prepare(target, seed, stream).run(target)
+
+    def __call__(self, target: Any, seed: int | None = None, stream: int = 0) -> None:
+        """Fill ``target`` in place (a law is a plan's fill by itself); returns None."""
+        self.fill(target, seed, stream)
+
+    def text(self) -> str:
+        """Return the law in words, as ``torch.nn.init`` names it."""
+        raise NotImplementedError
+
+    def moments(self, shape: tuple[int, ...] | None = None) -> tuple[float, float] | None:
+        """Return the (mean, standard deviation) of one value of a tensor of ``shape``
+        (needed only by laws whose values depend on it, such as orthogonal), or None
+        when they are not known."""
+        return None
+
+    def density(self, x):
+        """Return the density at ``x`` (a NumPy array); ValueError for a law without one."""
+        raise ValueError(f"{self.text()} has no density")
+
+    @property
+    def bounds(self) -> Bounds:
+        """The interval [low, high] every value lies in, or None when unbounded."""
+        return None
+
+    def scaled(self, factor: float) -> Law:
+        """Return the law of ``factor`` times a value of this one; ValueError when that is
+        not a law of this family."""
+        raise ValueError(f"{self.text()} cannot be scaled")
