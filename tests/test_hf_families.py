@@ -376,11 +376,17 @@ def _zero_rows(values):
 
 def compare(family):
     """Return {tensor: None when it matches transformers' law, else why not}."""
-    references = [_tensors(_build(family, seed=s)) for s in SEEDS]
-    rows = {r["tensor"]: r for r in describe(_build(family, meta=True), scheme="hf")}
-    ours = [_tensors(materialize(_build(family, meta=True), "cpu", seed=s, scheme="hf"))
+    return compare_built(lambda **kw: _build(family, **kw))
+
+
+def compare_built(build):
+    """:func:`compare` for ``build(meta=False, seed=0)``, which returns the model built
+    normally under that seed, or on the meta device."""
+    references = [_tensors(build(seed=s)) for s in SEEDS]
+    rows = {r["tensor"]: r for r in describe(build(meta=True), scheme="hf")}
+    ours = [_tensors(materialize(build(meta=True), "cpu", seed=s, scheme="hf"))
             for s in SEEDS]
-    assert ours[0].keys() == references[0].keys(), family
+    assert ours[0].keys() == references[0].keys()
     return {name: _compare_one(name, torch.stack([r[name] for r in references]),
                                torch.stack([o[name] for o in ours]), rows[name])
             for name in references[0]}
@@ -443,8 +449,14 @@ def _inputs(model):
 
 @pytest.mark.parametrize("family", FORWARD)
 def test_a_materialized_model_computes_what_a_normally_built_one_does(family):
-    model = materialize(_build(family, meta=True), "cpu", seed=5, scheme="hf")
-    reference = _build(family)
+    check_forward(lambda **kw: _build(family, **kw))
+
+
+def check_forward(build):
+    """Assert that the model ``build`` materializes by scheme="hf" has the buffers of the
+    normally built one and, given its weights, the same logits."""
+    model = materialize(build(meta=True), "cpu", seed=5, scheme="hf")
+    reference = build()
     reference.load_state_dict(model.state_dict())
     for name, buffer in reference.named_buffers():  # those a state dict leaves out too
         assert torch.equal(model.get_buffer(name), buffer), name
@@ -482,16 +494,15 @@ def test_the_laws_read_the_config():
 
 def _unsupported():
     t = transformers
-    return t.AutoModelForCausalLM, t.RecurrentGemmaConfig(
-        vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, lru_width=32, attention_window_size=8)
+    return t.AutoModelForCausalLM, t.xLSTMConfig(vocab_size=96, hidden_size=32,
+                                                 num_hidden_layers=2, num_heads=4)
 
 
 def test_a_family_whose_init_is_not_known_is_refused_before_allocating():
     auto, config = _unsupported()
     with torch.device("meta"):
         model = auto.from_config(config)
-    with pytest.raises(ValueError, match=r"does not know .*RecurrentGemmaPreTrainedModel\."
+    with pytest.raises(ValueError, match=r"does not know .*xLSTMPreTrainedModel\."
                                          r"_init_weights .*use a dict scheme"):
         materialize(model, "cpu", scheme="hf")
     assert all(t.is_meta for t in model.parameters())

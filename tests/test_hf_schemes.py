@@ -138,11 +138,10 @@ def test_hf_scheme_reinitializes_an_already_built_model_in_place():
 
 
 def test_hf_scheme_refuses_models_whose_init_it_does_not_know():
-    unknown = transformers.RecurrentGemmaForCausalLM(transformers.RecurrentGemmaConfig(
-        vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-        num_attention_heads=2, lru_width=16, attention_window_size=8))
+    unknown = transformers.xLSTMForCausalLM(transformers.xLSTMConfig(
+        vocab_size=64, hidden_size=16, num_hidden_layers=1, num_heads=2))
     with pytest.raises(ValueError,
-                       match=r"does not know .*RecurrentGemmaPreTrainedModel\._init_weights"):
+                       match=r"does not know .*xLSTMPreTrainedModel\._init_weights"):
         describe(unknown, scheme="hf")
     with pytest.raises(ValueError, match="needs a transformers PreTrainedModel"):
         describe(nn.Linear(2, 2), scheme="hf")

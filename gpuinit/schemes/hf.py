@@ -27,15 +27,24 @@ and audio), MiniMax, MiniMax-M2, SwitchTransformers, T5Gemma, Whisper, the Mamba
 hybrids (Bamba, Falcon-H1, Zamba, Zamba2, Nemotron-H, GraniteMoeHybrid), OLMo-Hybrid,
 Kimi-Linear, Bailing-Hybrid, MiniCPM3, MiniCPM5-MoE, GraniteSWA, GraniteMoeSWA,
 DiffLlama, NanoChat, FlexOlmo, GLM-4-MoE-Lite, Mistral4, EXAONE-MoE, LongCat-Flash,
-Solar-Open, LFM2-MoE, HY-V3, AFMoE, Doge and CTRL.  Llama, Mistral, Qwen2/3, Phi/Phi-3,
-OLMo/OLMo2, GPT-NeoX, OPT, BLOOM, StableLM, Starcoder2, Cohere, Granite, MPT ... use
-the generic rules (transformers 5 has no override for them).  As
+Solar-Open, LFM2-MoE, HY-V3, AFMoE, Doge, CTRL and NLLB-MoE; RWKV (time-decay, time-first
+and time-mix values computed from each layer's index, orthogonal projections) and
+RecurrentGemma (the RG-LRU's gates and recurrence parameter; :mod:`gpuinit.schemes.hf_recurrent`);
+OpenAI GPT, XLNet, XLM, FlauBERT, CPM-Ant, GPT-NeoX-Japanese, Reformer, ModernBERT-decoder,
+FSMT, the BERT-style encoders built as causal LMs (RoBERTa, CamemBERT, XLM-RoBERTa,
+XLM-RoBERTa-XL, RoBERTa-PreLayerNorm, X-MOD, ERNIE, RoCBert, MegatronBERT, BigBird,
+BertGeneration, RoFormer, Data2VecText, ELECTRA, RemBERT) and BlenderbotSmall, PLBart,
+MVP, LED, BigBirdPegasus (:mod:`gpuinit.schemes.hf_classic_lms`); Mellum, Laguna, Flint,
+Kolibri1, MiMo-V2-Flash, A.X K1/K2, GLM-MoE-DSA, Beam, Aria (text), Ergo, Dory, Lara-Mini,
+Youtu, HRM-Text and LFM3 (:mod:`gpuinit.schemes.hf_recent_decoders`).  Llama, Mistral,
+Qwen2/3, Phi/Phi-3, OLMo/OLMo2, GPT-NeoX, OPT, BLOOM, StableLM, Starcoder2, Cohere,
+Granite, MPT ... use the generic rules (transformers 5 has no override for them).  As
 ``PreTrainedModel.initialize_weights`` does, modules are visited children first, each
 by the ``_init_weights`` of the nearest transformers model holding it (a sub-model by
 its own, with its own config), and a later rule of a tensor wins (T5Attention's over
-its Linear's).  A tied input/output embedding is
-one tensor, filled once by its first name's rule (``tie_weights`` copies it after
-the init).  A model (or sub-model) whose ``_init_weights`` comes from another class
+its Linear's).  A tied input/output embedding is one tensor, filled once by the rule
+of the tie's source (``tie_weights`` points the target at the source after the
+init).  A model (or sub-model) whose ``_init_weights`` comes from another class
 raises ValueError naming it before anything is allocated, since its laws are not
 these; so does any tensor no rule places.  On transformers 4.x only the generic
 families (Llama, Mistral, Qwen2, GPT-NeoX), GPT-2 and BERT are known.
@@ -331,7 +340,23 @@ def hf_rules(model: nn.Module, options: dict, skip: Collection[str] = ()) -> dic
         _generic(module, prefix, initializer_range(owner.config), rules)
         if hook is not None:
             hook(ctx, module, prefix)
+    _tie_to_sources(model, rules)
     return {**computed_buffers(model), **rules}
+
+
+def _tie_to_sources(model: nn.Module, rules: dict) -> None:
+    """Give each tied tensor the rule of its tie's source: transformers 5 initializes the
+    tied names apart and then points the target (``lm_head.decoder.weight``) at the
+    source's tensor (``all_tied_weights_keys``: {target: source}), so the source's law
+    is the tensor's, whichever name the model registers first (CamemBERT's and
+    XLM-RoBERTa's heads come before their encoders)."""
+    for target, source in (getattr(model, "all_tied_weights_keys", None) or {}).items():
+        try:
+            tied = model.get_parameter(target) is model.get_parameter(source)
+        except AttributeError:  # a name the model does not have (an untied head)
+            continue
+        if tied and source in rules:
+            rules[target] = rules[source]
 
 
 register(Scheme(

@@ -11,7 +11,10 @@ family's own modeling module (:meth:`Context.classes`), so a hook sees what its
 for its source.  The hook context and the table-made hooks (the MoE families) are
 in :mod:`gpuinit.schemes.hf_context`, the state-space families in
 :mod:`gpuinit.schemes.hf_ssm`, the families with vision or audio towers in
-:mod:`gpuinit.schemes.hf_multimodal`.
+:mod:`gpuinit.schemes.hf_multimodal`, RWKV and RecurrentGemma in
+:mod:`gpuinit.schemes.hf_recurrent`, OpenAI GPT, XLNet and the BERT- and Bart-style
+models in :mod:`gpuinit.schemes.hf_classic_lms`, recent decoders with a few laws of
+their own in :mod:`gpuinit.schemes.hf_recent_decoders`.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ import torch
 from torch import nn
 
 from ..laws import Constant, Normal
+from .hf_classic_lms import CLASSIC_HOOKS
 from .hf_context import ZERO, Context, Hook, computed, moe, stds, table
 from .hf_multimodal import gemma3n, gemma4, llama4, whisper
+from .hf_recent_decoders import RECENT_HOOKS
+from .hf_recurrent import recurrent_gemma, rwkv
 from .hf_ssm import (
     falcon_h1,
     forget_gate,
@@ -318,8 +324,6 @@ def switch_transformers(ctx: Context, module: nn.Module, prefix: str) -> None:
             ctx.set(module, prefix, f"experts.expert_{index}.wo.weight", expert)
 
 
-
-
 # The class defining a model's _init_weights -> its hook (None: the generic rules only).
 # Families whose override only recomputes constructor buffers (GPT-J's and CodeGen's
 # sinusoidal tables, rotary frequencies) need no hook: computed_buffers has them.
@@ -385,6 +389,7 @@ HOOKS: dict[str, Hook | None] = {
     "MarianPreTrainedModel": sinusoidal("Marian", logits_bias="MarianMTModel"),
     "M2M100PreTrainedModel": sinusoidal("M2M100", weights=True),
     "XGLMPreTrainedModel": sinusoidal("XGLM", weights=True),
+    "NllbMoePreTrainedModel": sinusoidal("NllbMoe", weights=True),
     "Llama4PreTrainedModel": llama4,
     "Gemma3nPreTrainedModel": gemma3n,
     "Gemma4PreTrainedModel": gemma4,
@@ -428,4 +433,8 @@ HOOKS: dict[str, Hook | None] = {
         "DogeAttention": {"A": "zero"},
         "DogeDecoderLayer": {"input_residual": "one", "post_attention_residual": "one"}}),
     "CTRLPreTrainedModel": ctrl,
+    "RwkvPreTrainedModel": rwkv,
+    "RecurrentGemmaPreTrainedModel": recurrent_gemma,
+    **CLASSIC_HOOKS,
+    **RECENT_HOOKS,
 }
