@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+__all__ = ["Bounds", "Deferred", "Law", "Then"]
+
 Bounds = tuple[float, float] | None
 
 

@@ -24,6 +24,8 @@ import numpy as np
 from .. import random
 from .base import Bounds, Law
 
+__all__ = ["Elementwise", "Normal", "TruncatedNormal", "Uniform", "truncated_std"]
+
 
 def _normal_pdf(x: np.ndarray, mean: float, std: float) -> np.ndarray:
     z = (np.asarray(x, dtype=np.float64) - mean) / std

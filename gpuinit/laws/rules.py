@@ -8,6 +8,8 @@ from typing import Any
 
 from .base import Bounds, Law, Then
 
+__all__ = ["Rule"]
+
 
 class Rule:
     """The fill of one tensor: its law, then the edits of slices (``zero_rows``: rows set

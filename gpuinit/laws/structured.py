@@ -15,6 +15,8 @@ from typing import Any
 
 from .base import Bounds, Deferred, Law, Then
 
+__all__ = ["Computed", "Constant", "Dirac", "Eye", "Orthogonal", "Sparse"]
+
 
 def _init():
     from .. import init
