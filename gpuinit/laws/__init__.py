@@ -6,9 +6,10 @@ values.  Each law checks itself against a target before anything is written
 (``law.prepare(target, seed, stream)`` returns the write) and describes itself
 (``text``, ``moments``, ``density``, ``bounds``):
 
-- elementwise: :class:`Uniform`, :class:`Normal`, :class:`TruncatedNormal`;
-- structured: :class:`Constant`, :class:`Eye`, :class:`Dirac`, :class:`Orthogonal`,
-  :class:`Sparse`, and :class:`Computed` buffers;
+- elementwise laws (:mod:`.elementwise`: uniform, normal, truncated normal, ...),
+  each drawn by one :mod:`gpuinit.random` primitive;
+- structured laws (:mod:`.structured`: constant, eye, dirac, orthogonal, sparse) and
+  computed buffers;
 - :class:`Rule`: a law with the row edits and role a scheme gives one tensor.
 
 >>> import numpy as np, gpuinit as gi
