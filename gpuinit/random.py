@@ -23,22 +23,22 @@ from .arguments import check_bound, check_int, check_nonnegative, check_real, ch
 from .block_rows import plan
 from .devices import device as resolve_device
 from .dtypes import FloatFormat
-from .kernels import (
-    DIST_NORMAL,
-    DIST_TRUNCATED_NORMAL,
-    DIST_UNIFORM,
-    TRUNC_ATTEMPTS,
-    TRUNC_MIN_ACCEPTANCE,
-)
+from .kernels import TRUNC_ATTEMPTS, TRUNC_MIN_ACCEPTANCE
+from .kernels.fill import DIST_LAPLACE, DIST_NORMAL, DIST_TRUNCATED_NORMAL, DIST_UNIFORM
 from .seeding import SEED_LIMIT, check_seed, manual_seed, next_seed
 
-__all__ = ["uniform", "normal", "truncated_normal", "philox4x32", "manual_seed", "prepare",
-           "Launch", "OutOfRange", "TRUNC_ATTEMPTS", "TRUNC_MIN_ACCEPTANCE", "MIN_INTERVAL_MASS"]
+__all__ = ["uniform", "normal", "truncated_normal", "laplace", "philox4x32", "manual_seed",
+           "prepare", "Launch", "OutOfRange", "TRUNC_ATTEMPTS", "TRUNC_MIN_ACCEPTANCE",
+           "MIN_INTERVAL_MASS"]
 
 # Largest |z| Box-Muller can return: r = sqrt(-2 ln u) with u >= 2^-24 (2^-53 wide),
 # with room for the rounding of the float32 (float64) logarithm and square root.
 Z_MAX_NARROW = math.sqrt(2.0 * 24 * math.log(2.0)) * (1.0 + 2.0 ** -20)
 Z_MAX_WIDE = math.sqrt(2.0 * 53 * math.log(2.0)) * (1.0 + 2.0 ** -40)
+# Largest |z| of the Laplace transform: -ln u with u >= 2^-24 (2^-53 wide), with room for
+# the rounding of the logarithm.
+LAPLACE_MAX_NARROW = 24 * math.log(2.0) * (1.0 + 2.0 ** -20)
+LAPLACE_MAX_WIDE = 53 * math.log(2.0) * (1.0 + 2.0 ** -40)
 # The least probability a truncation interval may hold: its inverse CDF draws
 # probabilities down to mass·2^-53, which must stay normal float64 numbers (2^-1022).
 MIN_INTERVAL_MASS = 2.0 ** -969
@@ -313,9 +313,42 @@ def truncated_normal(shape, mean: float = 0.0, std: float = 1.0, lower: float = 
                                      dtype=dtype, device=device, out=out).run()
 
 
+def _prepare_laplace(shape, loc: float = 0.0, scale: float = 1.0, *, seed: int | None = None,
+                     stream: int = 0, offset: int = 0, full_shape=None, start=None, dtype=None,
+                     device: Any = None, out=None) -> Launch:
+    """Check a :func:`laplace` call and return its :class:`Launch`."""
+    form = _format(dtype, out)
+    loc, scale = check_real(loc, "loc"), check_nonnegative(scale, "scale")
+    _check_resolvable(scale, "scale", form)
+    z_max = LAPLACE_MAX_WIDE if form.wide else LAPLACE_MAX_NARROW
+    _range_check((abs(loc) + scale * z_max,), form, f"loc ± {z_max:.2f}·scale")
+    params = (loc, scale, 0.0, 0.0, False, 0.0, 0.0, 0.0)
+    return _prepare(DIST_LAPLACE, shape, params, (-form.max, form.max), seed=seed,
+                    stream=stream, offset=offset, full_shape=full_shape, start=start,
+                    device=device, out=out, form=form)
+
+
+def laplace(shape, loc: float = 0.0, scale: float = 1.0, *, seed: int | None = None,
+            stream: int = 0, offset: int = 0, full_shape=None, start=None, dtype=None,
+            device: Any = None, out=None):
+    """Return an array of ``shape`` from the Laplace law of location ``loc`` and scale
+    ``scale`` (density exp(-|x - loc|/scale) / (2·scale)).
+
+    Each value is loc ± scale·(-ln u): u in (0, 1] from the top 24 bits of one Philox
+    word (53 bits of two for float64), the sign from a bit the uniform does not use.
+    Matches ``numpy.random.Generator.laplace`` and ``jax.random.laplace`` in law.
+
+    >>> import gpuinit as gi
+    >>> gi.random.laplace(3, loc=2.0, scale=0.0, seed=0, device="cpu").tolist()
+    [2.0, 2.0, 2.0]
+    """
+    return _prepare_laplace(shape, loc, scale, seed=seed, stream=stream, offset=offset,
+                            full_shape=full_shape, start=start, dtype=dtype, device=device,
+                            out=out).run()
+
 
 _PREPARERS = {uniform: _prepare_uniform, normal: _prepare_normal,
-              truncated_normal: _prepare_truncated_normal}
+              truncated_normal: _prepare_truncated_normal, laplace: _prepare_laplace}
 
 
 def prepare(sampler, shape, *args, **options) -> Launch:

@@ -17,6 +17,7 @@ DISTRIBUTIONS = {
     "truncated_tail": lambda shape, **kw: gi.random.truncated_normal(
         shape, 1.0, 0.5, 3.0, 6.0, **kw
     ),
+    "laplace": lambda shape, **kw: gi.random.laplace(shape, 0.25, 1.5, **kw),
 }
 
 

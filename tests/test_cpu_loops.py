@@ -14,8 +14,7 @@ from gpuinit import random as gi_random
 from gpuinit.kernels import arrays, cpu, preparation, route
 from gpuinit.kernels.fill import (
     DIST_NORMAL,
-    DIST_TRUNCATED_NORMAL,
-    DIST_UNIFORM,
+    DISTRIBUTION_NAMES,
     FMT_BFLOAT16,
     FMT_FLOAT16,
     FMT_FLOAT32,
@@ -76,7 +75,7 @@ def _request(n: int, base: int = 0):
     (FMT_BFLOAT16, np.uint16, (0.0, 0.0, 0xFF7F, 0x7F7F)),
     (FMT_FLOAT16, np.uint16, (0.0, 0.0, 0xFBFF, 0x7BFF)),
 ])
-@pytest.mark.parametrize("dist", [DIST_UNIFORM, DIST_NORMAL, DIST_TRUNCATED_NORMAL])
+@pytest.mark.parametrize("dist", list(DISTRIBUTION_NAMES))
 def test_the_loop_takes_over_a_request_anywhere_with_the_same_bits(dist, fmt, storage, clamp):
     route.compiled_loop(fmt).prepare()
     for base in (0, 3):

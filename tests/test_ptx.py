@@ -19,13 +19,15 @@ import sys
 
 import pytest
 
+from gpuinit.kernels import fill
+
 SCRIPT = r"""
 import json, re
 from gpuinit.kernels import cuda as cuda_kernels
 from gpuinit.kernels import fill
 
 report = {}
-for dist in (fill.DIST_UNIFORM, fill.DIST_NORMAL, fill.DIST_TRUNCATED_NORMAL):
+for dist in fill.DISTRIBUTION_NAMES:
     for fmt in (fill.FMT_FLOAT32, fill.FMT_FLOAT64, fill.FMT_FLOAT16, fill.FMT_BFLOAT16):
         for cc in ((9, 0), (8, 0)):
             ptx = cuda_kernels.compile_ptx(dist, fmt, cc, lead_dims=2)
@@ -43,7 +45,7 @@ for dist in (fill.DIST_UNIFORM, fill.DIST_NORMAL, fill.DIST_TRUNCATED_NORMAL):
             }
 
 # NVVM contracts a*b + c into one fma by default (-fma=1), which can change bits against
-# the CPU.  For the bit-exact kernels (uniform, normal), compile again with contraction
+# the CPU.  For the bit-exact kernels (uniform, normal, Laplace), compile again with contraction
 # off and list the fma instructions only the default made: each must multiply by an
 # immediate power of two (an exact product, so fusing it rounds nothing differently).
 import collections
@@ -54,7 +56,7 @@ def fma_lines(ptx):
                                for line in ptx.splitlines() if "fma.rn." in line)
 
 contracted = {}
-for dist in (fill.DIST_UNIFORM, fill.DIST_NORMAL):
+for dist in (fill.DIST_UNIFORM, fill.DIST_NORMAL, fill.DIST_LAPLACE):
     for fmt in (fill.FMT_FLOAT32, fill.FMT_FLOAT64, fill.FMT_FLOAT16, fill.FMT_BFLOAT16):
         shipped = cuda_kernels.compile_ptx(dist, fmt, (9, 0))
         with cuda_kernels._compute_capability((9, 0)):
@@ -84,8 +86,8 @@ def test_every_kernel_compiles_to_ptx_without_a_driver():
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
     report = found["report"]
-    assert len(report) == 3 * 4 * 2
-    assert len(found["contracted"]) == 2 * 4
+    assert len(report) == len(fill.DISTRIBUTION_NAMES) * 4 * 2
+    assert len(found["contracted"]) == 3 * 4
     for name, lines in found["contracted"].items():
         for line in lines:
             immediates = _IMMEDIATE.findall(line)
@@ -101,8 +103,8 @@ def test_every_kernel_compiles_to_ptx_without_a_driver():
     for fmt in range(4):
         assert not report[f"0-{fmt}-sm90"]["logarithm"], fmt
         assert report[f"1-{fmt}-sm90"]["logarithm"], fmt
-    # The 24-bit formats compute uniform and normal values in float32 alone.
-    for dist in (0, 1):
+    # The 24-bit formats compute uniform, normal and Laplace values in float32 alone.
+    for dist in (fill.DIST_UNIFORM, fill.DIST_NORMAL, fill.DIST_LAPLACE):
         for fmt in (0, 2, 3):
             assert report[f"{dist}-{fmt}-sm90"]["fp64"] == [], (dist, fmt)
     assert report["1-1-sm90"]["fp64"]

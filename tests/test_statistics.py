@@ -35,6 +35,8 @@ CASES = [
     ("truncated_normal", dict(lower=-np.inf, upper=0.5), stats.truncnorm(-np.inf, 0.5)),
     ("truncated_normal", dict(lower=2.5, upper=np.inf), stats.truncnorm(2.5, np.inf)),
     ("truncated_normal", dict(lower=-np.inf, upper=np.inf), stats.norm(0.0, 1.0)),
+    ("laplace", dict(loc=0.0, scale=1.0), stats.laplace(0.0, 1.0)),
+    ("laplace", dict(loc=-3.0, scale=0.02), stats.laplace(-3.0, 0.02)),
 ]
 
 

@@ -11,6 +11,7 @@ from . import fill as _work_item  # noqa: F401
 from ._twin import SOURCE_FINGERPRINT, build
 from .bitcasts import make_bitcasts
 from .fill import (
+    DIST_LAPLACE,
     DIST_NORMAL,
     DIST_TRUNCATED_NORMAL,
     DIST_UNIFORM,
@@ -306,6 +307,8 @@ def make_loop(fmt: int):
             _fill_range(out, first_item, stop_item, DIST_UNIFORM, fmt, key, rows, law, clamp)
         elif dist == DIST_NORMAL:
             _fill_range(out, first_item, stop_item, DIST_NORMAL, fmt, key, rows, law, clamp)
+        elif dist == DIST_LAPLACE:
+            _fill_range(out, first_item, stop_item, DIST_LAPLACE, fmt, key, rows, law, clamp)
         else:
             _fill_range(out, first_item, stop_item, DIST_TRUNCATED_NORMAL, fmt, key, rows, law,
                         clamp)

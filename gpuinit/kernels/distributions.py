@@ -1,4 +1,4 @@
-"""Normal and truncated-normal transforms, as scalar source.
+"""Normal, truncated-normal and Laplace transforms, as scalar source.
 
 Box-Muller (the counter contract): for float32 a Philox block (w0, w1, w2, w3) gives
 elements 4b, 4b+1 = r cos θ, r sin θ from (w0, w1) and elements 4b+2, 4b+3 from
@@ -244,6 +244,26 @@ def box_muller_f64(w0, w1, w2, w3):
     r = math.sqrt(neg2_log_u53(whole_53(w0, w1) + 1.0))
     sin_t, cos_t = sincos_2pi_u53(w2, w3)
     return r * cos_t, r * sin_t
+
+
+@scalar
+def laplace_f32(w):
+    """Return a standard Laplace deviate in float32 from one 32-bit word: ±(-ln u) with
+    u = (top 24 bits of w + 1) / 2^24 in (0, 1] (:func:`neg2_log_u24`, halved exactly)
+    and the sign from bit 7 of w.  An exponential magnitude with a fair sign is the
+    Laplace law; every target computes the same bits."""
+    m = int32(uint32(w) >> uint32(8)) + int32(1)
+    e = neg2_log_u24(m) * float32(0.5)
+    return select((uint32(w) & uint32(0x80)) != uint32(0), -e, e)
+
+
+@scalar
+def laplace_f64(hi, lo):
+    """Return a standard Laplace deviate in float64 from two words: ±(-ln u) with
+    u = (m + 1) / 2^53, m the 53 bits of ``u01_f64(hi, lo)`` (:func:`neg2_log_u53`,
+    halved exactly), and the sign from bit 5 of ``lo`` (below the bits m uses)."""
+    e = neg2_log_u53(whole_53(hi, lo) + 1.0) * 0.5
+    return select((uint32(lo) & uint32(0x20)) != uint32(0), -e, e)
 
 
 @scalar

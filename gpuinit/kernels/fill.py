@@ -33,6 +33,8 @@ from .distributions import (
     TRUNC_ATTEMPTS,
     box_muller_f32,
     box_muller_f64,
+    laplace_f32,
+    laplace_f64,
     truncated_normal_quantile,
 )
 from .philox import philox_block
@@ -41,9 +43,10 @@ from .primitives import float32, float64, fma, fma32, int64, select, store2, sto
 DIST_UNIFORM = 0
 DIST_NORMAL = 1
 DIST_TRUNCATED_NORMAL = 2
+DIST_LAPLACE = 3
 # Each distribution's name (the PTX files and the CLI name the kernels after it).
 DISTRIBUTION_NAMES = {DIST_UNIFORM: "uniform", DIST_NORMAL: "normal",
-                      DIST_TRUNCATED_NORMAL: "truncated_normal"}
+                      DIST_TRUNCATED_NORMAL: "truncated_normal", DIST_LAPLACE: "laplace"}
 
 FMT_FLOAT32 = 0
 FMT_FLOAT64 = 1
@@ -76,8 +79,9 @@ def standard_values(dist, wide, x0, x1, x2, x3, a, b):
     24-bit formats (``wide`` false; computed in float32), float64 for float64.
 
     Uniform: a + b·u, one fma (a = low, b = high - low, float32 numbers in the
-    narrow case).  Normal family: standard normal deviates.  Wide (float64)
-    blocks fill only the first two values.
+    narrow case).  Normal family: standard normal deviates; Laplace: standard
+    Laplace deviates, one per word (per word pair when wide).  Wide (float64) blocks
+    fill only the first two values.
     """
     if dist == DIST_UNIFORM:
         if wide:
@@ -88,6 +92,10 @@ def standard_values(dist, wide, x0, x1, x2, x3, a, b):
             fma32(b, u01_f32(x2), a),
             fma32(b, u01_f32(x3), a),
         )
+    if dist == DIST_LAPLACE:
+        if wide:
+            return laplace_f64(x0, x1), laplace_f64(x2, x3), 0.0, 0.0
+        return laplace_f32(x0), laplace_f32(x1), laplace_f32(x2), laplace_f32(x3)
     if wide:
         z0, z1 = box_muller_f64(x0, x1, x2, x3)
         return z0, z1, 0.0, 0.0
@@ -278,8 +286,8 @@ def fill_block(r, j, out, dist, fmt, key, rows, law, clamp):
     kernels' four tuples (see the module docstring): ``key`` (k0, k1, s0, s1),
     ``rows`` (blocks_per_row, row_len, base, lead_shape, lead_stride), ``law``
     (a, b, lower, upper, reject, p_lower, q_upper, mass) and ``clamp`` (clamp_lo,
-    clamp_hi, bits_lo, bits_hi).  Uniform: value a + b·u.  Normal: a + b·z.
-    Truncated normal: a + b·z with z in [lower, upper], by rejection (if
+    clamp_hi, bits_lo, bits_hi).  Uniform: value a + b·u.  Normal and Laplace:
+    a + b·z.  Truncated normal: a + b·z with z in [lower, upper], by rejection (if
     ``reject``) then the inverse CDF with (p_lower, q_upper, mass).
     """
     k0, k1, s0, s1 = key

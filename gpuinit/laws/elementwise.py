@@ -24,7 +24,7 @@ import numpy as np
 from .. import random
 from .base import Bounds, Law
 
-__all__ = ["Elementwise", "Normal", "TruncatedNormal", "Uniform", "truncated_std"]
+__all__ = ["Elementwise", "Laplace", "Normal", "TruncatedNormal", "Uniform", "truncated_std"]
 
 
 def _normal_pdf(x: np.ndarray, mean: float, std: float) -> np.ndarray:
@@ -220,6 +220,36 @@ class TruncatedNormal(Elementwise):
         if factor > 0:
             return TruncatedNormal(self.mean * factor, self.std * factor, self.lower, self.upper)
         return TruncatedNormal(self.mean * factor, -self.std * factor, -self.upper, -self.lower)
+
+
+@dataclass(frozen=True)
+class Laplace(Elementwise):
+    """The Laplace law of location ``loc`` and scale ``scale`` (density
+    exp(-|x - loc|/scale) / (2·scale)): :func:`gpuinit.random.laplace`, as
+    ``numpy.random.Generator.laplace(loc, scale)``."""
+
+    loc: float = 0.0
+    scale: float = 1.0
+
+    def call(self):
+        return random.laplace, (self.loc, self.scale)
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return (self.loc - 8.0 * self.scale, self.loc + 8.0 * self.scale)
+
+    def density(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        return np.exp(-np.abs(x - self.loc) / self.scale) / (2.0 * self.scale)
+
+    def moments(self, shape=None) -> tuple[float, float]:
+        return self.loc, self.scale * math.sqrt(2.0)
+
+    def text(self) -> str:
+        return f"laplace(loc={self.loc:.4g}, scale={self.scale:.4g})"
+
+    def scaled(self, factor: float) -> Laplace:
+        return Laplace(self.loc * factor, self.scale * abs(factor))
 
 
 def truncated_std(std: float, low: float, high: float, mean: float = 0.0) -> float:
