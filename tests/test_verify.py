@@ -418,3 +418,20 @@ def test_a_cuda_model_verifies_on_the_device():
     with torch.no_grad():
         model.transformer["h"][0].mlp["c_fc"].weight.mul_(2)
     assert set(_flagged(verify(model, "megatron"))) == {"transformer.h.0.mlp.c_fc.weight"}
+
+
+def test_any_law_that_states_its_moments_and_tails_is_checked_a_laplace_too():
+    from gpuinit.laws import Laplace
+
+    scheme = {"*.weight": Laplace(0.0, 0.02)}
+    model = materialize(_meta(), "cpu", seed=3, scheme=scheme)
+    report = verify(model, scheme)
+    rows = {row["tensor"]: row for row in report}
+    row = rows["transformer.h.0.mlp.c_fc.weight"]
+    assert row["status"] == "ok" and row["law_std"] == pytest.approx(0.02 * math.sqrt(2))
+    assert report.ok and not report.unchecked
+    with torch.no_grad():  # a spread 20% too wide is out of the chi-square test's reach
+        model.transformer.h[0].mlp.c_fc.weight.mul_(1.2)
+    flagged = _flagged(verify(model, scheme))
+    assert list(flagged) == ["transformer.h.0.mlp.c_fc.weight"]
+    assert any(p.startswith("std ") for p in flagged["transformer.h.0.mlp.c_fc.weight"])

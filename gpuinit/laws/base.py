@@ -78,6 +78,23 @@ class Law:
         when they are not known."""
         return None
 
+    def fourth_moment(self, shape: tuple[int, ...] | None = None) -> float | None:
+        """Return the fourth central moment of one value (what the spread of a sample's
+        variance follows from), or None when the law does not state it."""
+        return None
+
+    def peak_density(self, shape: tuple[int, ...] | None = None) -> float | None:
+        """Return the largest value of the density (inf for a point mass), or None when
+        the law does not state it."""
+        return None
+
+    def tail_reach(self, probability: float, shape: tuple[int, ...] | None = None
+                   ) -> float | None:
+        """Return how many standard deviations from the mean a value lies beyond with
+        ``probability`` (what a sample may reach), or None when the law does not state
+        its tails."""
+        return None
+
     def density(self, x):
         """Return the density at ``x`` (a NumPy array); ValueError for a law without one."""
         raise ValueError(f"{self.text()} has no density")

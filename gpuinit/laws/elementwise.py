@@ -27,6 +27,23 @@ from .base import Bounds, Law
 __all__ = ["Elementwise", "Laplace", "Normal", "TruncatedNormal", "Uniform", "truncated_std"]
 
 
+def _normal_peak(std: float) -> float:
+    """Return the largest value of the density of N(·, std²) (inf for std 0)."""
+    return 1.0 / (std * math.sqrt(2.0 * math.pi)) if std else math.inf
+
+
+def _normal_two_sided(probability: float) -> float:
+    """Return z with P(|Z| > z) = ``probability`` for a standard normal Z (bisection)."""
+    low, high = 0.0, 40.0
+    for _ in range(200):
+        mid = (low + high) / 2
+        if math.erfc(mid / math.sqrt(2.0)) > probability:
+            low = mid
+        else:
+            high = mid
+    return high
+
+
 def _normal_pdf(x: np.ndarray, mean: float, std: float) -> np.ndarray:
     z = (np.asarray(x, dtype=np.float64) - mean) / std
     return np.exp(-0.5 * z * z) / (std * math.sqrt(2.0 * math.pi))
@@ -93,6 +110,13 @@ class Uniform(Elementwise):
     def moments(self, shape=None) -> tuple[float, float]:
         return (self.low + self.high) / 2.0, (self.high - self.low) / math.sqrt(12.0)
 
+    def fourth_moment(self, shape=None) -> float:
+        return (self.high - self.low) ** 4 / 80.0
+
+    def peak_density(self, shape=None) -> float:
+        width = self.high - self.low
+        return 1.0 / width if width else math.inf
+
     def text(self) -> str:
         return f"uniform(a={self.low:.4g}, b={self.high:.4g})"
 
@@ -128,6 +152,15 @@ class Normal(Elementwise):
 
     def moments(self, shape=None) -> tuple[float, float]:
         return self.mean, self.std
+
+    def fourth_moment(self, shape=None) -> float:
+        return 3.0 * self.std ** 4
+
+    def peak_density(self, shape=None) -> float:
+        return _normal_peak(self.std)
+
+    def tail_reach(self, probability, shape=None) -> float:
+        return _normal_two_sided(probability)
 
     def text(self) -> str:
         return f"normal(mean={self.mean:.4g}, std={self.std:.4g})"
@@ -206,6 +239,33 @@ class TruncatedNormal(Elementwise):
         spread = 1.0 + (z_phi(self.lower) - z_phi(self.upper)) / mass - shift * shift
         return self.mean + self.std * shift, self.std * math.sqrt(max(0.0, spread))
 
+    def _standard_raw_moments(self) -> list[float]:
+        """Return E[Zᵏ], k = 0..4, of the standard normal Z conditioned on [lower, upper],
+        by the recurrence E[Zᵏ] = (k−1)E[Zᵏ⁻²] + (αᵏ⁻¹φ(α) − βᵏ⁻¹φ(β))/mass."""
+        def edge(z: float, power: int) -> float:
+            if not math.isfinite(z):
+                return 0.0
+            return z ** power * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+        mass, alpha, beta = self.mass, self.lower, self.upper
+        raw = [1.0, (edge(alpha, 0) - edge(beta, 0)) / mass]
+        for k in range(2, 5):
+            raw.append((k - 1) * raw[k - 2] + (edge(alpha, k - 1) - edge(beta, k - 1)) / mass)
+        return raw
+
+    def fourth_moment(self, shape=None) -> float:
+        _, m1, r2, r3, r4 = self._standard_raw_moments()
+        m4 = r4 - 4 * m1 * r3 + 6 * m1 ** 2 * r2 - 3 * m1 ** 4
+        return self.std ** 4 * max(m4, 0.0)
+
+    def peak_density(self, shape=None) -> float:
+        """Return the density's largest value: at the mean when it lies inside the bounds,
+        else at the bound nearest to it."""
+        nearest = min(max(0.0, self.lower), self.upper)
+        if not self.std:
+            return math.inf
+        return math.exp(-0.5 * nearest * nearest) * _normal_peak(self.std) / self.mass
+
     def text(self) -> str:
         low, high = self.bounds
         return (f"trunc_normal(mean={self.mean:.4g}, std={self.std:.4g}, a={low:.4g}, "
@@ -244,6 +304,16 @@ class Laplace(Elementwise):
 
     def moments(self, shape=None) -> tuple[float, float]:
         return self.loc, self.scale * math.sqrt(2.0)
+
+    def fourth_moment(self, shape=None) -> float:
+        return 24.0 * self.scale ** 4
+
+    def peak_density(self, shape=None) -> float:
+        return 1.0 / (2.0 * self.scale) if self.scale else math.inf
+
+    def tail_reach(self, probability, shape=None) -> float:
+        # P(|X - loc| > t) = exp(-t/scale), and the std is scale·√2.
+        return math.log(1.0 / probability) / math.sqrt(2.0)
 
     def text(self) -> str:
         return f"laplace(loc={self.loc:.4g}, scale={self.scale:.4g})"

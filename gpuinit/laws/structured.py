@@ -141,6 +141,18 @@ class Orthogonal(Law):
             return None
         return 0.0, abs(self.gain) / math.sqrt(max(matrix))
 
+    # The entries of a random orthogonal matrix are N(0, gain²/max(rows, cols)) to first
+    # order: their fourth moment and peak density are the normal's.
+    def fourth_moment(self, shape=None):
+        moments = self.moments(shape)
+        return None if moments is None else 3.0 * moments[1] ** 4
+
+    def peak_density(self, shape=None):
+        moments = self.moments(shape)
+        if moments is None:
+            return None
+        return 1.0 / (moments[1] * math.sqrt(2.0 * math.pi)) if moments[1] else math.inf
+
     @property
     def bounds(self) -> Bounds:
         return (-abs(self.gain), abs(self.gain))

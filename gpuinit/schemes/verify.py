@@ -9,15 +9,17 @@ the law that :func:`gpuinit.torch.describe` shows for it, writing nothing:
 - a constant law (norm gains, biases), a computed buffer and the deterministic fills
   (``eye_``, ``dirac_``, identity): the values the fill makes, exactly (computed
   buffers to a few units in the last place);
-- a random law (normal, truncated normal, uniform, orthogonal, with the row edits of its
-  rule: padding rows exactly zero, scaled slices under the scaled law):
+- a random law that states its moments up to the fourth (normal, truncated normal,
+  uniform, Laplace, orthogonal: :meth:`gpuinit.laws.Law.fourth_moment`), with the row
+  edits of its rule (padding rows exactly zero, scaled slices under the scaled law):
 
   - not all zeros, no subnormal values where the law makes none (uninitialized
     memory; a flagged tensor whose bytes are also those of two fresh
     ``torch.empty_like`` allocations, the second taken while the first is held, is said
     to be never written);
   - every value inside the law's bounds (to a unit in the last place of the dtype);
-    for a normal law no value further from the mean than n draws reach (garbage);
+    for an unbounded law no value further from the mean than n draws reach, by the
+    tails the law states (:meth:`gpuinit.laws.Law.tail_reach`: garbage);
   - the sample mean within the law's mean by its standard error σ/√n (plus the bias
     that rounding to the dtype can make), and the sum of squared deviations from the
     sample mean a chi-square draw of n − 1 degrees of freedom: exact for a normal law,
@@ -212,11 +214,6 @@ def chi2_tails(w: float, k: float) -> tuple[float, float]:
     return _normal_sf(-z), _normal_sf(z)
 
 
-def _outlier_limit(n: int) -> float:
-    """Return K with n·P(|Z| > K) = ALPHA: no draw of n normal values reaches K·σ."""
-    return _two_sided_quantile(ALPHA / max(1, n))
-
-
 @dataclass(frozen=True)
 class _Moments:
     """Mean, variance, fourth central moment, bounds and largest density of a law."""
@@ -228,52 +225,15 @@ class _Moments:
     density: float  # the largest value of the density (inf for a point mass)
 
 
-def _truncated_moments(law: TruncatedNormal) -> _Moments:
-    """The moments of N(mean, std²) cut to [mean + α·std, mean + β·std], from the
-    recurrence of the raw moments of the standard truncated normal: E[Xᵏ] = (k−1)E[Xᵏ⁻²] +
-    (αᵏ⁻¹φ(α) − βᵏ⁻¹φ(β))/Z."""
-    alpha, beta = law.lower, law.upper
-    mass = law.mass
-
-    def edge(z: float, power: int) -> float:
-        if not math.isfinite(z):
-            return 0.0
-        return z ** power * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-
-    raw = [1.0, (edge(alpha, 0) - edge(beta, 0)) / mass]
-    for k in range(2, 5):
-        raw.append((k - 1) * raw[k - 2] + (edge(alpha, k - 1) - edge(beta, k - 1)) / mass)
-    m1 = raw[1]
-    var = raw[2] - m1 ** 2
-    m4 = raw[4] - 4 * m1 * raw[3] + 6 * m1 ** 2 * raw[2] - 3 * m1 ** 4
-    s = law.std
-    peak = 1.0 / (s * math.sqrt(2.0 * math.pi) * mass)
-    return _Moments(law.mean + s * m1, s * s * max(var, 0.0), s ** 4 * max(m4, 0.0),
-                    law.bounds, peak)
-
-
 def _moments(law: Law, shape: tuple[int, ...]) -> _Moments | None:
-    """The moments of a random law over a tensor of ``shape``; None for other laws."""
-    if isinstance(law, Normal):
-        s = abs(law.std)
-        return _Moments(law.mean, s * s, 3 * s ** 4, None,
-                        1.0 / (s * math.sqrt(2 * math.pi)) if s else math.inf)
-    if isinstance(law, Uniform):
-        width = law.high - law.low
-        return _Moments((law.low + law.high) / 2, width ** 2 / 12, width ** 4 / 80,
-                        (law.low, law.high), 1.0 / width if width else math.inf)
-    if isinstance(law, TruncatedNormal):
-        return _truncated_moments(law)
-    if isinstance(law, Orthogonal):
-        moments = law.moments(shape)
-        if moments is None:
-            return None
-        std = moments[1]
-        var = std * std
-        # Entries of a random orthogonal matrix: N(0, gain²/max(r, c)) to first order.
-        return _Moments(0.0, var, 3 * var * var, law.bounds,
-                        1.0 / (std * math.sqrt(2 * math.pi)) if std else math.inf)
-    return None
+    """The moments of a random law over a tensor of ``shape``, as the law states them;
+    None for a law that does not state its fourth moment (only NaN/inf are checked)."""
+    moments, m4 = law.moments(shape), law.fourth_moment(shape)
+    if moments is None or m4 is None:
+        return None
+    peak = law.peak_density(shape)
+    return _Moments(moments[0], moments[1] ** 2, m4, law.bounds,
+                    math.inf if peak is None else peak)
 
 
 # ----------------------------------------------------------------------------- laws
@@ -540,9 +500,9 @@ def _check_piece(values: torch.Tensor, law: Law, shape: tuple[int, ...], dtype: 
         if lo < low - slack or hi > high + slack:
             problems.append(f"values in [{lo:.4g}, {hi:.4g}], outside the law's "
                             f"[{low:.4g}, {high:.4g}]")
-    elif sigma > 0:
+    elif sigma > 0 and (limit := law.tail_reach(ALPHA / max(1, n), shape)) is not None:
+        # K with n·P(|X − mean| > K·σ) = ALPHA: no draw of n values of the law reaches it.
         reach = max(-sums.low, sums.high) / sigma
-        limit = _outlier_limit(n)
         if reach > limit:
             problems.append(f"a value {reach:.3g} std from the mean (n={n} draws reach "
                             f"{limit:.2f}): garbage?")
