@@ -12,7 +12,7 @@ import gpuinit as gi
 
 from .helpers import DTYPES, as_float64
 
-PRIMITIVES = [gi.random.uniform, gi.random.normal, gi.random.truncated_normal]
+PRIMITIVES = [gi.random.uniform, gi.random.normal, gi.random.truncated_normal, gi.random.laplace]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

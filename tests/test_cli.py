@@ -261,7 +261,8 @@ def test_compile_ptx_writes_every_kernel_and_an_index_without_a_gpu(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     index = json.loads((tmp_path / "index.json").read_text())
     assert {(e["distribution"], e["dtype"]) for e in index} == {
-        (d, t) for d in ("uniform", "normal", "truncated_normal") for t in ("float32", "float16")}
+        (d, t) for d in ("uniform", "normal", "truncated_normal", "laplace")
+        for t in ("float32", "float16")}
     for entry in index:
         assert set(entry) == {"file", "distribution", "dtype", "seconds"}
         text = (tmp_path / entry["file"]).read_text()
