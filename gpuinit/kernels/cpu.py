@@ -144,6 +144,27 @@ def _philox_listed(c0, c1, c2, c3, first_block, index, count, attempt, s0, s1, k
         c0[q], c1[q], c2[q], c3[q] = _ten_rounds(x0, x1, w0, w1, key0, key1)
 
 
+@njit(inline="always")  # inlined: a call keeps LLVM from vectorizing the loop
+def _transform_batch(z0, z1, z2, z3, final, c0, c1, c2, c3, count, dist, wide, a, b, lower,
+                     upper):
+    """Write the standard values of blocks i < count (words c0[i]..c3[i]) to z0[i]..z3[i]
+    and whether each block is final (every lane inside [lower, upper] for a truncated
+    normal) to final[i].
+
+    A loop of its own, apart from the stores: LLVM vectorizes the transforms (Box-Muller's
+    polynomials, the logarithm) across blocks only when no store of the output format
+    shares their loop (measured: 2-4x the rate of one fused loop).
+    """
+    for i in range(count):
+        t0, t1, t2, t3 = _standard_values(dist, wide, c0[i], c1[i], c2[i], c3[i], a, b)
+        z0[i] = t0
+        z1[i] = t1
+        z2[i] = t2
+        z3[i] = t3
+        final[i] = dist != DIST_TRUNCATED_NORMAL or _block_inside(wide, t0, t1, t2, t3,
+                                                                    lower, upper)
+
+
 @njit(error_model="numpy")  # not cached on its own: compiled into each fill loop
 def _resample_rejected(
     c0, c1, c2, c3, final, n_fast, first_block, first_offset, index, values, words, out,
@@ -226,6 +247,11 @@ def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp):
     c2 = np.empty(BATCH, np.uint32)
     c3 = np.empty(BATCH, np.uint32)
     final = np.empty(BATCH, np.bool_)
+    # The batch's standard values (the 24-bit formats'; float64 ones go to ``values``).
+    z0 = np.empty(BATCH, np.float32)
+    z1 = np.empty(BATCH, np.float32)
+    z2 = np.empty(BATCH, np.float32)
+    z3 = np.empty(BATCH, np.float32)
     index = np.empty(BATCH, np.int64)  # scratch of _resample_rejected
     values = np.empty((4, BATCH), np.float64)
     words = np.empty((4, BATCH), np.uint32)
@@ -252,11 +278,29 @@ def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp):
                 first_block = row_block + fast_lo
                 first_offset = r * int64(row_len) - start + first_block * per_block
                 _philox_batch(c0, c1, c2, c3, first_block, n_fast, 0, s0, s1, k0, k1)
-                for i in range(n_fast):
-                    final[i] = _store_whole_block(
-                        c0[i], c1[i], c2[i], c3[i], dist, fmt, a, b, lower, upper, out,
-                        first_offset + per_block * i, clamp_lo, clamp_hi, bits_lo, bits_hi,
-                    )
+                if dist == DIST_UNIFORM:
+                    for i in range(n_fast):
+                        final[i] = _store_whole_block(
+                            c0[i], c1[i], c2[i], c3[i], dist, fmt, a, b, lower, upper, out,
+                            first_offset + per_block * i, clamp_lo, clamp_hi, bits_lo, bits_hi,
+                        )
+                elif fmt == FMT_FLOAT64:
+                    _transform_batch(values[0], values[1], values[2], values[3], final, c0, c1,
+                                     c2, c3, n_fast, dist, True, a, b, lower, upper)
+                    for i in range(n_fast):
+                        _store_block_values(
+                            values[0, i], values[1, i], values[2, i], values[3, i], dist, fmt,
+                            a, b, out, first_offset + per_block * i, clamp_lo, clamp_hi,
+                            bits_lo, bits_hi,
+                        )
+                else:
+                    _transform_batch(z0, z1, z2, z3, final, c0, c1, c2, c3, n_fast, dist,
+                                     False, a, b, lower, upper)
+                    for i in range(n_fast):
+                        _store_block_values(
+                            z0[i], z1[i], z2[i], z3[i], dist, fmt, a, b, out,
+                            first_offset + per_block * i, clamp_lo, clamp_hi, bits_lo, bits_hi,
+                        )
                 if dist == DIST_TRUNCATED_NORMAL:
                     _resample_rejected(
                         c0, c1, c2, c3, final, n_fast, first_block, first_offset, index,
