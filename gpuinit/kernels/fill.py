@@ -213,30 +213,6 @@ def store_block(out, i, v0, v1, v2, v3, fmt, clamp_lo, clamp_hi, bits_lo, bits_h
                clamped_bits16(v3, fmt, bits_lo, bits_hi))
 
 
-@scalar(inline=True)
-def store_whole_block(
-    x0, x1, x2, x3, dist, fmt, a, b, lower, upper, out, out_offset,
-    clamp_lo, clamp_hi, bits_lo, bits_hi,
-):
-    """Write every lane of a block from its attempt-0 words (x0..x3); return whether
-    the block is final: always for uniform and normal, and for a truncated normal
-    when every lane lies in [lower, upper].  A block that is not final must be
-    rewritten by :func:`finish_block`.
-
-    Straight-line code without lane bookkeeping or conditional stores: the common
-    case, which the CPU loop vectorizes across blocks.
-    """
-    wide = fmt == FMT_FLOAT64
-    t0, t1, t2, t3 = standard_values(dist, wide, x0, x1, x2, x3, a, b)
-    final = True
-    if dist == DIST_TRUNCATED_NORMAL:
-        final = block_inside(wide, t0, t1, t2, t3, lower, upper)
-    store_block_values(
-        t0, t1, t2, t3, dist, fmt, a, b, out, out_offset, clamp_lo, clamp_hi, bits_lo, bits_hi
-    )
-    return final
-
-
 @scalar
 def block_inside(wide, t0, t1, t2, t3, lower, upper):
     """Return whether every lane of a block (two lanes if wide) lies in [lower, upper]."""
