@@ -59,9 +59,9 @@ def test_cuda_kernel_matches_cpu_twin(dist, dtype, layout, monkeypatch):
     expected, captured = _cpu_result_and_args(dist, dtype, layout, monkeypatch)
     for config in CONFIGS:
         got = _cuda_result(expected, captured, config)
-        if dist in ("uniform", "normal"):
-            # Box-Muller (24- and 53-bit) uses our own fma polynomials: the same bits
-            # everywhere.  The truncated normal's inverse CDF uses erfc and exp.
+        if dist in ("uniform", "normal", "laplace"):
+            # Box-Muller and Laplace (24- and 53-bit) use our own fma polynomials: the same
+            # bits everywhere.  The truncated normal's inverse CDF uses erfc and exp.
             np.testing.assert_array_equal(bits(got), bits(expected))
         else:
             assert ulp_distance(got, expected, "float32").max() <= 2.0
