@@ -117,8 +117,8 @@ def _philox_batch(c0, c1, c2, c3, first_block, count, attempt, s0, s1, k0, k1):
     counter contract of :func:`philox_block`) to (c0[i], c1[i], c2[i], c3[i]).
 
     LLVM vectorizes the loop across blocks with each counter in registers for all ten
-    rounds (about twice as fast as sweeping the batch round by round), as long as the
-    counters are made from the block index inside the loop and the round keys are
+    rounds (measured 1.7x the rate of sweeping the batch round by round), as long as
+    the counters are made from the block index inside the loop and the round keys are
     made here: keys passed in as a tuple are re-read from memory at every store.
     """
     key0 = _round_keys(k0, PHILOX_W0)
@@ -143,7 +143,7 @@ def _philox_listed(c0, c1, c2, c3, first_block, index, count, attempt, s0, s1, k
         c0[q], c1[q], c2[q], c3[q] = _ten_rounds(x0, x1, w0, w1, key0, key1)
 
 
-@njit(inline="always")  # inlined: a call keeps LLVM from vectorizing the loop
+@njit(inline="always")  # inlined into each fill loop, the form measured
 def _transform_batch(z0, z1, z2, z3, final, c0, c1, c2, c3, count, dist, wide, a, b, lower,
                      upper):
     """Write the standard values of blocks i < count (words c0[i]..c3[i]) to z0[i]..z3[i]

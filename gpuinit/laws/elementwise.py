@@ -70,7 +70,7 @@ class Elementwise(Law):
     def prepare(self, target, seed=None, stream=0):
         """Return the checked in-place fill of ``target`` (:func:`gpuinit.init.prepare_law`):
         the values :meth:`sample` makes for its shape, in its dtype, on its device."""
-        from .. import init
+        from .. import init  # here: gpuinit.init imports this package
 
         return init.prepare_law(target, self, seed=seed, stream=stream)
 

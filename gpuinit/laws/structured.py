@@ -19,6 +19,7 @@ __all__ = ["Computed", "Constant", "Dirac", "Eye", "Orthogonal", "Sparse"]
 
 
 def _init():
+    """Return :mod:`gpuinit.init`, imported when a law is used (it imports this package)."""
     from .. import init
 
     return init
