@@ -223,6 +223,7 @@ def test_cuda_chunks_are_cupy_and_equal_the_single_gpu_tensor():
                                     gi.initializers.get("he_normal")((1024, 256), seed=3), 2)
 
 
+@pytest.mark.slow  # runs the example script with a cluster (seconds)
 def test_dask_example_makes_a_kernel_larger_than_a_worker(tmp_path):
     import subprocess
     import sys

@@ -288,6 +288,7 @@ def test_npz_readers_name_the_file_and_the_member(tmp_path, reader):
             npz.read_tensor(path, "dense/weight")
 
 
+@pytest.mark.slow  # writes and damages a whole weights file (seconds)
 def test_a_damaged_weights_h5_is_one_valueerror_naming_the_file_and_changes_nothing(tmp_path):
     """Flip bytes across a Keras weights file: every load either succeeds (the byte was
     data, or unused) or raises a ValueError naming the file; never HDF5's RuntimeError

@@ -255,6 +255,7 @@ def test_arrays_larger_than_the_host_raise_out_of_memory(make, too_many_float32)
 
 
 # -- threads -----------------------------------------------------------------------------------
+@pytest.mark.slow  # many threads, each route (seconds)
 @pytest.mark.parametrize("mode", ["wait", "numpy", "background"])
 def test_fills_from_many_threads_at_once_give_the_same_bits(mode):
     # Eight threads fill at once, each request split again over the fill threads: the

@@ -76,6 +76,7 @@ def test_huge_model_example_runs_without_a_host_copy_of_any_parameter():
     assert "every parameter is a numpy.ndarray on cpu" in run.stdout
 
 
+@pytest.mark.slow  # runs the example in a fresh process (seconds)
 def test_variance_propagation_example_shows_he_keeping_relu_activations_alive(tmp_path):
     run = subprocess.run([sys.executable, str(ROOT / "examples" / "variance_propagation.py"),
                           "--png", str(tmp_path / "plot.png")], capture_output=True, text=True,

@@ -60,6 +60,7 @@ def _float32_ulps(got: np.ndarray, exact: np.ndarray) -> np.ndarray:
     return np.abs(got.astype(np.float64) - exact) / 2.0 ** (np.floor(np.log2(scale)) - 23)
 
 
+@pytest.mark.slow  # all 2^24 inputs (seconds)
 def test_neg2_log_u24_is_within_two_ulp_for_every_m():
     got = np.empty(1 << 24, np.float32)
     _every_neg2_log_u24(got)
@@ -76,6 +77,7 @@ def test_neg2_log_u24_is_zero_at_one_and_tiny_just_below():
     assert LIB.neg2_log_u24((1 << 24) - 1) == pytest.approx(2.0 / (1 << 24), rel=1e-6)
 
 
+@pytest.mark.slow  # all 2^24 inputs (seconds)
 def test_sincos_2pi_u24_is_within_two_ulp_for_every_k():
     sines, cosines = np.empty(1 << 24, np.float32), np.empty(1 << 24, np.float32)
     _every_sincos_2pi_u24(sines, cosines)
