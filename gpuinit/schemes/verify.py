@@ -154,19 +154,8 @@ def _normal_sf(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
-def _two_sided_quantile(p: float) -> float:
-    """Return z with P(|Z| > z) = p (bisection on erfc)."""
-    low, high = 0.0, 40.0
-    for _ in range(200):
-        mid = (low + high) / 2
-        if math.erfc(mid / math.sqrt(2.0)) > p:
-            low = mid
-        else:
-            high = mid
-    return high
-
-
-Z_MEAN = _two_sided_quantile(ALPHA)
+# z with P(|Z| > z) = ALPHA for a standard normal Z: the sample mean's test.
+Z_MEAN = Normal(0.0, 1.0).tail_reach(ALPHA)
 
 
 def _gamma_pq(a: float, x: float) -> tuple[float, float]:
