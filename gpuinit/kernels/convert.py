@@ -29,11 +29,6 @@ BFLOAT16_P, BFLOAT16_MIN_NORMAL = 8, 2.0**-126
 # ties to even (IEEE round-to-nearest-even of the addition).
 TWO_POW_52 = float(1 << 52)
 
-# The halving steps of split_binade: 2^w, 2^-w and w for w = 128, 64, ..., 1.
-_BINADE_WIDTHS = (128.0, 64.0, 32.0, 16.0, 8.0, 4.0, 2.0, 1.0)
-_BINADE_STEPS = tuple(2.0**w for w in _BINADE_WIDTHS)
-_BINADE_INVERSE_STEPS = tuple(2.0**-w for w in _BINADE_WIDTHS)
-
 
 @scalar
 def u01_f32(word):
@@ -56,19 +51,30 @@ def u01_f64(hi, lo):
 
 
 @scalar
+def binade_step(x, e, width, step, inverse_step):
+    """Return (x, e) after one step of :func:`split_binade`: x times ``inverse_step``
+    (2^-width) and e + width if x >= ``step`` (2^width), else (x, e)."""
+    big = x >= step
+    return select(big, x * inverse_step, x), select(big, e + width, e)
+
+
+@scalar
 def split_binade(x):
     """Return (f, e) with x = f · 2^e, f in [1, 2), for float64 1 <= x < 2^256.
 
     A branch-free halving search on x itself: each step scales by a power of two
     (exact) and e is a whole number held in a float64, so there are no library
-    calls and no 64-bit integer-to-float conversions, and CPU loops vectorize.
+    calls and no 64-bit integer-to-float conversions.  The steps are written out:
+    as a loop over tuples of constants they kept LLVM from vectorizing CPU loops.
     """
-    e = 0.0
-    for i in range(len(_BINADE_WIDTHS)):
-        big = x >= _BINADE_STEPS[i]
-        x = select(big, x * _BINADE_INVERSE_STEPS[i], x)
-        e = select(big, e + _BINADE_WIDTHS[i], e)
-    return x, e
+    x, e = binade_step(x, 0.0, 128.0, 2.0**128, 2.0**-128)
+    x, e = binade_step(x, e, 64.0, 2.0**64, 2.0**-64)
+    x, e = binade_step(x, e, 32.0, 2.0**32, 2.0**-32)
+    x, e = binade_step(x, e, 16.0, 2.0**16, 2.0**-16)
+    x, e = binade_step(x, e, 8.0, 2.0**8, 2.0**-8)
+    x, e = binade_step(x, e, 4.0, 2.0**4, 2.0**-4)
+    x, e = binade_step(x, e, 2.0, 2.0**2, 2.0**-2)
+    return binade_step(x, e, 1.0, 2.0, 0.5)
 
 
 @scalar
