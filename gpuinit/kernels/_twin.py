@@ -33,8 +33,9 @@ def scalar(func: Callable | None = None, *, inline: bool = False):
 
     ``inline=True`` marks a function that is too large for LLVM's inliner once its
     callees are inlined (Box-Muller, the block store): :func:`build` compiles it
-    with ``inline_jit``, because a call left in a CPU loop keeps the loop from
-    being vectorized.  Used as ``@scalar`` or ``@scalar(inline=True)``.
+    with ``inline_jit`` (LLVM's alwaysinline on the CPU), because a call left in a
+    CPU loop keeps the loop from being vectorized.  Used as ``@scalar`` or
+    ``@scalar(inline=True)``.
     """
     if func is None:
         return lambda f: scalar(f, inline=inline)

@@ -10,6 +10,7 @@ from . import convert, distributions, philox, primitives  # noqa: F401
 from . import fill as _work_item  # noqa: F401
 from ._twin import SOURCE_FINGERPRINT, build
 from .bitcasts import make_bitcasts
+from .distributions import TRUNC_ATTEMPTS
 from .fill import (
     DIST_LAPLACE,
     DIST_NORMAL,
@@ -60,7 +61,10 @@ LIB = build(
         "store2": njit(primitives.store2),
         "select": njit(primitives.select),
     },
-    inline_jit=njit(error_model="numpy", inline="always"),
+    # LLVM's alwaysinline, not Numba-IR inlining (inline="always"): stores inlined by
+    # Numba kept LLVM from vectorizing the fill loop, and the loops compile in ~20 s
+    # instead of ~35 s.
+    inline_jit=njit(error_model="numpy", forceinline=True),
 )
 _philox_round = LIB.philox_round
 _row_start = LIB.row_start
@@ -70,17 +74,17 @@ _philox_block = LIB.philox_block
 _block_counter = LIB.block_counter
 _standard_values = LIB.standard_values
 _store_block_values = LIB.store_block_values
-_inside = LIB.inside
 _block_inside = LIB.block_inside
+_inside = LIB.inside
 _philox4x32_10 = LIB.philox4x32_10
 
 
-# Work items per batch: the batch's Philox words live in small arrays that stay in the
-# L1/L2 cache between the loop that makes them and the loop that converts them.
+# Work items per batch: the scratch of a truncated normal's rejected blocks (sized for a
+# whole batch) stays in the L1/L2 cache.
 BATCH = 512
 
 
-@njit(inline="always")
+@njit(forceinline=True)
 def _round_keys(k, weyl):
     """Return the ten round keys k + n·weyl (mod 2^32), n = 0..9, of one Philox key word."""
     k = uint64(k)
@@ -94,7 +98,7 @@ def _round_keys(k, weyl):
     )
 
 
-@njit(inline="always")
+@njit(forceinline=True)
 def _ten_rounds(c0, c1, c2, c3, key0, key1):
     """Return Philox4x32-10 of counter c under the round keys ``key0``/``key1`` (from
     :func:`_round_keys`): the rounds of :func:`philox4x32_10`, written out so that the
@@ -112,28 +116,50 @@ def _ten_rounds(c0, c1, c2, c3, key0, key1):
 
 
 @njit(error_model="numpy")  # not cached on its own: compiled into each fill loop
-def _philox_batch(c0, c1, c2, c3, first_block, count, attempt, s0, s1, k0, k1):
-    """Write the words of blocks first_block .. first_block+count-1 at ``attempt`` (the
-    counter contract of :func:`philox_block`) to (c0[i], c1[i], c2[i], c3[i]).
+def _fill_batch(batch_out, standard, rejected, first_block, count, dist, fmt, s0, s1, k0, k1,
+                a, b, lower, upper, clamp_lo, clamp_hi, bits_lo, bits_hi):
+    """Write blocks first_block .. first_block+count-1 at attempt 0 to batch_out[per_block
+    * i + lane] (block i of the batch) and, for a truncated normal, each block's standard
+    values to standard[per_block * i + lane] and whether a lane lies outside [lower, upper] to
+    rejected[i] (1 or 0).
 
-    LLVM vectorizes the loop across blocks with each counter in registers for all ten
-    rounds (measured 1.7x the rate of sweeping the batch round by round), as long as
-    the counters are made from the block index inside the loop and the round keys are
-    made here: keys passed in as a tuple are re-read from memory at every store.
+    One loop makes each block's words, its values and its stores: LLVM vectorizes it
+    across blocks (the ten rounds in registers, the transform, the four values of each
+    block interleaved into consecutive stores).  It does so only when the round keys
+    are made here (keys passed in as a tuple are re-read at every store), the stores
+    are LLVM-inlined rather than Numba-inlined, and the output index has no offset
+    (``batch_out`` is a view starting at the batch's first element), and when few
+    arrays are written (each pair is checked for overlap at run time, and past a few
+    pairs LLVM gives up); measured 1.2-1.5x the rate of separate Philox, transform
+    and store loops.
     """
     key0 = _round_keys(k0, PHILOX_W0)
     key1 = _round_keys(k1, PHILOX_W1)
     w0 = uint32(s0)
     w1 = uint32(s1)
+    wide = fmt == FMT_FLOAT64
+    per_block = 2 if wide else 4
     for i in range(count):
-        x0, x1 = _block_counter(first_block + i, attempt)
-        c0[i], c1[i], c2[i], c3[i] = _ten_rounds(x0, x1, w0, w1, key0, key1)
+        x0, x1 = _block_counter(first_block + i, 0)
+        c0, c1, c2, c3 = _ten_rounds(x0, x1, w0, w1, key0, key1)
+        t0, t1, t2, t3 = _standard_values(dist, wide, c0, c1, c2, c3, a, b)
+        _store_block_values(t0, t1, t2, t3, dist, fmt, a, b, batch_out, per_block * i,
+                            clamp_lo, clamp_hi, bits_lo, bits_hi)
+        if dist == DIST_TRUNCATED_NORMAL:
+            # Unsigned, offset-free indices, as the output's (see store_block_values).
+            o = uint64(per_block) * uint64(i)
+            standard[o] = t0
+            standard[o + uint64(1)] = t1
+            if not wide:
+                standard[o + uint64(2)] = t2
+                standard[o + uint64(3)] = t3
+            rejected[i] = 1 - int64(_block_inside(wide, t0, t1, t2, t3, lower, upper))
 
 
 @njit(error_model="numpy")  # not cached on its own: compiled into each fill loop
 def _philox_listed(c0, c1, c2, c3, first_block, index, count, attempt, s0, s1, k0, k1):
     """Write the words of blocks first_block + index[q], q < count, at ``attempt`` to
-    (c0[q], c1[q], c2[q], c3[q]) (as :func:`_philox_batch`, for a gathered list)."""
+    (c0[q], c1[q], c2[q], c3[q]); vectorized across the list as :func:`_fill_batch`."""
     key0 = _round_keys(k0, PHILOX_W0)
     key1 = _round_keys(k1, PHILOX_W1)
     w0 = uint32(s0)
@@ -143,84 +169,92 @@ def _philox_listed(c0, c1, c2, c3, first_block, index, count, attempt, s0, s1, k
         c0[q], c1[q], c2[q], c3[q] = _ten_rounds(x0, x1, w0, w1, key0, key1)
 
 
-@njit(inline="always")  # inlined into each fill loop, the form measured
-def _transform_batch(z0, z1, z2, z3, final, c0, c1, c2, c3, count, dist, wide, a, b, lower,
-                     upper):
-    """Write the standard values of blocks i < count (words c0[i]..c3[i]) to z0[i]..z3[i]
-    and whether each block is final (every lane inside [lower, upper] for a truncated
-    normal) to final[i].
+@njit(forceinline=True)
+def _offer(value, candidate, lower, upper):
+    """Return a lane's value after offering it ``candidate``: a pending lane (NaN: no
+    standard value is NaN) takes it when it lies in [lower, upper] (the rule of
+    :func:`accept`, with the lane's state in its value, so that the loop offering a
+    whole list of lanes has float selects only and vectorizes)."""
+    return candidate if (value != value) & _inside(candidate, lower, upper) else value
 
-    A loop of its own, apart from the stores: LLVM vectorizes the transforms (Box-Muller's
-    polynomials, the logarithm) across blocks only when no store of the output format
-    shares their loop (measured: 1.2-3.3x the rate of one fused loop, by law and format).
-    """
-    for i in range(count):
-        t0, t1, t2, t3 = _standard_values(dist, wide, c0[i], c1[i], c2[i], c3[i], a, b)
-        z0[i] = t0
-        z1[i] = t1
-        z2[i] = t2
-        z3[i] = t3
-        final[i] = dist != DIST_TRUNCATED_NORMAL or _block_inside(wide, t0, t1, t2, t3,
-                                                                    lower, upper)
+
+@njit(forceinline=True)
+def _pending_unless_inside(value, lower, upper):
+    """Return ``value`` if it lies in [lower, upper], else NaN: the state of a lane that
+    is still pending (no standard value is NaN)."""
+    return value if _inside(value, lower, upper) else np.nan
 
 
 @njit(error_model="numpy")  # not cached on its own: compiled into each fill loop
 def _resample_rejected(
-    c0, c1, c2, c3, final, n_fast, first_block, first_offset, index, values, words, out,
-    dist, fmt, k0, k1, s0, s1, a, b, lower, upper, p_lower, q_upper, mass, clamp_lo,
-    clamp_hi, bits_lo, bits_hi,
+    standard, rejected, n_fast, first_block, index, values, words, batch_out, dist, fmt, k0,
+    k1, s0, s1, a, b, lower, upper, p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo,
+    bits_hi,
 ):
-    """Rewrite the blocks i < n_fast of a truncated-normal batch that are not final
-    (a lane outside [lower, upper] at attempt 0); c0..c3 hold the attempt-0 words.
+    """Rewrite the blocks i < n_fast of a truncated-normal batch that have a lane outside
+    [lower, upper] at attempt 0 (rejected[i] is 1; standard[per_block * i + lane] holds
+    the attempt-0 values), in batch_out[per_block * i + lane].
 
-    Attempt 1 runs for all of them at once, so Philox and the normal transform
-    vectorize: each lane keeps its attempt-0 value if inside, else takes attempt
-    1's.  A block with a lane outside at both attempts (about one in twenty at
-    ±2σ) starts over with :func:`finish_block`, which goes on to the later
-    attempts and the inverse CDF; the values are those of the per-block rule.
-    ``index`` (n_fast), ``values`` (4, n_fast) and ``words`` (4, n_fast) are scratch.
+    The rejected blocks are gathered into a list, and each attempt from 1 on runs for
+    the whole list at once, so that Philox and the normal transform vectorize: a
+    pending lane takes the attempt's value when it lies inside, as in the per-block
+    rule of :func:`finish_block`.  After each attempt the list's blocks are written and
+    those with a lane still pending stay in the list (to be written again).  A block
+    still pending after attempt TRUNC_ATTEMPTS - 1 (a lane is, with probability at
+    most 0.75^16 = 1% for the intervals sampled by rejection) starts over with
+    :func:`finish_block`, which ends with the inverse CDF; the values are those of the
+    per-block rule.  ``index`` (n_fast), ``values`` (4, n_fast) and ``words`` (4,
+    n_fast) are scratch.  The gathering and the list's updates have no branches: which
+    blocks are rejected is random, and mispredicted branches cost more than the work.
     """
     wide = fmt == FMT_FLOAT64
     per_block = 2 if wide else 4
+    v0, v1, v2, v3 = values[0], values[1], values[2], values[3]
     n = 0
-    for i in range(n_fast):  # gather the attempt-0 words of the rejected blocks
-        if not final[i]:
-            index[n] = i
-            words[0, n], words[1, n], words[2, n], words[3, n] = c0[i], c1[i], c2[i], c3[i]
-            n += 1
+    for i in range(n_fast):
+        index[n] = i  # kept only if the block is rejected
+        n += rejected[i]
     for q in range(n):
-        values[0, q], values[1, q], values[2, q], values[3, q] = _standard_values(
-            dist, wide, words[0, q], words[1, q], words[2, q], words[3, q], a, b
-        )
-    # Attempt 1.
-    _philox_listed(words[0], words[1], words[2], words[3], first_block, index, n, 1, s0, s1,
-                   k0, k1)
-    for q in range(n):
-        t0, t1, t2, t3 = _standard_values(
-            dist, wide, words[0, q], words[1, q], words[2, q], words[3, q], a, b
-        )
-        v0, v1, v2, v3 = values[0, q], values[1, q], values[2, q], values[3, q]
-        # Selects and unconditional stores: the loop vectorizes.
-        values[0, q] = v0 if _inside(v0, lower, upper) else t0
-        values[1, q] = v1 if _inside(v1, lower, upper) else t1
-        values[2, q] = v2 if _inside(v2, lower, upper) else t2
-        values[3, q] = v3 if _inside(v3, lower, upper) else t3
-    for q in range(n):
-        i = index[q]
-        offset = first_offset + per_block * i
-        if _block_inside(
-            wide, values[0, q], values[1, q], values[2, q], values[3, q], lower, upper
-        ):
-            _store_block_values(
-                values[0, q], values[1, q], values[2, q], values[3, q], dist, fmt, a, b, out,
-                offset, clamp_lo, clamp_hi, bits_lo, bits_hi,
-            )
+        o = uint64(per_block) * uint64(index[q])
+        v0[q] = _pending_unless_inside(standard[o], lower, upper)
+        v1[q] = _pending_unless_inside(standard[o + uint64(1)], lower, upper)
+        if wide:  # lanes 2 and 3 do not exist: never pending
+            v2[q] = v3[q] = 0.0
         else:
-            _finish_block(
-                c0[i], c1[i], c2[i], c3[i], 0, first_block + i, 0, per_block, out, offset,
-                dist, fmt, k0, k1, s0, s1, a, b, lower, upper, p_lower, q_upper, mass,
-                clamp_lo, clamp_hi, bits_lo, bits_hi,
+            v2[q] = _pending_unless_inside(standard[o + uint64(2)], lower, upper)
+            v3[q] = _pending_unless_inside(standard[o + uint64(3)], lower, upper)
+    attempt = 1
+    while n > 0 and attempt < TRUNC_ATTEMPTS:
+        _philox_listed(words[0], words[1], words[2], words[3], first_block, index, n,
+                       attempt, s0, s1, k0, k1)
+        for q in range(n):
+            t0, t1, t2, t3 = _standard_values(
+                dist, wide, words[0, q], words[1, q], words[2, q], words[3, q], a, b
             )
+            v0[q] = _offer(v0[q], t0, lower, upper)
+            v1[q] = _offer(v1[q], t1, lower, upper)
+            v2[q] = _offer(v2[q], t2, lower, upper)
+            v3[q] = _offer(v3[q], t3, lower, upper)
+        pending = 0
+        for q in range(n):
+            i = index[q]
+            x0, x1, x2, x3 = v0[q], v1[q], v2[q], v3[q]
+            _store_block_values(x0, x1, x2, x3, dist, fmt, a, b, batch_out, per_block * i,
+                                clamp_lo, clamp_hi, bits_lo, bits_hi)
+            index[pending] = i
+            v0[pending], v1[pending], v2[pending], v3[pending] = x0, x1, x2, x3
+            done = (x0 == x0) & (x1 == x1) & (x2 == x2) & (x3 == x3)  # no lane is NaN
+            pending += 1 - int64(done)
+        n = pending
+        attempt += 1
+    for q in range(n):
+        block = first_block + index[q]
+        x0, x1, x2, x3 = _philox_block(block, 0, k0, k1, s0, s1)
+        _finish_block(
+            x0, x1, x2, x3, 0, block, 0, per_block, batch_out, per_block * index[q], dist,
+            fmt, k0, k1, s0, s1, a, b, lower, upper, p_lower, q_upper, mass, clamp_lo,
+            clamp_hi, bits_lo, bits_hi,
+        )
 
 
 @njit(nogil=True, error_model="numpy")  # compiled into each format's loop
@@ -228,8 +262,9 @@ def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp):
     """Fill work items first_item..stop_item-1 (work item w is Philox block j = w mod
     blocks_per_row of row r = w // blocks_per_row, as in the CUDA kernel).
 
-    The items are walked in batches: the counters of a batch are laid out, Philox
-    runs over the whole batch, and each block's words become its elements.
+    The items are walked in batches of whole consecutive blocks of one row, which
+    :func:`_fill_batch` writes in one vectorized loop; the blocks at a row's edges
+    are written one by one.
     Compiled once per (dist, fmt) value (``literally``): Numba drops the other laws'
     and formats' code, and LLVM vectorizes the batch loops.
     """
@@ -241,17 +276,10 @@ def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp):
     clamp_lo, clamp_hi, bits_lo, bits_hi = clamp
     per_block = 2 if fmt == FMT_FLOAT64 else 4
     attempt = _first_attempt(dist, reject)
-    c0 = np.empty(BATCH, np.uint32)
-    c1 = np.empty(BATCH, np.uint32)
-    c2 = np.empty(BATCH, np.uint32)
-    c3 = np.empty(BATCH, np.uint32)
-    final = np.empty(BATCH, np.bool_)
-    # The batch's standard values (the 24-bit formats'; float64 ones go to ``values``).
-    z0 = np.empty(BATCH, np.float32)
-    z1 = np.empty(BATCH, np.float32)
-    z2 = np.empty(BATCH, np.float32)
-    z3 = np.empty(BATCH, np.float32)
-    index = np.empty(BATCH, np.int64)  # scratch of _resample_rejected
+    # A truncated normal batch's attempt-0 values, and the scratch of _resample_rejected.
+    standard = np.empty(4 * BATCH, np.float64)
+    rejected = np.empty(BATCH, np.int64)
+    index = np.empty(BATCH, np.int64)
     values = np.empty((4, BATCH), np.float64)
     words = np.empty((4, BATCH), np.uint32)
     for w in range(first_item, stop_item, BATCH):
@@ -276,29 +304,15 @@ def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp):
                 n_fast = fast_hi - fast_lo
                 first_block = row_block + fast_lo
                 first_offset = r * int64(row_len) - start + first_block * per_block
-                _philox_batch(c0, c1, c2, c3, first_block, n_fast, 0, s0, s1, k0, k1)
-                if fmt == FMT_FLOAT64:
-                    _transform_batch(values[0], values[1], values[2], values[3], final, c0, c1,
-                                     c2, c3, n_fast, dist, True, a, b, lower, upper)
-                    for i in range(n_fast):
-                        _store_block_values(
-                            values[0, i], values[1, i], values[2, i], values[3, i], dist, fmt,
-                            a, b, out, first_offset + per_block * i, clamp_lo, clamp_hi,
-                            bits_lo, bits_hi,
-                        )
-                else:
-                    _transform_batch(z0, z1, z2, z3, final, c0, c1, c2, c3, n_fast, dist,
-                                     False, a, b, lower, upper)
-                    for i in range(n_fast):
-                        _store_block_values(
-                            z0[i], z1[i], z2[i], z3[i], dist, fmt, a, b, out,
-                            first_offset + per_block * i, clamp_lo, clamp_hi, bits_lo, bits_hi,
-                        )
+                batch_out = out[first_offset:first_offset + per_block * n_fast]
+                _fill_batch(batch_out, standard, rejected, first_block, n_fast, dist, fmt, s0,
+                            s1, k0, k1, a, b, lower, upper, clamp_lo, clamp_hi, bits_lo,
+                            bits_hi)
                 if dist == DIST_TRUNCATED_NORMAL:
                     _resample_rejected(
-                        c0, c1, c2, c3, final, n_fast, first_block, first_offset, index,
-                        values, words, out, dist, fmt, k0, k1, s0, s1, a, b, lower, upper,
-                        p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
+                        standard, rejected, n_fast, first_block, index, values, words,
+                        batch_out, dist, fmt, k0, k1, s0, s1, a, b, lower, upper, p_lower,
+                        q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
                     )
             # Blocks at the row's edges, or all of them by inverse CDF: one by one.
             for edge in range(2):
