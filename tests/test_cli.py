@@ -214,7 +214,14 @@ def test_version_prints_the_package_version(capsys):
 def test_bfloat16_support_is_a_base_dependency_imported_only_when_used():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert "ml_dtypes>=0.4" in project["dependencies"]
+    from packaging.requirements import Requirement  # pytest's own dependency
+
+    deps = [Requirement(d) for d in project["dependencies"] if d.startswith("ml_dtypes")]
+    assert deps and all(">=0.4" in str(d.specifier) for d in deps)
+    # Every Python gets it (the markers only move the upper bound).
+    assert any(d.marker is None or d.marker.evaluate() for d in deps)
+    assert {str(d.marker) for d in deps} == {'python_version < "3.12"',
+                                             'python_version >= "3.12"'}
     assert not any(d.startswith("ml_dtypes") for extra in project["optional-dependencies"].values()
                    for d in extra)
     code = ("import sys, gpuinit; assert 'ml_dtypes' not in sys.modules; "
