@@ -55,9 +55,9 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(params=["numpy", "loop", "threads"])
 def cpu_loop(request, monkeypatch):
-    """Run a test three times: every CPU fill by the NumPy target (float64, which it
-    does not compute, by the compiled loop), by the compiled loop on one thread, and
-    by the compiled loop split over every thread even for small requests."""
+    """Run a test three times: every CPU fill by the NumPy target, by the compiled loop
+    on one thread, and by the compiled loop split over every thread even for small
+    requests."""
     from gpuinit.kernels import cpu
 
     monkeypatch.setenv("GPUINIT_CPU_LOOPS", "numpy" if request.param == "numpy" else "wait")

@@ -18,6 +18,7 @@ from gpuinit.kernels.fill import (
     FMT_BFLOAT16,
     FMT_FLOAT16,
     FMT_FLOAT32,
+    FMT_FLOAT64,
 )
 
 from .helpers import DISTRIBUTIONS, DTYPES, bits
@@ -51,7 +52,7 @@ def test_the_cpu_routes_give_the_same_bits(dist, dtype, monkeypatch):
             np.testing.assert_array_equal(bits(results[0]), bits(other))
 
 
-@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16", "float64"])
 @pytest.mark.parametrize("lower, upper", [(2.0, 3.0), (-0.34, 0.34), (-0.3, 0.3)])
 def test_the_inverse_cdf_and_exhausted_rejection_agree_on_every_route(lower, upper, dtype,
                                                                       monkeypatch):
@@ -63,8 +64,8 @@ def test_the_inverse_cdf_and_exhausted_rejection_agree_on_every_route(lower, upp
         np.testing.assert_array_equal(bits(results[0]), bits(other))
 
 
-def _request(n: int, base: int = 0):
-    rows = ((n + 3 + base) // 4 + 1, n, base, (1,), (n,))
+def _request(n: int, base: int = 0, per_block: int = 4):
+    rows = ((n + per_block - 1 + base) // per_block + 1, n, base, (1,), (n,))
     law = (np.float32(0.5), np.float32(0.02), np.float32(-2.0), np.float32(2.0), True,
            0.02275, 0.02275, 0.9545)
     return (12345, 678, 9, 10), rows, law
@@ -74,12 +75,13 @@ def _request(n: int, base: int = 0):
     (FMT_FLOAT32, np.float32, (np.float32(-3e38), np.float32(3e38), 0, 0)),
     (FMT_BFLOAT16, np.uint16, (0.0, 0.0, 0xFF7F, 0x7F7F)),
     (FMT_FLOAT16, np.uint16, (0.0, 0.0, 0xFBFF, 0x7BFF)),
+    (FMT_FLOAT64, np.float64, (-1.7e308, 1.7e308, 0, 0)),
 ])
 @pytest.mark.parametrize("dist", list(DISTRIBUTION_NAMES))
 def test_the_loop_takes_over_a_request_anywhere_with_the_same_bits(dist, fmt, storage, clamp):
     route.compiled_loop(fmt).prepare()
     for base in (0, 3):
-        key, rows, law = _request(9001, base)
+        key, rows, law = _request(9001, base, 2 if fmt == FMT_FLOAT64 else 4)
         args = cpu.loop_arguments(key, rows, law, clamp)
         want = np.empty(9001, storage)
         arrays.fill(want, dist, fmt, key, rows, law, clamp)
@@ -144,6 +146,7 @@ real = arrays.fill
 arrays.fill = lambda *a, **k: (served.append(1), real(*a, **k))[1]
 random.normal((1000, 1000), seed=0, device="cpu")
 random.truncated_normal((64, 512), seed=0, dtype="bfloat16", device="cpu")
+random.normal((100, 300), seed=0, dtype="float64", device="cpu")
 small = route.compiled_loop(0)._thread is None  # a short script prepares no loop
 random.normal((2048, 2048), seed=0, device="cpu")  # past PREPARE_AFTER_VALUES
 print(len(served), small, route.compiled_loop(0)._thread is not None, "numba" in sys.modules)
@@ -154,10 +157,10 @@ def test_the_first_calls_of_a_process_wait_for_no_compile(tmp_path):
     done = subprocess.run([sys.executable, "-c", FIRST_CALLS], env=_env(tmp_path), text=True,
                           capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    # All made by the NumPy target.  The float32 loop is prepared in the background once
-    # the process has asked for 2^22 float32 values (compiled by another process, with an
-    # empty cache): this one has not even imported Numba.
-    assert done.stdout.split() == ["3", "True", "True", "False"]
+    # All made by the NumPy target, float64 included.  The float32 loop is prepared in
+    # the background once the process has asked for 2^22 float32 values (compiled by
+    # another process, with an empty cache): this one has not even imported Numba.
+    assert done.stdout.split() == ["4", "True", "True", "False"]
 
 
 LOADS = r"""

@@ -130,6 +130,48 @@ def test_fma32_rounds_once_on_the_cpu_in_numpy_and_in_the_reference():
         assert abs(Fraction(float(rounded)) - value) <= abs(Fraction(float(above)) - value)
 
 
+@njit
+def _fma64_cpu(a, b, c, out):
+    for i in range(a.size):
+        out[i] = cpu.FMA(a[i], b[i], c[i])
+
+
+def _fma64_cases():
+    """(a, b, c) arrays: plain values; products of 27-bit whole numbers with c a fraction
+    of an ulp from -a·b (ties and near-ties after cancellation); every binade from the
+    subnormals to overflow; products near 1 minus 1; tiny and huge operands."""
+    rng = np.random.default_rng(8)
+    n = 20000
+    yield rng.standard_normal(n), rng.standard_normal(n), rng.standard_normal(n)
+    a = np.floor(rng.random(n) * 2.0 ** 27) + 1
+    b = np.floor(rng.random(n) * 2.0 ** 27) + 1
+    c = -(a * b) + rng.choice([0.5, 0.25, -0.5, 1.0, 2.0 ** -30], n) * np.spacing(a * b)
+    yield a, b, c
+    yield tuple(rng.standard_normal(n) * 2.0 ** rng.integers(-1074, 1023, n) for _ in range(3))
+    yield (1 + rng.integers(0, 2 ** 20, n) * 2.0 ** -52, 1 - rng.integers(0, 2 ** 20, n)
+           * 2.0 ** -52, -np.ones(n))
+    yield (rng.standard_normal(n) * 1e-160, rng.standard_normal(n) * 1e-160,
+           rng.standard_normal(n) * 1e-310)
+    yield (rng.standard_normal(n) * 1e200, rng.standard_normal(n) * 1e200,
+           rng.standard_normal(n) * 1e300)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e308, -1e308, 5e-324, 1.0])
+    grid = np.array(np.meshgrid(special, special, special)).reshape(3, -1)
+    yield grid[0], grid[1], grid[2]
+
+
+def test_fma64_of_the_numpy_target_rounds_once_as_the_cpu_does():
+    for a, b, c in _fma64_cases():
+        got = np.empty(a.size)
+        _fma64_cpu(a, b, c, got)  # the hardware fma: one rounding
+        with np.errstate(all="ignore"):
+            ours = arrays.fma64(a, b, c)
+        same = (ours.view(np.uint64) == got.view(np.uint64)) | (np.isnan(ours) & np.isnan(got))
+        assert same.all(), (a[~same][:3], b[~same][:3], c[~same][:3])
+    # The cases do tell one rounding from two: a·b + c in float64 differs on some.
+    a, b, c = list(_fma64_cases())[1]
+    assert (arrays.fma64(a, b, c) != a * b + c).sum() > 100
+
+
 def _float32_cases() -> np.ndarray:
     """float32 values over every binade, both 16-bit formats' ties and near-ties,
     subnormals, signed zeros and the overflow boundaries."""

@@ -12,14 +12,15 @@ perform, written once; this module adds only :func:`fill`, which walks a request
 in chunks the way the compiled loops walk their work items.
 
 The compiled loops are faster per value; this target serves a process until they
-are ready (:mod:`.route`), so that no call waits for a compiler.  It computes the
-24-bit formats (float32, float16, bfloat16).  float64 needs a float64 fma, which
-NumPy lacks, and is left to the compiled loop (:func:`supports`).
+are ready (:mod:`.route`), so that no call waits for a compiler.  It computes every
+output format; NumPy has no fma, so :func:`fma32` and :func:`fma64` compute the
+correctly rounded a·b + c from exact pieces.
 """
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from types import SimpleNamespace
 
 import numpy as np
@@ -75,6 +76,75 @@ def fma32(a, b, c):
     return s.astype(F32)
 
 
+# Veltkamp's splitting constant 2^27 + 1, and the magnitudes between which the exact
+# pieces of fma64 are normal numbers that cannot overflow.
+_SPLIT = 134217729.0
+_HUGE = 2.0 ** 995
+_TINY64 = 2.0 ** -960
+
+
+def _two_sum(x, y):
+    """Return (s, t): s = x + y rounded, and t the exact rest (x + y = s + t)."""
+    s = x + y
+    v = s - x
+    return s, (x - (s - v)) + (y - v)
+
+
+def _veltkamp(x):
+    """Return (hi, lo), x = hi + lo exactly, each half with at most 26 significant bits."""
+    t = _SPLIT * x
+    hi = t - (t - x)
+    return hi, x - hi
+
+
+def fma64(a, b, c):
+    """Return a·b + c rounded once to float64, element-wise (they broadcast).
+
+    Dekker's product gives a·b = p + e exactly and a sum gives c + p = h + t exactly;
+    t + e rounded to odd (rounded, then moved one step toward the rest when inexact
+    and even), added to h with one rounding to nearest, is the correctly rounded
+    result (Boldo and Melquiond's emulated fma, exact for binary64 while every piece
+    is a normal number).  Elements outside those magnitudes (huge or tiny operands,
+    results near underflow or overflow, infinities and NaNs) are computed from exact
+    fractions instead.
+    """
+    a, b, c = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        p = a * b
+        a_hi, a_lo = _veltkamp(a)
+        b_hi, b_lo = _veltkamp(b)
+        e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+        h, t = _two_sum(c, p)
+        v, rest = _two_sum(t, e)
+        to_odd = (rest != 0) & ((v.view(np.uint64) & np.uint64(1)) == 0)
+        v = np.where(to_odd, np.nextafter(v, np.where(rest > 0, np.inf, -np.inf)), v)
+        r = h + v
+        fast = ((np.abs(a) < _HUGE) & (np.abs(b) < _HUGE) & (np.abs(c) < _HUGE)
+                & ((p == 0) | (np.abs(p) > _TINY64)) & ((c == 0) | (np.abs(c) > _TINY64))
+                & (np.abs(h) > _TINY64) & np.isfinite(r))
+    if not fast.all():
+        r = np.array(r)
+        for at in zip(*np.nonzero(~fast), strict=True):
+            r[at] = _exact_fma64(float(a[at]), float(b[at]), float(c[at]))
+    return r
+
+
+def _exact_fma64(a: float, b: float, c: float) -> float:
+    """Return a·b + c rounded once, for one element (exact fractions; IEEE's rules for
+    infinities, NaNs, overflow and the sign of a zero sum)."""
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return a * b + c
+    if not math.isfinite(c):
+        return c
+    exact = Fraction(a) * Fraction(b) + Fraction(c)
+    if exact == 0:
+        return (a * b) + c  # the product's sign decides, as IEEE rounds an exact zero sum
+    try:
+        return float(exact)  # int / int: correctly rounded, subnormals included
+    except OverflowError:
+        return math.inf if exact > 0 else -math.inf
+
+
 def mulhilo32(a, b):
     """Return the (hi, lo) 32-bit halves of a·b for words below 2^32 (held in uint64)."""
     product = np.asarray(a).astype(np.uint64, copy=False) * np.asarray(b).astype(np.uint64)
@@ -121,17 +191,13 @@ LIB = build(_identity, overrides={
     "select": np.where,
     "min": np.minimum,
     "max": np.maximum,
+    "fma": fma64,
     "fma32": fma32,
     "mulhilo32": mulhilo32,
     "float32_bits": float32_bits,
     "bits_float32": bits_float32,
     "math": _MATH,
 })
-
-
-def supports(fmt: int) -> bool:
-    """Return whether :func:`fill` computes outputs of format ``fmt``."""
-    return fmt != FMT_FLOAT64
 
 
 def _element_indices(lo: int, hi: int, rows) -> np.ndarray:
@@ -144,30 +210,33 @@ def _element_indices(lo: int, hi: int, rows) -> np.ndarray:
     return LIB.row_start(r, base, lead_shape, lead_stride) + (o - r * row_len)
 
 
-def _lane_values(dist: int, blocks: np.ndarray, attempt: int, key, a, b):
-    """Return the words (4 arrays) and the standard values, shape (4, blocks), of
-    ``blocks`` at ``attempt`` (:func:`.fill.standard_values`, narrow formats)."""
+def _lane_values(dist: int, wide: bool, blocks: np.ndarray, attempt: int, key, a, b):
+    """Return the standard values, shape (lanes, blocks), of ``blocks`` at ``attempt``
+    (:func:`.fill.standard_values`: four float32 lanes, or two float64 ones if wide)."""
     k0, k1, s0, s1 = key
     words = LIB.philox_block(blocks, attempt, k0, k1, s0, s1)
-    values = LIB.standard_values(dist, False, *words, a, b)
-    return words, np.stack(values)
+    values = LIB.standard_values(dist, wide, *words, a, b)
+    return np.stack(values[:2] if wide else values)
 
 
-def _chunk_values(lo: int, hi: int, dist: int, key, rows, law) -> np.ndarray:
-    """Return the values (float32, before the output format) of output elements lo..hi-1,
-    by the rules of :func:`.fill.finish_block`: each element takes its lane of its
-    block at the first attempt inside [lower, upper] (truncated normal), else the
-    inverse CDF of its lane's uniform at attempt TRUNC_ATTEMPTS."""
+def _chunk_values(lo: int, hi: int, dist: int, wide: bool, key, rows, law) -> np.ndarray:
+    """Return the values (float32 numbers for the 24-bit formats, float64 if ``wide``,
+    before the output format) of output elements lo..hi-1, by the rules of
+    :func:`.fill.finish_block`: each element takes its lane of its block at the first
+    attempt inside [lower, upper] (truncated normal), else the inverse CDF of its
+    lane's uniform at attempt TRUNC_ATTEMPTS."""
     a, b, lower, upper, reject, p_lower, q_upper, mass = law
-    a, b = F32(a), F32(b)
+    real = np.float64 if wide else F32
+    a, b = real(a), real(b)
+    shift = 1 if wide else 2  # log2 of a block's lanes
     e = _element_indices(lo, hi, rows)
-    lane = e & 3
+    lane = e & ((1 << shift) - 1)
     if rows[3] == (1,):  # one row: consecutive elements of consecutive blocks
-        first_block = e[0] >> 2
-        blocks = np.arange(first_block, (e[-1] >> 2) + 1, dtype=np.uint64)
-        where = (e >> 2) - first_block
+        first_block = e[0] >> shift
+        blocks = np.arange(first_block, (e[-1] >> shift) + 1, dtype=np.uint64)
+        where = (e >> shift) - first_block
     else:  # the blocks ascend: the distinct ones are where the block number changes
-        block = e >> 2
+        block = e >> shift
         first = np.empty(block.size, dtype=bool)
         first[:1] = True
         np.not_equal(block[1:], block[:-1], out=first[1:])
@@ -175,7 +244,7 @@ def _chunk_values(lo: int, hi: int, dist: int, key, rows, law) -> np.ndarray:
         where = np.cumsum(first) - 1
     attempt = LIB.first_attempt(dist, reject)
     if attempt < TRUNC_ATTEMPTS:
-        _, by_lane = _lane_values(dist, blocks, attempt, key, a, b)
+        by_lane = _lane_values(dist, wide, blocks, attempt, key, a, b)
         if rows[3] == (1,):  # the lanes of consecutive blocks, in order
             values = by_lane.T.reshape(-1)[lane[0]:lane[0] + e.size]
         else:
@@ -185,11 +254,11 @@ def _chunk_values(lo: int, hi: int, dist: int, key, rows, law) -> np.ndarray:
         index = np.flatnonzero(~LIB.inside(values, lower, upper))
         attempt += 1
     else:
-        values = np.empty(e.size, F32)
+        values = np.empty(e.size, real)
         index = np.arange(e.size)
     while attempt < TRUNC_ATTEMPTS and index.size:
         needed, inverse = np.unique(where[index], return_inverse=True)
-        _, by_lane = _lane_values(dist, blocks[needed], attempt, key, a, b)
+        by_lane = _lane_values(dist, wide, blocks[needed], attempt, key, a, b)
         candidate = by_lane[lane[index], inverse.reshape(-1)]
         accepted = LIB.inside(candidate, lower, upper)
         values[index[accepted]] = candidate[accepted]
@@ -201,30 +270,32 @@ def _chunk_values(lo: int, hi: int, dist: int, key, rows, law) -> np.ndarray:
         words = LIB.philox_block(blocks[needed], TRUNC_ATTEMPTS, k0, k1, s0, s1)
         words = [np.asarray(w)[inverse.reshape(-1)] for w in words]
         uniform = np.empty(index.size)
-        for k in range(4):
+        for k in range(1 << shift):
             at = lane[index] == k
-            uniform[at] = LIB.lane_uniform(False, k, *(w[at] for w in words))
+            uniform[at] = LIB.lane_uniform(wide, k, *(w[at] for w in words))
         z = LIB.truncated_normal_quantile(uniform, p_lower, q_upper, mass)
-        values[index] = z.astype(F32)
+        values[index] = z.astype(real)
     return values
 
 
 def _fill_chunk(out, lo: int, hi: int, dist: int, fmt: int, key, rows, law, clamp) -> None:
     """Write output elements lo..hi-1 of ``out`` in its format."""
-    a, b = F32(law[0]), F32(law[1])
+    wide = fmt == FMT_FLOAT64
+    real = np.float64 if wide else F32
+    a, b = real(law[0]), real(law[1])
     clamp_lo, clamp_hi, bits_lo, bits_hi = clamp
-    v = _chunk_values(lo, hi, dist, key, rows, law)
+    v = _chunk_values(lo, hi, dist, wide, key, rows, law)
     if dist != DIST_UNIFORM:
-        v = LIB.scale_shift(False, b, v, a)
-    v = v.astype(F32, copy=False)
-    if fmt == FMT_FLOAT32:
-        lowest, highest = F32(clamp_lo), F32(clamp_hi)
+        v = LIB.scale_shift(wide, b, v, a)
+    v = v.astype(real, copy=False)
+    if fmt in (FMT_FLOAT32, FMT_FLOAT64):
+        lowest, highest = real(clamp_lo), real(clamp_hi)
     else:
         lowest, highest = _bits16_value(bits_lo, fmt), _bits16_value(bits_hi, fmt)
     # Rounding to nearest is monotonic and the bounds are representable: values inside
     # them stay inside after rounding, and the clamp (a select per bound) changes nothing.
     inside = v.size == 0 or (v.min() >= lowest and v.max() <= highest)
-    if fmt == FMT_FLOAT32:
+    if fmt in (FMT_FLOAT32, FMT_FLOAT64):
         out[lo:hi] = v if inside else LIB.clamped(v, lowest, highest)
     elif inside:
         out[lo:hi] = (LIB.float32_to_float16_bits(v) if fmt == FMT_FLOAT16
@@ -242,17 +313,15 @@ def _bits16_value(bits: int, fmt: int) -> np.float32:
 
 def fill(out, dist: int, fmt: int, key, rows, law, clamp, start: int = 0,
          stop: int | None = None, should_stop=None) -> int:
-    """Fill output elements ``start``..``stop``-1 of ``out`` (1-D: float32, or uint16
-    patterns of float16/bfloat16) with the values the compiled loops give them; the
-    arguments are the kernels' tuples (:mod:`.fill`).
+    """Fill output elements ``start``..``stop``-1 of ``out`` (1-D: float32, float64, or
+    uint16 patterns of float16/bfloat16) with the values the compiled loops give them;
+    the arguments are the kernels' tuples (:mod:`.fill`).
 
     Works in chunks of :data:`CHUNK` on the calling thread (threads do not help: NumPy
     takes the interpreter lock back between its calls, and two threads measured
     slower than one); after each, ``should_stop()`` (if given) may end the walk early.
     Returns the index of the first element not written (``stop`` when done).
     """
-    if not supports(fmt):
-        raise ValueError(f"the NumPy target does not compute format {fmt}")
     stop = out.size if stop is None else stop
     o = start
     while o < stop:

@@ -18,6 +18,9 @@ _LOOPS_LOCK = threading.Lock()
 # values in the process (a quarter of a second's work or so): a short script never pays
 # for preparing a loop it would not use, and never waits while one loads.
 PREPARE_AFTER_VALUES = 1 << 22
+# A float64 normal costs the NumPy target about ten times as much per value (its fma is
+# made of exact pieces): float64's loop is prepared sooner.
+PREPARE_AFTER_FLOAT64_VALUES = 1 << 19
 _NUMPY_VALUES: dict[int, int] = {}  # values of each format made by the NumPy target
 
 
@@ -77,21 +80,21 @@ def fill(out, n_items, n_threads, dist, fmt, key, rows, law, clamp):
     loop is prepared in the background (:meth:`.preparation.PreparedLoop.start`,
     once the process has asked for :data:`PREPARE_AFTER_VALUES` values of the
     format), and hands the rest of the request over as soon as the loop is ready.  Every
-    route gives the same bits.  float64, which the NumPy target does not compute,
-    waits for its loop; GPUINIT_CPU_LOOPS chooses other policies
+    route gives the same bits; GPUINIT_CPU_LOOPS chooses other policies
     (:func:`.preparation.loop_mode`).
     """
     mode = loop_mode()
-    if mode == "numpy" and arrays.supports(fmt):
+    if mode == "numpy":
         arrays.fill(out, dist, fmt, key, rows, law, clamp)
         return
     loop = compiled_loop(fmt)
     first_item = 0
     if not loop.usable():
-        if mode == "background" and arrays.supports(fmt):
+        if mode == "background":
             with _LOOPS_LOCK:
                 made = _NUMPY_VALUES[fmt] = _NUMPY_VALUES.get(fmt, 0) + out.size
-            if made >= PREPARE_AFTER_VALUES:
+            if made >= (PREPARE_AFTER_FLOAT64_VALUES if fmt == FMT_FLOAT64
+                        else PREPARE_AFTER_VALUES):
                 loop.start()
             stopped = arrays.fill(out, dist, fmt, key, rows, law, clamp,
                                   should_stop=loop.usable)
