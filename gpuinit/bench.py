@@ -80,8 +80,8 @@ def device_label(dev: Device) -> str:
 
 
 # What the suite times at each size: every distribution in every dtype.
-DISTRIBUTIONS = ("uniform", "normal", "truncated_normal")
-DTYPES = ("float32", "float16", "bfloat16")
+DISTRIBUTIONS = ("uniform", "normal", "truncated_normal", "laplace")
+DTYPES = ("float32", "float64", "float16", "bfloat16")
 
 
 def _cases(dev, n, xp):
@@ -102,14 +102,15 @@ def _cases(dev, n, xp):
             "uniform": lambda o=out: gr.uniform(n, seed=1, out=o),
             "normal": lambda o=out: gr.normal(n, seed=1, out=o),
             "truncated_normal": lambda o=out: gr.truncated_normal(n, seed=1, out=o),
+            "laplace": lambda o=out: gr.laplace(n, seed=1, out=o),
         }
         peers: dict[str, dict] = {k: {} for k in ours}
-        if not dev.is_cuda and dtype == "float32":
+        if not dev.is_cuda and dtype in ("float32", "float64"):
             rng = np.random.default_rng(0)
             peers["uniform"]["numpy default_rng"] = (
-                lambda rng=rng, out=out: rng.random(dtype=np.float32, out=out))
+                lambda rng=rng, out=out: rng.random(dtype=out.dtype, out=out))
             peers["normal"]["numpy default_rng"] = (
-                lambda rng=rng, out=out: rng.standard_normal(dtype=np.float32, out=out))
+                lambda rng=rng, out=out: rng.standard_normal(dtype=out.dtype, out=out))
         if dev.is_cuda and dtype == "float32":
             # cupy.random makes float32 and float64 only (CuPy 14 refuses float16).
             import cupy

@@ -119,7 +119,9 @@ def test_bench_announces_each_step_before_it_and_prints_80_columns(marked_timer,
                  str(tmp_path)]) == 0
     captured = capsys.readouterr()
     err = captured.err.splitlines()
-    assert err[0].startswith("gpuinit bench on cpu: 9 cases")
+    n_cases = len(bench.DISTRIBUTIONS) * len(bench.DTYPES)  # every law in every dtype
+    assert n_cases == 16
+    assert err[0].startswith(f"gpuinit bench on cpu: {n_cases} cases")
     cases = [(d, t) for t in bench.DTYPES for d in bench.DISTRIBUTIONS]
     position = 1
     for k, (dist, dtype) in enumerate(cases, 1):
@@ -127,18 +129,19 @@ def test_bench_announces_each_step_before_it_and_prints_80_columns(marked_timer,
         # with a line every 2 s while it lasts), timing: each announced (and flushed)
         # before it starts.
         first = err[position]
-        assert first == f"[{k}/9] {dist} {dtype}: first call (cold: it may compile a kernel " \
-                        "or load it from the cache) ..."
+        assert first == (f"[{k}/{n_cases}] {dist} {dtype}: first call (cold: it may compile a "
+                         "kernel or load it from the cache) ...")
         position += 1
         # (Not when the background preparation that the first call started has already
         # made it ready.)
-        if err[position].startswith(f"[{k}/9] {dtype}: preparing the compiled CPU loop"):
+        if err[position].startswith(f"[{k}/{n_cases}] {dtype}: preparing the compiled CPU loop"):
             assert dist == bench.DISTRIBUTIONS[0]
             position += 1
-            while err[position].startswith(f"[{k}/9] {dtype}: still preparing"):
+            while err[position].startswith(f"[{k}/{n_cases}] {dtype}: still preparing"):
                 position += 1
         timing = err[position]
-        assert timing.startswith(f"[{k}/9] {dist} {dtype} 2^12: timing a fill, gpuinit and ")
+        assert timing.startswith(
+            f"[{k}/{n_cases}] {dist} {dtype} 2^12: timing a fill, gpuinit and ")
         assert timing.endswith("(1 run each) ...")
         position += 1
         runs = 0
@@ -146,7 +149,8 @@ def test_bench_announces_each_step_before_it_and_prints_80_columns(marked_timer,
             runs += 1
             position += 1
         assert runs >= 2
-        assert re.fullmatch(rf"\[{k}/9\] {dist} {dtype} 2\^12: [\d.]+ Gelem/s", err[position])
+        assert re.fullmatch(rf"\[{k}/{n_cases}\] {dist} {dtype} 2\^12: [\d.]+ Gelem/s",
+                            err[position])
         position += 1
     out = [line for line in captured.out.splitlines() if not line.startswith("wrote ")]
     assert all(len(line) <= 80 for line in out), max(out, key=len)  # the path aside
@@ -172,7 +176,7 @@ def test_the_printed_table_fits_80_columns(peers, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert all(len(line) <= 80 for line in lines), max(lines, key=len)
     assert not any(line.endswith("...") for line in lines)  # nothing cut
-    assert len(lines) == 3 + 9 + 2
+    assert len(lines) == 3 + len(bench.DISTRIBUTIONS) * len(bench.DTYPES) + 2
     header = lines[1].split()
     assert header[:5] == ["distribution", "dtype", "n", "Gelem/s", "fill"]
     if "cupy default_rng" in peers:

@@ -120,18 +120,18 @@ def _fill_batch(batch_out, standard, rejected, first_block, count, dist, fmt, s0
                 a, b, lower, upper, clamp_lo, clamp_hi, bits_lo, bits_hi):
     """Write blocks first_block .. first_block+count-1 at attempt 0 to batch_out[per_block
     * i + lane] (block i of the batch) and, for a truncated normal, each block's standard
-    values to standard[per_block * i + lane] and whether a lane lies outside [lower, upper] to
-    rejected[i] (1 or 0).
+    values to standard[per_block * i + lane] and whether a lane lies outside [lower,
+    upper] to rejected[i] (1 or 0).
 
     One loop makes each block's words, its values and its stores: LLVM vectorizes it
     across blocks (the ten rounds in registers, the transform, the four values of each
     block interleaved into consecutive stores).  It does so only when the round keys
     are made here (keys passed in as a tuple are re-read at every store), the stores
-    are LLVM-inlined rather than Numba-inlined, and the output index has no offset
-    (``batch_out`` is a view starting at the batch's first element), and when few
-    arrays are written (each pair is checked for overlap at run time, and past a few
-    pairs LLVM gives up); measured 1.2-1.5x the rate of separate Philox, transform
-    and store loops.
+    are LLVM-inlined rather than Numba-inlined, the output index has no offset
+    (``batch_out`` is a view starting at the batch's first element), and few arrays
+    are written (each pair is checked for overlap at run time, and past a few pairs
+    LLVM gives up); measured 1.2-1.5x the rate of separate Philox, transform and store
+    loops for float32.
     """
     key0 = _round_keys(k0, PHILOX_W0)
     key1 = _round_keys(k1, PHILOX_W1)
