@@ -153,7 +153,7 @@ def _fill_batch(batch_out, standard, rejected, first_block, count, dist, fmt, s0
             if not wide:
                 standard[o + uint64(2)] = t2
                 standard[o + uint64(3)] = t3
-            rejected[i] = 1 - int64(_block_inside(wide, t0, t1, t2, t3, lower, upper))
+            rejected[i] = not _block_inside(wide, t0, t1, t2, t3, lower, upper)
 
 
 @njit(error_model="numpy")  # not cached on its own: compiled into each fill loop
@@ -213,7 +213,7 @@ def _resample_rejected(
     n = 0
     for i in range(n_fast):
         index[n] = i  # kept only if the block is rejected
-        n += rejected[i]
+        n += int64(rejected[i])
     for q in range(n):
         o = uint64(per_block) * uint64(index[q])
         v0[q] = _pending_unless_inside(standard[o], lower, upper)
@@ -258,9 +258,10 @@ def _resample_rejected(
 
 
 @njit(nogil=True, error_model="numpy")  # compiled into each format's loop
-def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp):
+def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp, standard):
     """Fill work items first_item..stop_item-1 (work item w is Philox block j = w mod
-    blocks_per_row of row r = w // blocks_per_row, as in the CUDA kernel).
+    blocks_per_row of row r = w // blocks_per_row, as in the CUDA kernel); ``standard``
+    (4·BATCH values, float32 or float64 as the format computes) is scratch.
 
     The items are walked in batches of whole consecutive blocks of one row, which
     :func:`_fill_batch` writes in one vectorized loop; the blocks at a row's edges
@@ -276,9 +277,8 @@ def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp):
     clamp_lo, clamp_hi, bits_lo, bits_hi = clamp
     per_block = 2 if fmt == FMT_FLOAT64 else 4
     attempt = _first_attempt(dist, reject)
-    # A truncated normal batch's attempt-0 values, and the scratch of _resample_rejected.
-    standard = np.empty(4 * BATCH, np.float64)
-    rejected = np.empty(BATCH, np.int64)
+    # A truncated normal batch's rejected blocks, and the scratch of _resample_rejected.
+    rejected = np.empty(BATCH, np.uint8)
     index = np.empty(BATCH, np.int64)
     values = np.empty((4, BATCH), np.float64)
     words = np.empty((4, BATCH), np.uint32)
@@ -350,19 +350,26 @@ def make_loop(fmt: int):
     kernel sources' fingerprint.
     """
     fingerprint = SOURCE_FINGERPRINT
+    # A truncated normal batch keeps its attempt-0 values in the precision the format
+    # computes in (float32 halves the stores of the 24-bit formats: 1.12-1.15x).
+    standard_dtype = np.float64 if fmt == FMT_FLOAT64 else np.float32
 
     @njit(nogil=True, cache=True, error_model="numpy")
     def loop(out, first_item, stop_item, dist, key, rows, law, clamp):
         _ = fingerprint  # part of the cache key: see SOURCE_FINGERPRINT
+        standard = np.empty(4 * BATCH, standard_dtype)
         if dist == DIST_UNIFORM:
-            _fill_range(out, first_item, stop_item, DIST_UNIFORM, fmt, key, rows, law, clamp)
+            _fill_range(out, first_item, stop_item, DIST_UNIFORM, fmt, key, rows, law, clamp,
+                        standard)
         elif dist == DIST_NORMAL:
-            _fill_range(out, first_item, stop_item, DIST_NORMAL, fmt, key, rows, law, clamp)
+            _fill_range(out, first_item, stop_item, DIST_NORMAL, fmt, key, rows, law, clamp,
+                        standard)
         elif dist == DIST_LAPLACE:
-            _fill_range(out, first_item, stop_item, DIST_LAPLACE, fmt, key, rows, law, clamp)
+            _fill_range(out, first_item, stop_item, DIST_LAPLACE, fmt, key, rows, law, clamp,
+                        standard)
         else:
             _fill_range(out, first_item, stop_item, DIST_TRUNCATED_NORMAL, fmt, key, rows, law,
-                        clamp)
+                        clamp, standard)
 
     loop.__qualname__ = loop.__name__ = f"fill_loop_{FORMAT_NAMES[fmt]}"
     return loop
