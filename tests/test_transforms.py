@@ -167,6 +167,11 @@ def test_fma64_of_the_numpy_target_rounds_once_as_the_cpu_does():
             ours = arrays.fma64(a, b, c)
         same = (ours.view(np.uint64) == got.view(np.uint64)) | (np.isnan(ours) & np.isnan(got))
         assert same.all(), (a[~same][:3], b[~same][:3], c[~same][:3])
+    # Scalars give scalars, on the exact path too (underflow, a zero, overflow).
+    for x, y, z, want in ((1e-300, 1e-300, 0.0, 0.0), (-0.0, 5.0, 0.0, 0.0),
+                          (1e308, 10.0, -1e308, np.inf), (2.0, 3.0, 1.0, 7.0)):
+        got = arrays.fma64(x, y, z)
+        assert np.ndim(got) == 0 and got == want and np.signbit(got) == np.signbit(want)
     # The cases do tell one rounding from two: a·b + c in float64 differs on some.
     a, b, c = list(_fma64_cases())[1]
     assert (arrays.fma64(a, b, c) != a * b + c).sum() > 100

@@ -59,7 +59,9 @@ def fma32(a, b, c):
     final rounding correct (53 >= 2·24 + 2).  Values near float32's subnormals take
     the same path.
     """
-    a, b, c = (np.asarray(v).astype(F32, copy=False) for v in (a, b, c))
+    shape = np.broadcast_shapes(np.shape(a), np.shape(b), np.shape(c))
+    # At least 1-D: the suspect elements are indexed (scalars give a scalar back).
+    a, b, c = (np.atleast_1d(np.asarray(v).astype(F32, copy=False)) for v in (a, b, c))
     p = np.multiply(a, b, dtype=np.float64)
     s = np.add(p, c, dtype=np.float64)
     halfway = (s.view(np.uint64) & _HALFWAY_MASK) == _HALFWAY
@@ -73,7 +75,7 @@ def fma32(a, b, c):
         err = (pa - (sa - t)) + (ca - t)
         to_odd = (err != 0) & ((sa.view(np.uint64) & np.uint64(1)) == 0)
         s[at] = np.where(to_odd, np.nextafter(sa, np.where(err > 0, np.inf, -np.inf)), sa)
-    return s.astype(F32)
+    return s.astype(F32).reshape(shape)[()]
 
 
 # Veltkamp's splitting constant 2^27 + 1, and the magnitudes between which the exact
@@ -108,7 +110,10 @@ def fma64(a, b, c):
     results near underflow or overflow, infinities and NaNs) are computed from exact
     fractions instead.
     """
-    a, b, c = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c)))
+    shape = np.broadcast_shapes(np.shape(a), np.shape(b), np.shape(c))
+    # At least 1-D: the awkward elements are indexed (scalars give a scalar back).
+    a, b, c = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64))
+                                    for v in (a, b, c)))
     with np.errstate(over="ignore", invalid="ignore"):
         p = a * b
         a_hi, a_lo = _veltkamp(a)
@@ -126,7 +131,7 @@ def fma64(a, b, c):
         r = np.array(r)
         for at in zip(*np.nonzero(~fast), strict=True):
             r[at] = _exact_fma64(float(a[at]), float(b[at]), float(c[at]))
-    return r
+    return r.reshape(shape)[()]
 
 
 def _exact_fma64(a: float, b: float, c: float) -> float:
