@@ -47,6 +47,20 @@ _HALFWAY_MASK, _HALFWAY = np.uint64((1 << 29) - 1), np.uint64(1 << 28)
 _TINY = 2.0 ** -125
 
 
+def _two_sum(x, y):
+    """Return (s, t): s = x + y rounded, and t the exact rest (x + y = s + t)."""
+    s = x + y
+    v = s - x
+    return s, (x - (s - v)) + (y - v)
+
+
+def _round_to_odd(s, rest):
+    """Return s + rest rounded to odd, from (s, rest) of :func:`_two_sum` (float64
+    arrays): s moved one step toward the rest when the sum was inexact and s is even."""
+    to_odd = (rest != 0) & ((s.view(np.uint64) & np.uint64(1)) == 0)
+    return np.where(to_odd, np.nextafter(s, np.where(rest > 0, np.inf, -np.inf)), s)
+
+
 def fma32(a, b, c):
     """Return a·b + c rounded once to float32, element-wise (operands are converted to
     float32 first, as the compiled primitive does; they broadcast).
@@ -70,11 +84,7 @@ def fma32(a, b, c):
         at = np.nonzero(suspect)
         pa = np.broadcast_to(p, s.shape)[at]
         ca = np.broadcast_to(c, s.shape)[at].astype(np.float64)
-        sa = s[at]
-        t = sa - pa
-        err = (pa - (sa - t)) + (ca - t)
-        to_odd = (err != 0) & ((sa.view(np.uint64) & np.uint64(1)) == 0)
-        s[at] = np.where(to_odd, np.nextafter(sa, np.where(err > 0, np.inf, -np.inf)), sa)
+        s[at] = _round_to_odd(*_two_sum(pa, ca))
     return s.astype(F32).reshape(shape)[()]
 
 
@@ -83,13 +93,6 @@ def fma32(a, b, c):
 _SPLIT = 134217729.0
 _HUGE = 2.0 ** 995
 _TINY64 = 2.0 ** -960
-
-
-def _two_sum(x, y):
-    """Return (s, t): s = x + y rounded, and t the exact rest (x + y = s + t)."""
-    s = x + y
-    v = s - x
-    return s, (x - (s - v)) + (y - v)
 
 
 def _veltkamp(x):
@@ -120,10 +123,7 @@ def fma64(a, b, c):
         b_hi, b_lo = _veltkamp(b)
         e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
         h, t = _two_sum(c, p)
-        v, rest = _two_sum(t, e)
-        to_odd = (rest != 0) & ((v.view(np.uint64) & np.uint64(1)) == 0)
-        v = np.where(to_odd, np.nextafter(v, np.where(rest > 0, np.inf, -np.inf)), v)
-        r = h + v
+        r = h + _round_to_odd(*_two_sum(t, e))
         fast = ((np.abs(a) < _HUGE) & (np.abs(b) < _HUGE) & (np.abs(c) < _HUGE)
                 & ((p == 0) | (np.abs(p) > _TINY64)) & ((c == 0) | (np.abs(c) > _TINY64))
                 & (np.abs(h) > _TINY64) & np.isfinite(r))
