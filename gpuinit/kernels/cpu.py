@@ -298,8 +298,8 @@ def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp, st
                 fast_lo = fast_hi = j + seg
             if fast_lo < fast_hi:
                 # The common case: whole consecutive blocks of one row, which fill
-                # consecutive elements of out.  Philox, the transforms and the stores
-                # each run vectorized over them; a truncated normal block with a
+                # consecutive elements of out.  Philox, the transform and the stores
+                # run in one vectorized loop over them; a truncated normal block with a
                 # rejected lane is written, then rewritten by _resample_rejected.
                 n_fast = fast_hi - fast_lo
                 first_block = row_block + fast_lo
