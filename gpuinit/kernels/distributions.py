@@ -111,8 +111,8 @@ def neg2_log_u24(m):
     # 32-bit integers (the pattern of x >= 1 is below 2^31, k is 0..24): on the CPU they
     # vectorize at twice the lanes of 64-bit ones.
     bits = int32(float32_bits(x))
-    k = (bits - int32(_SQRT_HALF_F32_BITS)) >> int32(23)
-    f = bits_float32(uint32(bits - (k << int32(23))))
+    k = int32(int32(bits - int32(_SQRT_HALF_F32_BITS)) >> int32(23))
+    f = bits_float32(uint32(int32(bits - int32(k << int32(23)))))
     one = float32(1.0)
     s = (f - one) / (f + one)
     s2 = s * s
@@ -121,7 +121,7 @@ def neg2_log_u24(m):
     series = fma32(s2, series, float32(_ATANH_C1))
     twice_s = s + s
     ln_f = fma32(twice_s * s2, series, twice_s)
-    n = float32(int32(24) - k)
+    n = float32(int32(int32(24) - k))
     ln_u = fma32(n, float32(LN2_HI_F32), fma32(n, float32(LN2_LO_F32), -ln_f))
     return ln_u + ln_u
 
@@ -135,10 +135,10 @@ def sincos_2pi_u24(k):
     terms below 2^-28), evaluated with explicit float32 fma, the same on every target.
     """
     k = int32(k)
-    quadrant = k >> int32(22)
-    t = k & int32(0x3FFFFF)
+    quadrant = int32(k >> int32(22))
+    t = int32(k & int32(0x3FFFFF))
     upper_octant = t > int32(0x200000)
-    j = select(upper_octant, int32(0x400000) - t, t)
+    j = select(upper_octant, int32(int32(0x400000) - t), t)
     x = float32(j) * float32(TWO_PI_OVER_2_24)
     x2 = x * x
     sin_p = fma32(x2, float32(_SIN_C4), float32(_SIN_C3))
@@ -150,9 +150,9 @@ def sincos_2pi_u24(k):
     cos_p = fma32(x2, cos_p, float32(_COS_C2))
     cos_p = fma32(x2, cos_p, float32(_COS_C1))
     cos_x = fma32(x2, cos_p, float32(1.0))
-    return rotate_to_quadrant(sin_x, cos_x, upper_octant, (quadrant & int32(1)) == int32(1),
-                              quadrant >= int32(2),
-                              ((quadrant + int32(1)) & int32(2)) != int32(0))
+    return rotate_to_quadrant(sin_x, cos_x, upper_octant,
+                              int32(quadrant & int32(1)) == int32(1), quadrant >= int32(2),
+                              int32(int32(quadrant + int32(1)) & int32(2)) != int32(0))
 
 
 @scalar
@@ -226,7 +226,7 @@ def box_muller_f32(w1, w2):
     correctly rounded everywhere), so CPU and CUDA give the same bits.
     """
     # 32-bit shifts and conversions: they vectorize on the CPU.
-    m = int32(uint32(w1) >> uint32(8)) + int32(1)
+    m = int32(int32(uint32(w1) >> uint32(8)) + int32(1))
     k = int32(uint32(w2) >> uint32(8))
     r = float32(math.sqrt(neg2_log_u24(m)))
     sin_t, cos_t = sincos_2pi_u24(k)
@@ -253,7 +253,7 @@ def laplace_f32(w):
     u = (top 24 bits of w + 1) / 2^24 in (0, 1] (:func:`neg2_log_u24`, halved exactly)
     and the sign from bit 7 of w.  An exponential magnitude with a fair sign is the
     Laplace law; every target computes the same bits."""
-    m = int32(uint32(w) >> uint32(8)) + int32(1)
+    m = int32(int32(uint32(w) >> uint32(8)) + int32(1))
     e = neg2_log_u24(m) * float32(0.5)
     return select((uint32(w) & uint32(0x80)) != uint32(0), -e, e)
 
