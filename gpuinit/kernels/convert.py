@@ -14,7 +14,7 @@
 import math
 
 from ._twin import scalar
-from .primitives import bits_float32, float32, float32_bits, float64, int32, int64, select, uint32
+from .primitives import bits_float32, float32, float32_bits, float64, int32, select, uint32
 
 TWO_POW_M24 = 1.0 / (1 << 24)
 TWO_POW_M53 = 1.0 / (1 << 53)
@@ -108,8 +108,8 @@ def float_to_bits16(x, p, min_normal):
 @scalar
 def bits16_order_key(bits):
     """Return an int64 that orders 16-bit float patterns like their values."""
-    magnitude = int64(uint32(bits) & uint32(0x7FFF))
-    return select((uint32(bits) & uint32(0x8000)) != uint32(0), -magnitude, magnitude)
+    magnitude = int32(uint32(bits) & uint32(0x7FFF))
+    return select((uint32(bits) & uint32(0x8000)) != uint32(0), int32(-magnitude), magnitude)
 
 
 # float32 patterns: the smallest normal float16, 2^-14, and the rebias of the
@@ -127,17 +127,21 @@ def float32_to_float16_bits(x):
     (a carry steps the exponent, and past the largest float16 gives infinity);
     below 2^-14 the result is a whole multiple of 2^-24, |x|·2^24 (exact) rounded
     to an integer by adding 2^23 in float32.  Both are computed and one selected,
-    so the CPU loops stay branch-free.
+    so the CPU loops stay branch-free.  Every step is a 32-bit integer (Numba widens
+    int32 arithmetic to int64; the casts keep it at 32 bits, twice the vector lanes).
     """
-    u = int64(float32_bits(x))
-    sign = (u >> 16) & 0x8000
-    magnitude = u & 0x7FFFFFFF
-    rounded = ((magnitude + 0xFFF + ((magnitude >> 13) & 1)) >> 13) - _F16_REBIAS
-    normal = min(rounded, _F16_INFINITY)
+    u = int32(float32_bits(x))
+    sign = int32(int32(u >> int32(16)) & int32(0x8000))
+    magnitude = int32(u & int32(0x7FFFFFFF))
+    carry = int32(int32(magnitude >> int32(13)) & int32(1))
+    rounded = int32(int32(int32(magnitude + int32(0xFFF + carry)) >> int32(13))
+                    - int32(_F16_REBIAS))
+    normal = min(rounded, int32(_F16_INFINITY))
     small = min(bits_float32(uint32(magnitude)), float32(FLOAT16_MIN_NORMAL))
     scaled = small * float32(1 << 24) + float32(1 << 23)
-    subnormal = int64(int32(scaled - float32(1 << 23)))
-    return uint32(sign | select(magnitude < _F32_BITS_F16_MIN_NORMAL, subnormal, normal))
+    subnormal = int32(scaled - float32(1 << 23))
+    return uint32(int32(sign | select(magnitude < int32(_F32_BITS_F16_MIN_NORMAL), subnormal,
+                                      normal)))
 
 
 @scalar
@@ -145,5 +149,7 @@ def float32_to_bfloat16_bits(x):
     """Return the bfloat16 pattern of float32 ``x`` (finite) rounded to nearest even:
     the top half of its pattern, rounded on the bits dropped (bfloat16 has float32's
     exponent range, subnormals included; past the largest value gives infinity)."""
-    u = int64(float32_bits(x))
-    return uint32((u + 0x7FFF + ((u >> 16) & 1)) >> 16)
+    u = uint32(float32_bits(x))
+    # No carry out of 32 bits: a finite pattern is at most 0xFF7FFFFF.
+    rounding = uint32(uint32(0x7FFF) + uint32(uint32(u >> uint32(16)) & uint32(1)))
+    return uint32(uint32(u + rounding) >> uint32(16))

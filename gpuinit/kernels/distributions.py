@@ -109,7 +109,8 @@ def neg2_log_u24(m):
     """
     x = float32(int32(m))
     # 32-bit integers (the pattern of x >= 1 is below 2^31, k is 0..24): on the CPU they
-    # vectorize at twice the lanes of 64-bit ones.
+    # vectorize at twice the lanes of 64-bit ones.  Numba widens int32 arithmetic to
+    # int64, so each step is cast back to int32 (here and in the sine and cosine).
     bits = int32(float32_bits(x))
     k = int32(int32(bits - int32(_SQRT_HALF_F32_BITS)) >> int32(23))
     f = bits_float32(uint32(int32(bits - int32(k << int32(23)))))
