@@ -120,8 +120,9 @@ def _fill_batch(batch_out, standard, rejected, first_block, count, dist, fmt, s0
                 a, b, lower, upper, clamp_lo, clamp_hi, bits_lo, bits_hi):
     """Write blocks first_block .. first_block+count-1 at attempt 0 to batch_out[per_block
     * i + lane] (block i of the batch) and, for a truncated normal, each block's standard
-    values to standard[per_block * i + lane] and whether a lane lies outside [lower,
-    upper] to rejected[i] (1 or 0).
+    values to standard[lane * BATCH + i] and whether a lane lies outside [lower, upper]
+    (bounds in the standard values' type) to rejected[i] (1
+    or 0).
 
     One loop makes each block's words, its values and its stores: LLVM vectorizes it
     across blocks (the ten rounds in registers, the transform, the four values of each
@@ -146,13 +147,15 @@ def _fill_batch(batch_out, standard, rejected, first_block, count, dist, fmt, s0
         _store_block_values(t0, t1, t2, t3, dist, fmt, a, b, batch_out, per_block * i,
                             clamp_lo, clamp_hi, bits_lo, bits_hi)
         if dist == DIST_TRUNCATED_NORMAL:
-            # Unsigned, offset-free indices, as the output's (see store_block_values).
-            o = uint64(per_block) * uint64(i)
+            # One row of BATCH values per lane, so that each lane's values are stored
+            # as they are computed (no interleaving); unsigned indices, as the
+            # output's (see store_block_values).
+            o = uint64(i)
             standard[o] = t0
-            standard[o + uint64(1)] = t1
+            standard[o + uint64(BATCH)] = t1
             if not wide:
-                standard[o + uint64(2)] = t2
-                standard[o + uint64(3)] = t3
+                standard[o + uint64(2 * BATCH)] = t2
+                standard[o + uint64(3 * BATCH)] = t3
             rejected[i] = not _block_inside(wide, t0, t1, t2, t3, lower, upper)
 
 
@@ -179,21 +182,22 @@ def _offer(value, candidate, lower, upper):
 
 
 @njit(forceinline=True)
-def _pending_unless_inside(value, lower, upper):
-    """Return ``value`` if it lies in [lower, upper], else NaN: the state of a lane that
-    is still pending (no standard value is NaN)."""
-    return value if _inside(value, lower, upper) else np.nan
+def _pending_unless_inside(value, lower, upper, nan):
+    """Return ``value`` if it lies in [lower, upper], else ``nan`` (NaN of its type): the
+    state of a lane that is still pending (no standard value is NaN)."""
+    return value if _inside(value, lower, upper) else nan
 
 
 @njit(error_model="numpy")  # not cached on its own: compiled into each fill loop
 def _resample_rejected(
     standard, rejected, n_fast, first_block, index, values, words, batch_out, dist, fmt, k0,
-    k1, s0, s1, a, b, lower, upper, p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo,
-    bits_hi,
+    k1, s0, s1, a, b, lower, upper, lower_t, upper_t, p_lower, q_upper, mass, clamp_lo,
+    clamp_hi, bits_lo, bits_hi,
 ):
     """Rewrite the blocks i < n_fast of a truncated-normal batch that have a lane outside
-    [lower, upper] at attempt 0 (rejected[i] is 1; standard[per_block * i + lane] holds
-    the attempt-0 values), in batch_out[per_block * i + lane].
+    [lower, upper] at attempt 0 (rejected[i] is 1; standard[lane * BATCH + i] holds the
+    attempt-0 values), in batch_out[per_block * i + lane].  ``lower_t`` and ``upper_t``
+    are the bounds in the standard values' type.
 
     The rejected blocks are gathered into a list, and each attempt from 1 on runs for
     the whole list at once, so that Philox and the normal transform vectorize: a
@@ -210,19 +214,22 @@ def _resample_rejected(
     wide = fmt == FMT_FLOAT64
     per_block = 2 if wide else 4
     v0, v1, v2, v3 = values[0], values[1], values[2], values[3]
+    nan = values.dtype.type(np.nan)
     n = 0
     for i in range(n_fast):
         index[n] = i  # kept only if the block is rejected
         n += int64(rejected[i])
     for q in range(n):
-        o = uint64(per_block) * uint64(index[q])
-        v0[q] = _pending_unless_inside(standard[o], lower, upper)
-        v1[q] = _pending_unless_inside(standard[o + uint64(1)], lower, upper)
+        o = uint64(index[q])
+        v0[q] = _pending_unless_inside(standard[o], lower_t, upper_t, nan)
+        v1[q] = _pending_unless_inside(standard[o + uint64(BATCH)], lower_t, upper_t, nan)
         if wide:  # lanes 2 and 3 do not exist: never pending
             v2[q] = v3[q] = 0.0
         else:
-            v2[q] = _pending_unless_inside(standard[o + uint64(2)], lower, upper)
-            v3[q] = _pending_unless_inside(standard[o + uint64(3)], lower, upper)
+            v2[q] = _pending_unless_inside(standard[o + uint64(2 * BATCH)], lower_t, upper_t,
+                                           nan)
+            v3[q] = _pending_unless_inside(standard[o + uint64(3 * BATCH)], lower_t, upper_t,
+                                           nan)
     attempt = 1
     while n > 0 and attempt < TRUNC_ATTEMPTS:
         _philox_listed(words[0], words[1], words[2], words[3], first_block, index, n,
@@ -231,10 +238,10 @@ def _resample_rejected(
             t0, t1, t2, t3 = _standard_values(
                 dist, wide, words[0, q], words[1, q], words[2, q], words[3, q], a, b
             )
-            v0[q] = _offer(v0[q], t0, lower, upper)
-            v1[q] = _offer(v1[q], t1, lower, upper)
-            v2[q] = _offer(v2[q], t2, lower, upper)
-            v3[q] = _offer(v3[q], t3, lower, upper)
+            v0[q] = _offer(v0[q], t0, lower_t, upper_t)
+            v1[q] = _offer(v1[q], t1, lower_t, upper_t)
+            v2[q] = _offer(v2[q], t2, lower_t, upper_t)
+            v3[q] = _offer(v3[q], t3, lower_t, upper_t)
         pending = 0
         for q in range(n):
             i = index[q]
@@ -277,10 +284,15 @@ def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp, st
     clamp_lo, clamp_hi, bits_lo, bits_hi = clamp
     per_block = 2 if fmt == FMT_FLOAT64 else 4
     attempt = _first_attempt(dist, reject)
+    # The bounds in the standard values' type (``standard``'s): float32 for the 24-bit
+    # formats, whose bounds are float32 numbers (rounded inward on the host, see
+    # gpuinit.random), so the conversion is exact and the comparisons run at float32's
+    # vector width (the truncated normal's loop 1.1x).
+    lower_t, upper_t = standard.dtype.type(lower), standard.dtype.type(upper)
     # A truncated normal batch's rejected blocks, and the scratch of _resample_rejected.
     rejected = np.empty(BATCH, np.uint8)
     index = np.empty(BATCH, np.int64)
-    values = np.empty((4, BATCH), np.float64)
+    values = np.empty((4, BATCH), standard.dtype)
     words = np.empty((4, BATCH), np.uint32)
     for w in range(first_item, stop_item, BATCH):
         count = min(BATCH, stop_item - w)
@@ -306,13 +318,13 @@ def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp, st
                 first_offset = r * int64(row_len) - start + first_block * per_block
                 batch_out = out[first_offset:first_offset + per_block * n_fast]
                 _fill_batch(batch_out, standard, rejected, first_block, n_fast, dist, fmt, s0,
-                            s1, k0, k1, a, b, lower, upper, clamp_lo, clamp_hi, bits_lo,
+                            s1, k0, k1, a, b, lower_t, upper_t, clamp_lo, clamp_hi, bits_lo,
                             bits_hi)
                 if dist == DIST_TRUNCATED_NORMAL:
                     _resample_rejected(
                         standard, rejected, n_fast, first_block, index, values, words,
-                        batch_out, dist, fmt, k0, k1, s0, s1, a, b, lower, upper, p_lower,
-                        q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
+                        batch_out, dist, fmt, k0, k1, s0, s1, a, b, lower, upper, lower_t,
+                        upper_t, p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
                     )
             # Blocks at the row's edges, or all of them by inverse CDF: one by one.
             for edge in range(2):
