@@ -121,8 +121,7 @@ def _fill_batch(batch_out, standard, rejected, first_block, count, dist, fmt, s0
     """Write blocks first_block .. first_block+count-1 at attempt 0 to batch_out[per_block
     * i + lane] (block i of the batch) and, for a truncated normal, each block's standard
     values to standard[lane * BATCH + i] and whether a lane lies outside [lower, upper]
-    (bounds in the standard values' type) to rejected[i] (1
-    or 0).
+    (bounds in the standard values' type) to rejected[i] (1 or 0).
 
     One loop makes each block's words, its values and its stores: LLVM vectorizes it
     across blocks (the ten rounds in registers, the transform, the four values of each
