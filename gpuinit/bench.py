@@ -38,35 +38,62 @@ def write_results(directory: Path | str, name: str, lines: list[str]) -> Path:
     return path
 
 
-def timer(dev: Device) -> Callable[[Callable[[], object], int], float]:
-    """Return ``run(fn, repeat)``: the median seconds of ``repeat`` calls after a warm-up
-    (CUDA events on the GPU, ``perf_counter`` on the CPU)."""
+def _one_call(dev: Device) -> Callable[[Callable[[], object]], float]:
+    """Return ``once(fn)``: the seconds of one call of ``fn`` (CUDA events on the GPU,
+    ``perf_counter`` on the CPU)."""
     if dev.is_cuda:
         import cupy
 
-        def run(fn, repeat):
+        def once(fn):
+            start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+            start.record()
             fn()
-            cupy.cuda.Device().synchronize()
-            times = []
-            for _ in range(repeat):
-                start, stop = cupy.cuda.Event(), cupy.cuda.Event()
-                start.record()
-                fn()
-                stop.record()
-                stop.synchronize()
-                times.append(cupy.cuda.get_elapsed_time(start, stop) / 1e3)
-            return statistics.median(times)
-        return run
+            stop.record()
+            stop.synchronize()
+            return cupy.cuda.get_elapsed_time(start, stop) / 1e3
+        return once
+
+    def once(fn):
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+    return once
+
+
+def _warm_up(dev: Device, fn: Callable[[], object]) -> None:
+    fn()
+    if dev.is_cuda:
+        import cupy
+
+        cupy.cuda.Device().synchronize()
+
+
+def timer(dev: Device) -> Callable[[Callable[[], object], int], float]:
+    """Return ``run(fn, repeat)``: the median seconds of ``repeat`` calls after a warm-up
+    (CUDA events on the GPU, ``perf_counter`` on the CPU)."""
+    once = _one_call(dev)
 
     def run(fn, repeat):
-        fn()
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
+        _warm_up(dev, fn)
+        return statistics.median(once(fn) for _ in range(repeat))
     return run
+
+
+def paired_timer(dev: Device) -> Callable[..., tuple[float, float]]:
+    """Return ``pair(fn_a, fn_b, repeat)``: the median seconds of ``repeat`` calls of each,
+    after a warm-up, the calls alternating (a, b, a, b, ...) so that a machine whose
+    speed drifts during the run moves both alike and their ratio stays meaningful."""
+    once = _one_call(dev)
+
+    def pair(fn_a, fn_b, repeat):
+        _warm_up(dev, fn_a)
+        _warm_up(dev, fn_b)
+        times_a, times_b = [], []
+        for _ in range(repeat):
+            times_a.append(once(fn_a))
+            times_b.append(once(fn_b))
+        return statistics.median(times_a), statistics.median(times_b)
+    return pair
 
 
 def device_label(dev: Device) -> str:
@@ -160,6 +187,7 @@ def sampling_rows(dev: Device, sizes: list[int], repeat: int,
     (a first call, a compile, a row's timings), saying what it is about to do."""
     xp = array_module(dev)
     run = timer(dev)
+    pair = paired_timer(dev)
     rows: list[dict] = []
     cold: dict = {}
     say = progress if progress is not None else (lambda text: None)
@@ -185,22 +213,23 @@ def sampling_rows(dev: Device, sizes: list[int], repeat: int,
                     prepare_cpu_loop(dtype, say)
             names = ", ".join(peers) if peers else "no peer"
             runs = "1 run" if repeat == 1 else f"{repeat} runs"
-            say(f"{dist} {dtype} 2^{log2}: timing a fill, gpuinit and {names} "
-                f"({runs} each)")
+            say(f"{dist} {dtype} 2^{log2}: timing a fill and gpuinit (alternating), then "
+                f"{names} ({runs} each)")
             # Write bandwidth: a fill of a buffer of the same bytes in a plain dtype (a
             # bfloat16 fill through ml_dtypes is far slower than the memory).
             same_bytes = out.view(dtypes.float_format(dtype).storage_dtype)
-            fill_s = run(lambda o=same_bytes: o.fill(0), repeat)
+            def fill(o=same_bytes):
+                o.fill(0)
             if dev.is_cuda:
                 # The pool keeps freed blocks: what it holds after the runs, beyond what it
                 # held before, is the most any run allocated besides ``out``.
                 pool = cupy.get_default_memory_pool()
                 pool.free_all_blocks()
                 before = pool.total_bytes()
-                ours_s = run(ours, repeat)
+                fill_s, ours_s = pair(fill, ours, repeat)
                 extra = pool.total_bytes() - before
             else:
-                ours_s = run(ours, repeat)  # the compiled loop, prepared above
+                fill_s, ours_s = pair(fill, ours, repeat)  # the compiled loop, prepared above
                 extra = None
             row = {"dist": dist, "dtype": dtype, "log2": log2, "gelem": n / ours_s / 1e9,
                    "bw_frac": fill_s / ours_s, "extra": extra,
@@ -248,7 +277,8 @@ def sampling_markdown(dev: Device, rows: list[dict], cold: dict, repeat: int) ->
     lines = [f"# gpuinit sampling benchmark on {device_label(dev)}", "",
              f"numpy {np.__version__}; gpuinit {__version__}; median of {repeat} runs; "
              "ratio = peer time / gpuinit time (> 1: gpuinit faster); bandwidth fraction = "
-             "output bytes / time over a `fill` of the same buffer.", "",
+             "output bytes / time over a `fill` of the same buffer, timed alternately with "
+             "gpuinit.", "",
              "| distribution | dtype | n | Gelem/s | of fill bandwidth | extra device bytes | "
              "peers (time ratio) |", "|---|---|---|---|---|---|---|"]
     for r in rows:

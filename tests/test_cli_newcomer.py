@@ -110,7 +110,16 @@ def marked_timer(monkeypatch):
             return 1e-3
         return run
 
+    def paired_timer(dev):
+        def pair(fn_a, fn_b, repeat):
+            for fn in (fn_a, fn_b):
+                fn()
+                print("<run>", file=sys.stderr)
+            return 1e-3, 1e-3
+        return pair
+
     monkeypatch.setattr(bench, "timer", timer)
+    monkeypatch.setattr(bench, "paired_timer", paired_timer)
 
 
 def test_bench_announces_each_step_before_it_and_prints_80_columns(marked_timer, tmp_path,
@@ -141,7 +150,8 @@ def test_bench_announces_each_step_before_it_and_prints_80_columns(marked_timer,
                 position += 1
         timing = err[position]
         assert timing.startswith(
-            f"[{k}/{n_cases}] {dist} {dtype} 2^12: timing a fill, gpuinit and ")
+            f"[{k}/{n_cases}] {dist} {dtype} 2^12: timing a fill and gpuinit (alternating), "
+            "then ")
         assert timing.endswith("(1 run each) ...")
         position += 1
         runs = 0
