@@ -107,7 +107,7 @@ def float_to_bits16(x, p, min_normal):
 
 @scalar
 def bits16_order_key(bits):
-    """Return an int64 that orders 16-bit float patterns like their values."""
+    """Return an int32 that orders 16-bit float patterns like their values."""
     magnitude = int32(uint32(bits) & uint32(0x7FFF))
     return select((uint32(bits) & uint32(0x8000)) != uint32(0), int32(-magnitude), magnitude)
 
