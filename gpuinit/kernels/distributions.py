@@ -163,12 +163,12 @@ def rotate_to_quadrant(sin_x, cos_x, upper_octant, odd, negate_sin, negate_cos):
     The angle within the quadrant is x, or π/2 - x in the upper octant (swap);
     then the quadrant rotates (s, c) to (s, c), (c, -s), (-s, -c) or (-c, s):
     ``odd`` for quadrants 1 and 3, ``negate_sin`` for 2 and 3, ``negate_cos``
-    for 1 and 2.  Selects only, no branches.
+    for 1 and 2.  The two swaps cancel: one select each for the swap they make
+    together.  Selects only, no branches.
     """
-    s = select(upper_octant, cos_x, sin_x)
-    c = select(upper_octant, sin_x, cos_x)
-    sin_abs = select(odd, c, s)
-    cos_abs = select(odd, s, c)
+    swap = upper_octant != odd
+    sin_abs = select(swap, cos_x, sin_x)
+    cos_abs = select(swap, sin_x, cos_x)
     return select(negate_sin, -sin_abs, sin_abs), select(negate_cos, -cos_abs, cos_abs)
 
 
