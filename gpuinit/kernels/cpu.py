@@ -403,7 +403,13 @@ def loop_signature(fmt: int):
 def loop_arguments(key, rows, law, clamp) -> tuple:
     """Return (key, rows, law, clamp) in the types of :func:`loop_signature`: every
     request of a format then runs the same compiled code (the leading dimensions of
-    a block become int64 arrays, so their number does not make a new signature)."""
+    a block become int64 arrays, so their number does not make a new signature).
+
+    For the 24-bit formats the law's a, b and bounds must be float32 numbers, as
+    ``gpuinit.random`` makes them (the bounds rounded inward): the loop compares the
+    float32 values with the bounds converted to float32, as the other targets compare
+    them with the float64 ones.
+    """
     blocks_per_row, row_len, base, lead_shape, lead_stride = rows
     return (
         tuple(int(k) for k in key),
