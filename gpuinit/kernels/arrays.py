@@ -20,7 +20,6 @@ correctly rounded a·b + c from exact pieces.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from types import SimpleNamespace
 
 import numpy as np
@@ -130,24 +129,8 @@ def fma64(a, b, c):
     if not fast.all():
         r = np.array(r)
         for at in zip(*np.nonzero(~fast), strict=True):
-            r[at] = _exact_fma64(float(a[at]), float(b[at]), float(c[at]))
+            r[at] = primitives.fma(a[at], b[at], c[at])
     return r.reshape(shape)[()]
-
-
-def _exact_fma64(a: float, b: float, c: float) -> float:
-    """Return a·b + c rounded once, for one element (exact fractions; IEEE's rules for
-    infinities, NaNs, overflow and the sign of a zero sum)."""
-    if not (math.isfinite(a) and math.isfinite(b)):
-        return a * b + c
-    if not math.isfinite(c):
-        return c
-    exact = Fraction(a) * Fraction(b) + Fraction(c)
-    if exact == 0:
-        return (a * b) + c  # the product's sign decides, as IEEE rounds an exact zero sum
-    try:
-        return float(exact)  # int / int: correctly rounded, subnormals included
-    except OverflowError:
-        return math.inf if exact > 0 else -math.inf
 
 
 def mulhilo32(a, b):

@@ -57,10 +57,24 @@ def numba_types() -> dict:
 
 
 def fma(a, b, c):
-    """Return a * b + c rounded once to float64."""
-    from fractions import Fraction  # here: the simulator alone needs it, and it is slow to import
+    """Return a * b + c rounded once to float64, from exact fractions, with IEEE's
+    results for infinities, NaNs, overflow and the sign of an exact zero sum."""
+    # Imported here: only the simulator and the NumPy target's awkward elements need it,
+    # and it is slow to import.
+    from fractions import Fraction
 
-    return float(Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c)))
+    a, b, c = float(a), float(b), float(c)
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return a * b + c
+    if not math.isfinite(c):
+        return c
+    exact = Fraction(a) * Fraction(b) + Fraction(c)
+    if exact == 0:
+        return (a * b) + c  # the product's sign decides, as IEEE rounds an exact zero sum
+    try:
+        return float(exact)  # int / int: correctly rounded, subnormals included
+    except OverflowError:
+        return math.inf if exact > 0 else -math.inf
 
 
 def fma32(a, b, c):
