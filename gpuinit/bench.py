@@ -61,6 +61,7 @@ def _one_call(dev: Device) -> Callable[[Callable[[], object]], float]:
 
 
 def _warm_up(dev: Device, fn: Callable[[], object]) -> None:
+    """Call ``fn`` once, untimed, and wait for the device to finish it."""
     fn()
     if dev.is_cuda:
         import cupy
