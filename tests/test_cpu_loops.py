@@ -71,13 +71,17 @@ def _request(n: int, base: int = 0, per_block: int = 4):
     return (12345, 678, 9, 10), rows, law
 
 
-@pytest.mark.parametrize("fmt, storage, clamp", [
-    (FMT_FLOAT32, np.float32, (np.float32(-3e38), np.float32(3e38), 0, 0)),
-    (FMT_BFLOAT16, np.uint16, (0.0, 0.0, 0xFF7F, 0x7F7F)),
-    (FMT_FLOAT16, np.uint16, (0.0, 0.0, 0xFBFF, 0x7BFF)),
-    (FMT_FLOAT64, np.float64, (-1.7e308, 1.7e308, 0, 0)),
-])
-@pytest.mark.parametrize("dist", list(DISTRIBUTION_NAMES))
+FORMATS = [
+    pytest.param(FMT_FLOAT32, np.float32, (np.float32(-3e38), np.float32(3e38), 0, 0),
+                 id="float32"),
+    pytest.param(FMT_BFLOAT16, np.uint16, (0.0, 0.0, 0xFF7F, 0x7F7F), id="bfloat16"),
+    pytest.param(FMT_FLOAT16, np.uint16, (0.0, 0.0, 0xFBFF, 0x7BFF), id="float16"),
+    pytest.param(FMT_FLOAT64, np.float64, (-1.7e308, 1.7e308, 0, 0), id="float64"),
+]
+
+
+@pytest.mark.parametrize("fmt, storage, clamp", FORMATS)
+@pytest.mark.parametrize("dist", list(DISTRIBUTION_NAMES), ids=DISTRIBUTION_NAMES.values())
 def test_the_loop_takes_over_a_request_anywhere_with_the_same_bits(dist, fmt, storage, clamp):
     route.compiled_loop(fmt).prepare()
     for base in (0, 3):
@@ -93,6 +97,26 @@ def test_the_loop_takes_over_a_request_anywhere_with_the_same_bits(dist, fmt, st
             arrays.fill(got, dist, fmt, key, rows, law, clamp, start=stopped, stop=o)
             cpu.run_loop(route.compiled_loop(fmt).dispatcher, got, item, rows[0], 2, dist, args)
             np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("fmt, storage, clamp", FORMATS)
+@pytest.mark.parametrize("dist", list(DISTRIBUTION_NAMES), ids=DISTRIBUTION_NAMES.values())
+def test_blocks_on_both_sides_of_a_multiple_of_2_32_keep_their_counters(dist, fmt, storage,
+                                                                        clamp):
+    # Counter word 1 holds the block index from bit 32 up; the loop walks a batch of
+    # blocks with that word fixed, so a batch that crosses block 2^32 (here its second
+    # batch, on one thread) is written in two parts.
+    route.compiled_loop(fmt).prepare()
+    per_block = 2 if fmt == FMT_FLOAT64 else 4
+    n, base = 5001, per_block * ((1 << 32) - 600) + 1
+    key, _, law = _request(n, per_block=per_block)
+    rows = ((base % per_block + n + per_block - 1) // per_block, n, base, (1,), (n,))
+    args = cpu.loop_arguments(key, rows, law, clamp)
+    want = np.empty(n, storage)
+    arrays.fill(want, dist, fmt, key, rows, law, clamp)
+    got = np.full(n, 7, storage)
+    cpu.run_loop(route.compiled_loop(fmt).dispatcher, got, 0, rows[0], 1, dist, args)
+    np.testing.assert_array_equal(got, want)
 
 
 def test_the_numpy_target_hands_over_between_chunks(monkeypatch):

@@ -23,10 +23,31 @@ MAX_ATTEMPTS = 1 << 16
 
 
 @scalar
+def product_halves(product):
+    """Return the (hi, lo) 32-bit halves of a 64-bit product."""
+    return uint32(product >> uint64(32)), uint32(product & uint64(MASK32))
+
+
+@scalar
 def mulhilo32(a, b):
-    """Return (hi, lo) 32-bit halves of the 64-bit product a * b."""
+    """Return the (hi, lo) 32-bit halves of the 64-bit product a * b."""
+    # The halves written out rather than by product_halves: with one call more, CUDA's
+    # compiler unrolled the rounds and made each 32x32->64 multiply a 64-bit one.
     product = uint64(a) * uint64(b)
     return uint32(product >> uint64(32)), uint32(product & uint64(MASK32))
+
+
+@scalar
+def round_from_halves(hi0, lo0, hi1, lo1, c1, c3, k0, k1):
+    """Return the counter after one Philox4x32 round with key (k0, k1), given the
+    halves of the round's two products M0·c0 and M1·c2 (a loop over consecutive
+    counters can carry the products instead of multiplying: see the CPU fill loop)."""
+    return (
+        uint32(uint64(hi1) ^ uint64(c1) ^ uint64(k0)),
+        lo1,
+        uint32(uint64(hi0) ^ uint64(c3) ^ uint64(k1)),
+        lo0,
+    )
 
 
 @scalar
@@ -34,12 +55,7 @@ def philox_round(c0, c1, c2, c3, k0, k1):
     """Return the counter after one Philox4x32 round with key (k0, k1)."""
     hi0, lo0 = mulhilo32(PHILOX_M0, c0)
     hi1, lo1 = mulhilo32(PHILOX_M1, c2)
-    return (
-        uint32(uint64(hi1) ^ uint64(c1) ^ uint64(k0)),
-        lo1,
-        uint32(uint64(hi0) ^ uint64(c3) ^ uint64(k1)),
-        lo0,
-    )
+    return round_from_halves(hi0, lo0, hi1, lo1, c1, c3, k0, k1)
 
 
 @scalar
