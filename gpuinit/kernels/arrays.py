@@ -72,11 +72,12 @@ def fma32(a, b, c):
     final rounding correct (53 >= 2·24 + 2).  Values near float32's subnormals take
     the same path.
     """
-    shape = np.broadcast_shapes(np.shape(a), np.shape(b), np.shape(c))
-    # At least 1-D: the suspect elements are indexed (scalars give a scalar back).
-    a, b, c = (np.atleast_1d(np.asarray(v).astype(F32, copy=False)) for v in (a, b, c))
+    a, b, c = (np.asarray(v).astype(F32, copy=False) for v in (a, b, c))
     p = np.multiply(a, b, dtype=np.float64)
+    # At least 1-D: the suspect elements are indexed (scalars give a scalar back).
     s = np.add(p, c, dtype=np.float64)
+    scalar = np.ndim(s) == 0
+    s = np.atleast_1d(s)
     halfway = (s.view(np.uint64) & _HALFWAY_MASK) == _HALFWAY
     suspect = halfway | (np.abs(s) < _TINY)
     if suspect.any():
@@ -84,7 +85,8 @@ def fma32(a, b, c):
         pa = np.broadcast_to(p, s.shape)[at]
         ca = np.broadcast_to(c, s.shape)[at].astype(np.float64)
         s[at] = _round_to_odd(*_two_sum(pa, ca))
-    return s.astype(F32).reshape(shape)[()]
+    rounded = s.astype(F32)
+    return rounded[0] if scalar else rounded
 
 
 # Veltkamp's splitting constant 2^27 + 1, and the magnitudes between which the exact

@@ -24,16 +24,32 @@ import math
 
 import numpy as np
 
+# Conversions of Python numbers kept per dtype (the scalar source's constants, converted
+# at every call of the NumPy target), up to this many each.
+_CONSTANTS_KEPT = 1024
+
 
 def _cast(dtype):
     """Return the conversion to ``dtype`` for arrays and scalars: a C conversion
     (integers wrap, floats truncate toward zero), as in compiled code."""
     dtype = np.dtype(dtype)
+    constants: dict = {}  # a Python int or nonzero float -> its conversion
 
     def cast(x):
         if isinstance(x, np.ndarray):
             return x.astype(dtype, copy=False)
-        return np.asarray(x).astype(dtype)[()]
+        if isinstance(x, np.generic):
+            return x.astype(dtype)
+        # A zero is not kept: 0.0 and -0.0 are one key and convert apart.
+        keep = type(x) is int or (type(x) is float and x != 0.0)
+        if keep:
+            converted = constants.get(x)
+            if converted is not None:
+                return converted
+        converted = np.asarray(x).astype(dtype)[()]
+        if keep and len(constants) < _CONSTANTS_KEPT:
+            constants[x] = converted
+        return converted
 
     cast.__name__ = cast.__qualname__ = dtype.name
     return cast
