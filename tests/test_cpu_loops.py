@@ -187,6 +187,25 @@ def test_the_first_calls_of_a_process_wait_for_no_compile(tmp_path):
     assert done.stdout.split() == ["4", "True", "True", "False"]
 
 
+def test_many_small_requests_prepare_the_loop_once_they_have_taken_long_enough(monkeypatch):
+    # Few values, but the NumPy target's fixed cost per request adds up: the format's
+    # loop is prepared once the NumPy target has spent PREPARE_AFTER_SECONDS on it.
+    monkeypatch.setenv("GPUINIT_CPU_LOOPS", "background")
+    for table in ("_LOOPS", "_NUMPY_VALUES", "_NUMPY_SECONDS"):
+        monkeypatch.setattr(route, table, {})
+    monkeypatch.setattr(route, "PREPARE_AFTER_SECONDS", 0.02)
+    started = []
+    monkeypatch.setattr(preparation.PreparedLoop, "start",
+                        lambda loop: started.append(loop.name))
+    for calls in range(1, 10_001):
+        gi_random.normal(16, seed=calls, device="cpu")
+        if started:
+            break
+    assert started == ["fill_loop_float32"] and calls > 1
+    assert route._NUMPY_SECONDS[FMT_FLOAT32] >= route.PREPARE_AFTER_SECONDS
+    assert route._NUMPY_VALUES[FMT_FLOAT32] < route.PREPARE_AFTER_VALUES
+
+
 LOADS = r"""
 import numba.core.event as event
 from gpuinit.kernels import route

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 from . import arrays
 from .fill import FMT_FLOAT64, FORMAT_NAMES
@@ -21,7 +22,12 @@ PREPARE_AFTER_VALUES = 1 << 22
 # A float64 normal costs the NumPy target about ten times as much per value (its fma is
 # made of exact pieces): float64's loop is prepared sooner.
 PREPARE_AFTER_FLOAT64_VALUES = 1 << 19
+# Or once the NumPy target has spent this long on the format's requests: many small
+# requests (a model's biases and norms) cost it most in their fixed part, about half a
+# millisecond each, however few values they make.
+PREPARE_AFTER_SECONDS = 0.5
 _NUMPY_VALUES: dict[int, int] = {}  # values of each format made by the NumPy target
+_NUMPY_SECONDS: dict[int, float] = {}  # and the time it took
 
 
 def compiled_loop(fmt: int) -> PreparedLoop:
@@ -79,7 +85,8 @@ def fill(out, n_items, n_threads, dist, fmt, key, rows, law, clamp):
     it is ready.  Until then the NumPy target computes it, chunk by chunk, while the
     loop is prepared in the background (:meth:`.preparation.PreparedLoop.start`,
     once the process has asked for :data:`PREPARE_AFTER_VALUES` values of the
-    format), and hands the rest of the request over as soon as the loop is ready.  Every
+    format or the NumPy target has spent :data:`PREPARE_AFTER_SECONDS` on them),
+    and hands the rest of the request over as soon as the loop is ready.  Every
     route gives the same bits; GPUINIT_CPU_LOOPS chooses other policies
     (:func:`.preparation.loop_mode`).
     """
@@ -93,11 +100,16 @@ def fill(out, n_items, n_threads, dist, fmt, key, rows, law, clamp):
         if mode == "background":
             with _LOOPS_LOCK:
                 made = _NUMPY_VALUES[fmt] = _NUMPY_VALUES.get(fmt, 0) + out.size
+                spent = _NUMPY_SECONDS.get(fmt, 0.0)
             if made >= (PREPARE_AFTER_FLOAT64_VALUES if fmt == FMT_FLOAT64
-                        else PREPARE_AFTER_VALUES):
+                        else PREPARE_AFTER_VALUES) or spent >= PREPARE_AFTER_SECONDS:
                 loop.start()
+            began = time.perf_counter()
             stopped = arrays.fill(out, dist, fmt, key, rows, law, clamp,
                                   should_stop=loop.usable)
+            with _LOOPS_LOCK:
+                _NUMPY_SECONDS[fmt] = (_NUMPY_SECONDS.get(fmt, 0.0)
+                                       + time.perf_counter() - began)
             if stopped >= out.size:
                 return
             # The loop is ready: it takes over at the next work item's first element.
