@@ -6,6 +6,8 @@ for a compile it can avoid."""
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ from gpuinit.kernels.fill import (
     FMT_FLOAT32,
     FMT_FLOAT64,
 )
+from gpuinit.kernels.threads import run_shared
 
 from .helpers import DISTRIBUTIONS, DTYPES, bits
 
@@ -32,11 +35,11 @@ def _routes(monkeypatch, make):
     """Return make() computed by the NumPy target, by the compiled loop on one thread and
     by the compiled loop split over three threads."""
     results = []
-    for mode, per_thread, threads in (("numpy", 1 << 62, 1), ("wait", 1 << 62, 1),
+    for mode, per_chunk, threads in (("numpy", 1 << 62, 1), ("wait", 1 << 62, 1),
                                       ("wait", 1, 3)):
         monkeypatch.setenv("GPUINIT_CPU_LOOPS", mode)
         monkeypatch.setenv("NUMBA_NUM_THREADS", str(threads))
-        monkeypatch.setattr(cpu, "MIN_ITEMS_PER_THREAD", per_thread)
+        monkeypatch.setattr(cpu, "MIN_ITEMS_PER_CHUNK", per_chunk)
         results.append(make())
     return results
 
@@ -234,3 +237,32 @@ def test_the_thread_count_follows_numba_num_threads(monkeypatch):
     assert route.default_threads() == 3
     monkeypatch.delenv("NUMBA_NUM_THREADS")
     assert route.default_threads() >= 1
+
+
+def test_a_thread_slowed_by_other_work_takes_fewer_chunks():
+    caller = threading.current_thread()
+    chunks = []
+    lock = threading.Lock()
+
+    def work(lo, hi):
+        if threading.current_thread() is caller:
+            time.sleep(0.05)  # as if another process held this core
+        with lock:
+            chunks.append((lo, hi, threading.current_thread() is caller))
+
+    run_shared(work, 3, 1003, 2, 10)
+    spans = sorted((lo, hi) for lo, hi, _ in chunks)
+    assert spans[0][0] == 3 and spans[-1][1] == 1003
+    # Every item once: each chunk ends where the next begins.
+    assert all(hi == lo for (_, hi), (lo, _) in zip(spans[:-1], spans[1:], strict=True))
+    by_caller = sum(on_caller for *_, on_caller in chunks)
+    assert 1 <= by_caller < len(chunks) - by_caller
+
+
+def test_an_error_in_any_thread_reaches_the_caller():
+    def work(lo, hi):
+        if lo >= 500:
+            raise RuntimeError(f"chunk {lo}")
+
+    with pytest.raises(RuntimeError, match="chunk"):
+        run_shared(work, 0, 1000, 3, 10)

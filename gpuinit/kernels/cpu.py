@@ -23,7 +23,7 @@ from .fill import (
     FORMAT_NAMES,
 )
 from .philox import MASK32, PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1
-from .threads import run_split
+from .threads import run_shared
 
 
 def _float_intrinsic(float_type):
@@ -458,21 +458,19 @@ def loop_arguments(key, rows, law, clamp) -> tuple:
     )
 
 
-# Work items per thread below which a request is not split (2^16 values): handing
-# smaller parts to the pool costs more than it saves.
-MIN_ITEMS_PER_THREAD = 1 << 14
+# Work items below which a chunk of a request is not handed to another thread (2^16
+# values): handing smaller ones to the pool costs more than it saves.
+MIN_ITEMS_PER_CHUNK = 1 << 14
 
 
 def run_loop(loop, out, first_item: int, n_items: int, n_threads: int, dist: int,
              arguments: tuple) -> None:
     """Run work items first_item..n_items-1 of the compiled ``loop`` (a dispatcher of
-    :func:`make_loop`, ``arguments`` from :func:`loop_arguments`), split into contiguous
-    parts over up to ``n_threads`` threads (any split gives the same bits: each
-    element's value depends on its index only); returns None."""
-    count = n_items - first_item
-    parts = max(1, min(n_threads, count // MIN_ITEMS_PER_THREAD))
-    run_split(lambda lo, hi: loop(out, lo, hi, dist, *arguments),
-              [first_item + count * k // parts for k in range(parts + 1)])
+    :func:`make_loop`, ``arguments`` from :func:`loop_arguments`), in contiguous chunks
+    shared by up to ``n_threads`` threads (:func:`.threads.run_shared`; any split gives
+    the same bits: each element's value depends on its index only); returns None."""
+    run_shared(lambda lo, hi: loop(out, lo, hi, dist, *arguments), first_item, n_items,
+               n_threads, MIN_ITEMS_PER_CHUNK)
 
 
 def _make_philox4x32():

@@ -1,15 +1,20 @@
-"""One request split over threads: the calling thread takes the first part, a shared
-pool the others.  Any split gives the same bits (each element's value depends on its
-index only); the work must leave the interpreter lock to run side by side (the
+"""One request shared by threads: the calling thread and a shared pool take its chunks
+in order, each the next one as soon as it is done with its last, so that a core slowed
+by other work takes fewer.  Any split gives the same bits (each element's value depends
+on its index only); the work must leave the interpreter lock to run side by side (the
 compiled loops are ``nogil``)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-_POOL: list = []  # made on the first split request, grown on demand
+_POOL: list = []  # made on the first shared request, grown on demand
 _POOL_LOCK = threading.Lock()
+
+# Chunks per thread: enough that a thread slowed by other work hands most of its share
+# to the others, few enough that the calls cost nothing against the work.
+CHUNKS_PER_THREAD = 8
 
 
 def _pool(workers: int):
@@ -21,16 +26,36 @@ def _pool(workers: int):
         return _POOL[0]
 
 
-def run_split(work: Callable[[int, int], None], bounds: Sequence[int]) -> None:
-    """Run ``work(bounds[k], bounds[k + 1])`` for every k, at the same time; returns when
-    all are done, raising the first error any raised."""
-    parts = list(zip(bounds[:-1], bounds[1:], strict=True))
-    if len(parts) == 1:
-        work(*parts[0])
+def run_shared(work: Callable[[int, int], None], start: int, stop: int, threads: int,
+               min_chunk: int) -> None:
+    """Run ``work(lo, hi)`` over chunks that cover [start, stop) once, on up to
+    ``threads`` threads (the calling one among them); returns when all are done,
+    raising the first error any raised.
+
+    Chunks hold at least ``min_chunk`` items (one thread does fewer items alone) and
+    are taken in order from a shared counter.
+    """
+    count = stop - start
+    threads = max(1, min(threads, count // max(1, min_chunk)))
+    if threads == 1:
+        work(start, stop)
         return
-    futures = [_pool(len(parts) - 1).submit(work, lo, hi) for lo, hi in parts[1:]]
+    chunk = max(min_chunk, -(-count // (threads * CHUNKS_PER_THREAD)))
+    taken = [start]
+    lock = threading.Lock()
+
+    def drain() -> None:
+        while True:
+            with lock:
+                lo = taken[0]
+                taken[0] = min(lo + chunk, stop)
+            if lo >= stop:
+                return
+            work(lo, min(lo + chunk, stop))
+
+    futures = [_pool(threads - 1).submit(drain) for _ in range(threads - 1)]
     try:
-        work(*parts[0])
+        drain()
     finally:
         for future in futures:
             future.result()
