@@ -74,8 +74,8 @@ def fma32(a, b, c):
     """
     a, b, c = (np.asarray(v).astype(F32, copy=False) for v in (a, b, c))
     p = np.multiply(a, b, dtype=np.float64)
-    # At least 1-D: the suspect elements are indexed (scalars give a scalar back).
     s = np.add(p, c, dtype=np.float64)
+    # At least 1-D: the suspect elements are indexed (scalars give a scalar back).
     scalar = np.ndim(s) == 0
     s = np.atleast_1d(s)
     halfway = (s.view(np.uint64) & _HALFWAY_MASK) == _HALFWAY
