@@ -29,19 +29,34 @@ import numpy as np
 _CONSTANTS_KEPT = 1024
 
 
+def _keeps(dtype: np.dtype):
+    """Return whether a conversion to ``dtype`` of a Python number may be kept: only
+    those that convert exactly or by rounding, without a warning (ints in the integer
+    type's range; ints up to 2^53 and finite nonzero floats within a float type's
+    range), so that equal keys (1 == 1.0) convert alike and a kept result never hides a
+    warning.  A zero float is not kept: 0.0 and -0.0 are one key and convert apart."""
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        lowest, highest = int(info.min), int(info.max)
+        return lambda x: type(x) is int and lowest <= x <= highest
+    largest = float(np.finfo(dtype).max)
+    return lambda x: ((type(x) is int and -(1 << 53) <= x <= 1 << 53)
+                      or (type(x) is float and x != 0.0 and abs(x) <= largest))
+
+
 def _cast(dtype):
     """Return the conversion to ``dtype`` for arrays and scalars: a C conversion
     (integers wrap, floats truncate toward zero), as in compiled code."""
     dtype = np.dtype(dtype)
-    constants: dict = {}  # a Python int or nonzero float -> its conversion
+    keeps = _keeps(dtype)
+    constants: dict = {}  # a Python number -> its conversion, where keeps(number)
 
     def cast(x):
         if isinstance(x, np.ndarray):
             return x.astype(dtype, copy=False)
         if isinstance(x, np.generic):
             return x.astype(dtype)
-        # A zero is not kept: 0.0 and -0.0 are one key and convert apart.
-        keep = type(x) is int or (type(x) is float and x != 0.0)
+        keep = keeps(x)
         if keep:
             converted = constants.get(x)
             if converted is not None:
