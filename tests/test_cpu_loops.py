@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gpuinit import random as gi_random
-from gpuinit.kernels import arrays, cpu, preparation, route
+from gpuinit.kernels import arrays, cpu, preparation, route, threads
 from gpuinit.kernels.fill import (
     DIST_NORMAL,
     DISTRIBUTION_NAMES,
@@ -35,10 +35,10 @@ def _routes(monkeypatch, make):
     """Return make() computed by the NumPy target, by the compiled loop on one thread and
     by the compiled loop split over three threads."""
     results = []
-    for mode, per_chunk, threads in (("numpy", 1 << 62, 1), ("wait", 1 << 62, 1),
-                                      ("wait", 1, 3)):
+    for mode, per_chunk, n_threads in (("numpy", 1 << 62, 1), ("wait", 1 << 62, 1),
+                                        ("wait", 1, 3)):
         monkeypatch.setenv("GPUINIT_CPU_LOOPS", mode)
-        monkeypatch.setenv("NUMBA_NUM_THREADS", str(threads))
+        monkeypatch.setenv("NUMBA_NUM_THREADS", str(n_threads))
         monkeypatch.setattr(cpu, "MIN_ITEMS_PER_CHUNK", per_chunk)
         results.append(make())
     return results
@@ -243,10 +243,14 @@ def test_a_thread_slowed_by_other_work_takes_fewer_chunks():
     caller = threading.current_thread()
     chunks = []
     lock = threading.Lock()
+    caller_began = threading.Event()
 
     def work(lo, hi):
         if threading.current_thread() is caller:
+            caller_began.set()
             time.sleep(0.05)  # as if another process held this core
+        else:
+            caller_began.wait(10)  # a new pool thread could take every chunk first
         with lock:
             chunks.append((lo, hi, threading.current_thread() is caller))
 
@@ -259,10 +263,44 @@ def test_a_thread_slowed_by_other_work_takes_fewer_chunks():
     assert 1 <= by_caller < len(chunks) - by_caller
 
 
-def test_an_error_in_any_thread_reaches_the_caller():
-    def work(lo, hi):
-        if lo >= 500:
-            raise RuntimeError(f"chunk {lo}")
+def test_an_error_in_any_thread_reaches_the_caller_and_ends_the_request():
+    begun = []
 
-    with pytest.raises(RuntimeError, match="chunk"):
-        run_shared(work, 0, 1000, 3, 10)
+    def work(lo, hi):
+        begun.append(lo)
+        if lo == 0:
+            raise RuntimeError(f"chunk {lo}")
+        time.sleep(0.01)
+
+    with pytest.raises(RuntimeError, match="chunk 0"):
+        run_shared(work, 0, 1000, 2, 10)
+    # Taken in order, and none after the error (the other thread may be in one chunk).
+    assert sorted(begun) == list(range(0, 1000, 63))[:len(begun)] and len(begun) <= 3
+
+
+def test_a_request_does_not_wait_for_another_requests_work(monkeypatch):
+    # One pool thread, busy with request A: request B's queued share is cancelled once
+    # B's own thread has done every chunk, and B returns while A still runs.
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(threads, "_POOL", [ThreadPoolExecutor(max_workers=1)])
+    release = threading.Event()
+    a_running = threading.Semaphore(0)
+
+    def a_work(lo, hi):
+        a_running.release()
+        release.wait(10)
+
+    a = threading.Thread(target=run_shared, args=(a_work, 0, 100, 2, 1))
+    a.start()
+    a_running.acquire()
+    a_running.acquire()  # A holds its own thread and the pool's
+    b_chunks = []
+    b = threading.Thread(target=run_shared,
+                         args=(lambda lo, hi: b_chunks.append(lo), 0, 100, 2, 1))
+    b.start()
+    b.join(10)
+    b_returned = not b.is_alive()
+    release.set()
+    a.join(10)
+    assert b_returned and sorted(b_chunks) == list(range(0, 100, 7)) and not a.is_alive()

@@ -29,33 +29,46 @@ def _pool(workers: int):
 def run_shared(work: Callable[[int, int], None], start: int, stop: int, threads: int,
                min_chunk: int) -> None:
     """Run ``work(lo, hi)`` over chunks that cover [start, stop) once, on up to
-    ``threads`` threads (the calling one among them); returns when all are done,
-    raising the first error any raised.
+    ``threads`` threads (the calling one among them); returns when every call has
+    returned, raising the first error any raised (after which no chunk is begun).
 
     Chunks hold at least ``min_chunk`` items (one thread does fewer items alone) and
-    are taken in order from a shared counter.
+    are taken in order from a shared counter.  The pool's threads that have not begun
+    when the calling thread runs out of chunks are not waited for (the pool is shared
+    by every request, and may be running another's work).
     """
     count = stop - start
+    if count <= 0:
+        return
     threads = max(1, min(threads, count // max(1, min_chunk)))
     if threads == 1:
         work(start, stop)
         return
     chunk = max(min_chunk, -(-count // (threads * CHUNKS_PER_THREAD)))
     taken = [start]
+    errors: list[BaseException] = []
     lock = threading.Lock()
 
     def drain() -> None:
         while True:
             with lock:
                 lo = taken[0]
+                if errors or lo >= stop:
+                    return
                 taken[0] = min(lo + chunk, stop)
-            if lo >= stop:
+            try:
+                work(lo, min(lo + chunk, stop))
+            except BaseException as exc:  # raised on the calling thread below
+                with lock:
+                    errors.append(exc)
                 return
-            work(lo, min(lo + chunk, stop))
+
+    from concurrent.futures import wait
 
     futures = [_pool(threads - 1).submit(drain) for _ in range(threads - 1)]
-    try:
-        drain()
-    finally:
-        for future in futures:
-            future.result()
+    drain()
+    # Those not begun are cancelled (there is nothing left to take), and not waited for:
+    # a cancelled future counts as done only once a pool thread has reached it.
+    wait([future for future in futures if not future.cancel()])
+    if errors:
+        raise errors[0]
