@@ -22,7 +22,8 @@ PREPARE_AFTER_VALUES = 1 << 22
 # A float64 normal costs the NumPy target about ten times as much per value (its fma is
 # made of exact pieces): float64's loop is prepared sooner.
 PREPARE_AFTER_FLOAT64_VALUES = 1 << 19
-# Or once the NumPy target has spent this long on the format's requests: many small
+# Or once the NumPy target has spent this much processor time on the format's requests
+# (its thread's: time waiting for the interpreter lock does not count): many small
 # requests (a model's biases and norms) cost it most in their fixed part, about half a
 # millisecond each, however few values they make.
 PREPARE_AFTER_SECONDS = 0.5
@@ -104,12 +105,12 @@ def fill(out, n_items, n_threads, dist, fmt, key, rows, law, clamp):
             if made >= (PREPARE_AFTER_FLOAT64_VALUES if fmt == FMT_FLOAT64
                         else PREPARE_AFTER_VALUES) or spent >= PREPARE_AFTER_SECONDS:
                 loop.start()
-            began = time.perf_counter()
+            began = time.thread_time()
             stopped = arrays.fill(out, dist, fmt, key, rows, law, clamp,
                                   should_stop=loop.usable)
             with _LOOPS_LOCK:
                 _NUMPY_SECONDS[fmt] = (_NUMPY_SECONDS.get(fmt, 0.0)
-                                       + time.perf_counter() - began)
+                                       + time.thread_time() - began)
             if stopped >= out.size:
                 return
             # The loop is ready: it takes over at the next work item's first element.
