@@ -33,12 +33,13 @@ def check_shape(shape: Any, argument: str = "shape") -> tuple[int, ...]:
 
 def _checked_shape(shape: Any, argument: str) -> Shape:
     """Check ``shape`` and return it as a :class:`Shape` (the one check of a shape)."""
-    if isinstance(shape, Integral) and not isinstance(shape, bool):
-        shape = (shape,)
-    if isinstance(shape, (str, bytes, bytearray, set, frozenset, Mapping)):
-        # Iterable, but not a shape: characters, bytes, or an order that is not kept.
-        raise TypeError(f"{argument} must be an int or a sequence of ints, got "
-                        f"{type(shape).__name__}")
+    if type(shape) is not tuple:  # a tuple needs none of these (abstract-class) checks
+        if isinstance(shape, Integral) and not isinstance(shape, bool):
+            shape = (shape,)
+        if isinstance(shape, (str, bytes, bytearray, set, frozenset, Mapping)):
+            # Iterable, but not a shape: characters, bytes, or an order that is not kept.
+            raise TypeError(f"{argument} must be an int or a sequence of ints, got "
+                            f"{type(shape).__name__}")
     try:
         dims = tuple(shape)
     except TypeError:
@@ -46,7 +47,7 @@ def _checked_shape(shape: Any, argument: str) -> Shape:
             f"{argument} must be an int or a sequence of ints, got {type(shape).__name__}"
         ) from None
     for dim in dims:
-        if isinstance(dim, bool) or not isinstance(dim, Integral):
+        if type(dim) is not int and (isinstance(dim, bool) or not isinstance(dim, Integral)):
             raise TypeError(f"{argument}={dims!r}: dimensions must be integers, got {dim!r}")
         if dim < 0:
             raise ValueError(f"{argument}={dims!r}: dimensions must be >= 0")
@@ -70,10 +71,13 @@ def scalar(value: Any) -> Any:
 def check_int(value: Any, argument: str, minimum: int = 0, limit: int | None = None) -> int:
     """Return ``value`` (or a 0-d integer array) as an int in [minimum, limit);
     TypeError/ValueError otherwise."""
-    value = scalar(value)
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{argument} must be an integer, got {type(value).__name__}")
-    number = int(value)
+    if type(value) is int:  # the common case, without the abstract-class checks
+        number = value
+    else:
+        value = scalar(value)
+        if isinstance(value, bool) or not isinstance(value, Integral):
+            raise TypeError(f"{argument} must be an integer, got {type(value).__name__}")
+        number = int(value)
     if number < minimum or (limit is not None and number >= limit):
         upper = "" if limit is None else f", below {limit}"
         raise ValueError(f"{argument}={number} must be >= {minimum}{upper}")
@@ -89,6 +93,10 @@ def check_bool(value: Any, argument: str) -> bool:
 
 def check_real(value: Any, argument: str) -> float:
     """Return ``value`` (or a 0-d array) as a finite float; TypeError/ValueError otherwise."""
+    if type(value) is float:  # the common case, without the abstract-class checks
+        if not math.isfinite(value):
+            raise ValueError(f"{argument}={value} must be finite")
+        return value
     value = scalar(value)
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{argument} must be a real number, got {type(value).__name__}")
