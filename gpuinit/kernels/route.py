@@ -83,7 +83,8 @@ def fill(out, n_items, n_threads, dist, fmt, key, rows, law, clamp):
 
     ``key``, ``rows``, ``law`` and ``clamp`` are the kernels' tuples (:mod:`.fill`).
     The format's compiled loop runs the request on up to ``n_threads`` threads once
-    it is ready.  Until then the NumPy target computes it, chunk by chunk, while the
+    it is ready (None: :func:`default_threads`, asked only of a request large enough
+    to share).  Until then the NumPy target computes it, chunk by chunk, while the
     loop is prepared in the background (:meth:`.preparation.PreparedLoop.start`,
     once the process has asked for :data:`PREPARE_AFTER_VALUES` values of the
     format or the NumPy target has spent :data:`PREPARE_AFTER_SECONDS` on them),
@@ -123,5 +124,8 @@ def fill(out, n_items, n_threads, dist, fmt, key, rows, law, clamp):
             loop.prepare()
     from . import cpu
 
+    if n_threads is None:
+        n_threads = (default_threads() if n_items - first_item >= 2 * cpu.MIN_ITEMS_PER_CHUNK
+                     else 1)
     cpu.run_loop(loop.dispatcher, out, first_item, n_items, n_threads, dist,
                  cpu.loop_arguments(key, rows, law, clamp))
