@@ -135,16 +135,10 @@ def fma64(a, b, c):
     return r.reshape(shape)[()]
 
 
-def product_halves(product):
-    """Return the (hi, lo) 32-bit halves of 64-bit products, held in uint64 (no
-    conversion: the next steps take them as uint64)."""
-    return product >> _THIRTY_TWO, product & _MASK32
-
-
 def mulhilo32(a, b):
     """Return the (hi, lo) 32-bit halves of a·b for words below 2^32 (held in uint64)."""
-    return product_halves(np.asarray(a).astype(np.uint64, copy=False)
-                          * np.asarray(b).astype(np.uint64))
+    product = np.asarray(a).astype(np.uint64, copy=False) * np.asarray(b).astype(np.uint64)
+    return product >> _THIRTY_TWO, product & _MASK32
 
 
 def float32_bits(x):
@@ -189,7 +183,6 @@ LIB = build(_identity, overrides={
     "max": np.maximum,
     "fma": fma64,
     "fma32": fma32,
-    "product_halves": product_halves,
     "mulhilo32": mulhilo32,
     "float32_bits": float32_bits,
     "bits_float32": bits_float32,
