@@ -115,7 +115,7 @@ def fill(out: Any, form: FloatFormat, dev: Device, n_items: int, args: tuple, *,
     if not dev.is_cuda:
         from .kernels import route
 
-        route.fill(flat, n_items, None, *args)
+        route.fill(flat, n_items, *args)
         return
     _fill_cuda(flat, dev, n_items, args)
 

@@ -78,19 +78,18 @@ def switch_item(o: int, fmt: int, rows) -> tuple[int, int]:
     return r * row_len + c, r * blocks_per_row + (start + c) // per_block - start // per_block
 
 
-def fill(out, n_items, n_threads, dist, fmt, key, rows, law, clamp):
+def fill(out, n_items, dist, fmt, key, rows, law, clamp):
     """Fill ``out`` (1-D, contiguous) with work items 0..n_items-1; returns None.
 
     ``key``, ``rows``, ``law`` and ``clamp`` are the kernels' tuples (:mod:`.fill`).
-    The format's compiled loop runs the request on up to ``n_threads`` threads once
-    it is ready (None: :func:`default_threads`, asked only of a request large enough
-    to share).  Until then the NumPy target computes it, chunk by chunk, while the
-    loop is prepared in the background (:meth:`.preparation.PreparedLoop.start`,
-    once the process has asked for :data:`PREPARE_AFTER_VALUES` values of the
-    format or the NumPy target has spent :data:`PREPARE_AFTER_SECONDS` on them),
-    and hands the rest of the request over as soon as the loop is ready.  Every
-    route gives the same bits; GPUINIT_CPU_LOOPS chooses other policies
-    (:func:`.preparation.loop_mode`).
+    The format's compiled loop runs the request once it is ready, on
+    :func:`default_threads` threads when the request is large enough to share.  Until
+    then the NumPy target computes it, chunk by chunk, while the loop is prepared in
+    the background (:meth:`.preparation.PreparedLoop.start`, once the process has asked
+    for :data:`PREPARE_AFTER_VALUES` values of the format or the NumPy target has spent
+    :data:`PREPARE_AFTER_SECONDS` on them), and hands the rest of the request over as
+    soon as the loop is ready.  Every route gives the same bits; GPUINIT_CPU_LOOPS
+    chooses other policies (:func:`.preparation.loop_mode`).
     """
     mode = loop_mode()
     if mode == "numpy":
@@ -124,8 +123,8 @@ def fill(out, n_items, n_threads, dist, fmt, key, rows, law, clamp):
             loop.prepare()
     from . import cpu
 
-    if n_threads is None:
-        n_threads = (default_threads() if n_items - first_item >= 2 * cpu.MIN_ITEMS_PER_CHUNK
-                     else 1)
+    # The thread count (environment and affinity lookups) only for a request to share.
+    n_threads = (default_threads() if n_items - first_item >= 2 * cpu.MIN_ITEMS_PER_CHUNK
+                 else 1)
     cpu.run_loop(loop.dispatcher, out, first_item, n_items, n_threads, dist,
                  cpu.loop_arguments(key, rows, law, clamp))
