@@ -22,7 +22,6 @@ from gpuinit.kernels.fill import (
     FMT_FLOAT32,
     FMT_FLOAT64,
 )
-from gpuinit.kernels.threads import run_shared
 
 from .helpers import DISTRIBUTIONS, DTYPES, bits
 
@@ -254,7 +253,7 @@ def test_a_thread_slowed_by_other_work_takes_fewer_chunks():
         with lock:
             chunks.append((lo, hi, threading.current_thread() is caller))
 
-    run_shared(work, 3, 1003, 2, 10)
+    threads.run_shared(work, 3, 1003, 2, 10)
     spans = sorted((lo, hi) for lo, hi, _ in chunks)
     assert spans[0][0] == 3 and spans[-1][1] == 1003
     # Every item once: each chunk ends where the next begins.
@@ -273,7 +272,7 @@ def test_an_error_in_any_thread_reaches_the_caller_and_ends_the_request():
         time.sleep(0.01)
 
     with pytest.raises(RuntimeError, match="chunk 0"):
-        run_shared(work, 0, 1000, 2, 10)
+        threads.run_shared(work, 0, 1000, 2, 10)
     # Taken in order, and none after the error (the other thread may be in one chunk).
     assert sorted(begun) == list(range(0, 1000, 63))[:len(begun)] and len(begun) <= 3
 
@@ -291,12 +290,12 @@ def test_a_request_does_not_wait_for_another_requests_work(monkeypatch):
         a_running.release()
         release.wait(10)
 
-    a = threading.Thread(target=run_shared, args=(a_work, 0, 100, 2, 1))
+    a = threading.Thread(target=threads.run_shared, args=(a_work, 0, 100, 2, 1))
     a.start()
     a_running.acquire()
     a_running.acquire()  # A holds its own thread and the pool's
     b_chunks = []
-    b = threading.Thread(target=run_shared,
+    b = threading.Thread(target=threads.run_shared,
                          args=(lambda lo, hi: b_chunks.append(lo), 0, 100, 2, 1))
     b.start()
     b.join(10)
