@@ -214,6 +214,24 @@ def test_float32_to_16_bit_rounds_once_to_nearest_even():
         assert int(convert.float32_to_bfloat16_bits(xs[i])) == brain[i]
 
 
+@njit
+def _to16_instruction(xs, out16):
+    for i in range(xs.size):
+        out16[i] = cpu._float16_bits(xs[i])
+
+
+@pytest.mark.skipif(not cpu.native_float16_conversion(),
+                    reason="the loops convert to float16 by integer steps here")
+def test_the_loops_float16_instruction_gives_the_integer_conversions_bits():
+    xs = np.concatenate([_float32_cases(), np.array([np.inf, -np.inf], np.float32)])
+    by_instruction, by_integers = np.empty(xs.size, np.uint32), np.empty(xs.size, np.uint32)
+    _to16_instruction(xs, by_instruction)
+    with np.errstate(over="ignore"):
+        _to16_cpu(xs, by_integers, np.empty(xs.size, np.uint32))
+    assert np.array_equal(by_instruction, by_integers)
+    assert by_instruction[-2:].tolist() == [0x7C00, 0xFC00]
+
+
 def test_neg2_log_u53_matches_libm_to_a_few_ulp():
     rng = np.random.default_rng(3)
     ms = ([1, 2, 3, 1 << 26, (1 << 52) - 1, 1 << 52, (1 << 53) - 2, (1 << 53) - 1]
