@@ -61,7 +61,7 @@ def cpu_loop(request, monkeypatch):
     from gpuinit.kernels import cpu
 
     monkeypatch.setenv("GPUINIT_CPU_LOOPS", "numpy" if request.param == "numpy" else "wait")
-    monkeypatch.setattr(cpu, "MIN_ITEMS_PER_CHUNK",
+    monkeypatch.setattr(cpu, "MIN_ITEMS_PER_THREAD",
                         1 if request.param == "threads" else 1 << 62)
     if request.param == "threads":
         monkeypatch.setenv("NUMBA_NUM_THREADS", "3")

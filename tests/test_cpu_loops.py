@@ -38,7 +38,7 @@ def _routes(monkeypatch, make):
                                         ("wait", 1, 3)):
         monkeypatch.setenv("GPUINIT_CPU_LOOPS", mode)
         monkeypatch.setenv("NUMBA_NUM_THREADS", str(n_threads))
-        monkeypatch.setattr(cpu, "MIN_ITEMS_PER_CHUNK", per_chunk)
+        monkeypatch.setattr(cpu, "MIN_ITEMS_PER_THREAD", per_chunk)
         results.append(make())
     return results
 
@@ -238,68 +238,114 @@ def test_the_thread_count_follows_numba_num_threads(monkeypatch):
     assert route.default_threads() >= 1
 
 
-def test_a_thread_slowed_by_other_work_takes_fewer_chunks():
+@pytest.mark.parametrize("dist", list(DISTRIBUTION_NAMES), ids=DISTRIBUTION_NAMES.values())
+def test_a_loop_takes_only_the_chunks_left_and_says_whether_every_one_is_written(dist):
+    clamp = (np.float32(-3e38), np.float32(3e38), 0, 0)
+    key, rows, law = _request(9001)
+    args = cpu.loop_arguments(key, rows, law, clamp)
+    loop = route.compiled_loop(FMT_FLOAT32).dispatcher
+    n_items = rows[0]
+    want = np.empty(9001, np.float32)
+    arrays.fill(want, dist, FMT_FLOAT32, key, rows, law, clamp)
+    # Another thread has taken items 0..299 and written them.
+    got = np.full(9001, 7, np.float32)
+    progress = np.array([300, 300], np.int64)
+    assert loop(got, 0, n_items, 100, progress, 0, dist, *args)
+    assert (got[:1200] == 7).all()
+    np.testing.assert_array_equal(got[1200:], want[1200:])
+    assert progress[0] >= n_items and progress[1] == n_items
+    # Its last chunk, 200..299, is not written yet: asked 1,000 times, the loop says so.
+    progress = np.array([300, 200], np.int64)
+    assert not loop(got, 0, n_items, 100, progress, 1000, dist, *args)
+    assert progress[1] == n_items - 100
+
+
+def test_a_request_whose_calling_thread_is_late_is_written_by_the_pool():
+    clamp = (np.float32(-3e38), np.float32(3e38), 0, 0)
+    key, rows, law = _request(200_001)
+    args = cpu.loop_arguments(key, rows, law, clamp)
+    loop = route.compiled_loop(FMT_FLOAT32).dispatcher
+    want = np.empty(200_001, np.float32)
+    arrays.fill(want, DIST_NORMAL, FMT_FLOAT32, key, rows, law, clamp)
+    got = np.full(200_001, 7, np.float32)
+    calls = []
     caller = threading.current_thread()
-    chunks = []
-    lock = threading.Lock()
-    caller_began = threading.Event()
 
-    def work(lo, hi):
-        if threading.current_thread() is caller:
-            caller_began.set()
-            time.sleep(0.05)  # as if another process held this core
-        else:
-            caller_began.wait(10)  # a new pool thread could take every chunk first
-        with lock:
-            chunks.append((lo, hi, threading.current_thread() is caller))
+    class LateCaller:
+        # The calling thread begins after the pool thread has taken every chunk.
+        def __call__(self, out, first, stop, chunk, progress, spins, *rest):
+            if threading.current_thread() is caller:
+                while progress[0] < stop:
+                    time.sleep(0.001)
+            calls.append(threading.current_thread() is caller)
+            return loop(out, first, stop, chunk, progress, spins, *rest)
 
-    threads.run_shared(work, 3, 1003, 2, 10)
-    spans = sorted((lo, hi) for lo, hi, _ in chunks)
-    assert spans[0][0] == 3 and spans[-1][1] == 1003
-    # Every item once: each chunk ends where the next begins.
-    assert all(hi == lo for (_, hi), (lo, _) in zip(spans[:-1], spans[1:], strict=True))
-    by_caller = sum(on_caller for *_, on_caller in chunks)
-    assert 1 <= by_caller < len(chunks) - by_caller
+    cpu.run_loop(LateCaller(), got, 0, rows[0], 2, DIST_NORMAL, args)
+    np.testing.assert_array_equal(got, want)
+    assert sorted(calls) == [False, True]
 
 
-def test_an_error_in_any_thread_reaches_the_caller_and_ends_the_request():
-    begun = []
+def test_an_error_of_the_calling_thread_stops_the_taking_and_waits_for_the_pools_calls():
+    stopped, pool_calls = [], []
+    pool_began = threading.Event()
 
-    def work(lo, hi):
-        begun.append(lo)
-        if lo == 0:
-            raise RuntimeError(f"chunk {lo}")
-        time.sleep(0.01)
+    def work(caller):
+        if caller:
+            pool_began.wait(10)
+            raise RuntimeError("caller")
+        pool_began.set()
+        time.sleep(0.05)  # in its chunk when the caller fails
+        pool_calls.append(bool(stopped))
+        return False
 
-    with pytest.raises(RuntimeError, match="chunk 0"):
-        threads.run_shared(work, 0, 1000, 2, 10)
-    # Taken in order, and none after the error (the other thread may be in one chunk).
-    assert sorted(begun) == list(range(0, 1000, 63))[:len(begun)] and len(begun) <= 3
+    with pytest.raises(RuntimeError, match="caller"):
+        threads.run_shared(work, 2, lambda: stopped.append(True))
+    # Taking was stopped before the pool's call returned, and that call had returned.
+    assert stopped == [True] and pool_calls == [True]
+
+
+def test_an_error_of_the_pool_reaches_the_caller_while_a_chunk_is_unwritten():
+    pool_began = threading.Event()
+
+    def work(caller):
+        if not caller:
+            pool_began.set()
+            raise RuntimeError("pool")
+        pool_began.wait(10)
+        return False  # the pool's chunk is not written
+
+    with pytest.raises(RuntimeError, match="pool"):
+        threads.run_shared(work, 2, lambda: None)
 
 
 def test_a_request_does_not_wait_for_another_requests_work(monkeypatch):
     # One pool thread, busy with request A: request B's queued share is cancelled once
-    # B's own thread has done every chunk, and B returns while A still runs.
+    # B's own thread has written every chunk, and B returns while A still runs.
     from concurrent.futures import ThreadPoolExecutor
 
     monkeypatch.setattr(threads, "_POOL", [ThreadPoolExecutor(max_workers=1)])
     release = threading.Event()
     a_running = threading.Semaphore(0)
 
-    def a_work(lo, hi):
+    def a_work(caller):
         a_running.release()
         release.wait(10)
+        return True
 
-    a = threading.Thread(target=threads.run_shared, args=(a_work, 0, 100, 2, 1))
+    a = threading.Thread(target=threads.run_shared, args=(a_work, 2, lambda: None))
     a.start()
     a_running.acquire()
     a_running.acquire()  # A holds its own thread and the pool's
-    b_chunks = []
-    b = threading.Thread(target=threads.run_shared,
-                         args=(lambda lo, hi: b_chunks.append(lo), 0, 100, 2, 1))
+    b_calls = []
+
+    def b_work(caller):
+        b_calls.append(caller)
+        return True
+
+    b = threading.Thread(target=threads.run_shared, args=(b_work, 2, lambda: None))
     b.start()
     b.join(10)
     b_returned = not b.is_alive()
     release.set()
     a.join(10)
-    assert b_returned and sorted(b_chunks) == list(range(0, 100, 7)) and not a.is_alive()
+    assert b_returned and b_calls == [True] and not a.is_alive()

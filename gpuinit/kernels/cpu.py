@@ -7,7 +7,7 @@ import platform
 import numpy as np
 from llvmlite import ir
 from numba import int64, literally, njit, types, uint32, uint64
-from numba.core import config
+from numba.core import cgutils, config
 from numba.core.codegen import get_host_cpu_features
 from numba.core.extending import intrinsic
 
@@ -63,6 +63,20 @@ def _float16_bits(typingctx, x):
         return builder.zext(builder.bitcast(half, ir.IntType(16)), ir.IntType(32))
 
     return types.uint32(x), codegen
+
+
+@intrinsic
+def _fetch_add(typingctx, counters, index, value):
+    """Add ``value`` to counters[index] (an int64 array) atomically; return the value it
+    held (LLVM's ``atomicrmw add``, sequentially consistent)."""
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(context, builder, array_type, array, [args[1]])
+        return builder.atomic_rmw("add", pointer, args[2], "seq_cst")
+
+    return types.int64(counters, types.intp, types.int64), codegen
 
 
 def native_float16_conversion() -> bool:
@@ -335,11 +349,21 @@ def _resample_rejected(
         )
 
 
+@njit(forceinline=True)
+def _scratch(standard_dtype):
+    """Return the scratch of :func:`_fill_range`: a truncated normal batch's attempt-0
+    values (4·BATCH, float32 or float64 as the format computes) and rejected blocks, and
+    the index, values and words of :func:`_resample_rejected`."""
+    return (np.empty(4 * BATCH, standard_dtype), np.empty(BATCH, np.uint8),
+            np.empty(BATCH, np.int64), np.empty((4, BATCH), standard_dtype),
+            np.empty((4, BATCH), np.uint32))
+
+
 @njit(nogil=True, error_model="numpy")  # compiled into each format's loop
-def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp, standard):
+def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp, scratch):
     """Fill work items first_item..stop_item-1 (work item w is Philox block j = w mod
-    blocks_per_row of row r = w // blocks_per_row, as in the CUDA kernel); ``standard``
-    (4·BATCH values, float32 or float64 as the format computes) is scratch.
+    blocks_per_row of row r = w // blocks_per_row, as in the CUDA kernel); ``scratch``
+    is :func:`_scratch`'s.
 
     The items are walked in batches of whole consecutive blocks of one row, which
     :func:`_fill_batch` writes in one vectorized loop; the blocks at a row's edges
@@ -355,16 +379,12 @@ def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp, st
     clamp_lo, clamp_hi, bits_lo, bits_hi = clamp
     per_block = 2 if fmt == FMT_FLOAT64 else 4
     attempt = _first_attempt(dist, reject)
+    standard, rejected, index, values, words = scratch
     # The bounds in the standard values' type (``standard``'s): float32 for the 24-bit
     # formats, whose bounds are float32 numbers (rounded inward on the host, see
     # gpuinit.random), so the conversion is exact and the comparisons run at float32's
     # vector width (the truncated normal's loop 1.1x).
     lower_t, upper_t = standard.dtype.type(lower), standard.dtype.type(upper)
-    # A truncated normal batch's rejected blocks, and the scratch of _resample_rejected.
-    rejected = np.empty(BATCH, np.uint8)
-    index = np.empty(BATCH, np.int64)
-    values = np.empty((4, BATCH), standard.dtype)
-    words = np.empty((4, BATCH), np.uint32)
     for w in range(first_item, stop_item, BATCH):
         count = min(BATCH, stop_item - w)
         r = w // blocks_per_row
@@ -424,11 +444,28 @@ _STORAGE = {FMT_FLOAT32: types.float32, FMT_FLOAT64: types.float64,
             FMT_FLOAT16: types.uint16, FMT_BFLOAT16: types.uint16}
 
 
+@njit(forceinline=True)
+def _all_written(progress, total, spins):
+    """Return whether ``total`` items are written (progress[1]), asking up to ``spins``
+    more times while they are not: the others' last chunks take microseconds, less than
+    a sleeping thread takes to wake."""
+    for _ in range(spins):
+        if _fetch_add(progress, 1, 0) >= total:
+            return True
+    return _fetch_add(progress, 1, 0) >= total
+
+
 def make_loop(fmt: int):
     """Return the fill loop of output format ``fmt``: one compiled function serving every
     law, calling the walk (:func:`_fill_range`) compiled once per distribution.
 
-    ``nogil``: threads run it side by side on parts of one request (:func:`run_loop`).
+    ``loop(out, first_item, stop_item, chunk, progress, spins, dist, *arguments)`` takes
+    chunks of ``chunk`` work items from progress[0] (the next item, first_item at the
+    start) until none is left below stop_item, adds the items it wrote to progress[1],
+    and returns whether all stop_item - first_item items are written (asking up to
+    ``spins`` times).  ``nogil``: threads run it side by side on one request, sharing
+    ``progress`` (:func:`run_loop`); taking a chunk costs one atomic addition, not a
+    call from Python.
     ``cache=True``: later processes load it from Numba's on-disk cache, keyed on the
     kernel sources' fingerprint.
     """
@@ -438,21 +475,25 @@ def make_loop(fmt: int):
     standard_dtype = np.float64 if fmt == FMT_FLOAT64 else np.float32
 
     @njit(nogil=True, cache=True, error_model="numpy")
-    def loop(out, first_item, stop_item, dist, key, rows, law, clamp):
+    def loop(out, first_item, stop_item, chunk, progress, spins, dist, key, rows, law, clamp):
         _ = fingerprint  # part of the cache key: see SOURCE_FINGERPRINT
-        standard = np.empty(4 * BATCH, standard_dtype)
-        if dist == DIST_UNIFORM:
-            _fill_range(out, first_item, stop_item, DIST_UNIFORM, fmt, key, rows, law, clamp,
-                        standard)
-        elif dist == DIST_NORMAL:
-            _fill_range(out, first_item, stop_item, DIST_NORMAL, fmt, key, rows, law, clamp,
-                        standard)
-        elif dist == DIST_LAPLACE:
-            _fill_range(out, first_item, stop_item, DIST_LAPLACE, fmt, key, rows, law, clamp,
-                        standard)
-        else:
-            _fill_range(out, first_item, stop_item, DIST_TRUNCATED_NORMAL, fmt, key, rows, law,
-                        clamp, standard)
+        scratch = _scratch(standard_dtype)
+        while True:
+            lo = _fetch_add(progress, 0, chunk)
+            if lo >= stop_item:
+                break
+            hi = min(lo + chunk, stop_item)
+            if dist == DIST_UNIFORM:
+                _fill_range(out, lo, hi, DIST_UNIFORM, fmt, key, rows, law, clamp, scratch)
+            elif dist == DIST_NORMAL:
+                _fill_range(out, lo, hi, DIST_NORMAL, fmt, key, rows, law, clamp, scratch)
+            elif dist == DIST_LAPLACE:
+                _fill_range(out, lo, hi, DIST_LAPLACE, fmt, key, rows, law, clamp, scratch)
+            else:
+                _fill_range(out, lo, hi, DIST_TRUNCATED_NORMAL, fmt, key, rows, law, clamp,
+                            scratch)
+            _fetch_add(progress, 1, hi - lo)
+        return _all_written(progress, stop_item - first_item, spins)
 
     loop.__qualname__ = loop.__name__ = f"fill_loop_{FORMAT_NAMES[fmt]}"
     return loop
@@ -464,7 +505,7 @@ def loop_signature(fmt: int):
     i64, f64 = types.int64, types.float64
     index_array = types.Array(i64, 1, "C")
     return (
-        types.Array(_STORAGE[fmt], 1, "C"), i64, i64, i64,
+        types.Array(_STORAGE[fmt], 1, "C"), i64, i64, i64, index_array, i64, i64,
         types.UniTuple(i64, 4),
         types.Tuple((i64, i64, i64, index_array, index_array)),
         types.Tuple((f64, f64, f64, f64, types.boolean, f64, f64, f64)),
@@ -492,19 +533,41 @@ def loop_arguments(key, rows, law, clamp) -> tuple:
     )
 
 
-# Work items below which a chunk of a request is not handed to another thread (2^16
-# values): handing smaller ones to the pool costs more than it saves.
-MIN_ITEMS_PER_CHUNK = 1 << 14
+# Work items per thread below which a request is not shared (2^16 values): a thread of
+# the pool takes longer to wake than one thread takes to write them.
+MIN_ITEMS_PER_THREAD = 1 << 14
+# Chunks per thread, and the largest chunk: a thread that other work slows takes fewer
+# chunks, and the last ones end close together.
+CHUNKS_PER_THREAD = 32
+MAX_ITEMS_PER_CHUNK = 1 << 14
+# How many times the calling thread asks whether the others' last chunks are written
+# before it sleeps until their calls return (a few hundred microseconds at most).
+SPINS = 1 << 16
 
 
 def run_loop(loop, out, first_item: int, n_items: int, n_threads: int, dist: int,
              arguments: tuple) -> None:
     """Run work items first_item..n_items-1 of the compiled ``loop`` (a dispatcher of
-    :func:`make_loop`, ``arguments`` from :func:`loop_arguments`), in contiguous chunks
-    shared by up to ``n_threads`` threads (:func:`.threads.run_shared`; any split gives
-    the same bits: each element's value depends on its index only); returns None."""
-    run_shared(lambda lo, hi: loop(out, lo, hi, dist, *arguments), first_item, n_items,
-               n_threads, MIN_ITEMS_PER_CHUNK)
+    :func:`make_loop`, ``arguments`` from :func:`loop_arguments`) on up to ``n_threads``
+    threads (:func:`.threads.run_shared`), which take contiguous chunks of it in turn
+    (any split gives the same bits: each element's value depends on its index only);
+    returns None."""
+    count = n_items - first_item
+    if count <= 0:
+        return
+    threads = max(1, min(n_threads, count // max(1, MIN_ITEMS_PER_THREAD)))
+    chunk = (count if threads == 1
+             else min(MAX_ITEMS_PER_CHUNK, max(1, count // (threads * CHUNKS_PER_THREAD))))
+    progress = np.array([first_item, 0], np.int64)
+
+    def work(caller: bool) -> bool:
+        return loop(out, first_item, n_items, chunk, progress, SPINS if caller else 0, dist,
+                    *arguments)
+
+    def stop() -> None:
+        progress[0] = n_items  # no chunk is taken after this
+
+    run_shared(work, threads, stop)
 
 
 def _make_philox4x32():

@@ -124,7 +124,7 @@ def fill(out, n_items, dist, fmt, key, rows, law, clamp):
     from . import cpu
 
     # The thread count (environment and affinity lookups) only for a request to share.
-    n_threads = (default_threads() if n_items - first_item >= 2 * cpu.MIN_ITEMS_PER_CHUNK
+    n_threads = (default_threads() if n_items - first_item >= 2 * cpu.MIN_ITEMS_PER_THREAD
                  else 1)
     cpu.run_loop(loop.dispatcher, out, first_item, n_items, n_threads, dist,
                  cpu.loop_arguments(key, rows, law, clamp))

@@ -1,8 +1,9 @@
-"""One request shared by threads: the calling thread and a shared pool take its chunks
-in order, each the next one as soon as it is done with its last, so that a core slowed
-by other work takes fewer.  Any split gives the same bits (each element's value depends
-on its index only); the work must leave the interpreter lock to run side by side (the
-compiled loops are ``nogil``)."""
+"""One request shared by threads: the calling thread and a shared pool's run the same
+work, which takes the request's chunks from a counter they share, each the next chunk as
+soon as it is done with its last, so that a core slowed by other work takes fewer.  Any
+split gives the same bits (each element's value depends on its index only); the work
+must leave the interpreter lock to run side by side (the compiled loops are ``nogil``
+and take their chunks themselves, see :func:`.cpu.run_loop`)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,6 @@ from collections.abc import Callable
 
 _POOL: list = []  # made on the first shared request, grown on demand
 _POOL_LOCK = threading.Lock()
-
-# Chunks per thread: enough that a thread slowed by other work hands most of its share
-# to the others, few enough that the calls cost nothing against the work.
-CHUNKS_PER_THREAD = 8
 
 
 def _pool(workers: int):
@@ -26,49 +23,39 @@ def _pool(workers: int):
         return _POOL[0]
 
 
-def run_shared(work: Callable[[int, int], None], start: int, stop: int, threads: int,
-               min_chunk: int) -> None:
-    """Run ``work(lo, hi)`` over chunks that cover [start, stop) once, on up to
-    ``threads`` threads (the calling one among them); returns when every call has
-    returned, raising the first error any raised (after which no chunk is begun).
+def run_shared(work: Callable[[bool], bool], threads: int, stop: Callable[[], None]) -> None:
+    """Run ``work`` on up to ``threads`` threads at once, the calling one among them;
+    returns once every chunk of the request is written, raising the error of the calling
+    thread's call, or the first of the pool's when a chunk was left unwritten.
 
-    Chunks hold at least ``min_chunk`` items (one thread does fewer items alone) and
-    are taken in order from a shared counter.  The pool's threads that have not begun
-    when the calling thread runs out of chunks are not waited for (the pool is shared
-    by every request, and may be running another's work).
+    ``work(caller)`` takes chunks until none is left and returns whether every chunk of
+    the request is written (the calling thread's call, ``caller`` true, waits a moment
+    for the others' last ones).  ``stop()`` ends the taking of chunks: after an error
+    in the calling thread, whose call then returns once the pool's calls that began
+    have returned.  The pool's calls that have not begun when the calling thread's
+    returns are cancelled, and those that began are waited for only while a chunk is
+    unwritten (the pool is shared by every request, and may be running another's work;
+    a call that begins late finds no chunk left).
     """
-    count = stop - start
-    if count <= 0:
+    if threads <= 1:
+        work(True)
         return
-    threads = max(1, min(threads, count // max(1, min_chunk)))
-    if threads == 1:
-        work(start, stop)
-        return
-    chunk = max(min_chunk, -(-count // (threads * CHUNKS_PER_THREAD)))
-    taken = [start]
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def drain() -> None:
-        while True:
-            with lock:
-                lo = taken[0]
-                if errors or lo >= stop:
-                    return
-                taken[0] = min(lo + chunk, stop)
-            try:
-                work(lo, min(lo + chunk, stop))
-            except BaseException as exc:  # raised on the calling thread below
-                with lock:
-                    errors.append(exc)
-                return
-
     from concurrent.futures import wait
 
-    futures = [_pool(threads - 1).submit(drain) for _ in range(threads - 1)]
-    drain()
-    # Those not begun are cancelled (there is nothing left to take), and not waited for:
-    # a cancelled future counts as done only once a pool thread has reached it.
-    wait([future for future in futures if not future.cancel()])
-    if errors:
-        raise errors[0]
+    futures = [_pool(threads - 1).submit(work, False) for _ in range(threads - 1)]
+    try:
+        written = work(True)
+    except BaseException:
+        stop()
+        wait([future for future in futures if not future.cancel()])
+        raise
+    # A cancelled future counts as done only once a pool thread has reached it: those
+    # are not waited for.
+    begun = [future for future in futures if not future.cancel()]
+    if written:
+        return
+    wait(begun)
+    for future in begun:
+        error = future.exception()
+        if error is not None:
+            raise error
