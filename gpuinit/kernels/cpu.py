@@ -541,7 +541,7 @@ MIN_ITEMS_PER_THREAD = 1 << 14
 CHUNKS_PER_THREAD = 32
 MAX_ITEMS_PER_CHUNK = 1 << 14
 # How many times the calling thread asks whether the others' last chunks are written
-# before it sleeps until their calls return (a few hundred microseconds at most).
+# before it sleeps until their calls return (about a tenth of a millisecond of asking).
 SPINS = 1 << 16
 
 
