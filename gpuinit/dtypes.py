@@ -190,14 +190,6 @@ def representable_below(x: float, form: FloatFormat, inclusive: bool) -> float:
     return r
 
 
-def clamp_arguments(lo: float, hi: float, form: FloatFormat) -> tuple[float, float, int, int]:
-    """Return the kernel clamp arguments (clamp_lo, clamp_hi, bits_lo, bits_hi) that
-    keep outputs inside [lo, hi], both representable in ``form``."""
-    if form.itemsize == 2:
-        return lo, hi, encode16(lo, form), encode16(hi, form)
-    return lo, hi, 0, 0
-
-
 # The dtypes of arrays gpuinit makes and fills besides the float formats.
 EXACT_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
                 "uint64", "complex64", "complex128")

@@ -134,11 +134,11 @@ def _kernel_law(params: tuple, form: FloatFormat) -> tuple:
 
 def _kernel_clamp(clamp: tuple, form: FloatFormat) -> tuple:
     """Return the kernel clamp arguments of the bounds ``clamp`` (both representable
-    in ``form``): float32 numbers for the 24-bit formats."""
-    lo, hi, bits_lo, bits_hi = dtypes.clamp_arguments(*clamp, form)
+    in ``form``): float32 numbers for the 24-bit formats, float64 for float64."""
+    lo, hi = clamp
     if form.wide:
-        return lo, hi, bits_lo, bits_hi
-    return np.float32(lo), np.float32(hi), bits_lo, bits_hi
+        return float(lo), float(hi)
+    return np.float32(lo), np.float32(hi)
 
 
 def _format(dtype: Any, out: Any) -> FloatFormat:

@@ -74,11 +74,13 @@ def _request(n: int, base: int = 0, per_block: int = 4):
 
 
 FORMATS = [
-    pytest.param(FMT_FLOAT32, np.float32, (np.float32(-3e38), np.float32(3e38), 0, 0),
+    pytest.param(FMT_FLOAT32, np.float32, (np.float32(-3e38), np.float32(3e38)),
                  id="float32"),
-    pytest.param(FMT_BFLOAT16, np.uint16, (0.0, 0.0, 0xFF7F, 0x7F7F), id="bfloat16"),
-    pytest.param(FMT_FLOAT16, np.uint16, (0.0, 0.0, 0xFBFF, 0x7BFF), id="float16"),
-    pytest.param(FMT_FLOAT64, np.float64, (-1.7e308, 1.7e308, 0, 0), id="float64"),
+    pytest.param(FMT_BFLOAT16, np.uint16, (np.float32(-3.3895314e38), np.float32(3.3895314e38)),
+                 id="bfloat16"),
+    pytest.param(FMT_FLOAT16, np.uint16, (np.float32(-65504.0), np.float32(65504.0)),
+                 id="float16"),
+    pytest.param(FMT_FLOAT64, np.float64, (-1.7e308, 1.7e308), id="float64"),
 ]
 
 
@@ -123,7 +125,7 @@ def test_blocks_on_both_sides_of_a_multiple_of_2_32_keep_their_counters(dist, fm
 
 def test_the_numpy_target_hands_over_between_chunks(monkeypatch):
     key, rows, law = _request(10_000)
-    clamp = (np.float32(-3e38), np.float32(3e38), 0, 0)
+    clamp = (np.float32(-3e38), np.float32(3e38))
     monkeypatch.setattr(arrays, "CHUNK", 1000)
     asked = []
 
@@ -148,6 +150,28 @@ def test_signed_zero_bounds_give_the_same_bits_on_every_cpu_route(draw, dtype, m
     results = _routes(monkeypatch, lambda: draw(seed=1, dtype=dtype, device="cpu"))
     for other in results[1:]:
         np.testing.assert_array_equal(bits(results[0]), bits(other))
+
+
+@pytest.mark.parametrize("fmt, value", [(FMT_FLOAT16, -1e-8), (FMT_BFLOAT16, -1e-41)],
+                         ids=["float16", "bfloat16"])
+def test_16_bit_values_are_clamped_before_they_are_rounded(fmt, value):
+    # A value below a +0 bound that rounds to -0 is clamped to +0 first: the output is
+    # +0 on every route, as for float32 outputs, where -0 is never below +0 either.
+    import ml_dtypes
+
+    rounded = np.array([value], np.float32).astype(
+        np.float16 if fmt == FMT_FLOAT16 else ml_dtypes.bfloat16).view(np.uint16)
+    assert rounded[0] == 0x8000
+    key, rows, _ = _request(1001)
+    law = (np.float32(value), np.float32(0.0), np.float32(0.0), np.float32(0.0), True,
+           0.0, 0.0, 0.0)  # uniform: value + 0·u
+    clamp = (np.float32(0.0), np.float32(1.0))
+    numpy_target = np.full(1001, 7, np.uint16)
+    arrays.fill(numpy_target, 0, fmt, key, rows, law, clamp)
+    loop = np.full(1001, 7, np.uint16)
+    cpu.run_loop(route.compiled_loop(fmt).dispatcher, loop, 0, rows[0], 2, 0,
+                 cpu.loop_arguments(key, rows, law, clamp))
+    assert (numpy_target == 0).all() and (loop == 0).all()
 
 
 def test_an_unknown_loop_mode_is_refused_by_name(monkeypatch):
@@ -240,7 +264,7 @@ def test_the_thread_count_follows_numba_num_threads(monkeypatch):
 
 @pytest.mark.parametrize("dist", list(DISTRIBUTION_NAMES), ids=DISTRIBUTION_NAMES.values())
 def test_a_loop_takes_only_the_chunks_left_and_says_whether_every_one_is_written(dist):
-    clamp = (np.float32(-3e38), np.float32(3e38), 0, 0)
+    clamp = (np.float32(-3e38), np.float32(3e38))
     key, rows, law = _request(9001)
     args = cpu.loop_arguments(key, rows, law, clamp)
     loop = route.compiled_loop(FMT_FLOAT32).dispatcher
@@ -261,7 +285,7 @@ def test_a_loop_takes_only_the_chunks_left_and_says_whether_every_one_is_written
 
 
 def test_a_request_whose_calling_thread_is_late_is_written_by_the_pool():
-    clamp = (np.float32(-3e38), np.float32(3e38), 0, 0)
+    clamp = (np.float32(-3e38), np.float32(3e38))
     key, rows, law = _request(200_001)
     args = cpu.loop_arguments(key, rows, law, clamp)
     loop = route.compiled_loop(FMT_FLOAT32).dispatcher

@@ -273,32 +273,20 @@ def _fill_chunk(out, lo: int, hi: int, dist: int, fmt: int, key, rows, law, clam
     wide = fmt == FMT_FLOAT64
     real = np.float64 if wide else F32
     a, b = real(law[0]), real(law[1])
-    clamp_lo, clamp_hi, bits_lo, bits_hi = clamp
     v = _chunk_values(lo, hi, dist, wide, key, rows, law)
     if dist != DIST_UNIFORM:
         v = LIB.scale_shift(wide, b, v, a)
     v = v.astype(real, copy=False)
-    if fmt in (FMT_FLOAT32, FMT_FLOAT64):
-        lowest, highest = real(clamp_lo), real(clamp_hi)
-    else:
-        lowest, highest = _bits16_value(bits_lo, fmt), _bits16_value(bits_hi, fmt)
+    lowest, highest = real(clamp[0]), real(clamp[1])
     # Rounding to nearest is monotonic and the bounds are representable: values inside
     # them stay inside after rounding, and the clamp (a select per bound) changes nothing.
-    inside = v.size == 0 or (v.min() >= lowest and v.max() <= highest)
+    if v.size and not (v.min() >= lowest and v.max() <= highest):
+        v = LIB.clamped(v, lowest, highest)
     if fmt in (FMT_FLOAT32, FMT_FLOAT64):
-        out[lo:hi] = v if inside else LIB.clamped(v, lowest, highest)
-    elif inside:
+        out[lo:hi] = v
+    else:  # rounded after the clamp, as clamped_bits16
         out[lo:hi] = (LIB.float32_to_float16_bits(v) if fmt == FMT_FLOAT16
                       else LIB.float32_to_bfloat16_bits(v))
-    else:
-        out[lo:hi] = LIB.clamped_bits16(v, fmt, bits_lo, bits_hi)
-
-
-def _bits16_value(bits: int, fmt: int) -> np.float32:
-    """Return the float32 value of a float16 or bfloat16 pattern."""
-    if fmt == FMT_FLOAT16:
-        return F32(np.array(bits, np.uint16).view(np.float16))
-    return np.array(int(bits) << 16, np.uint32).view(F32)[()]
 
 
 def fill(out, dist: int, fmt: int, key, rows, law, clamp, start: int = 0,

@@ -105,13 +105,6 @@ def float_to_bits16(x, p, min_normal):
     return uint32(int32(e * float64(1 << (p - 1)) + k)) | sign
 
 
-@scalar
-def bits16_order_key(bits):
-    """Return an int32 that orders 16-bit float patterns like their values."""
-    magnitude = int32(uint32(bits) & uint32(0x7FFF))
-    return select((uint32(bits) & uint32(0x8000)) != uint32(0), int32(-magnitude), magnitude)
-
-
 # float32 patterns: the smallest normal float16, 2^-14, and the rebias of the
 # exponent from float32's 127 to float16's 15, in float16's exponent field.
 _F32_BITS_F16_MIN_NORMAL = 0x38800000

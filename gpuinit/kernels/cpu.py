@@ -174,7 +174,7 @@ def _last_nine_rounds(c0, c1, c2, c3, key0, key1):
 
 @njit(error_model="numpy")  # not cached on its own: compiled into each fill loop
 def _fill_batch(batch_out, standard, rejected, first_block, count, dist, fmt, s0, s1, k0, k1,
-                a, b, lower, upper, clamp_lo, clamp_hi, bits_lo, bits_hi):
+                a, b, lower, upper, clamp_lo, clamp_hi):
     """Write blocks first_block .. first_block+count-1 at attempt 0 to batch_out[per_block
     * i + lane] (block i of the batch) and, for a truncated normal, each block's standard
     values to standard[lane * BATCH + i] and whether a lane lies outside [lower, upper]
@@ -186,16 +186,16 @@ def _fill_batch(batch_out, standard, rejected, first_block, count, dist, fmt, s0
     per_block = 2 if fmt == FMT_FLOAT64 else 4
     first = min(count, (1 << 32) - (first_block & MASK32))
     _fill_blocks(batch_out, standard, rejected, first_block, first, dist, fmt, s0, s1, k0,
-                 k1, a, b, lower, upper, clamp_lo, clamp_hi, bits_lo, bits_hi)
+                 k1, a, b, lower, upper, clamp_lo, clamp_hi)
     if first < count:
         _fill_blocks(batch_out[per_block * first:], standard[first:], rejected[first:],
                      first_block + first, count - first, dist, fmt, s0, s1, k0, k1, a, b,
-                     lower, upper, clamp_lo, clamp_hi, bits_lo, bits_hi)
+                     lower, upper, clamp_lo, clamp_hi)
 
 
 @njit(error_model="numpy")  # not cached on its own: compiled into each fill loop
 def _fill_blocks(batch_out, standard, rejected, first_block, count, dist, fmt, s0, s1, k0, k1,
-                 a, b, lower, upper, clamp_lo, clamp_hi, bits_lo, bits_hi):
+                 a, b, lower, upper, clamp_lo, clamp_hi):
     """Write blocks as :func:`_fill_batch` does, for blocks that share counter word 1
     (the low words first_block mod 2^32 + i stay below 2^32).
 
@@ -230,7 +230,7 @@ def _fill_blocks(batch_out, standard, rejected, first_block, count, dist, fmt, s
         c0, c1, c2, c3 = _last_nine_rounds(c0, c1, c2, c3, key0, key1)
         t0, t1, t2, t3 = _standard_values(dist, wide, c0, c1, c2, c3, a, b)
         _store_block_values(t0, t1, t2, t3, dist, fmt, a, b, batch_out, per_block * i,
-                            clamp_lo, clamp_hi, bits_lo, bits_hi)
+                            clamp_lo, clamp_hi)
         if dist == DIST_TRUNCATED_NORMAL:
             # One row of BATCH values per lane, so that each lane's values are stored
             # as they are computed (no interleaving); unsigned indices, as the
@@ -277,7 +277,7 @@ def _pending_unless_inside(value, lower, upper, nan):
 def _resample_rejected(
     standard, rejected, n_fast, first_block, index, values, words, batch_out, dist, fmt, k0,
     k1, s0, s1, a, b, lower, upper, lower_t, upper_t, p_lower, q_upper, mass, clamp_lo,
-    clamp_hi, bits_lo, bits_hi,
+    clamp_hi,
 ):
     """Rewrite the blocks i < n_fast of a truncated-normal batch that have a lane outside
     [lower, upper] at attempt 0 (rejected[i] is 1; standard[lane * BATCH + i] holds the
@@ -332,7 +332,7 @@ def _resample_rejected(
             i = index[q]
             x0, x1, x2, x3 = v0[q], v1[q], v2[q], v3[q]
             _store_block_values(x0, x1, x2, x3, dist, fmt, a, b, batch_out, per_block * i,
-                                clamp_lo, clamp_hi, bits_lo, bits_hi)
+                                clamp_lo, clamp_hi)
             index[pending] = i
             v0[pending], v1[pending], v2[pending], v3[pending] = x0, x1, x2, x3
             done = (x0 == x0) & (x1 == x1) & (x2 == x2) & (x3 == x3)  # no lane is NaN
@@ -345,7 +345,7 @@ def _resample_rejected(
         _finish_block(
             x0, x1, x2, x3, 0, block, 0, per_block, batch_out, per_block * index[q], dist,
             fmt, k0, k1, s0, s1, a, b, lower, upper, p_lower, q_upper, mass, clamp_lo,
-            clamp_hi, bits_lo, bits_hi,
+            clamp_hi,
         )
 
 
@@ -376,7 +376,7 @@ def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp, sc
     k0, k1, s0, s1 = key
     blocks_per_row, row_len, base, lead_shape, lead_stride = rows
     a, b, lower, upper, reject, p_lower, q_upper, mass = law
-    clamp_lo, clamp_hi, bits_lo, bits_hi = clamp
+    clamp_lo, clamp_hi = clamp
     per_block = 2 if fmt == FMT_FLOAT64 else 4
     attempt = _first_attempt(dist, reject)
     standard, rejected, index, values, words = scratch
@@ -409,13 +409,12 @@ def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp, sc
                 first_offset = r * int64(row_len) - start + first_block * per_block
                 batch_out = out[first_offset:first_offset + per_block * n_fast]
                 _fill_batch(batch_out, standard, rejected, first_block, n_fast, dist, fmt, s0,
-                            s1, k0, k1, a, b, lower_t, upper_t, clamp_lo, clamp_hi, bits_lo,
-                            bits_hi)
+                            s1, k0, k1, a, b, lower_t, upper_t, clamp_lo, clamp_hi)
                 if dist == DIST_TRUNCATED_NORMAL:
                     _resample_rejected(
                         standard, rejected, n_fast, first_block, index, values, words,
                         batch_out, dist, fmt, k0, k1, s0, s1, a, b, lower, upper, lower_t,
-                        upper_t, p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
+                        upper_t, p_lower, q_upper, mass, clamp_lo, clamp_hi,
                     )
             # Blocks at the row's edges, or all of them by inverse CDF: one by one.
             for edge in range(2):
@@ -430,7 +429,6 @@ def _fill_range(out, first_item, stop_item, dist, fmt, key, rows, law, clamp, sc
                             x0, x1, x2, x3, attempt, block, lo, hi, out,
                             r * int64(row_len) - start + first, dist, fmt, k0, k1, s0, s1,
                             a, b, lower, upper, p_lower, q_upper, mass, clamp_lo, clamp_hi,
-                            bits_lo, bits_hi,
                         )
             done += seg
             j += seg
@@ -509,7 +507,7 @@ def loop_signature(fmt: int):
         types.UniTuple(i64, 4),
         types.Tuple((i64, i64, i64, index_array, index_array)),
         types.Tuple((f64, f64, f64, f64, types.boolean, f64, f64, f64)),
-        types.Tuple((f64, f64, i64, i64)),
+        types.UniTuple(f64, 2),
     )
 
 
@@ -529,7 +527,7 @@ def loop_arguments(key, rows, law, clamp) -> tuple:
         (int(blocks_per_row), int(row_len), int(base),
          np.asarray(lead_shape, dtype=np.int64), np.asarray(lead_stride, dtype=np.int64)),
         (*(float(v) for v in law[:4]), bool(law[4]), *(float(v) for v in law[5:])),
-        (float(clamp[0]), float(clamp[1]), int(clamp[2]), int(clamp[3])),
+        (float(clamp[0]), float(clamp[1])),
     )
 
 

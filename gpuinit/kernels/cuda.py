@@ -175,7 +175,7 @@ def signature(dist: int, fmt: int, lead_dims: int = 1) -> tuple:
     key = nb.UniTuple(i64, 4)
     rows = nb.Tuple((i64, i64, i64, lead, lead))
     law = nb.Tuple((real, real, real, real, nb.boolean, f64, f64, f64))
-    clamp = nb.Tuple((real, real, i64, i64))
+    clamp = nb.UniTuple(real, 2)
     return (out[::1], i64, key, rows, law, clamp)
 
 

@@ -12,7 +12,8 @@ and four small tuples (built by :func:`gpuinit.random._sample`):
 * rows: (blocks_per_row, row_len, base, lead_shape, lead_stride);
 * law: (a, b, lower, upper, reject, p_lower, q_upper, mass), float32 numbers for
   a, b, lower and upper in the 24-bit formats;
-* clamp: (clamp_lo, clamp_hi, bits_lo, bits_hi), the representable bounds.
+* clamp: (clamp_lo, clamp_hi), the representable bounds (float32 numbers in the 24-bit
+  formats).
 
 A work item is one Philox block of one row: it computes the block's words once
 and writes the (up to 4, or 2 for float64) elements of that block which lie in
@@ -23,7 +24,6 @@ whichever request, launch configuration or device produced it.
 
 from ._twin import scalar
 from .convert import (
-    bits16_order_key,
     float32_to_bfloat16_bits,
     float32_to_float16_bits,
     u01_f32,
@@ -38,7 +38,7 @@ from .distributions import (
     truncated_normal_quantile,
 )
 from .philox import philox_block
-from .primitives import float32, float64, fma, fma32, int64, select, store2, store4, uint32, uint64
+from .primitives import float32, float64, fma, fma32, int64, select, store2, store4, uint64
 
 DIST_UNIFORM = 0
 DIST_NORMAL = 1
@@ -165,22 +165,21 @@ def clamped(x, lo, hi):
 
 
 @scalar
-def clamped_bits16(v, fmt, bits_lo, bits_hi):
-    """Return the float16 or bfloat16 pattern of ``v`` (a float32 number), rounded
-    once and clamped to the patterns [bits_lo, bits_hi]."""
+def clamped_bits16(v, fmt, lo, hi):
+    """Return the float16 or bfloat16 pattern of ``v`` (a float32 number) clamped to
+    [lo, hi] (float32 numbers the format represents, see :func:`clamped`), then rounded
+    once to nearest even: rounding is monotonic and the bounds are representable, so
+    the pattern's value lies in [lo, hi] too."""
+    x = clamped(float32(v), float32(lo), float32(hi))
     if fmt == FMT_FLOAT16:
-        bits = float32_to_float16_bits(float32(v))
-    else:
-        bits = float32_to_bfloat16_bits(float32(v))
-    key = bits16_order_key(bits)
-    bits = select(key < bits16_order_key(bits_lo), uint32(bits_lo), bits)
-    return select(key > bits16_order_key(bits_hi), uint32(bits_hi), bits)
+        return float32_to_float16_bits(x)
+    return float32_to_bfloat16_bits(x)
 
 
 @scalar(inline=True)
-def store(out, i, v, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi):
+def store(out, i, v, fmt, clamp_lo, clamp_hi):
     """Write ``v`` to out[i] in the output format, clamped to the representable
-    bounds [clamp_lo, clamp_hi] (bit patterns for 16-bit).
+    bounds [clamp_lo, clamp_hi] (before rounding for the 16-bit formats).
 
     For the 24-bit formats ``v`` is a float32 number (held in a float64 or not):
     float32 stores it, float16 and bfloat16 round it once.
@@ -190,11 +189,11 @@ def store(out, i, v, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi):
     elif fmt == FMT_FLOAT64:
         out[i] = clamped(float64(v), float64(clamp_lo), float64(clamp_hi))
     else:
-        out[i] = clamped_bits16(v, fmt, bits_lo, bits_hi)
+        out[i] = clamped_bits16(v, fmt, clamp_lo, clamp_hi)
 
 
 @scalar(inline=True)
-def store_block(out, i, v0, v1, v2, v3, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi):
+def store_block(out, i, v0, v1, v2, v3, fmt, clamp_lo, clamp_hi):
     """Write a whole block's values to out[i..i+3] (out[i], out[i+1] for float64) as
     :func:`store` does, with one store of all lanes where the target has one:
     128 bits for float32 and float64, 64 bits for the 16-bit formats, when the
@@ -207,10 +206,10 @@ def store_block(out, i, v0, v1, v2, v3, fmt, clamp_lo, clamp_hi, bits_lo, bits_h
         lo64, hi64 = float64(clamp_lo), float64(clamp_hi)
         store2(out, i, clamped(float64(v0), lo64, hi64), clamped(float64(v1), lo64, hi64))
     else:
-        store4(out, i, clamped_bits16(v0, fmt, bits_lo, bits_hi),
-               clamped_bits16(v1, fmt, bits_lo, bits_hi),
-               clamped_bits16(v2, fmt, bits_lo, bits_hi),
-               clamped_bits16(v3, fmt, bits_lo, bits_hi))
+        store4(out, i, clamped_bits16(v0, fmt, clamp_lo, clamp_hi),
+               clamped_bits16(v1, fmt, clamp_lo, clamp_hi),
+               clamped_bits16(v2, fmt, clamp_lo, clamp_hi),
+               clamped_bits16(v3, fmt, clamp_lo, clamp_hi))
 
 
 @scalar
@@ -225,7 +224,7 @@ def block_inside(wide, t0, t1, t2, t3, lower, upper):
 
 @scalar(inline=True)
 def store_block_values(
-    t0, t1, t2, t3, dist, fmt, a, b, out, out_offset, clamp_lo, clamp_hi, bits_lo, bits_hi
+    t0, t1, t2, t3, dist, fmt, a, b, out, out_offset, clamp_lo, clamp_hi
 ):
     """Write a block's values (from :func:`standard_values`) to out[out_offset + lane]:
     as they are for uniform, a + b·t for the normal family; rounded and clamped."""
@@ -238,11 +237,11 @@ def store_block_values(
     # Unsigned indices: Numba adds a negative-index wraparound to signed ones,
     # which keeps LLVM from vectorizing the CPU loop.
     i0 = uint64(out_offset)
-    store(out, i0, t0, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
-    store(out, i0 + uint64(1), t1, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+    store(out, i0, t0, fmt, clamp_lo, clamp_hi)
+    store(out, i0 + uint64(1), t1, fmt, clamp_lo, clamp_hi)
     if not wide:
-        store(out, i0 + uint64(2), t2, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
-        store(out, i0 + uint64(3), t3, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+        store(out, i0 + uint64(2), t2, fmt, clamp_lo, clamp_hi)
+        store(out, i0 + uint64(3), t3, fmt, clamp_lo, clamp_hi)
 
 
 @scalar
@@ -262,14 +261,14 @@ def fill_block(r, j, out, dist, fmt, key, rows, law, clamp):
     kernels' four tuples (see the module docstring): ``key`` (k0, k1, s0, s1),
     ``rows`` (blocks_per_row, row_len, base, lead_shape, lead_stride), ``law``
     (a, b, lower, upper, reject, p_lower, q_upper, mass) and ``clamp`` (clamp_lo,
-    clamp_hi, bits_lo, bits_hi).  Uniform: value a + b·u.  Normal and Laplace:
+    clamp_hi).  Uniform: value a + b·u.  Normal and Laplace:
     a + b·z.  Truncated normal: a + b·z with z in [lower, upper], by rejection (if
     ``reject``) then the inverse CDF with (p_lower, q_upper, mass).
     """
     k0, k1, s0, s1 = key
     _, row_len, base, lead_shape, lead_stride = rows
     a, b, lower, upper, reject, p_lower, q_upper, mass = law
-    clamp_lo, clamp_hi, bits_lo, bits_hi = clamp
+    clamp_lo, clamp_hi = clamp
     wide = fmt == FMT_FLOAT64
     per_block = 2 if wide else 4
     start = row_start(r, base, lead_shape, lead_stride)
@@ -284,14 +283,14 @@ def fill_block(r, j, out, dist, fmt, key, rows, law, clamp):
     x0, x1, x2, x3 = philox_block(block, attempt, k0, k1, s0, s1)
     finish_block(
         x0, x1, x2, x3, attempt, block, lo, hi, out, out_offset, dist, fmt, k0, k1, s0, s1,
-        a, b, lower, upper, p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
+        a, b, lower, upper, p_lower, q_upper, mass, clamp_lo, clamp_hi,
     )
 
 
 @scalar
 def finish_block(
     x0, x1, x2, x3, attempt, block, lo, hi, out, out_offset, dist, fmt, k0, k1, s0, s1,
-    a, b, lower, upper, p_lower, q_upper, mass, clamp_lo, clamp_hi, bits_lo, bits_hi,
+    a, b, lower, upper, p_lower, q_upper, mass, clamp_lo, clamp_hi,
 ):
     """Write lanes lo..hi-1 of Philox block ``block`` to out[out_offset + lane],
     given the block's words (x0..x3) at ``attempt`` (:func:`first_attempt`).
@@ -347,13 +346,13 @@ def finish_block(
         v3 = scale_shift(wide, b, v3, a)
 
     if lo == 0 and hi == (2 if wide else 4):
-        store_block(out, out_offset, v0, v1, v2, v3, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+        store_block(out, out_offset, v0, v1, v2, v3, fmt, clamp_lo, clamp_hi)
         return
     if lo <= 0 < hi:
-        store(out, out_offset, v0, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+        store(out, out_offset, v0, fmt, clamp_lo, clamp_hi)
     if lo <= 1 < hi:
-        store(out, out_offset + 1, v1, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+        store(out, out_offset + 1, v1, fmt, clamp_lo, clamp_hi)
     if lo <= 2 < hi:
-        store(out, out_offset + 2, v2, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+        store(out, out_offset + 2, v2, fmt, clamp_lo, clamp_hi)
     if lo <= 3 < hi:
-        store(out, out_offset + 3, v3, fmt, clamp_lo, clamp_hi, bits_lo, bits_hi)
+        store(out, out_offset + 3, v3, fmt, clamp_lo, clamp_hi)
