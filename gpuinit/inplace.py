@@ -120,12 +120,12 @@ def wrap(t: Any, *, meta: bool = False) -> Target:
     if isinstance(t, np.ndarray):
         if not t.flags.writeable:
             raise ValueError("tensor is read-only")
-        _check_no_overlap(t.shape, [s // t.itemsize for s in t.strides])
+        _check_no_overlap(t.shape, t.strides, t.itemsize)
         # A subclass (np.matrix, np.memmap) is written through a plain view of its memory.
         array = t if type(t) is np.ndarray else t.view(np.ndarray)
         return Target(t, array, resolve_device("cpu"), dtype_name(t.dtype))
     if type(t).__module__.split(".")[0] == "cupy":
-        _check_no_overlap(t.shape, [s // t.itemsize for s in t.strides])
+        _check_no_overlap(t.shape, t.strides, t.itemsize)
         return Target(t, t, device_of(t), dtype_name(t.dtype))
     if is_torch_tensor(t):
         target = _wrap_torch(t, meta)
@@ -136,9 +136,11 @@ def wrap(t: Any, *, meta: bool = False) -> Target:
     )
 
 
-def _check_no_overlap(shape, strides) -> None:
-    """Raise ValueError unless every element of a view with ``shape`` and ``strides``
-    (in elements) has its own memory.
+def _check_no_overlap(shape, strides, itemsize: int | None = None) -> None:
+    """Raise ValueError unless every element of a view with ``shape`` and ``strides`` has
+    its own memory: strides in elements, or in bytes when ``itemsize`` (the bytes of an
+    element) is given, as NumPy and CuPy give them (a stride that is not a whole number
+    of elements can make two elements share some of their bytes).
 
     Dimensions taken by increasing |stride| must each step past everything the
     smaller ones span; an expanded (stride-0) or otherwise overlapping view fails,
@@ -146,14 +148,16 @@ def _check_no_overlap(shape, strides) -> None:
     """
     if 0 in shape:
         return  # no elements
-    span = 0  # the largest offset the dimensions seen so far reach
+    span = 0 if itemsize is None else itemsize - 1  # the farthest unit reached so far
     for stride, size in sorted((abs(st), n) for n, st in zip(shape, strides, strict=True)
                                if n > 1):
         if stride <= span:
+            unit = "elements" if itemsize is None else "bytes"
             raise ValueError(
-                f"tensor of shape {tuple(shape)} and strides {tuple(strides)} has elements "
-                "that share memory (an expanded or overlapping view): writing it in place "
-                "would give them one value; pass a tensor with its own memory, e.g. .clone()"
+                f"tensor of shape {tuple(shape)} and strides {tuple(strides)} ({unit}) has "
+                "elements that share memory (an expanded or overlapping view): writing it "
+                "in place would mix their values; pass a tensor with its own memory, e.g. "
+                ".clone()"
             )
         span += stride * (size - 1)
 

@@ -205,6 +205,23 @@ def test_an_expanded_torch_tensor_is_refused():
         assert (base == 9.0).all()
 
 
+def test_a_numpy_view_whose_elements_share_some_bytes_is_refused():
+    # Byte strides that are not whole elements: offsets 10 and 13 of a float32 view
+    # overlap by one byte, and stride 3 makes neighbours overlap by one.
+    base = np.zeros(16, np.float32)
+    for shape, strides in [((2, 3), (13, 5)), ((3,), (3,))]:
+        view = np.lib.stride_tricks.as_strided(base, shape=shape, strides=strides,
+                                               writeable=True)
+        with pytest.raises(ValueError, match=r"share memory.*\(bytes\)|\(bytes\).*share"):
+            gi.init.normal_(view, seed=0)
+        assert (base == 0).all()
+    # Strides that are not whole elements but keep the elements apart are written.
+    spaced = np.lib.stride_tricks.as_strided(np.zeros(8, np.float32), shape=(3,),
+                                             strides=(6,), writeable=True)
+    gi.init.constant_(spaced, 2.5)
+    assert (spaced == 2.5).all()
+
+
 def test_an_overlapping_numpy_view_is_refused_and_strided_views_are_not():
     base = np.full(8, 4.0, dtype=np.float32)
     overlapping = np.lib.stride_tricks.as_strided(base, shape=(3, 4), strides=(8, 4))
@@ -336,6 +353,24 @@ def test_in_place_fills_advance_autograd_s_version_counter_as_torch_does():
         t = torch.empty(4)
     gi.init.zeros_(t)  # inference tensors have no version counter
     assert (t == 0).all()
+
+
+@pytest.mark.parametrize("scheme", [None, {"weight": "orthogonal_", "bias": "zeros"},
+                                    {"weight": lambda t, seed, stream: t.fill_(1.0)}])
+def test_a_model_s_fills_advance_each_parameter_s_own_version_counter(scheme):
+    # A plan writes a Parameter's .data, whose counter is not the Parameter's: autograd
+    # must still refuse a backward pass through the old values.
+    torch = pytest.importorskip("torch")
+    from gpuinit.torch import init_module
+
+    lin = torch.nn.Linear(3, 3)
+    y = (lin.weight * lin.weight).sum() + lin.bias.sum()
+    before = lin.weight._version, lin.bias._version
+    init_module(lin, seed=0, **({} if scheme is None else {"scheme": scheme}))
+    assert lin.weight._version > before[0]
+    assert lin.bias._version > before[1] or scheme is not None and "bias" not in scheme
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
 
 
 # -- failed calls draw no seed ----------------------------------------------------------------

@@ -22,6 +22,17 @@ def _data(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.data if isinstance(tensor, nn.Parameter) else tensor
 
 
+def _record_write(tensor: torch.Tensor) -> None:
+    """Advance the version counter of the plan's ``tensor`` itself, as torch's in-place
+    init does: a fill writes a Parameter's ``.data`` (or a DTensor's local tensor), whose
+    counter is not the Parameter's, and autograd must refuse a backward pass through the
+    old values instead of using the new ones; returns None."""
+    if not tensor.is_inference():
+        from torch.autograd.graph import increment_version
+
+        increment_version(tensor)
+
+
 class PlannedWrite:
     """The write of one tensor of a plan: what :func:`prepare_fills` returns per tensor.
 
@@ -147,6 +158,8 @@ def run_plan(writes: Mapping[str, PlannedWrite], tensors: dict[str, torch.Tensor
                 zero_padding(tensor, padded or {})
         elif write is not None:
             write.run(write.tensor_of(tensor))
+        if write is not None:
+            _record_write(tensor)
         done += local_bytes(tensor)
         if progress is not None:
             progress(done, total, name)
