@@ -686,3 +686,18 @@ def test_a_dict_scheme_value_may_be_a_law():
     same = init_module(nn.Linear(3, 2), seed=0, scheme={"bias": ("normal_", {"mean": 3.0,
                                                                               "std": 0.5})})
     assert torch.equal(model.bias, same.bias)
+
+
+@pytest.mark.parametrize("scheme, message", [
+    ({"*.weight": "zeros"}, r"scheme key '\*\.weight' matches no tensor of the model \(its "
+                            r"tensors are named 'weight', 'bias'\)"),
+    ({"weight": "zeros", "decoder.*": "zeros"}, r"scheme key 'decoder\.\*' matches no tensor"),
+    ({torch.nn.Conv2d: "zeros"}, "scheme key Conv2d matches no module of the model"),
+])
+def test_a_dict_scheme_key_that_matches_nothing_is_refused_before_anything_is_written(
+        scheme, message):
+    lin = torch.nn.Linear(4, 4)
+    before = lin.weight.detach().clone()
+    with pytest.raises(ValueError, match=message):
+        init_module(lin, scheme=scheme, seed=0)
+    assert torch.equal(lin.weight, before)

@@ -155,7 +155,9 @@ def apply_mapping(model: nn.Module, scheme: Mapping, plan: dict[str, Fill]) -> N
     keys win.  A key may name a tensor by any of its names (a tied tensor's second
     name, a pruned tensor's public name); the rule goes to the tensor.  Fan-based
     initializers apply only to tensors of 2 or more dimensions (1-D tensors keep
-    their default), as a Keras user writing "*.weight" expects."""
+    their default), as a Keras user writing "*.weight" expects.  ValueError for a
+    pattern that matches no tensor and a type that matches no module (a misspelt key
+    would otherwise leave its tensors at their defaults unnoticed)."""
     tensors = named_tensors(model)
     resolve = {name: name for name in tensors}
     resolve.update(alias_names(tensor_slots(model)))
@@ -168,8 +170,13 @@ def apply_mapping(model: nn.Module, scheme: Mapping, plan: dict[str, Fill]) -> N
                     prefix = f"{name}." if name else ""
                     specs = spec if isinstance(spec, Mapping) else {"weight": spec}
                     targets += [(prefix + k, v) for k, v in specs.items()]
+            if not any(isinstance(module, key) for module in model.modules()):
+                raise ValueError(f"scheme key {key.__name__} matches no module of the model")
         elif isinstance(key, str):
             targets = [(n, spec) for n in resolve if fnmatch.fnmatchcase(n, key)]
+            if not targets:
+                raise ValueError(f"scheme key {key!r} matches no tensor of the model (its "
+                                 f"tensors are named {_some_names(resolve)})")
         else:
             raise TypeError(f"scheme keys are name patterns or module types, got {key!r}")
         for name, value in targets:
@@ -185,6 +192,13 @@ def apply_mapping(model: nn.Module, scheme: Mapping, plan: dict[str, Fill]) -> N
             if needs_two_dims and tensors[name].dim() < 2:
                 continue
             plan[name] = fill
+
+
+def _some_names(names) -> str:
+    """Return a few of ``names`` for a message: up to three, then how many more."""
+    names = list(names)
+    shown = ", ".join(repr(n) for n in names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 def _key_text(key: Any) -> str:
