@@ -34,6 +34,8 @@ def allocate(shape: tuple[int, ...], dtype: Any, dev: Device):
             return np.empty(shape, dtype=dtype)
         except MemoryError:
             raise out_of_memory(nbytes, dev) from None
+        except ValueError as exc:  # dimensions whose product overflows, even with a zero
+            raise ValueError(f"shape={tuple(shape)} cannot be allocated: {exc}") from None
     import cupy
 
     with on_device(dev):
@@ -41,6 +43,8 @@ def allocate(shape: tuple[int, ...], dtype: Any, dev: Device):
             return cupy.empty(shape, dtype=dtype)
         except cupy.cuda.memory.OutOfMemoryError:
             raise out_of_memory(nbytes, dev) from None
+        except ValueError as exc:
+            raise ValueError(f"shape={tuple(shape)} cannot be allocated: {exc}") from None
 
 
 class Bits16Out:
@@ -67,11 +71,12 @@ class Bits16Out:
 
 
 def check_out(out: Any, shape: tuple[int, ...], form: FloatFormat, dev: Device | None) -> Device:
-    """Return the device of ``out`` after checking it fits the request; ValueError if not."""
+    """Return the device of ``out`` after checking it fits the request: TypeError if it is
+    not a NumPy or CuPy array, ValueError if its shape, dtype, layout or device do not."""
     try:
         out_device = device_of(out.bits if isinstance(out, Bits16Out) else out)
     except TypeError:
-        raise ValueError(
+        raise TypeError(
             f"out must be a numpy or cupy array, got {type(out).__name__}"
         ) from None
     if tuple(out.shape) != shape:

@@ -7,6 +7,7 @@ import threading
 from numbers import Integral
 from typing import Any
 
+from .arguments import scalar
 from .kernels.philox import philox4x32_10
 
 SEED_LIMIT = 1 << 64
@@ -15,7 +16,10 @@ _state = {"seed": secrets.randbits(64), "count": 0}
 
 
 def check_seed(seed: Any, argument: str = "seed") -> int:
-    """Return ``seed`` as an int in [0, 2^64); TypeError or ValueError otherwise."""
+    """Return ``seed`` (or a 0-d integer array, as ``stream`` and ``offset`` take them) as an
+    int in [0, 2^64); TypeError or ValueError otherwise."""
+    if type(seed) is not int:
+        seed = scalar(seed)
     if isinstance(seed, bool) or not isinstance(seed, Integral):
         raise TypeError(f"{argument} must be an integer, got {type(seed).__name__}")
     value = int(seed)

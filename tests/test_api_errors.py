@@ -43,7 +43,6 @@ def test_out_is_filled_in_place_and_returned():
         (np.zeros((4, 5), np.float64), {"dtype": "float32"}),  # wrong dtype
         (np.zeros((5, 4), np.float32).T, {}),  # not contiguous
         (np.zeros((4, 5), np.int32), {}),  # integer buffer
-        ([[0.0] * 5] * 4, {}),  # not an array
     ],
 )
 def test_bad_out_is_refused_and_untouched(out, kwargs):
@@ -51,6 +50,29 @@ def test_bad_out_is_refused_and_untouched(out, kwargs):
     with pytest.raises(ValueError, match="out"):
         gi.random.uniform((4, 5), seed=0, out=out, **kwargs)
     np.testing.assert_array_equal(np.asarray(out), before)
+
+
+def test_an_out_that_is_not_an_array_is_a_type_error_and_untouched():
+    out = [[0.0] * 5] * 4
+    with pytest.raises(TypeError, match="out must be a numpy or cupy array, got list"):
+        gi.random.uniform((4, 5), seed=0, out=out)
+    assert out == [[0.0] * 5] * 4
+
+
+def test_a_seed_may_be_a_0_d_integer_array_as_a_stream_may():
+    expected = gi.random.normal(8, seed=5, stream=2, device="cpu")
+    for seed in (np.array(5), np.int64(5), np.array(5, np.uint8)):
+        got = gi.random.normal(8, seed=seed, stream=np.array(2), device="cpu")
+        np.testing.assert_array_equal(got, expected)
+    for bad, error in ((np.array(5.0), TypeError), (np.array(True), TypeError),
+                       (np.array([5]), TypeError), (np.array(-1), ValueError)):
+        with pytest.raises(error, match="seed"):
+            gi.random.normal(8, seed=bad, device="cpu")
+
+
+def test_a_shape_numpy_cannot_allocate_is_a_value_error_naming_it():
+    with pytest.raises(ValueError, match=r"shape=\(0, 4611686018427387904\) cannot be allocated"):
+        gi.random.uniform((0, 2**62), device="cpu")
 
 
 def test_read_only_out_is_refused():
