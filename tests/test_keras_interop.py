@@ -1,13 +1,19 @@
 """gpuinit's initializers in Keras' own serialization: Keras models that use gpuinit-only
 initializers (Dirac, DeltaOrthogonal, Sparse) save and load without custom_objects."""
 
+import inspect
+import json
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import gpuinit as gi
+from gpuinit import initializers as I
+from gpuinit.initializers import keras_interop
+from gpuinit.initializers.catalogue import builtin_classes
 
 keras = pytest.importorskip("keras")
 
@@ -74,3 +80,83 @@ def test_configs_of_keras_classes_stay_keras_readable():
     config = gi.initializers.serialize(gi.initializers.HeNormal(seed=3))
     assert config["registered_name"] is None
     assert type(keras.initializers.deserialize(config)).__name__ == "HeNormal"
+
+
+SHAPE = (3, 4, 6)
+PRESETS = [I.GlorotUniform, I.GlorotNormal, I.HeUniform, I.HeNormal, I.LecunUniform,
+           I.LecunNormal]
+
+# Each option of a gpuinit class that Keras' class of the same name does not take, or
+# takes with other values.
+GPUINIT_ONLY_OPTIONS = [
+    I.TruncatedNormal(0.5, 2.0, seed=3, lower=-1.0, upper=3.0),
+    I.TruncatedNormal(seed=3, upper=1.5),
+    I.Orthogonal(2.0, seed=3, column_axis=0),
+    I.VarianceScaling(2.0, "fan_geo_avg", "uniform", seed=3),
+    I.VarianceScaling(seed=3, input_axes=[0, 2], output_axes=1, distribution="normal",
+                      mode="fan_geo_avg"),
+    I.VarianceScaling(1.0, "fan_in", "normal", seed=3, in_axis=1, out_axis=0),
+    I.VarianceScaling(2.0, "fan_out", "uniform", seed=3, batch_axis=0),
+    *[preset(seed=3, in_axis=-1, out_axis=-2) for preset in PRESETS],
+    *[preset(seed=3, batch_axis=[0]) for preset in PRESETS],
+]
+
+PLAIN = [
+    I.Zeros(), I.Ones(), I.Constant(2.5), I.Identity(2.0),
+    I.RandomUniform(-1.0, 1.0, seed=3), I.RandomNormal(0.5, 2.0, seed=3),
+    I.TruncatedNormal(0.5, 2.0, seed=3), I.TruncatedNormal(seed=3, lower=-2.0, upper=2.0),
+    I.Orthogonal(2.0, seed=3), I.Orthogonal(seed=3, column_axis=-1),
+    I.VarianceScaling(2.0, "fan_avg", "uniform", seed=3),
+    I.VarianceScaling(seed=3, input_axes=[0, 1], output_axes=[2], mode="fan_out"),
+    *[preset(seed=3) for preset in PRESETS], I.HeNormal(seed=3, input_axes=0, output_axes=[1]),
+    I.STFT("imag", "hann", "spectrum", True), I.STFT(window=[1.0, 2.0, 3.0], scaling=None),
+]
+
+
+def _id(init):
+    return repr(init)
+
+
+@pytest.mark.parametrize("init", GPUINIT_ONLY_OPTIONS, ids=_id)
+def test_gpuinit_only_options_serialize_under_gpuinits_registered_name(init):
+    config = I.serialize(init)
+    assert config["registered_name"] == f"gpuinit>{type(init).__name__}"
+    assert not keras_interop.keras_reads_config(type(init).__name__, config["config"])
+    saved = json.loads(json.dumps(config))  # as a .keras file holds it
+    for back in (keras.initializers.deserialize(saved), I.deserialize(saved)):
+        assert type(back) is type(init)
+        assert back.get_config() == init.get_config()
+        np.testing.assert_array_equal(back(SHAPE, device="cpu"), init(SHAPE, device="cpu"))
+    layer = keras.layers.Dense(4, kernel_initializer=saved)
+    assert layer.kernel_initializer == init
+
+
+@pytest.mark.parametrize("init", PLAIN, ids=_id)
+def test_plain_configs_stay_configs_of_keras_classes(init):
+    name = type(init).__name__
+    config = I.serialize(init)
+    assert config["registered_name"] is None
+    assert config["module"] == "gpuinit.initializers"
+    assert keras_interop.keras_reads_config(name, config["config"])
+    back = keras.initializers.deserialize(json.loads(json.dumps(config)))
+    assert type(back) is getattr(keras.initializers, name)
+    # Keras' class holds each argument as an attribute (its Identity's config drops gain).
+    assert {key: getattr(back, key) for key in config["config"]} == config["config"]
+    assert I.deserialize(config) == init
+
+
+def test_keras_arguments_are_keras_constructor_arguments():
+    keras_classes = {name for name in dir(keras.initializers)
+                     if isinstance(getattr(keras.initializers, name), type)
+                     and issubclass(getattr(keras.initializers, name),
+                                    keras.initializers.Initializer)}
+    namesakes = {cls.__name__ for cls in builtin_classes()} & keras_classes
+    assert namesakes == set(keras_interop.KERAS_ARGUMENTS)
+    for name, arguments in keras_interop.KERAS_ARGUMENTS.items():
+        cls = getattr(keras.initializers, name)
+        assert set(arguments) == set(inspect.signature(cls).parameters), name
+        for argument, values in arguments.items():
+            for value in values or ():
+                cls(**{argument: value})  # Keras takes every value listed
+    with pytest.raises(ValueError, match="mode"):
+        keras.initializers.VarianceScaling(mode="fan_geo_avg")

@@ -6,6 +6,13 @@ built-in gpuinit initializer there as ``"gpuinit>Class"`` (Keras then saves a mo
 using, say, ``Dirac`` under that name, and ``keras.models.load_model`` and
 ``keras.initializers.deserialize`` build gpuinit's class back from its config).
 
+A gpuinit class that shares its name with a Keras class (``TruncatedNormal``,
+``VarianceScaling`` ...) may hold options Keras' class does not take (JAX's
+``lower``/``upper``, ``column_axis``, ``in_axis``; ``mode="fan_geo_avg"``).
+:func:`keras_reads_config` tells, from :data:`KERAS_ARGUMENTS`, whether Keras' class
+reads a config as gpuinit does; :func:`gpuinit.initializers.serialize` names gpuinit's
+class by its registered name whenever it does not.
+
 Keras is never imported for this: importing it takes seconds.  gpuinit registers
 its classes by itself when Keras is already imported (at ``import gpuinit``, and
 whenever :func:`gpuinit.initializers.serialize`/``deserialize``/``get`` run); a
@@ -16,19 +23,40 @@ once before loading a model (``keras.models.load_model`` needs no other argument
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from .base import Initializer
 from .catalogue import builtin_classes
 
 PACKAGE = "gpuinit"
-# The classes Keras 3 has under the same names: gpuinit's configs of these stay
-# readable by Keras' own classes (gpuinit.initializers.serialize leaves them unregistered).
-KERAS_CLASS_NAMES = frozenset({
-    "Constant", "Zeros", "Ones", "Identity", "IdentityInitializer", "Orthogonal",
-    "OrthogonalInitializer", "RandomNormal", "RandomUniform", "TruncatedNormal",
-    "VarianceScaling", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform",
-    "LecunNormal", "LecunUniform", "STFT", "STFTInitializer",
-})
+
+_MODES = ("fan_in", "fan_out", "fan_avg")
+_DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+_FAN_AXES = {"seed": None, "input_axes": None, "output_axes": None}
+
+# Keras 3's initializer classes that share a gpuinit class's name, each with the
+# constructor arguments it takes and, per argument, the values it reads as gpuinit does:
+# None for every value gpuinit's class accepts, else a tuple of those values.  (A seed
+# is read as a seed: Keras' random streams differ from gpuinit's for every seed.)
+KERAS_ARGUMENTS: dict[str, dict[str, tuple | None]] = {
+    "Zeros": {},
+    "Ones": {},
+    "Constant": {"value": None},
+    "Identity": {"gain": None},
+    "STFT": {"side": None, "window": None, "scaling": None, "periodic": None},
+    "RandomUniform": {"minval": None, "maxval": None, "seed": None},
+    "RandomNormal": {"mean": None, "stddev": None, "seed": None},
+    "TruncatedNormal": {"mean": None, "stddev": None, "seed": None},
+    "Orthogonal": {"gain": None, "seed": None},
+    "VarianceScaling": {"scale": None, "mode": _MODES, "distribution": _DISTRIBUTIONS,
+                        **_FAN_AXES},
+    "GlorotUniform": _FAN_AXES,
+    "GlorotNormal": _FAN_AXES,
+    "HeUniform": _FAN_AXES,
+    "HeNormal": _FAN_AXES,
+    "LecunUniform": _FAN_AXES,
+    "LecunNormal": _FAN_AXES,
+}
 
 _registered: set[type] = set()
 
@@ -36,6 +64,20 @@ _registered: set[type] = set()
 def registered_name(cls: type[Initializer]) -> str:
     """Return the name Keras registers ``cls`` under: ``"gpuinit>ClassName"``."""
     return f"{PACKAGE}>{cls.__name__}"
+
+
+def keras_reads_config(class_name: str, config: dict[str, Any]) -> bool:
+    """Return True when Keras 3's initializer class named ``class_name`` takes every key of
+    ``config`` (a gpuinit ``get_config()``) as a constructor argument and reads every
+    value as gpuinit's class does (:data:`KERAS_ARGUMENTS`), so that
+    ``keras.initializers.deserialize`` may build Keras' class from it; False when Keras
+    has no class of that name, or lacks an argument, or refuses or reads otherwise a
+    value (``mode="fan_geo_avg"``)."""
+    arguments = KERAS_ARGUMENTS.get(class_name)
+    if arguments is None:
+        return False
+    return all(key in arguments and (arguments[key] is None or value in arguments[key])
+               for key, value in config.items())
 
 
 def register_with_keras() -> list[str]:

@@ -21,8 +21,8 @@ from ..fill_values import is_torch_tensor
 from . import deterministic, orthogonal
 from .base import Initializer
 from .catalogue import ALIASES, EXTRA, IDS, builtin_classes
-from .keras_interop import KERAS_CLASS_NAMES, register_if_keras_imported
 from .keras_interop import PACKAGE as KERAS_PACKAGE
+from .keras_interop import keras_reads_config, register_if_keras_imported
 from .keras_interop import registered_name as keras_registered_name
 
 MODULE = "gpuinit.initializers"
@@ -215,21 +215,31 @@ def is_array(value: Any) -> bool:
 
 def serialize(initializer: Any) -> dict | str:
     """Return the Keras 3 style config dict of ``initializer``:
-    ``{"module", "class_name", "config", "registered_name"}``.
+    ``{"module", "class_name", "config", "registered_name"}``.  Matches
+    ``keras.initializers.serialize``.
 
-    A registered plain function serializes to its registered name.
+    ``registered_name`` is the name :func:`register` gave a custom class; for a
+    built-in class, None when Keras 3's class of the same name reads the config as
+    gpuinit does (:func:`.keras_interop.keras_reads_config`: a Keras user's
+    ``keras.initializers.deserialize`` then builds Keras' class, as from Keras' own
+    output), else ``"gpuinit>ClassName"``, the name gpuinit's classes are registered
+    with Keras under (``Dirac``; ``TruncatedNormal(lower=-3)``,
+    ``VarianceScaling(mode="fan_geo_avg")``), so that both ``keras.initializers.deserialize``
+    and :func:`deserialize` rebuild gpuinit's class.  A registered plain function
+    serializes to its registered name.
     """
     register_if_keras_imported()
     if isinstance(initializer, Initializer):
         cls = type(initializer)
+        config = initializer.get_config()
         registered = next((k for k, v in _CUSTOM.items() if v is cls), None)
         if registered is None and cls in builtin_classes() \
-                and cls.__name__ not in KERAS_CLASS_NAMES:
-            registered = keras_registered_name(cls)  # how Keras finds a gpuinit-only class
+                and not keras_reads_config(cls.__name__, config):
+            registered = keras_registered_name(cls)
         return {
             "module": MODULE if registered is None else cls.__module__,
             "class_name": cls.__name__,
-            "config": initializer.get_config(),
+            "config": config,
             "registered_name": registered,
         }
     for key, value in _CUSTOM.items():
