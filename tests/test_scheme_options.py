@@ -224,9 +224,6 @@ def test_numpy_scalars_and_0d_arrays_are_numbers_giving_the_same_tensors(name, o
     # std / sqrt(2 L): a subnormal std, N(0, 3e-310) (zeros in float32)
     ("megatron", {"std": 1e-300, "num_layers": 2 ** 62}, ("std=1e-300", "num_layers=",
                                                           "o_proj.weight")),
-    # std / sqrt(k L) overflows: an infinite std
-    ("megatron", {"std": 1e308, "multiplier": 1e-308}, ("multiplier=1e-308",
-                                                        "o_proj.weight")),
     # std * width_mult^-1/2 underflows to a subnormal
     ("megatron", {"std": 1e-300, "use_mup": True, "mup_width_mult": 1e300},
      ("mup_width_mult=1e+300", "q_proj.weight")),
@@ -243,6 +240,15 @@ def test_a_law_whose_std_is_not_a_normal_float_is_refused_naming_tensor_and_opti
         name, options, named):
     message = _refused(name, options, ValueError, name, *named)
     assert "normal positive float" in message
+
+
+def test_a_law_whose_std_overflows_is_refused_naming_the_scheme_and_its_options():
+    # std / sqrt(k L) overflows: the law refuses an infinite std when it is made, before
+    # any tensor has it.
+    message = _refused("megatron", {"std": 1e308, "multiplier": 1e-308}, ValueError,
+                       "scheme 'megatron' cannot compute its laws", "multiplier=1e-308",
+                       "std=1e+308", "std=inf must be finite")
+    assert message.count("megatron") == 1
 
 
 @pytest.mark.parametrize("name, options, tensor", [

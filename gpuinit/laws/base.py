@@ -53,7 +53,8 @@ class Deferred:
 
 
 class Law:
-    """A law of one tensor's values (subclasses are frozen dataclasses)."""
+    """A law of one tensor's values (subclasses are frozen dataclasses, which check their
+    arguments when they are made: a law that is made is a law that can be drawn)."""
 
     def prepare(self, target: Any, seed: int | None = None, stream: int = 0):
         """Return the checked write of ``target`` (``run(target)`` makes it); raises what
@@ -108,3 +109,10 @@ class Law:
         """Return the law of ``factor`` times a value of this one; ValueError when that is
         not a law of this family."""
         raise ValueError(f"{self.text()} cannot be scaled")
+
+
+def keep(law: Law, **values: Any) -> None:
+    """Store the checked ``values`` (field name: value) in the frozen dataclass ``law``, in
+    place of the arguments it was made with (from its ``__post_init__``); returns None."""
+    for name, value in values.items():
+        object.__setattr__(law, name, value)

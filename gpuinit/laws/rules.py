@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..arguments import check_int, check_real
 from .base import Bounds, Law, Then
 
 __all__ = ["Rule"]
@@ -16,14 +17,22 @@ class Rule:
     to zero; ``scales``: (dim, start, stop, factor) multiplying the slice start:stop of
     dimension dim), and the tensor's role in its model.
     ``rule.prepare(t, seed, stream)`` checks the edits and the law against ``t`` and
-    returns the write; ``rule(t, seed, stream)`` prepares and runs it, returning None."""
+    returns the write; ``rule(t, seed, stream)`` prepares and runs it, returning None.
+
+    Made, a rule checks what does not depend on ``t``: TypeError unless ``law`` is a
+    :class:`Law`, rows, dims, starts and stops are integers >= 0 (start <= stop) and the
+    factors finite real numbers (TypeError or ValueError naming ``zero_rows`` or
+    ``scales``)."""
 
     __slots__ = ("law", "role", "zero_rows", "scales")
 
     def __init__(self, law: Law, role: str | None = None, *, zero_rows: tuple[int, ...] = (),
                  scales: tuple[tuple[int, int, int, float], ...] = ()) -> None:
+        if not isinstance(law, Law):
+            raise TypeError(f"law must be a gpuinit.laws law, got {type(law).__name__}")
         self.law, self.role = law, role
-        self.zero_rows, self.scales = tuple(zero_rows), tuple(scales)
+        self.zero_rows = tuple(check_int(row, "zero_rows") for row in zero_rows)
+        self.scales = tuple(_check_scale(scale) for scale in scales)
 
     def __call__(self, t: Any, seed: int | None = None, stream: int = 0) -> None:
         """Prepare, then run, the fill of ``t``; returns None."""
@@ -78,3 +87,19 @@ class Rule:
 
     def __repr__(self) -> str:
         return f"Rule({self.text()}, role={self.role!r})"
+
+
+def _check_scale(scale: Any) -> tuple[int, int, int, float]:
+    """Return one entry of ``scales``, (dim, start, stop, factor), checked: dim, start and
+    stop integers >= 0 with start <= stop, factor a finite real number; TypeError or
+    ValueError naming ``scales`` otherwise."""
+    try:
+        dim, start, stop, factor = scale
+    except (TypeError, ValueError):
+        raise TypeError(f"scales must hold (dim, start, stop, factor) tuples, got "
+                        f"{scale!r}") from None
+    dim, start, stop = (check_int(dim, "scales dim"), check_int(start, "scales start"),
+                        check_int(stop, "scales stop"))
+    if start > stop:
+        raise ValueError(f"scales start={start} must be <= stop={stop}")
+    return dim, start, stop, check_real(factor, "scales factor")

@@ -3,7 +3,9 @@ the Dirac delta, a random orthogonal or sparse matrix) and computed buffers.
 
 Each fills a target through its :mod:`gpuinit.init` twin (``constant_``, ``eye_``,
 ``dirac_``, ``orthogonal_``, ``sparse_``), in ``torch.nn.init``'s layout: dimension 0
-is the output, the rest the input.
+is the output, the rest the input.  Each checks its arguments when it is made, by that
+function's rules and in its words (those that do not depend on the target); TypeError or
+ValueError naming the argument otherwise.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import Bounds, Deferred, Law, Then
+from ..arguments import check_fill_value, check_int, check_nonnegative, check_real
+from .base import Bounds, Deferred, Law, Then, keep
 
 __all__ = ["Computed", "Constant", "Dirac", "Eye", "Orthogonal", "Sparse"]
 
@@ -49,6 +52,9 @@ class Constant(Law):
 
     value: float
 
+    def __post_init__(self) -> None:
+        keep(self, value=check_fill_value(self.value, "value"))
+
     def prepare(self, target, seed=None, stream=0):
         return _init().prepare(_init().constant_, target, self.value)
 
@@ -63,7 +69,7 @@ class Constant(Law):
         return (self.value, self.value)
 
     def scaled(self, factor: float) -> Constant:
-        return Constant(self.value * factor)
+        return Constant(self.value * check_real(factor, "factor"))
 
 
 def _ones_among(count: int, total: int, gain: float) -> tuple[float, float]:
@@ -78,6 +84,9 @@ class Eye(Law):
     ``torch.nn.init.eye_``, then the gain (Keras' ``Identity(gain)``)."""
 
     gain: float = 1.0
+
+    def __post_init__(self) -> None:
+        keep(self, gain=check_real(self.gain, "gain"))
 
     def prepare(self, target, seed=None, stream=0):
         return _scale(_init().prepare(_init().eye_, target), self.gain)
@@ -96,7 +105,7 @@ class Eye(Law):
         return (min(0.0, self.gain), max(0.0, self.gain))
 
     def scaled(self, factor: float) -> Eye:
-        return Eye(self.gain * factor)
+        return Eye(self.gain * check_real(factor, "factor"))
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,9 @@ class Dirac(Law):
     ``torch.nn.init.dirac_``."""
 
     groups: int = 1
+
+    def __post_init__(self) -> None:
+        keep(self, groups=check_int(self.groups, "groups", 1))
 
     def prepare(self, target, seed=None, stream=0):
         return _init().prepare(_init().dirac_, target, self.groups)
@@ -128,6 +140,9 @@ class Orthogonal(Law):
     """gain · a random (semi-)orthogonal matrix: ``torch.nn.init.orthogonal_``."""
 
     gain: float = 1.0
+
+    def __post_init__(self) -> None:
+        keep(self, gain=check_real(self.gain, "gain"))
 
     def prepare(self, target, seed=None, stream=0):
         return _init().prepare(_init().orthogonal_, target, self.gain, seed=seed, stream=stream)
@@ -159,7 +174,7 @@ class Orthogonal(Law):
         return (-abs(self.gain), abs(self.gain))
 
     def scaled(self, factor: float) -> Orthogonal:
-        return Orthogonal(self.gain * factor)
+        return Orthogonal(self.gain * check_real(factor, "factor"))
 
 
 @dataclass(frozen=True)
@@ -169,6 +184,13 @@ class Sparse(Law):
 
     sparsity: float
     std: float = 0.01
+
+    def __post_init__(self) -> None:
+        # Imported here: gpuinit.initializers imports this package.
+        from ..initializers.sparse import check_sparsity
+
+        keep(self, sparsity=check_sparsity(self.sparsity),
+             std=check_nonnegative(self.std, "std"))
 
     def prepare(self, target, seed=None, stream=0):
         return _init().prepare(_init().sparse_, target, self.sparsity, self.std, seed=seed,
@@ -185,7 +207,7 @@ class Sparse(Law):
         return 0.0, self.std * math.sqrt(1.0 - zero)
 
     def scaled(self, factor: float) -> Sparse:
-        return Sparse(self.sparsity, self.std * abs(factor))
+        return Sparse(self.sparsity, self.std * abs(check_real(factor, "factor")))
 
 
 @dataclass(frozen=True)
@@ -196,6 +218,12 @@ class Computed(Law):
 
     what: str
     compute: Callable[[Any], Any] = field(compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.what, str):
+            raise TypeError(f"what must be a str, got {type(self.what).__name__}")
+        if not callable(self.compute):
+            raise TypeError(f"compute must be callable, got {type(self.compute).__name__}")
 
     def prepare(self, target, seed=None, stream=0):
         return Deferred(self._copy)

@@ -59,7 +59,7 @@ def role_rules(model: nn.Module, scheme: str, roles: Mapping | None,
             continue
         try:
             made = law(info)
-        except (ZeroDivisionError, OverflowError) as exc:
+        except (ZeroDivisionError, OverflowError, ValueError) as exc:  # its numbers, say
             raise ValueError(f"scheme {scheme!r} cannot compute the law of {name!r} (shape "
                              f"{info.shape}, role {info.role}, fan-in {info.fan_in}): "
                              f"{type(exc).__name__}: {exc}") from exc
