@@ -13,7 +13,7 @@ from .devices import (
     device,
     set_default_device,
 )
-from .errors import DeviceError, OutOfMemoryError
+from .errors import DeviceError, LawError, OutOfMemoryError
 from .fans import calculate_gain
 from .layers import Parameter, Sequential
 from .seeding import manual_seed
@@ -23,6 +23,7 @@ __version__ = "0.2.0"
 __all__ = [
     "Device",
     "DeviceError",
+    "LawError",
     "OutOfMemoryError",
     "Parameter",
     "Sequential",

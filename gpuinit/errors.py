@@ -7,6 +7,13 @@ class DeviceError(RuntimeError):
     """A device was asked for that cannot be used here; the message says why."""
 
 
+class LawError(ValueError):
+    """A law of :mod:`gpuinit.laws` refuses the numbers it is made with (a negative or
+    infinite std, an empty interval): a ValueError naming the argument, raised when the
+    law is made, so that code computing those numbers (a scheme) tells them from its own
+    errors."""
+
+
 class OutOfMemoryError(MemoryError):
     """The device has too little free memory for a requested array.
 

@@ -342,6 +342,30 @@ def test_an_error_of_the_pool_reaches_the_caller_while_a_chunk_is_unwritten():
         threads.run_shared(work, 2, lambda: None)
 
 
+def test_an_error_of_a_pool_call_that_wrote_nothing_does_not_fail_a_written_request():
+    # Three threads: one pool call fails before taking a chunk, the other has taken the
+    # last one when the caller runs out of chunks, and writes it after the caller's first
+    # ask.
+    lock, taken, written, failed = threading.Lock(), threading.Event(), threading.Event(), []
+
+    def work(caller):
+        if caller:
+            taken.wait(10)
+            return written.is_set()
+        with lock:
+            fail = not failed
+            failed.append(fail)
+        if fail:
+            raise MemoryError("before taking a chunk")
+        taken.set()
+        time.sleep(0.05)
+        written.set()
+        return True
+
+    threads.run_shared(work, 3, lambda: None)
+    assert written.is_set() and failed.count(True) == 1
+
+
 def test_a_request_does_not_wait_for_another_requests_work(monkeypatch):
     # One pool thread, busy with request A: request B's queued share is cancelled once
     # B's own thread has written every chunk, and B returns while A still runs.

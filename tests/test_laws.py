@@ -244,3 +244,14 @@ def test_truncated_normal_moments_need_no_probability_that_float64_can_hold():
     mean, variance, fourth = elementwise._standard_truncated_moments(40.0, 41.0)
     assert (mean, variance, fourth) == pytest.approx(_exact_truncated_moments(40.0, 41.0),
                                                      rel=1e-13)
+
+
+def test_a_law_refuses_its_numbers_with_a_law_error_that_is_a_value_error():
+    for make in (lambda: laws.Normal(std=math.inf), lambda: laws.Uniform(1.0, 0.0),
+                 lambda: laws.TruncatedNormal.absolute(0.0, -1.0, 1.0),
+                 lambda: laws.Normal(std=1.0).scaled(math.nan)):
+        with pytest.raises(gi.LawError) as info:
+            make()
+        assert isinstance(info.value, ValueError)
+    with pytest.raises(TypeError):  # a wrong type stays a TypeError
+        laws.Normal(std="1")

@@ -26,7 +26,8 @@ def _pool(workers: int):
 def run_shared(work: Callable[[bool], bool], threads: int, stop: Callable[[], None]) -> None:
     """Run ``work`` on up to ``threads`` threads at once, the calling one among them;
     returns once every chunk of the request is written, raising the error of the calling
-    thread's call, or the first of the pool's when a chunk was left unwritten.
+    thread's call, or the first of the pool's when a chunk was left unwritten (an error
+    of a pool call that wrote nothing, its chunks taken by the others, is not raised).
 
     ``work(caller)`` takes chunks until none is left and returns whether every chunk of
     the request is written (the calling thread's call, ``caller`` true, waits a moment
@@ -55,7 +56,11 @@ def run_shared(work: Callable[[bool], bool], threads: int, stop: Callable[[], No
     if written:
         return
     wait(begun)
-    for future in begun:
-        error = future.exception()
-        if error is not None:
-            raise error
+    # Every call that took a chunk has returned: asked again, the calling thread finds
+    # every chunk written unless a call failed inside one.
+    if work(True):
+        return
+    errors = [future.exception() for future in begun if future.exception() is not None]
+    if errors:
+        raise errors[0]
+    raise RuntimeError("gpuinit internal error: a shared request ended with chunks unwritten")

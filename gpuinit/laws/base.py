@@ -15,8 +15,11 @@ The same value describes itself: :meth:`Law.text` (in ``torch.nn.init``'s words)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
+
+from ..errors import LawError
 
 __all__ = ["Bounds", "Deferred", "Law", "Then"]
 
@@ -109,6 +112,23 @@ class Law:
         """Return the law of ``factor`` times a value of this one; ValueError when that is
         not a law of this family."""
         raise ValueError(f"{self.text()} cannot be scaled")
+
+
+def law_arguments(make: Callable) -> Callable:
+    """Return ``make`` (a law's ``__post_init__``, or a method making a law from numbers)
+    raising :class:`~gpuinit.errors.LawError` where its checks raise a plain ValueError
+    (the message unchanged); TypeError and other errors pass as they are."""
+
+    @functools.wraps(make)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return make(*args, **kwargs)
+        except ValueError as exc:
+            if type(exc) is not ValueError:
+                raise
+            raise LawError(str(exc)) from None
+
+    return checked
 
 
 def keep(law: Law, **values: Any) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import random
 from ..arguments import check_bound, check_nonnegative, check_real
-from .base import Bounds, Law, keep
+from .base import Bounds, Law, keep, law_arguments
 
 __all__ = ["Elementwise", "Laplace", "Normal", "TruncatedNormal", "Uniform", "truncated_std"]
 
@@ -82,7 +82,8 @@ def _standard_truncated_moments(lower: float, upper: float) -> tuple[float, floa
     weights = (half * _GL_WEIGHTS * np.exp(-c * y - 0.5 * y * y)).ravel()
     y = y.ravel()
     total = weights.sum()
-    shift = float(weights @ y / total)
+    # A symmetric interval's mean is 0 exactly (the nodes' rounding would leave ~1e-18).
+    shift = 0.0 if lower == -upper else float(weights @ y / total)
     d2 = (y - shift) ** 2
     return c + shift, float(weights @ d2 / total), float(weights @ (d2 * d2) / total)
 
@@ -125,6 +126,7 @@ class Uniform(Elementwise):
     low: float
     high: float
 
+    @law_arguments
     def __post_init__(self) -> None:
         low, high = check_real(self.low, "low"), check_real(self.high, "high")
         if low > high:
@@ -134,6 +136,7 @@ class Uniform(Elementwise):
         keep(self, low=low, high=high)
 
     @classmethod
+    @law_arguments
     def symmetric(cls, bound: float) -> Uniform:
         """Return U[-bound, bound); ValueError unless ``bound`` is finite and >= 0."""
         bound = check_nonnegative(bound, "bound")
@@ -167,6 +170,7 @@ class Uniform(Elementwise):
     def text(self) -> str:
         return f"uniform(a={self.low:.4g}, b={self.high:.4g})"
 
+    @law_arguments
     def scaled(self, factor: float) -> Uniform:
         factor = check_real(factor, "factor")
         low, high = sorted((self.low * factor, self.high * factor))
@@ -181,6 +185,7 @@ class Normal(Elementwise):
     mean: float = 0.0
     std: float | None = None
 
+    @law_arguments
     def __post_init__(self) -> None:
         if self.std is None:
             raise TypeError(f"Normal(mean, std) needs std: Normal(std=...) (got only "
@@ -212,6 +217,7 @@ class Normal(Elementwise):
     def text(self) -> str:
         return f"normal(mean={self.mean:.4g}, std={self.std:.4g})"
 
+    @law_arguments
     def scaled(self, factor: float) -> Normal:
         factor = check_real(factor, "factor")
         return Normal(self.mean * factor, self.std * abs(factor))
@@ -230,6 +236,7 @@ class TruncatedNormal(Elementwise):
     lower: float = -2.0
     upper: float = 2.0
 
+    @law_arguments
     def __post_init__(self) -> None:
         mean, std = check_real(self.mean, "mean"), check_nonnegative(self.std, "std")
         lower, upper = check_bound(self.lower, "lower"), check_bound(self.upper, "upper")
@@ -239,6 +246,7 @@ class TruncatedNormal(Elementwise):
         keep(self, mean=mean, std=std, lower=lower, upper=upper)
 
     @classmethod
+    @law_arguments
     def absolute(cls, std: float, a: float, b: float, *, mean: float = 0.0) -> TruncatedNormal:
         """Return N(mean, std²) truncated to the absolute bounds [a, b], as
         ``torch.nn.init.trunc_normal_(mean, std, a, b)`` takes them, under the checks of
@@ -257,6 +265,7 @@ class TruncatedNormal(Elementwise):
         return cls(mean, std, lower, upper)
 
     @classmethod
+    @law_arguments
     def cutoff(cls, std: float, factor: float | None) -> Law:
         """Return N(0, std²) cut at ±factor·std, or the plain normal when ``factor`` is
         None (OLMo's ``init_normal`` with ``init_cutoff_factor``); ValueError unless
@@ -320,6 +329,7 @@ class TruncatedNormal(Elementwise):
         return (f"trunc_normal(mean={self.mean:.4g}, std={self.std:.4g}, a={low:.4g}, "
                 f"b={high:.4g})")
 
+    @law_arguments
     def scaled(self, factor: float) -> TruncatedNormal:
         """Return the law of ``factor`` times a value (a negative factor flips the
         bounds); ValueError for 0, whose law is a point."""
@@ -341,6 +351,7 @@ class Laplace(Elementwise):
     loc: float = 0.0
     scale: float = 1.0
 
+    @law_arguments
     def __post_init__(self) -> None:
         keep(self, loc=check_real(self.loc, "loc"), scale=check_nonnegative(self.scale, "scale"))
 
@@ -371,6 +382,7 @@ class Laplace(Elementwise):
     def text(self) -> str:
         return f"laplace(loc={self.loc:.4g}, scale={self.scale:.4g})"
 
+    @law_arguments
     def scaled(self, factor: float) -> Laplace:
         factor = check_real(factor, "factor")
         return Laplace(self.loc * factor, self.scale * abs(factor))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..arguments import check_fill_value, check_int, check_nonnegative, check_real
-from .base import Bounds, Deferred, Law, Then, keep
+from .base import Bounds, Deferred, Law, Then, keep, law_arguments
 
 __all__ = ["Computed", "Constant", "Dirac", "Eye", "Orthogonal", "Sparse"]
 
@@ -52,6 +52,7 @@ class Constant(Law):
 
     value: float
 
+    @law_arguments
     def __post_init__(self) -> None:
         keep(self, value=check_fill_value(self.value, "value"))
 
@@ -68,6 +69,7 @@ class Constant(Law):
     def bounds(self) -> Bounds:
         return (self.value, self.value)
 
+    @law_arguments
     def scaled(self, factor: float) -> Constant:
         return Constant(self.value * check_real(factor, "factor"))
 
@@ -85,6 +87,7 @@ class Eye(Law):
 
     gain: float = 1.0
 
+    @law_arguments
     def __post_init__(self) -> None:
         keep(self, gain=check_real(self.gain, "gain"))
 
@@ -104,6 +107,7 @@ class Eye(Law):
     def bounds(self) -> Bounds:
         return (min(0.0, self.gain), max(0.0, self.gain))
 
+    @law_arguments
     def scaled(self, factor: float) -> Eye:
         return Eye(self.gain * check_real(factor, "factor"))
 
@@ -115,6 +119,7 @@ class Dirac(Law):
 
     groups: int = 1
 
+    @law_arguments
     def __post_init__(self) -> None:
         keep(self, groups=check_int(self.groups, "groups", 1))
 
@@ -141,6 +146,7 @@ class Orthogonal(Law):
 
     gain: float = 1.0
 
+    @law_arguments
     def __post_init__(self) -> None:
         keep(self, gain=check_real(self.gain, "gain"))
 
@@ -173,6 +179,7 @@ class Orthogonal(Law):
     def bounds(self) -> Bounds:
         return (-abs(self.gain), abs(self.gain))
 
+    @law_arguments
     def scaled(self, factor: float) -> Orthogonal:
         return Orthogonal(self.gain * check_real(factor, "factor"))
 
@@ -185,6 +192,7 @@ class Sparse(Law):
     sparsity: float
     std: float = 0.01
 
+    @law_arguments
     def __post_init__(self) -> None:
         # Imported here: gpuinit.initializers imports this package.
         from ..initializers.sparse import check_sparsity
@@ -206,6 +214,7 @@ class Sparse(Law):
         zero = min(rows, math.ceil(self.sparsity * rows)) / rows
         return 0.0, self.std * math.sqrt(1.0 - zero)
 
+    @law_arguments
     def scaled(self, factor: float) -> Sparse:
         return Sparse(self.sparsity, self.std * abs(check_real(factor, "factor")))
 
@@ -219,6 +228,7 @@ class Computed(Law):
     what: str
     compute: Callable[[Any], Any] = field(compare=False)
 
+    @law_arguments
     def __post_init__(self) -> None:
         if not isinstance(self.what, str):
             raise TypeError(f"what must be a str, got {type(self.what).__name__}")

@@ -16,6 +16,7 @@ from typing import Any
 
 from torch import nn
 
+from ..errors import LawError
 from ..torch.defaults import torch_plan
 from ..torch.mapping import apply_mapping
 from ..torch.plan import (
@@ -175,12 +176,9 @@ def scheme_plan(model: nn.Module, scheme: Any, exempt: Collection[str] = ()) -> 
     given = numeric_options(scheme[1] if isinstance(scheme, tuple) else {}, spec.checks)
     try:
         rules = spec.build(model, options, set(exempt) | override_names)
-    except (ZeroDivisionError, OverflowError, ValueError) as exc:
+    except (ZeroDivisionError, OverflowError, LawError) as exc:
         # A law's arithmetic, or a law refusing the numbers it was made with (an infinite
-        # std): named by the scheme and the options they follow from.  The scheme's own
-        # errors already name it.
-        if type(exc) is ValueError and str(exc).startswith(f"scheme {spec.name!r}"):
-            raise
+        # std): named by the scheme and the options they follow from.
         source = f" with {given}" if given else ""
         raise ValueError(f"scheme {spec.name!r} cannot compute its laws for this "
                          f"model{source}: {type(exc).__name__}: {exc}") from exc
