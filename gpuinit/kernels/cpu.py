@@ -176,9 +176,10 @@ def _last_nine_rounds(c0, c1, c2, c3, key0, key1):
 def _fill_batch(batch_out, standard, rejected, first_block, count, dist, fmt, s0, s1, k0, k1,
                 a, b, lower, upper, clamp_lo, clamp_hi):
     """Write blocks first_block .. first_block+count-1 at attempt 0 to batch_out[per_block
-    * i + lane] (block i of the batch) and, for a truncated normal, each block's standard
-    values to standard[lane * BATCH + i] and whether a lane lies outside [lower, upper]
-    (bounds in the standard values' type) to rejected[i] (1 or 0).
+    * i + lane] (block i of the batch) and, for a truncated normal, each lane's state to
+    standard[lane * BATCH + i] (its standard value, or NaN, pending, where the value lies
+    outside [lower, upper], bounds in the standard values' type) and whether a lane is
+    pending to rejected[i] (1 or 0).
 
     :func:`_fill_blocks` writes the blocks, in two parts where the batch crosses a
     multiple of 2^32 blocks (counter word 1 changes there).
@@ -232,15 +233,17 @@ def _fill_blocks(batch_out, standard, rejected, first_block, count, dist, fmt, s
         _store_block_values(t0, t1, t2, t3, dist, fmt, a, b, batch_out, per_block * i,
                             clamp_lo, clamp_hi)
         if dist == DIST_TRUNCATED_NORMAL:
-            # One row of BATCH values per lane, so that each lane's values are stored
-            # as they are computed (no interleaving); unsigned indices, as the
-            # output's (see store_block_values).
+            # One row of BATCH states per lane, so that each lane's are stored as they
+            # are computed (no interleaving); unsigned indices, as the output's (see
+            # store_block_values).  A pending lane is NaN here (no standard value is
+            # NaN), so the rejected blocks' lists take their states as they are.
             o = uint64(i)
-            standard[o] = t0
-            standard[o + uint64(BATCH)] = t1
+            nan = standard.dtype.type(np.nan)
+            standard[o] = _pending_unless_inside(t0, lower, upper, nan)
+            standard[o + uint64(BATCH)] = _pending_unless_inside(t1, lower, upper, nan)
             if not wide:
-                standard[o + uint64(2 * BATCH)] = t2
-                standard[o + uint64(3 * BATCH)] = t3
+                standard[o + uint64(2 * BATCH)] = _pending_unless_inside(t2, lower, upper, nan)
+                standard[o + uint64(3 * BATCH)] = _pending_unless_inside(t3, lower, upper, nan)
             rejected[i] = not _block_inside(wide, t0, t1, t2, t3, lower, upper)
 
 
@@ -281,7 +284,8 @@ def _resample_rejected(
 ):
     """Rewrite the blocks i < n_fast of a truncated-normal batch that have a lane outside
     [lower, upper] at attempt 0 (rejected[i] is 1; standard[lane * BATCH + i] holds the
-    attempt-0 values), in batch_out[per_block * i + lane].  ``lower_t`` and ``upper_t``
+    lanes' attempt-0 states: a value, or NaN if pending), in batch_out[per_block * i +
+    lane].  ``lower_t`` and ``upper_t``
     are the bounds in the standard values' type.
 
     The rejected blocks are gathered into a list, and each attempt from 1 on runs for
@@ -299,22 +303,19 @@ def _resample_rejected(
     wide = fmt == FMT_FLOAT64
     per_block = 2 if wide else 4
     v0, v1, v2, v3 = values[0], values[1], values[2], values[3]
-    nan = values.dtype.type(np.nan)
     n = 0
     for i in range(n_fast):
         index[n] = i  # kept only if the block is rejected
         n += int64(rejected[i])
     for q in range(n):
         o = uint64(index[q])
-        v0[q] = _pending_unless_inside(standard[o], lower_t, upper_t, nan)
-        v1[q] = _pending_unless_inside(standard[o + uint64(BATCH)], lower_t, upper_t, nan)
+        v0[q] = standard[o]
+        v1[q] = standard[o + uint64(BATCH)]
         if wide:  # lanes 2 and 3 do not exist: never pending
             v2[q] = v3[q] = 0.0
         else:
-            v2[q] = _pending_unless_inside(standard[o + uint64(2 * BATCH)], lower_t, upper_t,
-                                           nan)
-            v3[q] = _pending_unless_inside(standard[o + uint64(3 * BATCH)], lower_t, upper_t,
-                                           nan)
+            v2[q] = standard[o + uint64(2 * BATCH)]
+            v3[q] = standard[o + uint64(3 * BATCH)]
     attempt = 1
     while n > 0 and attempt < TRUNC_ATTEMPTS:
         _philox_listed(words[0], words[1], words[2], words[3], first_block, index, n,
@@ -352,7 +353,8 @@ def _resample_rejected(
 @njit(forceinline=True)
 def _scratch(standard_dtype):
     """Return the scratch of :func:`_fill_range`: a truncated normal batch's attempt-0
-    values (4·BATCH, float32 or float64 as the format computes) and rejected blocks, and
+    states (4·BATCH values or NaN, float32 or float64 as the format computes) and
+    rejected blocks, and
     the index, values and words of :func:`_resample_rejected`."""
     return (np.empty(4 * BATCH, standard_dtype), np.empty(BATCH, np.uint8),
             np.empty(BATCH, np.int64), np.empty((4, BATCH), standard_dtype),
