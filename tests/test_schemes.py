@@ -701,3 +701,33 @@ def test_a_dict_scheme_key_that_matches_nothing_is_refused_before_anything_is_wr
     with pytest.raises(ValueError, match=message):
         init_module(lin, scheme=scheme, seed=0)
     assert torch.equal(lin.weight, before)
+
+
+class _ZeroReadout(nn.Linear):
+    """A subclass that initializes itself (as muP's MuReadout with readout_zero_init)."""
+
+    def reset_parameters(self):
+        nn.init.zeros_(self.weight)
+        nn.init.zeros_(self.bias)
+
+
+class _PlainSubclass(nn.Linear):
+    """A subclass that keeps nn.Linear's reset_parameters."""
+
+
+def test_a_subclass_with_its_own_reset_parameters_gets_no_torch_rule():
+    model = nn.Sequential(_PlainSubclass(4, 8), _ZeroReadout(8, 2))
+    before = _clones(model)
+    with pytest.raises(ValueError, match=r"\['1\.weight', '1\.bias'\].*own reset_parameters"):
+        init_module(model, seed=0)
+    assert all(torch.equal(t, before[n]) for n, t in _clones(model).items())
+    init_module(model, seed=0, scheme={"1.*": "zeros"})  # covered: the plain one by torch's
+    assert not model[1].weight.any() and model[0].weight.abs().max() > 0
+
+
+@pytest.mark.parametrize("scheme", ["gpt2", "llama"])
+def test_the_presets_zero_an_embedding_s_padding_row(scheme):
+    model = nn.Sequential(nn.Embedding(10, 4, padding_idx=2), nn.Linear(4, 4))
+    init_module(model, seed=0, scheme=scheme)
+    weight = model[0].weight.detach()
+    assert not weight[2].any() and weight[[0, 1, 3]].abs().min() > 0

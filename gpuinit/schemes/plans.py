@@ -40,7 +40,8 @@ def build_plan(model: nn.Module, scheme: Any = "torch", *,
     by its ``<name>_orig`` Parameter (which takes the rule of ``<name>``).
     ValueError naming every tensor that no rule covers, except those in ``exempt``,
     before anything is written: tensors of modules that are not torch built-ins,
-    extra tensors of subclasses of built-ins, parametrization originals and pruning
+    extra tensors of subclasses of built-ins, subclasses with their own
+    ``reset_parameters``, parametrization originals and pruning
     masks all need a scheme dict rule (or, for a named scheme, a role or an override).
     """
     if isinstance(scheme, Mapping):

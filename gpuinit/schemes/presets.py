@@ -19,10 +19,20 @@ from ..torch.plan import Fill, gpt2_depth
 from .registry import Scheme, register
 
 
+def _padding_rows(model: nn.Module) -> dict[str, tuple[int, ...]]:
+    """Return {weight name: (padding_idx,)} of the model's Embeddings with a padding row:
+    the row torch's default, Hugging Face's ``_init_weights`` and these presets zero
+    (it gets no gradient, so a random one would stay random through training)."""
+    return {f"{name}.weight" if name else "weight": (module.padding_idx,)
+            for name, module in model.named_modules()
+            if isinstance(module, nn.Embedding) and module.padding_idx is not None}
+
+
 def gpt2_rules(model: nn.Module, options: dict | None = None,
                skip: Collection[str] = ()) -> dict[str, Fill]:
-    """Return the GPT-2 preset's rules: Linear/Conv/Embedding weights N(0, 0.02), biases
-    zeros, and residual output projections N(0, 0.02/√(2·n_layer)).
+    """Return the GPT-2 preset's rules: Linear/Conv/Embedding weights N(0, 0.02) (an
+    Embedding's padding row zero), biases zeros, and residual output projections
+    N(0, 0.02/√(2·n_layer)).
 
     Residual projections are the weights of Linear layers named ``c_proj``,
     ``out_proj``, ``o_proj``, ``down_proj`` or ``proj``, and ``linear2`` of torch's
@@ -41,9 +51,11 @@ def gpt2_rules(model: nn.Module, options: dict | None = None,
     residual.update(f"{name}.linear2.weight" for name, m in model.named_modules()
                     if isinstance(m, (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)))
     depth = max(1, gpt2_depth(residual))
+    padding = _padding_rows(model)
     rules: dict[str, Fill] = {}
     for name in weights:
-        rules[name] = Rule(Normal(std=0.02 / math.sqrt(2 * depth) if name in residual else 0.02))
+        rules[name] = Rule(Normal(std=0.02 / math.sqrt(2 * depth) if name in residual else 0.02),
+                           zero_rows=padding.get(name, ()))
     for name, module in model.named_modules():
         if isinstance(module, linear_like[:2]) and getattr(module, "bias", None) is not None:
             rules[f"{name}.bias" if name else "bias"] = Rule(Constant(0.0), "bias")
@@ -53,12 +65,14 @@ def gpt2_rules(model: nn.Module, options: dict | None = None,
 def llama_rules(model: nn.Module, options: dict | None = None,
                 skip: Collection[str] = ()) -> dict[str, Fill]:
     """Return the Llama preset's rules (Hugging Face's std 0.02): Linear and Embedding
-    weights N(0, 0.02), biases zeros."""
+    weights N(0, 0.02) (an Embedding's padding row zero), biases zeros."""
+    padding = _padding_rows(model)
     rules: dict[str, Fill] = {}
     for name, module in model.named_modules():
         prefix = f"{name}." if name else ""
         if isinstance(module, (nn.Linear, nn.Embedding)):
-            rules[prefix + "weight"] = Rule(Normal(std=0.02))
+            rules[prefix + "weight"] = Rule(Normal(std=0.02),
+                                            zero_rows=padding.get(prefix + "weight", ()))
             if getattr(module, "bias", None) is not None:
                 rules[prefix + "bias"] = Rule(Constant(0.0), "bias")
     return rules

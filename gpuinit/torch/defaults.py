@@ -31,9 +31,24 @@ def _linear_like(module, prefix: str, plan: dict) -> None:
         plan[prefix + "bias"] = Uniform.symmetric(bound)
 
 
+def _initializes_itself(module: nn.Module) -> bool:
+    """Return whether ``module``'s class initializes its tensors by code of its own: a
+    ``reset_parameters`` or ``_reset_parameters`` defined outside torch, as a subclass of
+    a built-in may (muP's ``MuReadout`` zeroes its weight), whose law the built-in's
+    rule would not be."""
+    for method in ("reset_parameters", "_reset_parameters"):
+        defined = getattr(type(module), method, None)
+        if defined is not None and not getattr(defined, "__module__", "").startswith("torch."):
+            return True
+    return False
+
+
 def _torch_rules(module: nn.Module, prefix: str, plan: dict) -> bool:
-    """Add the torch default of ``module``'s own tensors to ``plan``; False if unknown."""
+    """Add the torch default of ``module``'s own tensors to ``plan``; False if unknown (a
+    module that is not a built-in, or a subclass that initializes itself)."""
     p = prefix
+    if _initializes_itself(module):
+        return False
     if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd)):
         _linear_like(module, p, plan)
     elif isinstance(module, nn.Bilinear):
@@ -87,7 +102,8 @@ def torch_plan(model: nn.Module) -> dict[str, Fill]:
 
     Modules are visited children first, so a parent's rule (MultiheadAttention's
     zero ``out_proj.bias``, Transformer's xavier_uniform_) overrides its children's.
-    Tensors of other modules, and extra tensors of built-in subclasses, get no rule.
+    Tensors of other modules, extra tensors of built-in subclasses, and the tensors of
+    subclasses with their own ``reset_parameters`` get no rule.
     """
     plan: dict[str, Fill] = {}
     for name, module in reversed(list(model.named_modules())):

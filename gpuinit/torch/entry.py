@@ -42,7 +42,8 @@ def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch",
     ``<name>_orig`` Parameter; its ``<name>_mask`` is pruning state and is kept
     unchanged (unless a scheme key covers it), and the pruned ``<name>`` is
     recomputed from both.  Every other tensor no built-in rule covers (tensors of
-    custom modules, extra tensors of subclasses of built-ins, parametrization
+    custom modules, extra tensors of subclasses of built-ins, the tensors of subclasses
+    with their own ``reset_parameters``, parametrization
     originals, the originals of legacy ``weight_norm``/``spectral_norm``, whose computed
     attribute is recomputed afterwards) must be covered by the dict, or ValueError names
     them before anything is written.  The plan is prepared, then filled: every fill is

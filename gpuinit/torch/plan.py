@@ -195,7 +195,8 @@ def check_covered(model: nn.Module, plan: dict[str, Fill], exempt: Collection[st
     if others:
         raise ValueError(f"no initialization rule for {others}: no torch built-in rule covers "
                          "them (tensors of custom modules, extra tensors of subclasses of "
-                         "built-in modules, parametrizations, the originals of weight_norm "
+                         "built-in modules, subclasses with their own reset_parameters, "
+                         "parametrizations, the originals of weight_norm "
                          "and spectral_norm); cover them with "
                          "scheme={'pattern': initializer}")
     if missing:
