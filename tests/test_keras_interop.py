@@ -60,6 +60,35 @@ def test_a_keras_model_using_gpuinit_only_initializers_saves_and_loads(tmp_path)
     assert _python(_LOAD, path) == "DeltaOrthogonal,Dirac,Sparse"
 
 
+_SAVE_WITHOUT_REGISTERING = """
+import os, sys
+os.environ["KERAS_BACKEND"] = "torch"
+import gpuinit as gi  # before Keras, and register_with_keras() never called
+import keras
+model = keras.Sequential([
+    keras.Input((6,)),
+    keras.layers.Dense(4, kernel_initializer=gi.initializers.HeNormal(seed=1)),
+    keras.layers.Dense(3, kernel_initializer=gi.initializers.Sparse(0.5, seed=2)),
+])
+model.save(sys.argv[1])
+"""
+
+_LOAD_MODULES = _LOAD.replace("type(layer.kernel_initializer).__name__",
+                              "type(layer.kernel_initializer).__module__.split('.')[0] + '.' "
+                              "+ type(layer.kernel_initializer).__name__")
+
+
+@pytest.mark.slow  # two fresh processes that import Keras and torch
+def test_a_model_saved_by_a_process_that_imported_gpuinit_first_loads_gpuinit_s_classes(
+        tmp_path):
+    # Keras names a saved object by its registry's name for the class, read after the
+    # object's get_config: that registers gpuinit's classes, so neither HeNormal turns
+    # into Keras' class nor Sparse fails to load.
+    path = str(tmp_path / "model.keras")
+    _python(_SAVE_WITHOUT_REGISTERING, path)
+    assert _python(_LOAD_MODULES, path) == "gpuinit.HeNormal,gpuinit.Sparse"
+
+
 @pytest.mark.parametrize("init", [gi.initializers.Dirac(groups=2),
                                   gi.initializers.DeltaOrthogonal(scale=2.0, seed=3),
                                   gi.initializers.Sparse(0.25, seed=4)])

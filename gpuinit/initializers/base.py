@@ -16,7 +16,9 @@ once and hands over a :class:`Request`.
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +86,22 @@ def make_request(shape, dtype, device, stream, full_shape, start, seed=None) -> 
     return Request(shape, full, first, dtype, resolve_device(device), stream, seed)
 
 
+def _registering_with_keras(get_config: Callable) -> Callable:
+    """Return ``get_config`` registering gpuinit's classes with Keras first, when Keras is
+    imported (:func:`.keras_interop.register_if_keras_imported`: one dictionary lookup
+    once they are)."""
+
+    @functools.wraps(get_config)
+    def registering(self) -> dict:
+        from .keras_interop import register_if_keras_imported
+
+        register_if_keras_imported()
+        return get_config(self)
+
+    registering.registers_with_keras = True
+    return registering
+
+
 class Initializer:
     """Base class of initializers: ``init(shape, dtype=None, device=None)`` returns an array.
 
@@ -94,7 +112,18 @@ class Initializer:
     whole), and ``seed=``, the seed an initializer built without one uses for
     this call (layers pass their model's seed; an initializer's own seed wins).
     Matches ``keras.initializers.Initializer``.
+
+    ``get_config`` (each subclass's) first registers gpuinit's classes with Keras when
+    Keras is imported: Keras saves an object under the name its registry holds for the
+    class, read after ``get_config``, so a model saved by a process that imported
+    gpuinit before Keras names gpuinit's classes too (and loads back to them).
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("get_config")
+        if own is not None and not getattr(own, "registers_with_keras", False):
+            cls.get_config = _registering_with_keras(own)
 
     def __call__(self, shape, dtype=None, device=None, *, stream: int = 0, full_shape=None,
                  start=None, seed: int | None = None, **kwargs):
