@@ -731,3 +731,32 @@ def test_the_presets_zero_an_embedding_s_padding_row(scheme):
     init_module(model, seed=0, scheme=scheme)
     weight = model[0].weight.detach()
     assert not weight[2].any() and weight[[0, 1, 3]].abs().min() > 0
+
+
+def test_a_wrapped_model_gets_the_values_of_the_module_it_wraps():
+    model = nn.Sequential(nn.Linear(8, 8), nn.LayerNorm(8))
+    expected = {n: t.clone() for n, t in _clones(init_module(model, seed=3)).items()}
+    for wrapped in (nn.DataParallel(model), torch.compile(model)):  # compile: on a call
+        init_module(model, seed=4)
+        assert init_module(wrapped, seed=3) is wrapped
+        assert all(torch.equal(t, expected[n]) for n, t in _clones(model).items())
+    assert describe(wrapped)[0]["tensor"] == "0.weight"  # the module's own names
+    with torch.device("meta"):
+        bare = nn.Sequential(nn.Linear(8, 8), nn.LayerNorm(8))
+    materialize(nn.DataParallel(bare), "auto", seed=3)  # "auto": CUDA if usable, else CPU
+    assert all(torch.equal(t.cpu(), expected[n]) for n, t in _clones(bare).items())
+
+
+def test_a_lazy_module_not_built_yet_is_refused_naming_its_tensors():
+    model = nn.Sequential(nn.Linear(4, 4), nn.LazyLinear(2))
+    with pytest.raises(ValueError, match=r"\['1\.weight', '1\.bias'\] are not built yet"):
+        init_module(model, seed=0)
+    model(torch.zeros(1, 4))  # built by a forward pass: then filled
+    init_module(model, seed=0)
+    assert model[1].weight.abs().max() <= 0.5
+
+
+def test_a_fan_based_dict_value_that_would_skip_every_tensor_it_matches_is_refused():
+    with pytest.raises(ValueError, match=r"'he_normal', which needs 2 or more dimensions, "
+                                         r"only to 1-D tensors \['bias'\]"):
+        init_module(nn.Linear(4, 4), scheme={"bias": "he_normal"}, seed=0)

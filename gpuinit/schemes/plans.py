@@ -83,10 +83,16 @@ def prepare_plan(model: nn.Module, scheme: Any = "torch", seed: int = 0, *,
     that need no rule and are not filled (a rule that covers one anyway is dropped);
     ValueError naming the tensors no rule covers; every fill is checked against its
     tensor and prepared into its write (:func:`gpuinit.torch.fills.prepare_fills`, with
-    ``seed``), the writes that the entry points then run once each.  Nothing is written
-    and no seed drawn.
+    ``seed``), the writes that the entry points then run once each; ValueError naming the
+    tensors of lazy modules not built yet.  Nothing is written and no seed drawn.
     """
     tensors = named_tensors(model)
+    lazy = [n for n, t in tensors.items()
+            if isinstance(t, torch.nn.parameter.UninitializedTensorMixin)]
+    if lazy:
+        raise ValueError(f"{lazy[:3]} are not built yet (lazy modules, such as nn.LazyLinear, "
+                         "have no shape before their first forward pass): run one first, as "
+                         "torch needs before it initializes them; nothing was written")
     same = same_memory(plain(tensors))
     kept = frozenset(pruning_masks(model) if keep is None else keep)
     plan = build_plan(model, scheme, exempt=set(same) | kept)

@@ -18,8 +18,11 @@ from .storage import shared_storages, storage_stop
 
 
 def torch_device(device: Any) -> torch.device:
-    """Return ``device`` as a torch.device; ValueError for a bad name, DeviceError for a
-    CUDA device this torch build cannot use."""
+    """Return ``device`` as a torch.device ("auto": CUDA's current device when this torch
+    build can use one, else the CPU, as ``gpuinit.device("auto")``); ValueError for a bad
+    name, DeviceError for a CUDA device this torch build cannot use."""
+    if isinstance(device, str) and device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         target = torch.device(device)
     except (RuntimeError, TypeError) as exc:

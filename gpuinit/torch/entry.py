@@ -20,9 +20,29 @@ from .plan import named_tensors, refresh_computed
 
 
 @torch.no_grad()
+def _wrapped_module(model: Any) -> nn.Module:
+    """Return the module ``model`` wraps, through ``torch.compile``'s ``OptimizedModule``
+    (``_orig_mod``) and ``DataParallel``/``DistributedDataParallel`` (``module``), so
+    that tensors keep their own names, and with them their streams: a wrapped model
+    gets the values the bare one gets.  TypeError unless it is a torch module."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    while True:
+        if type(model).__name__ == "OptimizedModule" and isinstance(
+                getattr(model, "_orig_mod", None), nn.Module):
+            model = model._orig_mod
+        elif isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            model = model.module
+        else:
+            return model
+
+
 def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch",
                 progress: Callable[[int, int, str], None] | None = None) -> nn.Module:
     """Re-initialize every parameter and buffer of ``model`` in place; returns ``model``.
+
+    A model wrapped by ``torch.compile`` or ``(Distributed)DataParallel`` is initialized
+    as the module it wraps: its tensors keep their names, so it gets the same values.
 
     ``scheme="torch"`` gives each built-in module the law of its own
     ``reset_parameters`` (Linear/Conv*/ConvTranspose* kaiming_uniform_(a=√5) and
@@ -69,8 +89,7 @@ def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch",
     Replicate and FSDP2's _StridedShard (Partial) raise ValueError naming the
     parameter before anything is written.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    given, model = model, _wrapped_module(model)
     seed = check_seed(seed)
     meta = [n for n, t in named_tensors(model).items() if t.is_meta]
     if meta:
@@ -80,7 +99,7 @@ def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch",
     prepared = prepare_plan(model, scheme, seed)
     run_plan(prepared.writes, prepared.filled, progress, fsdp_padding(model))
     refresh_computed(model)
-    return model
+    return given
 
 
 def materialize(model: nn.Module, device: Any = "cuda", *, seed: int = 0,
@@ -118,8 +137,7 @@ def materialize(model: nn.Module, device: Any = "cuda", *, seed: int = 0,
     ``weight_norm``/``spectral_norm`` hooks and pruning compute are recomputed from the
     values written, after every fill (as :func:`init_module` does).
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    given, model = model, _wrapped_module(model)
     seed = check_seed(seed)
     target = torch_device(device)
     if target.type == "meta":
@@ -138,7 +156,7 @@ def materialize(model: nn.Module, device: Any = "cuda", *, seed: int = 0,
     allocated = {n: t for n, t in named_tensors(model).items() if n in filled}
     run_plan(prepared.writes, allocated, progress, fsdp_padding(model))
     refresh_computed(model)
-    return model
+    return given
 
 
 def describe(model: nn.Module, scheme: Any = "torch"):
@@ -150,7 +168,7 @@ def describe(model: nn.Module, scheme: Any = "torch"):
     the same errors are raised; a meta-device model works as well (nothing is
     allocated).  ``print(describe(model, scheme=("megatron", {"std": 0.01})))``.
     """
-    return describe_plan(model, scheme)
+    return describe_plan(_wrapped_module(model), scheme)
 
 
 def verify(model: nn.Module, scheme: Any = "torch", *, seed: int | None = None):
@@ -161,4 +179,4 @@ def verify(model: nn.Module, scheme: Any = "torch", *, seed: int | None = None):
     True when no tensor is flagged; with ``seed``, each tensor is also compared bit for
     bit with gpuinit's fill for that seed.  See :mod:`gpuinit.schemes.verify`.
     """
-    return verify_model(model, scheme, seed=seed)
+    return verify_model(_wrapped_module(model), scheme, seed=seed)

@@ -156,8 +156,9 @@ def apply_mapping(model: nn.Module, scheme: Mapping, plan: dict[str, Fill]) -> N
     name, a pruned tensor's public name); the rule goes to the tensor.  Fan-based
     initializers apply only to tensors of 2 or more dimensions (1-D tensors keep
     their default), as a Keras user writing "*.weight" expects.  ValueError for a
-    pattern that matches no tensor and a type that matches no module (a misspelt key
-    would otherwise leave its tensors at their defaults unnoticed)."""
+    pattern that matches no tensor, a type that matches no module, and a key whose
+    fan-based initializer would skip every tensor it matches (a misspelt or misplaced
+    key would otherwise leave its tensors at their defaults unnoticed)."""
     tensors = named_tensors(model)
     resolve = {name: name for name in tensors}
     resolve.update(alias_names(tensor_slots(model)))
@@ -179,6 +180,7 @@ def apply_mapping(model: nn.Module, scheme: Mapping, plan: dict[str, Fill]) -> N
                                  f"tensors are named {_some_names(resolve)})")
         else:
             raise TypeError(f"scheme keys are name patterns or module types, got {key!r}")
+        skipped = []
         for name, value in targets:
             try:
                 fill, needs_two_dims = layered_fill(value)
@@ -190,8 +192,18 @@ def apply_mapping(model: nn.Module, scheme: Mapping, plan: dict[str, Fill]) -> N
                 raise ValueError(f"scheme key {key!r}: the model has no tensor {name!r}")
             name = resolve[name]
             if needs_two_dims and tensors[name].dim() < 2:
+                skipped.append(name)
                 continue
             plan[name] = fill
+        if targets and len(skipped) == len(targets):
+            raise ValueError(f"scheme key {_key_text(key)} gives {_value_text(targets[0][1])}, "
+                             f"which needs 2 or more dimensions, only to 1-D tensors "
+                             f"{skipped[:3]}: it would change nothing")
+
+
+def _value_text(value: Any) -> str:
+    """Return a scheme value as a message names it."""
+    return repr(value) if isinstance(value, (str, tuple)) else type(value).__name__
 
 
 def _some_names(names) -> str:
