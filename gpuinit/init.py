@@ -19,7 +19,9 @@ one 64-bit integer drawn on the generator's device:
 1. from ``generator`` when given;
 2. else, for a torch tensor, from torch's default generator of the tensor's
    device, so ``torch.manual_seed(k)`` makes the result reproducible and the
-   call advances torch's random state as a ``torch.nn.init`` call would;
+   call advances torch's random state, by that one draw (a ``torch.nn.init`` call
+   draws as many numbers as the tensor has: what follows in torch's sequence
+   differs);
 3. else (NumPy and CuPy arrays) from :func:`gpuinit.manual_seed`'s sequence.
 
 As in torch, the generator must be on the tensor's device type (a CPU generator
