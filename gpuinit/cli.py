@@ -551,9 +551,16 @@ def init_torch(target: str, *, dev_spec: str, seed: int, scheme: str, out: str |
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - start
     state = model.state_dict()
-    nbytes = sum(t.numel() * t.element_size() for t in state.values())
-    report = (f"{target}: {len(state)} tensors, {sum(t.numel() for t in state.values()):,} "
-              f"values, {human_bytes(nbytes)} on {dev_spec}, initialized in {elapsed:.3f} s")
+    # A tied tensor is one tensor under two names (as the progress bar counts it).
+    distinct = {(t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape),
+                 tuple(t.stride()), t.dtype): t for t in state.values()}.values()
+    nbytes = sum(t.numel() * t.element_size() for t in distinct)
+    tied = len(state) - len(distinct)
+    counted = f"{len(distinct)} tensor{'' if len(distinct) == 1 else 's'}"
+    if tied:
+        counted += f" (and {tied} tied name{'' if tied == 1 else 's'})"
+    report = (f"{target}: {counted}, {sum(t.numel() for t in distinct):,} values, "
+              f"{human_bytes(nbytes)} on {dev_spec}, initialized in {elapsed:.3f} s")
     if out:
         entries = [(name, tuple(t.shape), str(t.dtype).removeprefix("torch."),
                     lambda t=t: _host_array(t)) for name, t in state.items()]

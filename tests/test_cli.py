@@ -151,6 +151,11 @@ def factory_module(tmp_path, monkeypatch):
 
         def not_a_module():
             return 42
+
+        def tied(vocab=10, width=4):
+            embed, head = nn.Embedding(vocab, width), nn.Linear(width, vocab, bias=False)
+            head.weight = embed.weight
+            return nn.Sequential(embed, head)
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
     yield "cli_models"
@@ -173,6 +178,13 @@ def test_init_torch_saves_the_model_materialized_by_gpuinit(factory_module, tmp_
     assert saved.keys() == expected.keys()
     for name, tensor in expected.items():
         assert torch.equal(saved[name], tensor), name
+
+
+def test_init_torch_counts_a_tied_tensor_once(factory_module, capsys):
+    pytest.importorskip("torch")
+    assert main(["init-torch", f"{factory_module}:tied", "--device", "cpu"]) == 0
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "1 tensor (and 1 tied name), 40 values, 160 B" in summary, summary
 
 
 @pytest.mark.parametrize("target,extra,message", [
