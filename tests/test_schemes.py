@@ -760,3 +760,14 @@ def test_a_fan_based_dict_value_that_would_skip_every_tensor_it_matches_is_refus
     with pytest.raises(ValueError, match=r"'he_normal', which needs 2 or more dimensions, "
                                          r"only to 1-D tensors \['bias'\]"):
         init_module(nn.Linear(4, 4), scheme={"bias": "he_normal"}, seed=0)
+
+
+def test_init_module_runs_its_fills_without_autograd_as_torch_nn_init_does():
+    seen = []
+
+    def fill(t, seed, stream):
+        seen.append(torch.is_grad_enabled())
+        t.zero_()
+
+    init_module(nn.DataParallel(nn.Linear(2, 2)), scheme={"weight": fill}, seed=0)
+    assert seen == [False] and torch.is_grad_enabled()

@@ -19,7 +19,6 @@ from .fills import run_plan
 from .plan import named_tensors, refresh_computed
 
 
-@torch.no_grad()
 def _wrapped_module(model: Any) -> nn.Module:
     """Return the module ``model`` wraps, through ``torch.compile``'s ``OptimizedModule``
     (``_orig_mod``) and ``DataParallel``/``DistributedDataParallel`` (``module``), so
@@ -37,6 +36,7 @@ def _wrapped_module(model: Any) -> nn.Module:
             return model
 
 
+@torch.no_grad()
 def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch",
                 progress: Callable[[int, int, str], None] | None = None) -> nn.Module:
     """Re-initialize every parameter and buffer of ``model`` in place; returns ``model``.
