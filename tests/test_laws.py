@@ -255,15 +255,3 @@ def test_a_law_refuses_its_numbers_with_a_law_error_that_is_a_value_error():
         assert isinstance(info.value, ValueError)
     with pytest.raises(TypeError):  # a wrong type stays a TypeError
         laws.Normal(std="1")
-
-
-def test_a_rule_s_moments_include_its_scaled_slices_and_zeroed_rows():
-    rule = laws.Rule(laws.Normal(0.5, 1.0), scales=((1, 128, 192, 0.25),), zero_rows=(3,))
-    mean, std = rule.moments((64, 192))
-    kept, scaled = 63 / 64 * 128 / 192, 63 / 64 * 64 / 192  # fractions of the values
-    assert mean == pytest.approx(0.5 * (kept + 0.25 * scaled))
-    assert std == pytest.approx(math.sqrt(1.25 * (kept + 0.0625 * scaled) - mean**2))
-    values = np.empty((64, 192), np.float64)
-    rule(values, seed=0)
-    assert abs(values.mean() - mean) < 0.02 and abs(values.std() - std) < 0.02
-    assert laws.Rule(laws.Normal(0.0, 2.0)).moments((4, 4)) == (0.0, 2.0)

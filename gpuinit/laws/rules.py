@@ -4,7 +4,6 @@ T-Fixup scale."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ..arguments import check_int, check_real
@@ -66,34 +65,6 @@ class Rule:
                 view.zero_()
             else:
                 view[...] = 0
-
-    def moments(self, shape: tuple[int, ...] | None = None) -> tuple[float, float] | None:
-        """Return the (mean, standard deviation) of one value of a tensor of ``shape`` after
-        the edits: the law's, each value times the product of the factors of the slices
-        it lies in (0 in a zeroed row), over the whole tensor; None when the law's are
-        not known, or the edits without a shape."""
-        moments = self.law.moments(shape)
-        if moments is None or not (self.scales or self.zero_rows):
-            return moments
-        if shape is None or not all(shape):
-            return None
-        factor_mean = factor_square = 1.0  # of the factor, a product of one per dimension
-        for dim, size in enumerate(shape):
-            factors = [1.0] * size
-            for d, start, stop, factor in self.scales:
-                if d == dim:
-                    for i in range(start, min(stop, size)):
-                        factors[i] *= factor
-            if dim == 0:
-                for row in self.zero_rows:
-                    if 0 <= row < size:
-                        factors[row] = 0.0
-            factor_mean *= sum(factors) / size
-            factor_square *= sum(f * f for f in factors) / size
-        mean, std = moments
-        edited_mean = mean * factor_mean
-        variance = (std * std + mean * mean) * factor_square - edited_mean * edited_mean
-        return edited_mean, math.sqrt(max(0.0, variance))
 
     @property
     def bounds(self) -> Bounds:

@@ -70,7 +70,7 @@ def explain(fill, shape: tuple[int, ...]) -> tuple[str, float | None, tuple | No
         return law, None, None
     if isinstance(law, Law):
         law = Rule(law)
-    moments = law.moments(shape)  # the edits' scales and zeroed rows included
+    moments = law.law.moments(shape)
     return law.text(), None if moments is None else moments[1], law.bounds
 
 
