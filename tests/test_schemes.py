@@ -743,7 +743,7 @@ def test_a_wrapped_model_gets_the_values_of_the_module_it_wraps():
     assert describe(wrapped)[0]["tensor"] == "0.weight"  # the module's own names
     with torch.device("meta"):
         bare = nn.Sequential(nn.Linear(8, 8), nn.LayerNorm(8))
-    materialize(nn.DataParallel(bare), "auto", seed=3)  # "auto": CUDA if usable, else CPU
+    materialize(nn.DataParallel(bare), seed=3)  # device "auto": CUDA if usable, else CPU
     assert all(torch.equal(t.cpu(), expected[n]) for n, t in _clones(bare).items())
 
 

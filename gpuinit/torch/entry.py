@@ -102,10 +102,13 @@ def init_module(model: nn.Module, *, seed: int = 0, scheme: Any = "torch",
     return given
 
 
-def materialize(model: nn.Module, device: Any = "cuda", *, seed: int = 0,
+def materialize(model: nn.Module, device: Any = "auto", *, seed: int = 0,
                 scheme: Any = "torch",
                 progress: Callable[[int, int, str], None] | None = None) -> nn.Module:
     """Allocate a meta-device ``model`` on ``device`` and initialize it there; returns it.
+
+    ``device`` is a torch device or "auto" (the default: CUDA when torch can use it,
+    else the CPU, as ``gpuinit.device("auto")`` and ``gpuinit init-torch`` choose).
 
     Every tensor is allocated uninitialized on the device (``model.to_empty``, no
     host tensors), then filled in place with gpuinit's kernels by the rules of
