@@ -43,8 +43,8 @@ import math
 import sys
 from typing import Any
 
-from . import laws, random
-from .arguments import check_bound, check_fill_value, check_int, check_nonnegative, check_real
+from . import laws
+from .arguments import check_fill_value, check_int, check_nonnegative, check_real
 from .devices import torch_stream_of
 from .dry_run import validating
 from .dtypes import check_representable, float_format, numeric_dtype
@@ -173,17 +173,9 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None, *,
 
 def _trunc_normal(target, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, seed=None,
                   stream=0) -> Prepared:
-    mean, std = check_real(mean, "mean"), check_real(std, "std")
-    a, b = check_bound(a, "a"), check_bound(b, "b")
-    if std <= 0:
-        raise ValueError(f"std={std} must be > 0")
-    if a >= b:
-        raise ValueError(f"a={a} must be < b={b}")
-    lower, upper = (a - mean) / std, (b - mean) / std
-    random.check_truncation(lower, upper, f"[a, b] = [{a}, {b}] with mean={mean}, std={std} "
-                                          f"([{lower:.4g}, {upper:.4g}] in units of std)")
-    return _sampled(target, laws.TruncatedNormal(mean, std, lower, upper), seed, generator,
-                    stream)
+    # The law checks torch's absolute bounds (and names a, b, mean, std) as it is made.
+    return _sampled(target, laws.TruncatedNormal.absolute(std, a, b, mean=mean), seed,
+                    generator, stream)
 
 
 @_on_the_tensors_stream

@@ -249,10 +249,10 @@ class TruncatedNormal(Elementwise):
     @law_arguments
     def absolute(cls, std: float, a: float, b: float, *, mean: float = 0.0) -> TruncatedNormal:
         """Return N(mean, std²) truncated to the absolute bounds [a, b], as
-        ``torch.nn.init.trunc_normal_(mean, std, a, b)`` takes them, under the checks of
-        :func:`gpuinit.init.trunc_normal_` (std > 0, a < b, either bound may be infinite,
-        and the interval (a − mean)/std, (b − mean)/std sampled exactly); TypeError or
-        ValueError naming the argument otherwise."""
+        ``torch.nn.init.trunc_normal_(mean, std, a, b)`` takes them: std > 0, a < b,
+        either bound may be infinite, and the interval (a − mean)/std, (b − mean)/std
+        sampled exactly (the checks of :func:`gpuinit.init.trunc_normal_`, which makes
+        its law here); TypeError or ValueError naming the argument otherwise."""
         mean, std = check_real(mean, "mean"), check_real(std, "std")
         a, b = check_bound(a, "a"), check_bound(b, "b")
         if std <= 0:

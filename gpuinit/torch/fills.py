@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import LawError
 from ..layers.parameter import path_stream
 from .dtensors import is_dtensor, local_bytes, shard_of, zero_padding
 from .plan import Fill
@@ -91,7 +92,7 @@ def _prepare_one(name: str, fill: Fill, tensor: torch.Tensor, seed: int,
     try:
         write = prepare(on, seed, stream)
     except (ValueError, TypeError) as exc:
-        if type(exc) not in (ValueError, TypeError):
+        if type(exc) not in (ValueError, TypeError, LawError):  # plain messages
             raise
         raise type(exc)(f"{name}: {exc}") from exc
     if is_dtensor(tensor):

@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 from .. import init as gi_init
+from ..errors import LawError
 from ..fans import torch_fans
 from ..initializers import Initializer, deserialize, deterministic, get, orthogonal, sparse
 from ..laws import Constant, Eye, Law, Orthogonal, Rule, Sparse
@@ -185,7 +186,7 @@ def apply_mapping(model: nn.Module, scheme: Mapping, plan: dict[str, Fill]) -> N
             try:
                 fill, needs_two_dims = layered_fill(value)
             except (TypeError, ValueError) as exc:
-                if type(exc) not in (ValueError, TypeError):
+                if type(exc) not in (ValueError, TypeError, LawError):  # plain messages
                     raise
                 raise type(exc)(f"scheme key {_key_text(key)} ({name}): {exc}") from None
             if name not in resolve:
