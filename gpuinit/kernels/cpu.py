@@ -354,8 +354,7 @@ def _resample_rejected(
 def _scratch(standard_dtype):
     """Return the scratch of :func:`_fill_range`: a truncated normal batch's attempt-0
     states (4·BATCH values or NaN, float32 or float64 as the format computes) and
-    rejected blocks, and
-    the index, values and words of :func:`_resample_rejected`."""
+    rejected blocks, and the index, values and words of :func:`_resample_rejected`."""
     return (np.empty(4 * BATCH, standard_dtype), np.empty(BATCH, np.uint8),
             np.empty(BATCH, np.int64), np.empty((4, BATCH), standard_dtype),
             np.empty((4, BATCH), np.uint32))
