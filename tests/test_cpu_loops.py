@@ -3,6 +3,7 @@ and the compiled loop of each output format (one for every law, run on several
 threads) must give the same bits for every request, and a process must never wait
 for a compile it can avoid."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from gpuinit import random as gi_random
 from gpuinit.kernels import arrays, cpu, preparation, route, threads
 from gpuinit.kernels.fill import (
     DIST_NORMAL,
+    DIST_TRUNCATED_NORMAL,
     DISTRIBUTION_NAMES,
     FMT_BFLOAT16,
     FMT_FLOAT16,
@@ -64,6 +66,30 @@ def test_the_inverse_cdf_and_exhausted_rejection_agree_on_every_route(lower, upp
         (7, 3001), 0.0, 1.0, lower, upper, seed=5, dtype=dtype, device="cpu"))
     for other in results[1:]:
         np.testing.assert_array_equal(bits(results[0]), bits(other))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("lower, upper", [(-10.0, 10.0), (-np.inf, np.inf), (-9.0, np.inf),
+                                          (-100.0, 8.6)])
+def test_a_truncation_that_holds_every_deviate_gives_the_rejection_kernels_bits(
+        lower, upper, dtype, monkeypatch):
+    # Such a truncation runs the normal kernel with its bounds as the clamp; the
+    # truncated normal's kernel, run on the same request, must give the same bits.
+    std = 0.02
+    launch = gi_random.prepare(gi_random.truncated_normal, (5, 1201), 0.1, std, lower, upper,
+                               seed=3, stream=4, full_shape=(9, 3001), start=(2, 7),
+                               dtype=dtype, device="cpu")
+    assert launch.dist == DIST_NORMAL
+    form = launch.form
+    p_lower, q_upper, mass = gi_random.check_truncation(lower, upper)
+    law = gi_random._kernel_law((0.1, std, lower, upper, True, p_lower, q_upper, mass), form)
+    rejecting = dataclasses.replace(launch, dist=DIST_TRUNCATED_NORMAL, law=law)
+    for ours, theirs in zip(_routes(monkeypatch, launch.run), _routes(monkeypatch, rejecting.run),
+                            strict=True):
+        np.testing.assert_array_equal(bits(ours), bits(theirs))
+    # Bounds the deviates can reach keep the rejection kernel.
+    assert gi_random.prepare(gi_random.truncated_normal, 4, 0.0, 1.0, -5.0, 10.0,
+                             dtype=dtype, device="cpu").dist == DIST_TRUNCATED_NORMAL
 
 
 def _request(n: int, base: int = 0, per_block: int = 4):
