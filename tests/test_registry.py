@@ -1,6 +1,8 @@
 """String ids, get, serialize/deserialize (ours and Keras 3's) and custom initializers."""
 
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -153,3 +155,63 @@ def test_unknown_id_suggests_only_real_spellings(typo, first):
         assert name in known, f"{name!r} is not a spelling of any initializer"
         assert isinstance(I.get(name), I.Initializer)
     assert "henormal" not in suggested and "glorotuniform" not in suggested
+
+
+# -- arrays of other libraries: JAX's, and what only looks like an array ------------------------
+def test_get_of_a_jax_array_is_a_fixed_value_as_keras_takes_any_tensor():
+    jnp = pytest.importorskip("jax.numpy")
+    init = I.get(jnp.arange(6.0).reshape(2, 3))
+    assert isinstance(init, I.FixedValue)
+    np.testing.assert_array_equal(init((2, 3), device="cpu"), np.arange(6.0).reshape(2, 3))
+    with pytest.raises(ValueError, match=r"Expected `shape` to be \(2, 3\)"):
+        init((3, 2), device="cpu")
+    scalar = I.get(jnp.float32(2.5))  # a 0-d jax.Array, as NumPy's scalars are taken
+    assert isinstance(scalar, I.FixedValue) and scalar((), device="cpu") == 2.5
+
+
+class _ValuesWithoutDtype:
+    """Converts to NumPy but says nothing of its dtype (as a pandas DataFrame)."""
+
+    shape = (2,)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.zeros(2)
+
+
+class _DlpackOnly:
+    """Has a shape and dtype but values only through DLPack, which FixedValue cannot copy."""
+
+    shape, dtype = (2,), np.dtype("float32")
+
+    def __dlpack__(self, stream=None):
+        raise AssertionError("never read")
+
+
+@pytest.mark.parametrize("value", [_ValuesWithoutDtype(), _DlpackOnly(), [1.0, 2.0]])
+def test_get_refuses_what_only_looks_like_an_array(value):
+    with pytest.raises(TypeError, match="cannot interpret"):
+        I.get(value)
+
+
+def test_get_refuses_a_jax_shape_dtype_struct():
+    jax = pytest.importorskip("jax")
+    with pytest.raises(TypeError, match="cannot interpret"):
+        I.get(jax.ShapeDtypeStruct((2, 2), np.float32))
+
+
+def test_jax_arrays_fill_layer_parameters_as_the_initializer_get_makes():
+    jnp = pytest.importorskip("jax.numpy")
+    from gpuinit.layers import Dense, Input, Sequential
+
+    kernel = jnp.arange(12.0).reshape(3, 4)
+    made = [Sequential([Input(3), layer], seed=0, device="cpu").get_weights()[0]
+            for layer in (Dense(4, weight=kernel), Dense(4, initial_weights=kernel),
+                          Dense(4, weight=I.get(kernel)))]
+    for weights in made:
+        np.testing.assert_array_equal(weights, np.arange(12.0).reshape(3, 4))
+
+
+def test_recognising_arrays_imports_no_array_library():
+    code = ("import sys, numpy, gpuinit as gi; gi.initializers.get(numpy.ones(2)); "
+            "gi.initializers.get('zeros'); assert 'jax' not in sys.modules, 'jax'")
+    subprocess.run([sys.executable, "-c", code], check=True)

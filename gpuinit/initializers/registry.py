@@ -169,13 +169,14 @@ def get(identifier: Any, custom_objects: dict | None = None):
     None -> None; an :class:`Initializer` -> itself; a string id, alias or class
     name -> a new instance with default arguments; a dict -> :func:`deserialize`;
     an Initializer class -> an instance; an array (NumPy array or scalar, CuPy
-    array, torch tensor) -> a :class:`~gpuinit.initializers.FixedValue` that
-    returns a copy of it for its own shape and raises ValueError for another;
-    another callable ``(shape, dtype)`` (not a class) -> itself.  Unknown ids raise
-    ValueError listing close matches; a class that is not an Initializer subclass, a
-    class that needs arguments (``"FixedValue"``) and a ``custom_objects`` that is not a
-    dict of initializers raise TypeError.  Matches ``keras.initializers.get`` (which turns a
-    tensor into a function with the same shape check).
+    array, torch tensor, JAX array: :func:`is_array`) -> a
+    :class:`~gpuinit.initializers.FixedValue` that returns a copy of it for its own
+    shape and raises ValueError for another; another callable ``(shape, dtype)`` (not a
+    class) -> itself.  Unknown ids raise ValueError listing close matches; a class that
+    is not an Initializer subclass, a class that needs arguments (``"FixedValue"``) and
+    a ``custom_objects`` that is not a dict of initializers raise TypeError.  Matches
+    ``keras.initializers.get`` (which turns a tensor into a function with the same
+    shape check).
 
     >>> import gpuinit as gi
     >>> gi.initializers.get("xavier_uniform")
@@ -204,13 +205,30 @@ def get(identifier: Any, custom_objects: dict | None = None):
 
 
 def is_array(value: Any) -> bool:
-    """Return True for the arrays :func:`get` turns into a FixedValue: NumPy arrays and
-    scalars, CuPy arrays and torch tensors (lists are not: they are no tensors)."""
+    """Return True for the arrays :func:`get` turns into a FixedValue, as
+    ``keras.initializers.get`` takes any backend tensor: NumPy arrays and scalars, torch
+    tensors, CuPy and other CUDA arrays, and any other object with a ``shape``, a
+    ``dtype`` and ``__array__`` (JAX and TensorFlow arrays, 0-d ones too).
+
+    Lists are not arrays here (they are no tensors), nor are objects with a shape and
+    dtype but no values NumPy can read (``jax.ShapeDtypeStruct``), nor objects that
+    offer only ``__dlpack__``: a FixedValue copies its array through NumPy, CuPy or
+    torch, which could not read them.  No array library is imported to decide.
+    """
     if isinstance(value, (np.ndarray, np.generic)):
         return True
     if is_torch_tensor(value):  # before __cuda_array_interface__, which torch raises for
         return True  # tensors that need grad
-    return hasattr(value, "__cuda_array_interface__") and hasattr(value, "shape")
+    if hasattr(value, "__cuda_array_interface__") and hasattr(value, "shape"):
+        return True
+    return _has_numpy_values(value)
+
+
+def _has_numpy_values(value: Any) -> bool:
+    """Return True when NumPy can read ``value`` as an array of its own shape and dtype:
+    it has ``__array__``, ``shape`` and ``dtype``.  Requiring all three keeps out
+    objects that merely convert (a pandas DataFrame has ``dtypes``, not ``dtype``)."""
+    return all(hasattr(value, name) for name in ("__array__", "shape", "dtype"))
 
 
 def serialize(initializer: Any) -> dict | str:
