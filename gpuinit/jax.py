@@ -11,7 +11,8 @@ through DLPack, with no host copy (bfloat16 is handed over as its 16-bit words a
 reinterpreted on the device).
 
 ``gpuinit.jax.initializer("glorot_uniform")`` is a JAX-style initializer
-``f(key, shape, dtype=jnp.float32)``, usable as a Flax ``kernel_init``.
+``f(key, shape, dtype=None)``, usable as a Flax ``kernel_init``; as every
+``jax.nn.initializers`` factory, it takes ``dtype=``, the default of ``f``'s own.
 
 Needs the ``jax`` extra.
 """
@@ -32,7 +33,7 @@ except ModuleNotFoundError as exc:  # the jax extra is not installed
                               name=exc.name) from exc
 
 from .arguments import check_shape
-from .dtypes import dtype_name
+from .dtypes import EXACT_DTYPES, FORMATS, dtype_name
 from .initializers import Initializer, RandomInitializer, get
 from .seeding import check_seed, next_seed
 
@@ -182,8 +183,8 @@ def _words_seed(words: np.ndarray) -> int:
     return int.from_bytes(digest.digest(), "little")
 
 
-def initializer(init: Any) -> Callable:
-    """Return a JAX-style initializer ``f(key, shape, dtype=jnp.float32) -> jax.Array``.
+def initializer(init: Any, *, dtype: Any = None) -> Callable:
+    """Return a JAX-style initializer ``f(key, shape, dtype=dtype) -> jax.Array``.
 
     Usable wherever JAX and Flax take one (``nn.Dense(kernel_init=...)``): it returns
     ``gpuinit.jax.array(init, shape, dtype, seed=key_seed(key))``, so the key alone
@@ -191,6 +192,14 @@ def initializer(init: Any) -> Callable:
     arrays, and ``f(jax.random.key(k), shape)`` equals ``gpuinit.jax.array(init, shape,
     seed=k)``.  See :func:`key_seed` for how a key becomes a seed.  Fans use Keras'
     layout, which is Flax's (``(..., in, out)``).
+
+    ``dtype`` is the default of ``f``'s own ``dtype``, as in ``jax.nn.initializers``
+    (``normal(stddev, dtype=...)``): a dtype given to ``f`` wins, and None is JAX's
+    default float dtype (float32, float64 when ``jax_enable_x64`` is on).  It is
+    checked here: TypeError naming ``dtype`` for what is no dtype and for dtypes gpuinit
+    makes no arrays of (strings, objects, 8-bit floats).  Whether the initializer can
+    make it (a random law needs a float or complex one) is checked when ``f`` is called,
+    with the shape (ValueError naming ``dtype``).
 
     Eagerly (Flax NNX builds modules eagerly) the array is made on JAX's default device
     by gpuinit's kernels there.  Under ``jax.jit`` (a traced key) it is made on the host
@@ -212,11 +221,11 @@ def initializer(init: Any) -> Callable:
     if isinstance(base, RandomInitializer) and base.seed is not None:
         raise ValueError(f"{base!r} has its own seed={base.seed}: a JAX initializer takes its "
                          "seed from the key; build it without seed=")
+    _array_dtype(dtype)  # refused now; JAX's x64 setting is read again at each call
 
-    def init_fn(key: Any, shape: Any, dtype: Any = jnp.float32) -> jax.Array:
+    def init_fn(key: Any, shape: Any, dtype: Any = dtype) -> jax.Array:
         shape = check_shape(shape)
-        # JAX's dtype rule: float64 is float32 unless jax_enable_x64 is on.
-        name = dtype_name(jax.dtypes.canonicalize_dtype(dtype))
+        name = _array_dtype(dtype)
         words = jax.random.key_data(key)
         if words.ndim != 1:
             key_shape = tuple(words.shape[:-1])
@@ -235,8 +244,27 @@ def initializer(init: Any) -> Callable:
         return jax.pure_callback(host, result, words, vmap_method="sequential")
 
     init_fn.__name__ = f"gpuinit_{type(base).__name__}"
-    init_fn.__doc__ = f"JAX-style initializer f(key, shape, dtype) of gpuinit's {base!r}."
+    init_fn.__doc__ = (f"JAX-style initializer f(key, shape, dtype={dtype!r}) of gpuinit's "
+                       f"{base!r}.")
     return init_fn
+
+
+def _array_dtype(dtype: Any) -> str:
+    """Return the name of the dtype a JAX initializer makes for ``dtype``, by JAX's rule
+    (``jax.nn.initializers``): None is the default float dtype, and 64-bit dtypes are
+    32-bit ones unless ``jax_enable_x64`` is on.  TypeError naming ``dtype`` for what is
+    no dtype and for a dtype gpuinit makes no arrays of."""
+    # np.float64 canonicalizes to JAX's default float dtype: float32 unless x64 is on.
+    asked = np.float64 if dtype is None else dtype
+    try:
+        name = dtype_name(jax.dtypes.canonicalize_dtype(asked))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"dtype={dtype!r} is not a dtype: {exc}") from None
+    if name not in FORMATS and name not in EXACT_DTYPES:
+        raise TypeError(f"dtype={dtype!r} ({name}) is not a dtype gpuinit makes: use a float "
+                        f"({', '.join(FORMATS)}), an integer of 8 to 64 bits, bool or a complex "
+                        "dtype")
+    return name
 
 
 def _check_on_host(initializer: Any, shape: tuple[int, ...], dtype: str) -> None:

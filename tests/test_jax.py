@@ -194,6 +194,26 @@ def test_initializer_is_a_flax_style_kernel_init():
     assert np.array_equal(_bits(kernel), _bits(want))
 
 
+def test_initializer_dtype_is_the_default_of_its_function_as_in_jax_nn_initializers():
+    key = jax.random.key(3)
+    f = gj.initializer("he_normal", dtype=jnp.bfloat16)
+    theirs = jax.nn.initializers.he_normal(dtype=jnp.bfloat16)
+    assert f(key, (4, 3)).dtype == theirs(key, (4, 3)).dtype == jnp.bfloat16
+    want = gi.initializers.get("he_normal")((4, 3), "bfloat16", "cpu", seed=3)
+    assert np.array_equal(_bits(f(key, (4, 3))), _bits(want))
+    assert jax.jit(lambda k: f(k, (4, 3)))(key).dtype == jnp.bfloat16
+    # A dtype given to the function wins, as it does in JAX (Flax passes param_dtype).
+    assert f(key, (4, 3), jnp.float16).dtype == theirs(key, (4, 3), jnp.float16).dtype
+    assert f(key, (4, 3), jnp.float16).dtype == jnp.float16
+    assert gj.initializer("zeros", dtype="int32")(key, (2,)).dtype == jnp.int32
+
+
+@pytest.mark.parametrize("dtype", ["no_such_dtype", 3, object, "U4", "float8_e4m3fn"])
+def test_initializer_refuses_a_bad_dtype_when_made(dtype):
+    with pytest.raises(TypeError, match=r"dtype="):
+        gj.initializer("he_normal", dtype=dtype)
+
+
 def test_initializer_under_jit_and_vmap_gives_the_eager_arrays():
     f = gj.initializer("truncated_normal")
     key = jax.random.key(9)
