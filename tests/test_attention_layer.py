@@ -263,6 +263,25 @@ def test_a_failed_build_leaves_the_layer_unbuilt_and_a_built_one_checks_its_shap
     assert layer.value_shape == (6, 7)
 
 
+def test_a_layer_built_on_its_own_is_named_multi_head_attention():
+    layer = MultiHeadAttention(num_heads=2, key_dim=4)
+    assert layer.build((5, 8), seed=0, device=CPU, dtype="float32") == (5, 8)
+    assert layer.name == "multi_head_attention"
+    assert next(iter(layer._named_weights())) == "multi_head_attention/query/weight"
+    model = Sequential([Input((5, 8)), MultiHeadAttention(num_heads=2, key_dim=4)], seed=0,
+                       device=CPU)
+    for ours, theirs in zip(layer.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    assert layer(np.ones((2, 5, 8), np.float32)).shape == (2, 5, 8)
+
+
+def test_a_standalone_build_refused_for_its_shapes_leaves_no_name():
+    layer = MultiHeadAttention(2, 3)
+    with pytest.raises(ValueError):
+        layer.build((5, 4), (6, 7), (3, 7), seed=0, device=CPU, dtype="float32")
+    assert layer.name is None and not layer.built
+
+
 # -- refused arguments and inputs ---------------------------------------------------------
 @pytest.mark.parametrize("options, error, argument", [
     (dict(num_heads=0, key_dim=2), ValueError, "num_heads"),

@@ -206,6 +206,30 @@ def test_automatic_names_count_per_type_so_other_types_do_not_shift_them():
                                   with_norm.parameters["dense_1/weight"].numpy())
 
 
+def test_a_layer_built_on_its_own_takes_its_type_name_not_a_count_of_layers_made():
+    Dense(3), Dense(3), LayerNormalization()  # layers made before do not rename it
+    first, second = Dense(7), Dense(7)
+    for layer in (first, second):
+        assert layer.build((5,), seed=1, device=CPU, dtype="float32") == (7,)
+        assert layer.name == "dense" and list(layer._named_weights()) == ["dense/weight",
+                                                                          "dense/bias"]
+    np.testing.assert_array_equal(first.get_weights()[0], second.get_weights()[0])
+    in_model = Sequential([Input(5), Dense(7)], seed=1, device=CPU).get_weights()[0]
+    np.testing.assert_array_equal(first.get_weights()[0], in_model)
+    named = Dense(7, name="head")
+    named.build((5,), seed=1, device=CPU, dtype="float32")
+    assert named.name == "head" and not np.array_equal(named.get_weights()[0], in_model)
+
+
+def test_a_failed_standalone_build_leaves_the_layer_unnamed():
+    layer = Dense(4, weight=np.ones((2, 4)))
+    with pytest.raises(ValueError, match="weight"):
+        layer.build((3,), seed=0, device=CPU, dtype="float32")
+    assert layer.name is None and not layer.built
+    model = Sequential([Input(2), Dense(2), layer], seed=0, device=CPU)
+    assert [one.name for one in model.layers] == ["dense", "dense_1"]
+
+
 def test_weights_depend_on_seed_and_path_only():
     a = Sequential([Input(5), Dense(7)], seed=1, device=CPU).get_weights()[0]
     b = Sequential([Input(5), Dense(7)], seed=1, device=CPU).get_weights()[0]

@@ -179,24 +179,35 @@ class Layer:
 
         A built layer (reused in a second model) only checks that the input
         shape matches.  Each parameter gets the path ``"<layer name>/<name>"``.
-        A build that fails leaves the layer unbuilt and the Parameters given to it
-        as they were.
+        A layer built on its own, with no name from a model or from ``name=``, is
+        named :meth:`default_name` first.  A build that fails leaves the layer
+        unbuilt (and unnamed) and the Parameters given to it as they were.
         """
         input_shape = check_shape(input_shape, "input_shape")
-        if self.name is None:
-            raise ValueError("a layer needs a name before it is built; models name theirs")
         if self.built:
             if input_shape != self.input_shape:
                 raise ValueError(f"layer {self.name!r} was built for input shape "
                                  f"{self.input_shape}, here it gets {input_shape}")
             return self.output_shape(input_shape)
         restore = self.snapshot()
+        self.name = self.name or self.default_name()
         try:
             return self._make_parameters(input_shape, seed=seed, device=device, dtype=dtype,
                                          progress=progress)
         except BaseException:
             restore()
             raise
+
+    def default_name(self) -> str:
+        """Return the name a layer built on its own takes: its type's ``base_name``
+        ("dense", "multi_head_attention"), which is Keras' snake_case class name.
+
+        Keras numbers each name by a process-wide count of the layers made so far; here
+        the name is fixed, because the parameters' streams hash their paths
+        ("dense/weight"): the same code then gives the same values in any process, and
+        the values of the first layer of that type in a model with the same seed.
+        """
+        return self.base_name
 
     def _make_parameters(self, input_shape: tuple[int, ...], *, seed: int, device: Any,
                          dtype: Any, progress) -> tuple[int, ...]:
