@@ -10,6 +10,17 @@ checked write, a :class:`gpuinit.writes.Prepared`, without writing or drawing a
 seed), then the write.  Under :func:`gpuinit.dry_run.validate_only` a call is
 prepared and not run.
 
+As in torch: the deprecated names without the trailing underscore (``uniform``,
+``xavier_normal``, ...) call their fill after torch's FutureWarning; ``mode`` is read
+in any case (``"FAN_OUT"``); a tensor on torch's meta device, every argument checked,
+is returned unchanged (a module's ``reset_parameters`` runs under
+``torch.device("meta")``); a complex64/complex128 tensor is filled through its real
+view (``torch.view_as_real``, the parts as a last axis of 2, whose values obey the
+counter contract as a float tensor's): ``uniform_`` draws each part from U[a, b),
+``normal_`` and the Xavier, Kaiming and sparse fills each part from N(mean, std²/2),
+with fans from the complex shape, while ``trunc_normal_`` and ``orthogonal_`` raise
+NotImplementedError, torch's error.
+
 Seeds.  Every random function (``uniform_``, ``normal_``, ``trunc_normal_``,
 ``xavier_*``, ``kaiming_*``, ``orthogonal_``, ``sparse_``) takes ``seed=`` (an
 integer in [0, 2^64)) or ``generator=`` (a ``torch.Generator``, as
@@ -41,15 +52,16 @@ from __future__ import annotations
 import functools
 import math
 import sys
+import warnings
 from typing import Any
 
-from . import laws
+from . import laws, random
 from .arguments import check_fill_value, check_int, check_nonnegative, check_real
-from .devices import torch_stream_of
+from .devices import array_module, torch_stream_of
 from .dry_run import validating
 from .dtypes import check_representable, float_format, numeric_dtype
 from .fans import calculate_gain, torch_fans
-from .initializers.sparse import check_sparsity, sparse_columns
+from .initializers.sparse import SPARSE_KEY_STREAM, check_sparsity, sparse_columns, zeros_per_column
 from .inplace import Target
 from .inplace import wrap as wrap  # what a fill writes through, when its tensor carries none
 from .qr import orthogonal_matrix
@@ -60,6 +72,9 @@ __all__ = [
     "calculate_gain", "constant_", "dirac_", "eye_", "kaiming_normal_", "kaiming_uniform_",
     "normal_", "ones_", "orthogonal_", "sparse_", "trunc_normal_", "uniform_",
     "xavier_normal_", "xavier_uniform_", "zeros_",
+    # torch.nn.init's deprecated names, kept as torch keeps them
+    "constant", "dirac", "eye", "kaiming_normal", "kaiming_uniform", "normal", "orthogonal",
+    "sparse", "uniform", "xavier_normal", "xavier_uniform",
 ]
 
 _INT64_MIN = -(1 << 63)
@@ -122,10 +137,44 @@ def _seed_rule(target: Target, seed: Any, generator: Any) -> tuple[int | None, D
 
 def _done(tensor: Any, prepared: Prepared):
     """Run ``prepared`` (unless inside :func:`gpuinit.dry_run.validate_only`, the one place
-    that reads it) and return ``tensor``."""
-    if not validating():
+    that reads it) and return ``tensor``.
+
+    A torch meta tensor, every argument checked, is returned as it is, as
+    ``torch.nn.init`` returns it: a module can then call its init in ``reset_parameters``
+    while it is built under ``torch.device("meta")``.  It has no memory to write, and no
+    seed is drawn; a zero-element one still gets Kaiming's warning, as in torch.
+    """
+    if validating():
+        return tensor
+    if prepared.target.has_memory or isinstance(prepared, Skip):
         prepared.run()
     return tensor
+
+
+class _Parts(Prepared):
+    """A complex tensor's write, made on its real view (:meth:`Target.real_view`, the real
+    and imaginary parts as a last axis of 2): ``torch.nn.init`` fills a complex tensor
+    through ``torch.view_as_real``, so its values are those of the real view, which obey
+    the counter contract as any float tensor of that shape."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, target: Target, parts: Prepared) -> None:
+        super().__init__(target)
+        self.parts = parts
+
+    def write(self, target: Target) -> None:
+        """Make the write of ``parts`` on ``target``'s real view (the prepared view when
+        ``target`` is the prepared target; another tensor's when run on another)."""
+        self.parts.write(self.parts.target if target is self.target else target.real_view())
+
+
+def _refuse_complex(target: Target, function: str) -> None:
+    """Raise NotImplementedError, torch's error, for a complex ``target`` of ``function``
+    (``trunc_normal_``, ``orthogonal_``: torch's raise on complex tensors)."""
+    if target.is_complex:
+        raise NotImplementedError(f"{function} is not implemented for complex tensors "
+                                  f"(tensor.dtype={target.dtype!r}), as in torch.nn.init")
 
 
 def _sampled(target: Target, law, seed, generator, stream: int) -> Prepared:
@@ -140,11 +189,20 @@ def _sampled(target: Target, law, seed, generator, stream: int) -> Prepared:
     return Sample(target, sampler, args, stream, seed, draw)
 
 
+def _elementwise(target: Target, law, seed, generator, stream: int) -> Prepared:
+    """Return the prepared fill of ``target`` with ``law`` (:func:`_sampled`); a complex
+    target's is its real view's, ``law`` giving each part."""
+    if not target.is_complex:
+        return _sampled(target, law, seed, generator, stream)
+    return _Parts(target, _sampled(target.real_view(), law, seed, generator, stream))
+
+
 def _uniform(target, a=0.0, b=1.0, generator=None, *, seed=None, stream=0) -> Prepared:
     a, b = check_real(a, "a"), check_real(b, "b")
     if a > b:
         raise ValueError(f"a={a} must be <= b={b}")
-    return _sampled(target, laws.Uniform(a, b), seed, generator, stream)
+    # On a complex tensor torch draws the real and the imaginary part each from U[a, b).
+    return _elementwise(target, laws.Uniform(a, b), seed, generator, stream)
 
 
 @_on_the_tensors_stream
@@ -157,7 +215,10 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None, *,
 
 def _normal(target, mean=0.0, std=1.0, generator=None, *, seed=None, stream=0) -> Prepared:
     mean, std = check_real(mean, "mean"), check_nonnegative(std, "std")
-    return _sampled(target, laws.Normal(mean, std), seed, generator, stream)
+    if target.is_complex:
+        # torch draws each part from N(mean, std²/2): E|z - mean·(1+i)|² = std².
+        std = std / math.sqrt(2.0)
+    return _elementwise(target, laws.Normal(mean, std), seed, generator, stream)
 
 
 @_on_the_tensors_stream
@@ -165,7 +226,8 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None, *,
             seed: int | None = None, stream: int = 0):
     """Fill ``tensor`` with N(mean, std²) values and return it.
 
-    Matches ``torch.nn.init.normal_``.
+    Matches ``torch.nn.init.normal_`` (a complex tensor's real and imaginary parts are
+    each N(mean, std²/2), as torch draws them).
     """
     return _done(tensor, _normal(target_of(tensor, meta=True), mean, std, generator,
                                  seed=seed, stream=stream))
@@ -174,8 +236,9 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None, *,
 def _trunc_normal(target, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, seed=None,
                   stream=0) -> Prepared:
     # The law checks torch's absolute bounds (and names a, b, mean, std) as it is made.
-    return _sampled(target, laws.TruncatedNormal.absolute(std, a, b, mean=mean), seed,
-                    generator, stream)
+    law = laws.TruncatedNormal.absolute(std, a, b, mean=mean)
+    _refuse_complex(target, "trunc_normal_")
+    return _sampled(target, law, seed, generator, stream)
 
 
 @_on_the_tensors_stream
@@ -257,10 +320,14 @@ def dirac_(tensor, groups: int = 1):
 
 
 def _fan(shape, mode: str) -> int:
-    if mode not in ("fan_in", "fan_out"):
+    """Return the fan ``mode`` names of ``shape``; ``mode`` in any case ("FAN_OUT"), as
+    torch lowercases it.  TypeError unless a str, ValueError for another mode."""
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be 'fan_in' or 'fan_out', got {type(mode).__name__}")
+    if mode.lower() not in ("fan_in", "fan_out"):
         raise ValueError(f"mode {mode!r} is not supported, use 'fan_in' or 'fan_out'")
     fan_in, fan_out = torch_fans(shape)
-    return fan_in if mode == "fan_in" else fan_out
+    return fan_in if mode.lower() == "fan_in" else fan_out
 
 
 def _xavier_uniform(target, gain=1.0, generator=None, *, seed=None, stream=0) -> Prepared:
@@ -350,6 +417,7 @@ def _orthogonal(target, gain=1.0, generator=None, *, seed=None, stream=0) -> Pre
     if 0 in shape:
         _seed_rule(target, seed, generator)  # checks seed= and generator=; draws nothing
         return Skip(target)
+    _refuse_complex(target, "orthogonal_")
     form = float_format(target.value_dtype, "tensor.dtype")
     # |entries of Q| <= 1, so gain·Q fits the tensor's dtype when gain does.
     check_representable(gain, float_format(target.dtype).numpy_dtype, "gain")
@@ -375,17 +443,48 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None, *, seed: int | None =
                                      stream=stream))
 
 
+def _sparse_parts(shape: tuple[int, int, int], sparsity: float, std: float, seed: int,
+                  stream: int, dtype, dev):
+    """Return the real view ``(rows, cols, 2)`` of a complex ``sparse_`` matrix: both parts
+    N(0, std²), and ceil(sparsity·rows) whole entries of every column zero, at the rows
+    :func:`gpuinit.initializers.sparse.sparse_columns` zeroes in a real (rows, cols)
+    matrix of the same seed and stream (its keys)."""
+    rows, cols, _ = shape
+    values = random.normal(shape, 0.0, std, seed=seed, stream=stream, dtype=dtype, device=dev)
+    n_zeros = zeros_per_column(sparsity, rows)
+    if n_zeros and cols:
+        keys = random.uniform((rows, cols), seed=seed, stream=stream ^ SPARSE_KEY_STREAM,
+                              dtype="float64", device=dev)
+        xp = array_module(dev)
+        zero_rows = xp.argsort(keys, axis=0)[:n_zeros]
+        values[zero_rows, xp.arange(cols)[None, :]] = 0  # both parts of each entry
+    return values
+
+
+def _sparse_matrix(target: Target, sparsity: float, std: float, generator, seed,
+                   stream: int) -> Matrix:
+    """Return the prepared sparse matrix of ``target``, 2-D or a complex one's real view."""
+    seed, draw = _seed_rule(target, seed, generator)
+
+    def make(t: Target, seed: int):
+        columns = sparse_columns if len(t.shape) == 2 else _sparse_parts
+        return columns(t.shape, sparsity, std, seed, stream, t.value_dtype, t.device)
+    return Matrix(target, make, seed, draw)
+
+
 def _sparse(target, sparsity, std=0.01, generator=None, *, seed=None, stream=0) -> Prepared:
     if len(target.shape) != 2:
         raise ValueError(f"sparse_ needs a 2-D tensor, got shape {target.shape}")
     sparsity = check_sparsity(sparsity)
     std = check_nonnegative(std, "std")
+    if target.is_complex:
+        # torch fills a complex tensor with normal_(0, std), each part N(0, std²/2), and
+        # zeroes whole entries.
+        parts = _sparse_matrix(target.real_view(), sparsity, std / math.sqrt(2.0), generator,
+                               seed, stream)
+        return _Parts(target, parts)
     float_format(target.value_dtype, "tensor.dtype")
-    seed, draw = _seed_rule(target, seed, generator)
-
-    def make(t: Target, seed: int):
-        return sparse_columns(t.shape, sparsity, std, seed, stream, t.value_dtype, t.device)
-    return Matrix(target, make, seed, draw)
+    return _sparse_matrix(target, sparsity, std, generator, seed, stream)
 
 
 @_on_the_tensors_stream
@@ -395,6 +494,38 @@ def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None, *,
     set to zero, and return it.  Matches ``torch.nn.init.sparse_``."""
     return _done(tensor, _sparse(target_of(tensor, meta=True), sparsity, std, generator,
                                  seed=seed, stream=stream))
+
+
+def _deprecated(function):
+    """Return ``function``'s name without its trailing underscore, deprecated: the same
+    call after a FutureWarning.  Matches torch.nn.init's deprecated names (``uniform``
+    for ``uniform_``), with torch's warning."""
+    new = function.__name__
+    old = new[:-1]
+
+    @functools.wraps(function)
+    def deprecated(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new}`.",
+                      FutureWarning, stacklevel=2)
+        return function(*args, **kwargs)
+    deprecated.__name__ = deprecated.__qualname__ = old
+    deprecated.__doc__ = (f"Fill ``tensor`` as :func:`{new}` does and return it, after a "
+                          f"FutureWarning.  Matches ``torch.nn.init.{old}``, deprecated in "
+                          f"favor of ``{new}``.")
+    return deprecated
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)
 
 
 def prepare_law(tensor, law, *, seed: int | None = None, stream: int = 0) -> Prepared:

@@ -10,7 +10,7 @@ matrices are rounded to bfloat16 patterns on the way in (:class:`Bits16Target`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,9 @@ from .dtypes import BFLOAT16, FORMATS, bfloat16_bits, dtype_name, encode16
 from .fill_values import is_fill_target, is_torch_tensor
 from .launch import Bits16Out
 from .random import Launch, prepare
+
+# The dtype of each part of a complex dtype (what torch.view_as_real gives).
+_PARTS = {"complex64": "float32", "complex128": "float64"}
 
 
 @dataclass
@@ -44,6 +47,28 @@ class Target:
     @property
     def is_float(self) -> bool:
         return self.dtype in FORMATS
+
+    @property
+    def is_complex(self) -> bool:
+        return self.dtype in _PARTS
+
+    @property
+    def has_memory(self) -> bool:
+        """Return True: the target has memory to write (a meta tensor's has none)."""
+        return True
+
+    def real_view(self) -> Target:
+        """Return the target of a complex target's real view, as ``torch.view_as_real``
+        gives it: the real and imaginary parts as a last axis of 2 (float32 for complex64,
+        float64 for complex128), in the same memory and with the same ``original``.
+        ValueError naming ``tensor.dtype`` for a real target."""
+        if not self.is_complex:
+            raise ValueError(f"tensor.dtype={self.dtype!r} is not complex: it has no real view")
+        real = self.array.real  # a view of the real parts, with the complex strides
+        # The imaginary part is the next value of each pair: half a complex element on.
+        array = self.xp.lib.stride_tricks.as_strided(
+            real, shape=(*real.shape, 2), strides=(*real.strides, real.itemsize))
+        return replace(self, array=array, dtype=_PARTS[self.dtype])
 
     @property
     def compute_dtype(self) -> str:
@@ -249,7 +274,9 @@ class _MetaTarget(Target):
     def of(cls, data, name: str) -> _MetaTarget:
         import torch
 
-        element = torch.zeros((), dtype=data.dtype)
+        # On the CPU whatever torch's default device (torch.device("meta") included): its
+        # NumPy view is all that is kept.
+        element = torch.zeros((), dtype=data.dtype, device="cpu")
         if name == "bfloat16":
             from .dtypes import BFLOAT16
 
@@ -261,6 +288,10 @@ class _MetaTarget(Target):
 
     def direct_out(self):
         return None
+
+    @property
+    def has_memory(self) -> bool:
+        return False
 
     def check_writable(self) -> None:
         raise ValueError("torch tensors on 'meta' are not supported: a meta tensor has no "

@@ -45,6 +45,19 @@ def test_gpuinit_init_on_the_stand_in_fills_the_block_of_the_whole(dtype):
         assert torch.equal(local, whole[3:7, 2:5])
 
 
+def test_a_complex_stand_in_fills_the_block_of_the_whole_through_its_real_view():
+    for fill in (lambda t: gi.init.normal_(t, 0.5, 2.0, seed=3, stream=7),
+                 lambda t: gi.init.uniform_(t.data, -1.0, 1.0, seed=4, stream=7),
+                 lambda t: gi.init.kaiming_normal_(t.detach(), seed=5, stream=7),
+                 lambda t: gi.init.sparse_(t, 0.3, seed=6, stream=7)):
+        whole = torch.empty(10, 6, dtype=torch.complex64)
+        fill(whole)
+        local, writes, stand_in = _block(dtype=torch.complex64)
+        with writes:
+            fill(stand_in)
+        assert torch.equal(local, whole[3:7, 2:5])
+
+
 def test_any_sampler_is_made_as_the_block_through_the_target():
     def shifted(shape, shift, **options):  # a sampler gpuinit.init does not know
         values = gi.random.normal(shape, shift, 0.5, **options)

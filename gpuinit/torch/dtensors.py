@@ -93,7 +93,9 @@ def _block_indices(shape: tuple[int, ...], placements: tuple, mesh_shape: tuple[
     key = (shape, placements, mesh_shape, coordinate)
     if key not in _BLOCKS:
         _, replicate, _ = _placement_types()
-        indices = [torch.arange(n) for n in shape]
+        # Index arithmetic on the CPU, whatever torch's default device (torch.device("meta")
+        # would leave no values to read).
+        indices = [torch.arange(n, device="cpu") for n in shape]
         for mesh_dim, placement in enumerate(placements):
             if isinstance(placement, replicate):
                 continue
@@ -106,7 +108,7 @@ def _block_indices(shape: tuple[int, ...], placements: tuple, mesh_shape: tuple[
         for index in indices:
             first = int(index[0]) if len(index) else 0
             run = range(first, first + len(index))
-            runs.append(run if torch.equal(index, torch.arange(run.start, run.stop))
+            runs.append(run if torch.equal(index, torch.arange(run.start, run.stop, device="cpu"))
                         else index.tolist())
         _BLOCKS[key] = tuple(runs)
     return _BLOCKS[key]

@@ -88,6 +88,15 @@ class _BlockTarget(gi_inplace.Target):
         """Make the block's call of a :meth:`prepare_sample` launch; returns None."""
         self.local.run_sample(launch, seed)
 
+    def real_view(self) -> _BlockTarget:
+        """Return the block target of a complex tensor's real view (``torch.view_as_real``):
+        the whole shape and the block's start with a last axis of 2 added, and the local
+        tensor's real view, so a fill of the parts is made as that block of the whole."""
+        shard = self.shard
+        parts = shard._replace(local=torch.view_as_real(shard.local),
+                               full_shape=(*shard.full_shape, 2), start=(*shard.start, 0))
+        return _BlockTarget(self.original, parts)
+
     def of_view(self, view: torch.Tensor) -> _BlockTarget:
         """Return this target for ``view``, a view of the stand-in, when it is the whole of
         it (the stand-in itself, ``.data``, ``.detach()``); _NotShardable for a part."""
