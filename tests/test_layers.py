@@ -230,6 +230,30 @@ def test_a_failed_standalone_build_leaves_the_layer_unnamed():
     assert [one.name for one in model.layers] == ["dense", "dense_1"]
 
 
+
+def test_layers_built_on_their_own_go_into_one_model_renamed_as_it_names_its_own():
+    def standalone(units, inputs):
+        layer = Dense(units)
+        layer.build((inputs,), seed=0, device=CPU, dtype="float32")
+        return layer, [w.copy() for w in layer.get_weights()]
+
+    a, a_weights = standalone(4, 3)
+    b, b_weights = standalone(2, 4)
+    model = a >> b
+    assert [layer.name for layer in model.layers] == ["dense", "dense_1"]
+    for layer, weights in ((a, a_weights), (b, b_weights)):
+        for got, want in zip(layer.get_weights(), weights, strict=True):
+            np.testing.assert_array_equal(got, want)
+    assert list(model.parameters) == ["dense/weight", "dense/bias", "dense_1/weight",
+                                      "dense_1/bias"]
+    c, _ = standalone(4, 3)
+    model = Sequential([Input(3), Dense(3), c], seed=0, device=CPU)
+    assert [layer.name for layer in model.layers] == ["dense", "dense_1"]
+    # A name the model gave is no default any more; a name the user gave never yields.
+    assert not c.named_by_default
+    with pytest.raises(ValueError, match="two layers are named 'dense'"):
+        Sequential([Input(3), Dense(3), Dense(4, name="dense")], seed=0, device=CPU)
+
 def test_weights_depend_on_seed_and_path_only():
     a = Sequential([Input(5), Dense(7)], seed=1, device=CPU).get_weights()[0]
     b = Sequential([Input(5), Dense(7)], seed=1, device=CPU).get_weights()[0]

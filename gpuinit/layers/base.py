@@ -40,6 +40,9 @@ class Layer:
     """
 
     base_name = "layer"
+    # The name a build on its own gave the layer (:meth:`default_name`), None if it gave
+    # none: while the layer keeps it, a model may rename the layer where it clashes.
+    _default_name_given: str | None = None
     # What ``layer >> other`` builds: a model class made from a list of layers
     # (Sequential, which registers itself with :func:`compose_into` as gpuinit.layers
     # is imported).
@@ -164,12 +167,12 @@ class Layer:
     def snapshot(self) -> Callable[[], None]:
         """Return a function that puts the layer (its name, parameters and built state) and
         every Parameter object given to it back as they are now."""
-        state = (self.name, self.parameters, self.input_shape)
+        state = (self.name, self._default_name_given, self.parameters, self.input_shape)
         shared = [spec.snapshot() for spec in self._specs.values() if isinstance(spec, Parameter)]
 
         def restore() -> None:
             undo(shared)
-            self.name, self.parameters, self.input_shape = state
+            self.name, self._default_name_given, self.parameters, self.input_shape = state
 
         return restore
 
@@ -190,7 +193,8 @@ class Layer:
                                  f"{self.input_shape}, here it gets {input_shape}")
             return self.output_shape(input_shape)
         restore = self.snapshot()
-        self.name = self.name or self.default_name()
+        if self.name is None:
+            self.name = self._default_name_given = self.default_name()
         try:
             return self._make_parameters(input_shape, seed=seed, device=device, dtype=dtype,
                                          progress=progress)
@@ -205,9 +209,17 @@ class Layer:
         Keras numbers each name by a process-wide count of the layers made so far; here
         the name is fixed, because the parameters' streams hash their paths
         ("dense/weight"): the same code then gives the same values in any process, and
-        the values of the first layer of that type in a model with the same seed.
+        the values of the first layer of that type in a model with the same seed.  A
+        model that already holds a layer of that name renames this one as it names its
+        own (``dense_1``), as Keras' numbered names never clash; its values stay.
         """
         return self.base_name
+
+    @property
+    def named_by_default(self) -> bool:
+        """Return True while the layer keeps the name a build on its own gave it
+        (:meth:`default_name`), which a model may change where it clashes."""
+        return self.name is not None and self.name == self._default_name_given
 
     def _make_parameters(self, input_shape: tuple[int, ...], *, seed: int, device: Any,
                          dtype: Any, progress) -> tuple[int, ...]:

@@ -80,7 +80,11 @@ class Sequential:
 
     def add(self, layer: Layer) -> None:
         """Append ``layer``; builds it now when the model's shapes are known.  When that
-        fails, the layer (and the Parameters given to it) are left as they came."""
+        fails, the layer (and the Parameters given to it) are left as they came.
+
+        An unnamed layer, or one whose name a build on its own gave it
+        (:attr:`Layer.named_by_default`) and another layer here has, is named by its
+        type (dense, dense_1, ...); two layers given the same name raise ValueError."""
         if isinstance(layer, Input):
             if self.layers or self.input_shape is not None:
                 raise ValueError("Input must be the first layer of a model")
@@ -91,13 +95,18 @@ class Sequential:
             raise TypeError(f"a model holds layers, got {type(layer).__name__}")
         if any(existing is layer for existing in self.layers):
             raise ValueError(f"layer {layer.name!r} is already in this model")
-        if layer.name is not None and any(other.name == layer.name for other in self.layers):
+        clash = layer.name is not None and any(other.name == layer.name
+                                                for other in self.layers)
+        if clash and not layer.named_by_default:
             raise ValueError(f"two layers are named {layer.name!r}")
         input_shape = self.output_shape
         if not self.layers and input_shape is None and layer.declared_input_shape:
             input_shape = layer.declared_input_shape
         restore = layer.snapshot()
-        layer.name = layer.name or self._free_name(layer.base_name)
+        if layer.name is None or clash:
+            # A name of the layer's type that a build on its own gave it yields to this
+            # model's naming (dense_1, ...); its parameters keep their values.
+            layer.name = self._free_name(layer.base_name)
         if input_shape is not None:
             try:
                 output_shape = layer.build(input_shape, seed=self.seed, device=self.device,
