@@ -16,10 +16,11 @@ in any case (``"FAN_OUT"``); a tensor on torch's meta device, every argument che
 is returned unchanged (a module's ``reset_parameters`` runs under
 ``torch.device("meta")``); a complex64/complex128 tensor is filled through its real
 view (``torch.view_as_real``, the parts as a last axis of 2, whose values obey the
-counter contract as a float tensor's): ``uniform_`` draws each part from U[a, b),
-``normal_`` and the Xavier, Kaiming and sparse fills each part from N(mean, std²/2),
-with fans from the complex shape, while ``trunc_normal_`` and ``orthogonal_`` raise
-NotImplementedError, torch's error.
+counter contract as a float tensor's): the uniform fills (``uniform_``,
+``xavier_uniform_``, ``kaiming_uniform_``) draw each part from their U[a, b), the normal
+ones (``normal_``, ``xavier_normal_``, ``kaiming_normal_``, ``sparse_``) each part from
+N(mean, std²/2), with fans from the complex shape, while ``trunc_normal_`` and
+``orthogonal_`` raise NotImplementedError, torch's error.
 
 Seeds.  Every random function (``uniform_``, ``normal_``, ``trunc_normal_``,
 ``xavier_*``, ``kaiming_*``, ``orthogonal_``, ``sparse_``) takes ``seed=`` (an
@@ -465,6 +466,8 @@ def _sparse_matrix(target: Target, sparsity: float, std: float, generator, seed,
                    stream: int) -> Matrix:
     """Return the prepared sparse matrix of ``target``, 2-D or a complex one's real view."""
     seed, draw = _seed_rule(target, seed, generator)
+    if 0 in target.shape:  # checked as any other, and nothing drawn
+        return Skip(target)
 
     def make(t: Target, seed: int):
         columns = sparse_columns if len(t.shape) == 2 else _sparse_parts

@@ -201,6 +201,24 @@ def test_a_meta_tensor_is_returned_unchanged_as_torch_returns_it(name, dtype):
     assert torch.equal(generator.get_state(), generator_state)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.complex64])
+@pytest.mark.parametrize("name", sorted(EVERY_FILL))
+def test_a_zero_element_tensor_draws_nothing_from_any_generator(name, dtype):
+    if dtype.is_complex and name in ("trunc_normal_", "orthogonal_"):
+        return  # torch refuses complex tensors there (NotImplementedError)
+    shape = (0, *EVERY_FILL[name][0][1:])
+    torch.manual_seed(0)
+    state = torch.get_rng_state()
+    generator = torch.Generator().manual_seed(1)
+    generator_state = generator.get_state()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Kaiming's zero-element warning
+        t = torch.empty(shape, dtype=dtype)
+        assert _call(name, t) is t and _call(name, t, generator=generator) is t
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(generator.get_state(), generator_state)
+
+
 @pytest.mark.parametrize(("call", "error"), BAD_CALLS)
 def test_bad_arguments_on_a_meta_tensor_still_raise(call, error):
     with warnings.catch_warnings():
