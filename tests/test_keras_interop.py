@@ -189,3 +189,32 @@ def test_keras_arguments_are_keras_constructor_arguments():
                 cls(**{argument: value})  # Keras takes every value listed
     with pytest.raises(ValueError, match="mode"):
         keras.initializers.VarianceScaling(mode="fan_geo_avg")
+
+
+_SEEDED_BY_KERAS = """
+import os
+os.environ["KERAS_BACKEND"] = "torch"
+import keras
+import gpuinit as gi
+def kernel():
+    layer = keras.layers.Dense(5, kernel_initializer=gi.initializers.HeNormal())
+    layer.build((None, 4))
+    return keras.ops.convert_to_numpy(layer.kernel).tobytes().hex()
+keras.utils.set_random_seed(7)
+first = kernel()
+keras.utils.set_random_seed(7)
+assert kernel() == first  # set again, the same weights
+gi.manual_seed(3)  # gpuinit's own seeding rules from then on
+ours = gi.initializers.HeNormal()((4, 5)).tobytes().hex()
+gi.manual_seed(3)
+keras.utils.set_random_seed(8)
+assert gi.initializers.HeNormal()((4, 5)).tobytes().hex() == ours
+print(first)
+"""
+
+
+@pytest.mark.slow  # two fresh processes that import Keras and torch
+def test_keras_set_random_seed_makes_unseeded_initializers_reproducible():
+    # As it makes Keras' own: their seeds come from Python's random module, which
+    # keras.utils.set_random_seed seeds; gi.manual_seed, once called, rules instead.
+    assert _python(_SEEDED_BY_KERAS) == _python(_SEEDED_BY_KERAS)

@@ -27,7 +27,7 @@ from ..block_rows import check_block
 from ..devices import Device, array_module, on_device
 from ..devices import device as resolve_device
 from ..given_arrays import to_device
-from ..seeding import SEED_LIMIT, check_seed, next_seed
+from ..seeding import SEED_LIMIT, check_seed, initializer_seed
 
 
 @dataclass(frozen=True)
@@ -219,12 +219,13 @@ class RandomInitializer(Initializer):
     def call_seed(self, request: Request) -> int:
         """Return the seed for one call: a draw from the Keras SeedGenerator it was given;
         else ``self.seed``; else the request's seed (a layer's model seed); else the next
-        seed of the global sequence."""
+        seed of the global sequence, or after ``keras.utils.set_random_seed`` a draw as
+        Keras' unseeded initializers make (:func:`gpuinit.seeding.initializer_seed`)."""
         if self.seed_generator is not None:
             return seed_generator_draw(self.seed_generator)
         if self.seed is not None:
             return self.seed
-        return next_seed() if request.seed is None else request.seed
+        return initializer_seed() if request.seed is None else request.seed
 
     def get_config(self) -> dict:
         return {"seed": self.seed}

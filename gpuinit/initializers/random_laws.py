@@ -16,6 +16,7 @@ from .. import laws, random
 from ..arguments import check_bound, check_nonnegative, check_real
 from ..dtypes import FORMATS, FloatFormat, dtype_name, float_format
 from ..fans import axes_fans, check_axes_spec, jax_fans, keras_fans
+from ..seeding import initializer_seed
 from . import complex_laws
 from .base import RandomInitializer, Request
 from .complex_laws import complex_parts
@@ -51,8 +52,8 @@ def _check_reach(reach: float, form: FloatFormat, request: Request, what: str) -
 
 def _sample_options(init: RandomInitializer, request: Request) -> dict:
     """Return the keyword arguments of the one sampling call a real law makes.  An
-    unseeded call passes seed=None, so that the primitive draws the next seed of the
-    global sequence only once its checks pass."""
+    unseeded call passes seed=None, and :func:`_sample` draws its seed only once the
+    primitive's checks pass."""
     if init.seed_generator is not None:  # Keras draws from its generator on every call
         seed = init.call_seed(request)
     else:
@@ -75,7 +76,9 @@ def _sample(init: RandomInitializer, request: Request, law: laws.Law, what: str)
     except random.OutOfRange as exc:
         raise random.OutOfRange(f"{what}: {exc} (dtype="
                                 f"{dtype_name(request.dtype or 'float32')})") from None
-    return launch.run()
+    # An unseeded call draws its seed now that every check has passed, by the
+    # initializers' rule (:func:`gpuinit.seeding.initializer_seed`).
+    return launch.run(None if launch.seed is not None else initializer_seed())
 
 
 class RandomUniform(RandomInitializer):
