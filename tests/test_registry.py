@@ -215,3 +215,13 @@ def test_recognising_arrays_imports_no_array_library():
     code = ("import sys, numpy, gpuinit as gi; gi.initializers.get(numpy.ones(2)); "
             "gi.initializers.get('zeros'); assert 'jax' not in sys.modules, 'jax'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_string_id_may_carry_the_name_keras_registers_gpuinits_classes_under():
+    # keras.initializers.get takes "gpuinit>HeNormal" as a string: so does gpuinit's.
+    assert type(I.get("gpuinit>HeNormal")) is I.HeNormal
+    assert type(I.get("gpuinit>he_normal")) is I.HeNormal
+    assert type(I.deserialize({"class_name": "gpuinit>Dirac", "config": {}})) is I.Dirac
+    for unknown in ("gpuinit>", "gpuinit>Nope"):
+        with pytest.raises(ValueError, match=f"unknown initializer '{unknown}'"):
+            I.get(unknown)

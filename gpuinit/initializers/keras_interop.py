@@ -23,6 +23,7 @@ once before loading a model (``keras.models.load_model`` needs no other argument
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from .base import Initializer
@@ -30,24 +31,33 @@ from .catalogue import builtin_classes
 
 PACKAGE = "gpuinit"
 
+def _keras_reads_seed(seed: Any) -> bool:
+    """Return whether Keras reads ``seed`` (a gpuinit config's) as a seed on every backend:
+    None, or below 2^32 (Keras' JAX backend makes a uint32 key of it; a larger one
+    overflows when the initializer is called)."""
+    return seed is None or (isinstance(seed, int) and seed < 1 << 32)
+
+
 _MODES = ("fan_in", "fan_out", "fan_avg")
 _DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
-_FAN_AXES = {"seed": None, "input_axes": None, "output_axes": None}
+_SEED = _keras_reads_seed
+_FAN_AXES = {"seed": _SEED, "input_axes": None, "output_axes": None}
 
 # Keras 3's initializer classes that share a gpuinit class's name, each with the
 # constructor arguments it takes and, per argument, the values it reads as gpuinit does:
-# None for every value gpuinit's class accepts, else a tuple of those values.  (A seed
-# is read as a seed: Keras' random streams differ from gpuinit's for every seed.)
-KERAS_ARGUMENTS: dict[str, dict[str, tuple | None]] = {
+# None for every value gpuinit's class accepts, a tuple of those values, or a function
+# that tells.  (A seed is read as a seed: Keras' random streams differ from gpuinit's
+# for every seed.)
+KERAS_ARGUMENTS: dict[str, dict[str, tuple | Callable[[Any], bool] | None]] = {
     "Zeros": {},
     "Ones": {},
     "Constant": {"value": None},
     "Identity": {"gain": None},
     "STFT": {"side": None, "window": None, "scaling": None, "periodic": None},
-    "RandomUniform": {"minval": None, "maxval": None, "seed": None},
-    "RandomNormal": {"mean": None, "stddev": None, "seed": None},
-    "TruncatedNormal": {"mean": None, "stddev": None, "seed": None},
-    "Orthogonal": {"gain": None, "seed": None},
+    "RandomUniform": {"minval": None, "maxval": None, "seed": _SEED},
+    "RandomNormal": {"mean": None, "stddev": None, "seed": _SEED},
+    "TruncatedNormal": {"mean": None, "stddev": None, "seed": _SEED},
+    "Orthogonal": {"gain": None, "seed": _SEED},
     "VarianceScaling": {"scale": None, "mode": _MODES, "distribution": _DISTRIBUTIONS,
                         **_FAN_AXES},
     "GlorotUniform": _FAN_AXES,
@@ -76,8 +86,17 @@ def keras_reads_config(class_name: str, config: dict[str, Any]) -> bool:
     arguments = KERAS_ARGUMENTS.get(class_name)
     if arguments is None:
         return False
-    return all(key in arguments and (arguments[key] is None or value in arguments[key])
+    return all(key in arguments and _reads(arguments[key], value)
                for key, value in config.items())
+
+
+def _reads(accepted: tuple | Callable[[Any], bool] | None, value: Any) -> bool:
+    """Return whether ``value`` is one of ``accepted`` (a :data:`KERAS_ARGUMENTS` entry)."""
+    if accepted is None:
+        return True
+    if callable(accepted):
+        return accepted(value)
+    return value in accepted
 
 
 def register_with_keras() -> list[str]:

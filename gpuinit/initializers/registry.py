@@ -121,11 +121,13 @@ def _lookup(name: str, custom_objects: dict | None):
                                 "an Initializer subclass, an Initializer or a callable "
                                 "(shape, dtype)")
         names.update(custom_objects)
-    if name in names:
-        return names[name]
-    lowered = name.lower()
-    if lowered in names:
-        return names[lowered]
+    # A name as given, or without the prefix of the name Keras registers gpuinit's classes
+    # under ("gpuinit>HeNormal"), which keras.initializers.get takes as a string too.
+    prefix = f"{KERAS_PACKAGE}>"
+    bare = name[len(prefix):] if name.startswith(prefix) else name
+    for candidate in (name, name.lower(), bare, bare.lower()):
+        if candidate in names:
+            return names[candidate]
     close = close_spellings(name, [n for n in names if isinstance(n, str)])
     hint = f"; did you mean {', '.join(repr(c) for c in close)}" if close else ""
     raise ValueError(f"unknown initializer {name!r}{hint}. Known ids: {', '.join(ids())}")
@@ -292,10 +294,7 @@ def deserialize(config: Any, custom_objects: dict | None = None):
     bad_keys = [key for key in options if not isinstance(key, str)]
     if bad_keys:
         raise TypeError(f"config['config'] keys must be strings, got {bad_keys[0]!r}")
-    name = config.get("registered_name") or config["class_name"]
-    if name.startswith(f"{KERAS_PACKAGE}>"):  # the name Keras saves gpuinit's classes under
-        name = name.split(">", 1)[1]
-    found = _lookup(name, custom_objects)
+    found = _lookup(config.get("registered_name") or config["class_name"], custom_objects)
     if not isinstance(found, type):
         return found
     if getattr(found.from_config, "__func__", None) is Initializer.from_config.__func__:
