@@ -31,6 +31,7 @@ from .catalogue import builtin_classes
 
 PACKAGE = "gpuinit"
 
+
 def _keras_reads_seed(seed: Any) -> bool:
     """Return whether Keras reads ``seed`` (a gpuinit config's) as a seed on every backend:
     None, or below 2^32 (Keras' JAX backend makes a uint32 key of it; a larger one
