@@ -448,3 +448,33 @@ def test_materialize_refuses_meta_targets_and_built_tensors_leaving_them_alone()
     with pytest.raises(ValueError, match="not on the meta device"):
         materialize(model, "cpu", seed=0)
     assert not model.weight.is_meta and torch.equal(model.weight.detach(), before)
+
+
+def test_a_scheme_callable_that_raises_leaves_the_model_on_meta_as_it_came():
+    def fails(t, *, seed, stream):
+        raise ZeroDivisionError("the callable's own error")
+
+    with torch.device("meta"):
+        model = nn.Sequential(nn.Linear(8, 8), nn.Linear(8, 8), nn.LSTM(8, 8))
+    model.register_buffer("step", torch.zeros(()))  # built: kept through both calls
+    before = dict(model.named_parameters())
+    with pytest.raises(ZeroDivisionError, match="own error"):
+        materialize(model, "cpu", scheme={"1.weight": fails})
+    after = dict(model.named_parameters())
+    assert all(t.is_meta for t in after.values())  # no uninitialized memory left in it
+    assert all(after[name] is t for name, t in before.items())
+    assert not model.step.is_meta
+    materialize(model, "cpu", seed=1)  # and it can be materialized after all
+    reference = materialize(_meta_copy_of(model), "cpu", seed=1)
+    for (name, t), (_, want) in zip(model.named_parameters(), reference.named_parameters(),
+                                    strict=True):
+        assert torch.equal(t, want), name
+    model[2].flatten_parameters()  # the LSTM sees its allocated weights
+    assert model[2](torch.ones(1, 2, 8))[0].isfinite().all()
+
+
+def _meta_copy_of(model):
+    with torch.device("meta"):
+        copy = nn.Sequential(nn.Linear(8, 8), nn.Linear(8, 8), nn.LSTM(8, 8))
+    copy.register_buffer("step", torch.zeros(()))
+    return copy

@@ -16,7 +16,7 @@ from ..seeding import check_seed
 from .allocation import allocate_model, torch_device
 from .dtensors import fsdp_padding
 from .fills import run_plan
-from .plan import named_tensors, refresh_computed
+from .plan import named_tensors, put, refresh_computed, tensor_slots
 
 
 def _wrapped_module(model: Any) -> nn.Module:
@@ -118,9 +118,11 @@ def materialize(model: nn.Module, device: Any = "auto", *, seed: int = 0,
     share on meta) get one device storage and the same views of it.
 
     Everything is checked before any memory is allocated, and a failure leaves the
-    model on meta: ValueError for tensors no rule covers (as in :func:`init_module`,
-    and pruning masks too: a meta mask has no values, so a scheme key must cover
-    it), for views that partly overlap, or a bad option;
+    model on meta (a scheme's callable that raises while the tensors are filled, too:
+    every tensor is put back as it came, and the memory allocated is released):
+    ValueError for tensors no rule covers (as in :func:`init_module`, and pruning masks
+    too: a meta mask has no values, so a scheme key must cover it), for views that
+    partly overlap, or a bad option;
     :class:`gpuinit.OutOfMemoryError` (a MemoryError, with the bytes asked and free)
     when the model's bytes, each storage counted once, exceed the device's free
     memory, or when the allocation itself fails.
@@ -154,11 +156,19 @@ def materialize(model: nn.Module, device: Any = "auto", *, seed: int = 0,
                          "built tensors")
     # checked on the meta tensors (shapes and dtypes); the built ones are kept
     prepared = prepare_plan(model, scheme, seed, keep=real)
+    as_given = tensor_slots(model)  # what a failed fill puts back
     allocate_model(model, target)
-    filled = prepared.filled  # the meta tensors, now allocated: read them anew
-    allocated = {n: t for n, t in named_tensors(model).items() if n in filled}
-    run_plan(prepared.writes, allocated, progress, fsdp_padding(model))
-    refresh_computed(model)
+    try:
+        filled = prepared.filled  # the meta tensors, now allocated: read them anew
+        allocated = {n: t for n, t in named_tensors(model).items() if n in filled}
+        run_plan(prepared.writes, allocated, progress, fsdp_padding(model))
+        refresh_computed(model)
+    except BaseException:
+        # A scheme's callable (run last, unchecked) raised, or the fill was interrupted:
+        # the model gets its meta tensors back rather than keep uninitialized memory.
+        for slot in as_given:
+            put(slot, slot.tensor)
+        raise
     return given
 
 
