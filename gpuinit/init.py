@@ -192,10 +192,12 @@ def _sampled(target: Target, law, seed, generator, stream: int) -> Prepared:
 
 def _elementwise(target: Target, law, seed, generator, stream: int) -> Prepared:
     """Return the prepared fill of ``target`` with ``law`` (:func:`_sampled`); a complex
-    target's is its real view's, ``law`` giving each part."""
+    target's is its real view's, each part drawn from ``law.complex_parts()``, as torch
+    draws it."""
     if not target.is_complex:
         return _sampled(target, law, seed, generator, stream)
-    return _Parts(target, _sampled(target.real_view(), law, seed, generator, stream))
+    parts = law.complex_parts()  # NotImplementedError, torch's, for a law it has none of
+    return _Parts(target, _sampled(target.real_view(), parts, seed, generator, stream))
 
 
 def _uniform(target, a=0.0, b=1.0, generator=None, *, seed=None, stream=0) -> Prepared:
@@ -216,9 +218,7 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None, *,
 
 def _normal(target, mean=0.0, std=1.0, generator=None, *, seed=None, stream=0) -> Prepared:
     mean, std = check_real(mean, "mean"), check_nonnegative(std, "std")
-    if target.is_complex:
-        # torch draws each part from N(mean, std²/2): E|z - mean·(1+i)|² = std².
-        std = std / math.sqrt(2.0)
+    # On a complex tensor each part is N(mean, std²/2), as torch draws it.
     return _elementwise(target, laws.Normal(mean, std), seed, generator, stream)
 
 
@@ -538,8 +538,10 @@ def prepare_law(tensor, law, *, seed: int | None = None, stream: int = 0) -> Pre
     ``law.sample(shape, seed=seed, stream=stream)`` makes, in the tensor's dtype and on
     its device.  Nothing is written or drawn here; without
     ``seed`` one is drawn when it runs, as for :func:`normal_`.  The in-place twin of
-    ``law.sample``, as :func:`normal_` is of :func:`gpuinit.random.normal`."""
-    return _sampled(target_of(tensor, meta=True), law, seed, None, stream)
+    ``law.sample``, as :func:`normal_` is of :func:`gpuinit.random.normal`.  A complex
+    tensor is filled through its real view as torch fills one (``law.complex_parts()``),
+    so a scheme's laws reach complex modules as torch's ``reset_parameters`` does."""
+    return _elementwise(target_of(tensor, meta=True), law, seed, None, stream)
 
 
 _PREPARERS = {

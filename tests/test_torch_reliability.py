@@ -478,3 +478,21 @@ def _meta_copy_of(model):
         copy = nn.Sequential(nn.Linear(8, 8), nn.Linear(8, 8), nn.LSTM(8, 8))
     copy.register_buffer("step", torch.zeros(()))
     return copy
+
+
+def test_scheme_torch_fills_complex_modules_as_their_reset_parameters_does():
+    # torch fills complex tensors through their real view: each part of a Linear's weight
+    # U(±1/√fan_in), of an Embedding's N(0, 1/2).
+    linear = nn.Linear(400, 300, dtype=torch.complex64)
+    embedding = nn.Embedding(2000, 64, dtype=torch.complex64)
+    init_module(nn.ModuleList([linear, embedding]), seed=3)
+    bound = 1 / 400 ** 0.5
+    for part in (linear.weight.detach().real, linear.weight.detach().imag):
+        assert -bound <= part.min() < -0.99 * bound and 0.99 * bound < part.max() < bound
+        assert abs(part.std().item() / (bound / 3 ** 0.5) - 1) < 0.02
+    for part in (embedding.weight.detach().real, embedding.weight.detach().imag):
+        assert abs(part.std().item() * 2 ** 0.5 - 1) < 0.02
+    assert not torch.equal(linear.weight.detach().real, linear.weight.detach().imag)
+    with pytest.raises(NotImplementedError, match="uniform and normal laws only"):
+        init_module(nn.Linear(4, 4, dtype=torch.complex64),
+                    scheme={"weight": gi.laws.TruncatedNormal(0.0, 0.02), "bias": Constant(0)})

@@ -118,6 +118,14 @@ class Elementwise(Law):
         """The interval a plot of the density spans."""
         raise NotImplementedError
 
+    def complex_parts(self) -> Elementwise:
+        """Return the law of each part, real and imaginary, of a complex tensor filled with
+        this law as torch fills one (through ``torch.view_as_real``).  NotImplementedError,
+        torch's, for a law torch does not fill complex tensors with (only ``uniform_``
+        and ``normal_`` do)."""
+        raise NotImplementedError(f"{self.text()}: torch fills complex tensors with uniform "
+                                  "and normal laws only")
+
 
 @dataclass(frozen=True)
 class Uniform(Elementwise):
@@ -170,6 +178,11 @@ class Uniform(Elementwise):
     def text(self) -> str:
         return f"uniform(a={self.low:.4g}, b={self.high:.4g})"
 
+    def complex_parts(self) -> Uniform:
+        """Return this law: torch's ``uniform_`` draws each part of a complex tensor from
+        U[low, high)."""
+        return self
+
     @law_arguments
     def scaled(self, factor: float) -> Uniform:
         factor = check_real(factor, "factor")
@@ -216,6 +229,11 @@ class Normal(Elementwise):
 
     def text(self) -> str:
         return f"normal(mean={self.mean:.4g}, std={self.std:.4g})"
+
+    def complex_parts(self) -> Normal:
+        """Return N(mean, std²/2): torch's ``normal_`` draws each part of a complex tensor
+        so, which makes E|z - mean·(1+i)|² = std²."""
+        return Normal(self.mean, self.std / math.sqrt(2.0))
 
     @law_arguments
     def scaled(self, factor: float) -> Normal:
