@@ -496,3 +496,18 @@ def test_scheme_torch_fills_complex_modules_as_their_reset_parameters_does():
     with pytest.raises(NotImplementedError, match="uniform and normal laws only"):
         init_module(nn.Linear(4, 4, dtype=torch.complex64),
                     scheme={"weight": gi.laws.TruncatedNormal(0.0, 0.02), "bias": Constant(0)})
+
+
+def test_a_scheme_refuses_callables_of_another_signature_and_seeded_initializers_first():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 4))
+    before = [t.detach().clone() for t in model.parameters()]
+    with pytest.raises(TypeError, match=r"f\(tensor, \*, seed, stream\).*'zeros_'"):
+        init_module(model, scheme={"2.weight": nn.init.zeros_})  # torch's: no seed, stream
+    with pytest.raises(ValueError, match="has its own seed"):
+        init_module(model, scheme={"*.weight": gi.initializers.RandomNormal(seed=5)})
+    for t, old in zip(model.parameters(), before, strict=True):
+        assert torch.equal(t.detach(), old)  # refused before anything was written
+    written = []
+    init_module(model, scheme={"2.weight": lambda t, seed, stream: written.append(t.shape),
+                               "*.bias": gi.initializers.Zeros()})
+    assert written == [(4, 4)] and all((m.bias == 0).all() for m in model)

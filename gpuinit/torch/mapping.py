@@ -9,6 +9,7 @@ A value is a :mod:`gpuinit.init` function name (``"kaiming_normal_"``) or ``(nam
 from __future__ import annotations
 
 import fnmatch
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -46,7 +47,19 @@ def layered_fill(spec: Any) -> tuple[Fill, bool]:
         return InitFunction(spec, {}), spec not in _ELEMENTWISE
     if callable(spec) and not isinstance(spec, (Initializer, type, str)):
         return UserFill(spec), False
-    return _catalogue_fill(get(spec))
+    return _catalogue_fill(_unseeded(get(spec)))
+
+
+def _unseeded(init: Initializer) -> Initializer:
+    """Return ``init``, a catalogue initializer for a scheme; ValueError when it has a seed
+    of its own: in a scheme every tensor draws from the model's seed (``init_module`` and
+    ``materialize``'s ``seed=``) and its own stream, so that seed would be ignored."""
+    own = getattr(init, "seed", None)
+    if own is not None or getattr(init, "seed_generator", None) is not None:
+        raise ValueError(f"scheme value {init!r} has its own seed: in a scheme every tensor "
+                         "draws from the model's seed= and the stream of its name; build "
+                         "the initializer without seed=")
+    return init
 
 
 class UserFill:
@@ -55,10 +68,29 @@ class UserFill:
     (:func:`gpuinit.torch.fills.prepare_fills`)."""
 
     def __init__(self, function: Callable) -> None:
+        _check_callable(function)
         self.function = function
 
     def __call__(self, t, seed: int, stream: int) -> None:
         self.function(t, seed=seed, stream=stream)
+
+
+def _check_callable(function: Callable) -> None:
+    """Raise TypeError, before anything is written, when ``function`` cannot be called as
+    ``f(tensor, *, seed, stream)`` (``torch.nn.init.zeros_``, say, which would fail only
+    after the plan's other tensors are written); a callable without a signature to read
+    is taken as it comes."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(None, seed=0, stream=0)
+    except TypeError as exc:
+        raise TypeError(f"scheme value {function!r}: a callable is called as f(tensor, *, "
+                        f"seed, stream), which this one cannot take ({exc}); for a "
+                        "torch.nn.init function give gpuinit.init's name instead, such as "
+                        "'zeros_' or ('normal_', {'std': 0.02})") from None
 
 
 _ELEMENTWISE = {"uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_"}
