@@ -168,6 +168,95 @@ def test_bad_arguments_raise_typed_errors_naming_them():
         gd.array("not_an_initializer", (3, 3))
 
 
+
+@pytest.mark.parametrize("shape,chunks,column_axis", [
+    ((12, 12), (5, 5), 0),
+    ((6, 8, 10), (2, 3, 4), 1),    # a (60, 8) matrix, its columns on axis 1
+    ((40, 5, 3), (7, 5, 3), -3),   # a (15, 40) wide matrix, its columns on axis 0
+])
+def test_split_orthogonal_follows_column_axis_as_the_whole_call_does(shape, chunks, column_axis):
+    init = gi.initializers.Orthogonal(gain=1.5, seed=2, column_axis=column_axis)
+    x = gd.array(init, shape, chunks=chunks)
+    assert math.prod(x.numblocks) > 1 and x.chunks == da.core.normalize_chunks(chunks, shape)
+    np.testing.assert_allclose(x.compute(), init(shape), rtol=0, atol=2e-6)
+
+
+def test_split_orthogonal_refuses_a_column_axis_out_of_range_when_built():
+    init = gi.initializers.Orthogonal(seed=2, column_axis=5)
+    with pytest.raises(ValueError, match="column_axis=5"):
+        init((30, 6))
+    with pytest.raises(ValueError, match="column_axis=5"):
+        gd.array(init, (30, 6), chunks=(5, 6))
+
+
+@pytest.mark.parametrize("init,shape,chunks", [
+    (gi.initializers.Orthogonal(seed=4), (3, 0, 4), (1, 1, 2)),
+    (gi.initializers.Orthogonal(seed=4), (0, 3, 4), (1, 1, 2)),
+    (gi.initializers.Orthogonal(seed=4), (2, 0, 3, 4), (1, 1, 3, 4)),
+    (gi.initializers.Orthogonal(seed=4), (3, 4, 0), (1, 2, 1)),
+    (gi.initializers.DeltaOrthogonal(seed=4), (0, 3, 4, 8), (1, 1, 2, 2)),
+    (gi.initializers.Sparse(seed=4), (0, 8), (1, 2)),
+])
+def test_an_empty_tensor_may_be_split_whatever_the_initializer(init, shape, chunks):
+    x = gd.array(init, shape, chunks=chunks)
+    result = x.compute()
+    expected = init(shape)
+    assert result.shape == expected.shape == shape and result.dtype == expected.dtype
+
+
+@pytest.mark.parametrize("shape,chunks", [
+    ((10, 7), (-3, 7)),
+    ((10, 7), -3),
+    ((10, 7), ((5, -2, 7), (7,))),
+    ((10, 7), ((np.nan,), (7,))),
+    ((10, 7), ((5, 4), (7,))),
+    ((0, 7), ((0, -1), (7,))),
+])
+def test_chunks_that_dask_normalizes_to_no_chunking_are_refused(shape, chunks):
+    with pytest.raises(ValueError, match=r"chunks=.* do not fit shape="):
+        gd.array("glorot_uniform", shape, chunks, seed=1)
+
+
+@pytest.mark.parametrize("chunks", [True, False, (True, 7), ((5, 5), (np.bool_(True),) * 7)])
+def test_bool_chunks_are_refused(chunks):
+    with pytest.raises(TypeError, match=r"chunks=.*bool"):
+        gd.array("ones", (10, 7), chunks)
+
+
+@pytest.mark.parametrize("init,shape,dtype,match", [
+    ("delta_orthogonal", (3, 3), "float32", "3-D, 4-D or 5-D"),
+    ("sparse", (3, 3, 6), "float32", "2-D"),
+    ("orthogonal", (3, 6), "int32", "dtype='int32'"),
+    (gi.initializers.Orthogonal(gain=1e6), (3, 6), "float16", "gain=1000000.0"),
+    (gi.initializers.DeltaOrthogonal(scale=1e6), (3, 3, 2, 4), "float16", "scale="),
+    ({"class_name": "Orthogonal", "config": {"column_axis": -3}}, (4, 6), "float32",
+     "column_axis=-3"),
+])
+def test_whole_tensor_initializers_are_checked_when_built(init, shape, dtype, match):
+    gi.manual_seed(31)
+    with pytest.raises(ValueError, match=match):
+        gd.array(init, shape, -1, dtype)
+    drawn = gi.seeding.next_seed()
+    gi.manual_seed(31)
+    assert drawn == gi.seeding.next_seed()  # the refused call drew no seed
+
+
+def test_whole_tensor_checks_compute_nothing():
+    # Each would need terabytes if made: only the checks run when the array is built.
+    huge = (10**6, 10**6)
+    x = gd.array(gi.initializers.Orthogonal(seed=1), huge, -1)
+    assert x.shape == huge and x.dtype == np.float32
+    assert gd.array("sparse", huge, -1, seed=1).shape == huge
+    assert gd.array("delta_orthogonal", (3, 3, 10**6, 10**6), -1, seed=1).numblocks == (1,) * 4
+    with pytest.raises(ValueError, match="gain"):
+        gd.array(gi.initializers.Orthogonal(gain=1e6), huge, -1, "float16")
+
+
+@pytest.mark.parametrize("chunks", ["auto", -1, (2, 3)])
+def test_a_dtype_gpuinit_makes_no_arrays_of_is_refused_before_the_chunks(chunks):
+    with pytest.raises(TypeError, match="dtype='object'"):
+        gd.array("zeros", (4, 3), chunks, dtype=object)
+
 @pytest.mark.skipif(gi.cuda_available(), reason="checks the error raised without CUDA")
 def test_cuda_chunks_without_cuda_raise_device_error():
     with pytest.raises(gi.DeviceError):
