@@ -20,6 +20,7 @@ Needs the ``jax`` extra.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +53,12 @@ def array(init: Any, shape: Any, dtype: Any = "float32", *, sharding: Any = None
     its own shard as that block of the whole tensor; replicated shards are made on
     each of their devices, from the same bits.
 
+    ``dtype`` follows JAX's x64 setting, as ``jax.numpy`` does: with ``jax_enable_x64``
+    off, a 64-bit dtype is made as its 32-bit counterpart (float64 as float32, complex128
+    as complex64, int64 as int32) with JAX's UserWarning, and None is JAX's default float
+    dtype.  TypeError naming ``dtype`` for what is no dtype or a dtype gpuinit makes no
+    arrays of.
+
     Initializers that need the whole tensor (Orthogonal, DeltaOrthogonal, Sparse, user
     classes with their own ``__call__``/``sample``, Keras-style callables) are made
     whole once on the host and then placed by ``jax.device_put``: a host temporary of
@@ -65,8 +72,9 @@ def array(init: Any, shape: Any, dtype: Any = "float32", *, sharding: Any = None
     if initializer is None:
         raise TypeError("init=None: give an initializer, a string id or a config dict")
     shape = check_shape(shape)
+    name = _array_dtype(dtype)
+    _warn_if_truncated(dtype, name, "gpuinit.jax.array")
     call_seed = _call_seed(initializer, seed)
-    name = dtype_name(dtype)
     if sharding is None:
         sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
     if not isinstance(sharding, jax.sharding.Sharding):
@@ -195,7 +203,9 @@ def initializer(init: Any, *, dtype: Any = None) -> Callable:
 
     ``dtype`` is the default of ``f``'s own ``dtype``, as in ``jax.nn.initializers``
     (``normal(stddev, dtype=...)``): a dtype given to ``f`` wins, and None is JAX's
-    default float dtype (float32, float64 when ``jax_enable_x64`` is on).  It is
+    default float dtype (float32, float64 when ``jax_enable_x64`` is on).  A dtype given
+    explicitly follows the same setting, as in JAX: with x64 off a 64-bit one is made as
+    its 32-bit counterpart, with JAX's UserWarning at each such call of ``f``.  It is
     checked here: TypeError naming ``dtype`` for what is no dtype and for dtypes gpuinit
     makes no arrays of (strings, objects, 8-bit floats).  Whether the initializer can
     make it (a random law needs a float or complex one) is checked when ``f`` is called,
@@ -226,6 +236,7 @@ def initializer(init: Any, *, dtype: Any = None) -> Callable:
     def init_fn(key: Any, shape: Any, dtype: Any = dtype) -> jax.Array:
         shape = check_shape(shape)
         name = _array_dtype(dtype)
+        _warn_if_truncated(dtype, name, "gpuinit.jax.initializer")
         words = jax.random.key_data(key)
         if words.ndim != 1:
             key_shape = tuple(words.shape[:-1])
@@ -257,7 +268,8 @@ def _array_dtype(dtype: Any) -> str:
     # np.float64 canonicalizes to JAX's default float dtype: float32 unless x64 is on.
     asked = np.float64 if dtype is None else dtype
     try:
-        name = dtype_name(jax.dtypes.canonicalize_dtype(asked))
+        # gpuinit's reading of the name first ("float" is float32, torch dtypes), then JAX's.
+        name = dtype_name(jax.dtypes.canonicalize_dtype(dtype_name(asked)))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"dtype={dtype!r} is not a dtype: {exc}") from None
     if name not in FORMATS and name not in EXACT_DTYPES:
@@ -265,6 +277,22 @@ def _array_dtype(dtype: Any) -> str:
                         f"({', '.join(FORMATS)}), an integer of 8 to 64 bits, bool or a complex "
                         "dtype")
     return name
+
+
+def _warn_if_truncated(dtype: Any, name: str, where: str) -> None:
+    """Return None; warn as JAX does (``jnp.zeros(3, dtype="float64")``) when ``dtype``,
+    explicitly requested, is made as ``name`` because ``jax_enable_x64`` is off.  A dtype
+    of None (JAX's default float dtype) is not explicit."""
+    if dtype is None:
+        return
+    wanted = dtype_name(dtype)
+    if wanted != name:
+        warnings.warn(
+            f"Explicitly requested dtype {wanted} requested in {where} is not available, and "
+            f"will be truncated to dtype {name}. To enable more dtypes, set the "
+            "jax_enable_x64 configuration option or the JAX_ENABLE_X64 shell environment "
+            "variable.",
+            UserWarning, stacklevel=3)
 
 
 def _check_on_host(initializer: Any, shape: tuple[int, ...], dtype: str) -> None:

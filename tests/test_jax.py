@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -207,6 +208,59 @@ def test_initializer_dtype_is_the_default_of_its_function_as_in_jax_nn_initializ
     assert f(key, (4, 3), jnp.float16).dtype == jnp.float16
     assert gj.initializer("zeros", dtype="int32")(key, (2,)).dtype == jnp.int32
 
+
+
+@pytest.fixture
+def x64_off():
+    if jax.config.jax_enable_x64:
+        pytest.skip("checks what happens with jax_enable_x64 off")
+
+
+@pytest.mark.parametrize("init,dtype,made_as", [("orthogonal", "float64", "float32"),
+                                                ("orthogonal", "complex128", "complex64"),
+                                                ({"class_name": "Constant",
+                                                  "config": {"value": 3}}, "int64", "int32")])
+def test_array_with_x64_off_makes_a_64_bit_dtype_as_jax_does_and_warns(x64_off, init, dtype,
+                                                                        made_as):
+    with pytest.warns(UserWarning, match=f"dtype {dtype} requested in gpuinit.jax.array is "
+                      f"not available, and will be truncated to dtype {made_as}"):
+        values = gj.array(init, (4, 3), dtype, seed=SEED)
+    assert values.dtype == jnp.dtype(made_as)
+    want = gi.initializers.get(init)((4, 3), made_as, "cpu", seed=SEED)
+    assert np.array_equal(np.asarray(values), want)
+    with pytest.warns(UserWarning, match="jax_enable_x64"):
+        jnp.zeros(3, dtype=dtype)  # JAX's own warning for the same request
+
+
+def test_initializer_with_x64_off_warns_only_for_an_explicit_64_bit_dtype(x64_off):
+    key = jax.random.key(SEED)
+    f = gj.initializer("he_normal")
+    with pytest.warns(UserWarning, match="dtype float64 requested in gpuinit.jax.initializer"):
+        assert f(key, (4, 3), "float64").dtype == jnp.float32
+    with pytest.warns(UserWarning, match="dtype float64 requested in gpuinit.jax.initializer"):
+        assert gj.initializer("he_normal", dtype="float64")(key, (4, 3)).dtype == jnp.float32
+    with pytest.warns(UserWarning, match="dtype float64 requested in gpuinit.jax.initializer"):
+        assert jax.jit(lambda k: f(k, (4, 3), "float64"))(key).dtype == jnp.float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert f(key, (4, 3)).dtype == jnp.float32  # None: JAX's default float dtype
+        assert f(key, (4, 3), "float32").dtype == jnp.float32
+        assert gj.array("he_normal", (4, 3), seed=SEED).dtype == jnp.float32
+
+
+def test_with_x64_on_a_64_bit_dtype_is_made_without_warning():
+    was = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            values = gj.array("orthogonal", (4, 3), "float64", seed=SEED)
+            made = gj.initializer("he_normal")(jax.random.key(SEED), (4, 3), "float64")
+    finally:
+        jax.config.update("jax_enable_x64", was)
+    assert values.dtype == jnp.float64 and made.dtype == jnp.float64
+    want = gi.initializers.get("orthogonal")((4, 3), "float64", "cpu", seed=SEED)
+    assert np.array_equal(np.asarray(values), want)
 
 @pytest.mark.parametrize("dtype", ["no_such_dtype", 3, object, "U4", "float8_e4m3fn"])
 def test_initializer_refuses_a_bad_dtype_when_made(dtype):
