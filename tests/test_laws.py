@@ -70,7 +70,8 @@ def test_plot_and_torch_read_the_same_record():
     import gpuinit.torch as gt
 
     linear = torch.nn.Linear(64, 32)
-    gt.init_module(linear, scheme={"weight": init, "bias": "zeros"})
+    # A scheme draws from the model's seed: it takes the initializer without its own.
+    gt.init_module(linear, scheme={"weight": gi.initializers.HeUniform(), "bias": "zeros"})
     # PyTorch's layout: the (32, 64) weight has fan_in 64, not Keras' 32.
     torch_law = init.law((32, 64), torch_fans((32, 64)))
     assert torch_law == laws.Uniform(-math.sqrt(6.0 / 64), math.sqrt(6.0 / 64))
