@@ -168,3 +168,32 @@ def test_threads_saving_one_path_at_once_leave_one_whole_file(tmp_path, suffix):
     loaded.load_weights(path)
     assert any(all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), m.get_weights(),
                                                           strict=True)) for m in models)
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".npz", ".weights.h5"])
+def test_a_file_replaced_while_it_is_read_loads_nothing(tmp_path, suffix, monkeypatch):
+    from gpuinit.weightfiles import files
+
+    def model(seed):
+        return Sequential([Input(4), Dense(4), Dense(4)], seed=seed, device="cpu")
+
+    path = tmp_path / f"w{suffix}"
+    model(1).save_weights(path)
+    listers = dict(files.LISTERS)
+
+    def replaced_after_listing(model_, path_):
+        listing = listers[suffix](model_, path_)
+        model(2).save_weights(path)  # a save to the same path lands mid-load
+        return listing
+
+    monkeypatch.setitem(files.LISTERS, suffix, replaced_after_listing)
+    target = model(3)
+    before = target.get_weights()
+    with pytest.raises(ValueError, match="replaced while it was read"):
+        target.load_weights(path)
+    for a, b in zip(target.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(a, b)
+    monkeypatch.setitem(files.LISTERS, suffix, listers[suffix])
+    target.load_weights(path)  # the file now in place loads whole
+    for a, b in zip(target.get_weights(), model(2).get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

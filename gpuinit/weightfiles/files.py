@@ -184,23 +184,44 @@ def load(model: WeightSource, path: Any, cast: bool) -> None:
     ``.weights.h5`` whose HDF5 metadata cannot be read: the message names the tensor
     where it is known); FileNotFoundError when it does not exist.
     The file's listing is checked first (:func:`check_fits`), then every tensor is
-    read into host memory and converted; only then is anything written.  In a Keras
+    read into host memory and converted; only then is anything written.  A file
+    replaced while it is read (a save to the same path finished meanwhile) is a
+    ValueError and loads nothing: its tensors could come from two files.  In a Keras
     file a shared Parameter is stored once per layer that uses it; the copies must
     hold the same values.
     """
     suffix = format_of(path)
     if os.path.isdir(os.fspath(path)):
         raise ValueError(f"{path}: is a directory, not a weight file")
-    listing = LISTERS[suffix](model, path)
-    check_fits(path, listing, cast)
-    staged: dict[int, tuple[str, ParameterLike, Any]] = {}
-    for key, (_, parameter) in listing.wanted.items():
-        values = parameter.staged(listing.read(key), f"{path}: {listing.label(key)}")
-        first = staged.get(id(parameter))
-        if first is None:
-            staged[id(parameter)] = (key, parameter, values)
-        elif np.asarray(first[2]).tobytes() != np.asarray(values).tobytes():
-            raise ValueError(f"{path}: {listing.label(key)} and {listing.label(first[0])} "
-                             "hold one shared parameter with different values")
+    # Held open for the whole read, so that its file keeps its identity: a save to the
+    # same path that lands meanwhile (an atomic rename) is seen below, and nothing loaded.
+    with open(os.fspath(path), "rb") as held:
+        opened = os.fstat(held.fileno())
+        listing = LISTERS[suffix](model, path)
+        check_fits(path, listing, cast)
+        staged: dict[int, tuple[str, ParameterLike, Any]] = {}
+        for key, (_, parameter) in listing.wanted.items():
+            values = parameter.staged(listing.read(key), f"{path}: {listing.label(key)}")
+            first = staged.get(id(parameter))
+            if first is None:
+                staged[id(parameter)] = (key, parameter, values)
+            elif np.asarray(first[2]).tobytes() != np.asarray(values).tobytes():
+                raise ValueError(f"{path}: {listing.label(key)} and {listing.label(first[0])} "
+                                 "hold one shared parameter with different values")
+        if not _same_file(opened, path):
+            raise ValueError(f"{path} was replaced while it was read (a save to it finished "
+                             "meanwhile), so its tensors may come from two files: nothing "
+                             "was loaded; load it again")
     for _, parameter, values in staged.values():
         parameter.write(values)
+
+
+def _same_file(opened: os.stat_result, path: Any) -> bool:
+    """Return True when ``path`` still names the file ``opened`` describes (same device,
+    inode, size and modification time)."""
+    try:
+        now = os.stat(os.fspath(path))
+    except OSError:  # removed meanwhile
+        return False
+    return ((now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns)
+            == (opened.st_dev, opened.st_ino, opened.st_size, opened.st_mtime_ns))
