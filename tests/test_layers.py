@@ -375,3 +375,13 @@ def test_parameter_from_an_array_and_its_errors():
         Parameter("glorot")
     with pytest.raises(ValueError, match="is not built yet"):
         Parameter("zeros").numpy()
+
+
+@pytest.mark.parametrize("make, named", [
+    (lambda: Dense(3, kernel_regularizer="l2"), "Dense does not take kernel_regularizer="),
+    (lambda: Sequential([Input(2), Dense(3, dropout=0.1, seed=1)]),
+     "Dense does not take dropout=, seed="),
+])
+def test_an_argument_a_layer_does_not_take_is_named_with_the_layer(make, named):
+    with pytest.raises(TypeError, match=named):
+        make()

@@ -49,7 +49,15 @@ class Layer:
     model_type: ClassVar[Callable[[list[Layer]], Any]]
 
     def __init__(self, *, name: str | None = None, dtype: Any = None, trainable: bool = True,
-                 input_shape: Any = None, input_dim: int | None = None):
+                 input_shape: Any = None, input_dim: int | None = None, **unsupported: Any):
+        if unsupported:
+            # Keras' layers take more (groups=, mask_zero=, dropout=, regularizers ...):
+            # name the layer and the arguments, not this base class.
+            name = type(self).__name__
+            raise TypeError(f"{name} does not take "
+                            f"{', '.join(f'{key}=' for key in unsupported)}: gpuinit's layers "
+                            "make parameters and run inference forward passes, with the "
+                            f"arguments help(gpuinit.layers.{name}) lists")
         check_name(name, "name")
         check_bool(trainable, "trainable")
         self.name = name
