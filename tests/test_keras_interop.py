@@ -220,3 +220,20 @@ def test_keras_set_random_seed_makes_unseeded_initializers_reproducible():
     # As it makes Keras' own: their seeds come from Python's random module, which
     # keras.utils.set_random_seed seeds; gi.manual_seed, once called, rules instead.
     assert _python(_SEEDED_BY_KERAS) == _python(_SEEDED_BY_KERAS)
+
+
+def test_a_layer_given_a_keras_initializer_has_a_json_config_that_rebuilds_it():
+    from gpuinit.layers import Dense, Input, MultiHeadAttention, Sequential
+
+    for layer, name, seed in (
+            (Dense(3, kernel_initializer=keras.initializers.HeNormal(seed=3)), "HeNormal", 3),
+            (MultiHeadAttention(num_heads=2, key_dim=4,
+                                kernel_initializer=keras.initializers.GlorotUniform(7)),
+             "GlorotUniform", 7)):
+        config = json.loads(json.dumps(layer.get_config()))  # no live Keras object in it
+        held = config["weight"]
+        assert held["class_name"] == name and held["config"]["seed"] == seed
+        again = type(layer).from_config(config)  # the gpuinit namesake, with its seed
+        shape = (5,) if isinstance(layer, Dense) else (3, 8)
+        model = Sequential([Input(shape), again], seed=1, device="cpu")
+        assert model.get_weights() and json.dumps(again.get_config())

@@ -9,6 +9,7 @@ on the model's device through :func:`~gpuinit.layers.parameter.make_parameters`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -388,13 +389,26 @@ def _as_initializer(spec: Any):
 
 
 def _serialize_spec(spec: Any) -> Any:
+    """Return a layer's initializer as its config holds it: a string id as given, else
+    gpuinit's serialized dict, else Keras' for a Keras initializer (``from_config`` reads
+    both); an unregistered callable stays a Python object."""
     if isinstance(spec, str):
         return spec
     initializer = _as_initializer(spec)
     try:
         return serialize(initializer)
     except TypeError:
-        return initializer  # an unregistered callable stays a Python object
+        keras_config = _keras_config(initializer)
+        return initializer if keras_config is None else keras_config
+
+
+def _keras_config(obj: Any) -> dict | None:
+    """Return ``keras.initializers.serialize(obj)`` for a Keras initializer object (Keras
+    is then imported: it made the object), None for anything else."""
+    keras = sys.modules.get("keras")
+    if keras is None or type(obj).__module__.split(".")[0] != "keras":
+        return None
+    return keras.initializers.serialize(obj)
 
 
 def _parameter_dtype(dtype: Any) -> str:
