@@ -249,8 +249,9 @@ def test_layers_built_on_their_own_go_into_one_model_renamed_as_it_names_its_own
     c, _ = standalone(4, 3)
     model = Sequential([Input(3), Dense(3), c], seed=0, device=CPU)
     assert [layer.name for layer in model.layers] == ["dense", "dense_1"]
-    # A name the model gave is no default any more; a name the user gave never yields.
-    assert not c.named_by_default
+    # A built layer's name that a model gave does not change again; a name the user gave
+    # never does.
+    assert not c.name_may_change
     with pytest.raises(ValueError, match="two layers are named 'dense'"):
         Sequential([Input(3), Dense(3), Dense(4, name="dense")], seed=0, device=CPU)
 
@@ -385,3 +386,11 @@ def test_parameter_from_an_array_and_its_errors():
 def test_an_argument_a_layer_does_not_take_is_named_with_the_layer(make, named):
     with pytest.raises(TypeError, match=named):
         make()
+
+
+def test_models_of_unbuilt_layers_named_by_their_models_compose():
+    model = (Input(3) >> Dense(4)) >> (Dense(5) >> Dense(2))
+    assert [layer.name for layer in model.layers] == ["dense", "dense_1", "dense_2"]
+    built = Sequential([Input(4), Dense(2)], seed=0, device=CPU)  # its "dense" has paths
+    with pytest.raises(ValueError, match="two layers are named 'dense'"):
+        Sequential([Input(3), Dense(4)], seed=0, device=CPU) >> built

@@ -41,9 +41,11 @@ class Layer:
     """
 
     base_name = "layer"
-    # The name a build on its own gave the layer (:meth:`default_name`), None if it gave
-    # none: while the layer keeps it, a model may rename the layer where it clashes.
+    # The name given to the layer automatically, and by what: "build" (a build on its own,
+    # :meth:`default_name`) or "model" (a model's name for an unnamed layer); None when
+    # the user named it.  See :attr:`name_may_change`.
     _default_name_given: str | None = None
+    _name_origin: str | None = None
     # What ``layer >> other`` builds: a model class made from a list of layers
     # (Sequential, which registers itself with :func:`compose_into` as gpuinit.layers
     # is imported).
@@ -176,12 +178,14 @@ class Layer:
     def snapshot(self) -> Callable[[], None]:
         """Return a function that puts the layer (its name, parameters and built state) and
         every Parameter object given to it back as they are now."""
-        state = (self.name, self._default_name_given, self.parameters, self.input_shape)
+        state = (self.name, self._default_name_given, self._name_origin, self.parameters,
+                 self.input_shape)
         shared = [spec.snapshot() for spec in self._specs.values() if isinstance(spec, Parameter)]
 
         def restore() -> None:
             undo(shared)
-            self.name, self._default_name_given, self.parameters, self.input_shape = state
+            (self.name, self._default_name_given, self._name_origin, self.parameters,
+             self.input_shape) = state
 
         return restore
 
@@ -203,7 +207,7 @@ class Layer:
             return self.output_shape(input_shape)
         restore = self.snapshot()
         if self.name is None:
-            self.name = self._default_name_given = self.default_name()
+            self.give_name(self.default_name(), "build")
         try:
             return self._make_parameters(input_shape, seed=seed, device=device, dtype=dtype,
                                          progress=progress)
@@ -224,11 +228,23 @@ class Layer:
         """
         return self.base_name
 
+    def give_name(self, name: str, origin: str) -> None:
+        """Name the layer automatically: ``origin`` is "build" (a build on its own) or
+        "model" (a model naming an unnamed layer); returns None."""
+        self.name = self._default_name_given = name
+        self._name_origin = origin
+
     @property
-    def named_by_default(self) -> bool:
-        """Return True while the layer keeps the name a build on its own gave it
-        (:meth:`default_name`), which a model may change where it clashes."""
-        return self.name is not None and self.name == self._default_name_given
+    def name_may_change(self) -> bool:
+        """Return True while a model that holds a layer of the same name may rename this
+        one as it names its own (``dense_1``): the layer keeps a name given automatically,
+        and renaming it changes no parameter path in use.  That is a name a build on its
+        own gave it (its values stay), or a model's name for a layer not built yet (so
+        ``(Input(3) >> Dense(4)) >> (Dense(5) >> Dense(2))`` composes); never a name
+        given with ``name=``."""
+        if self.name is None or self.name != self._default_name_given:
+            return False
+        return self._name_origin == "build" or not self.built
 
     def _make_parameters(self, input_shape: tuple[int, ...], *, seed: int, device: Any,
                          dtype: Any, progress) -> tuple[int, ...]:

@@ -82,9 +82,9 @@ class Sequential:
         """Append ``layer``; builds it now when the model's shapes are known.  When that
         fails, the layer (and the Parameters given to it) are left as they came.
 
-        An unnamed layer, or one whose name a build on its own gave it
-        (:attr:`Layer.named_by_default`) and another layer here has, is named by its
-        type (dense, dense_1, ...); two layers given the same name raise ValueError."""
+        An unnamed layer, or one whose automatic name another layer here has and that
+        may change (:attr:`Layer.name_may_change`), is named by its type (dense, dense_1,
+        ...); two layers given the same name raise ValueError."""
         if isinstance(layer, Input):
             if self.layers or self.input_shape is not None:
                 raise ValueError("Input must be the first layer of a model")
@@ -97,16 +97,16 @@ class Sequential:
             raise ValueError(f"layer {layer.name!r} is already in this model")
         clash = layer.name is not None and any(other.name == layer.name
                                                 for other in self.layers)
-        if clash and not layer.named_by_default:
+        if clash and not layer.name_may_change:
             raise ValueError(f"two layers are named {layer.name!r}")
         input_shape = self.output_shape
         if not self.layers and input_shape is None and layer.declared_input_shape:
             input_shape = layer.declared_input_shape
         restore = layer.snapshot()
         if layer.name is None or clash:
-            # A name of the layer's type that a build on its own gave it yields to this
-            # model's naming (dense_1, ...); its parameters keep their values.
-            layer.name = self._free_name(layer.base_name)
+            # An automatic name yields to this model's naming (dense_1, ...); a built
+            # layer's parameters keep their values.
+            layer.give_name(self._free_name(layer.base_name), "model")
         if input_shape is not None:
             try:
                 output_shape = layer.build(input_shape, seed=self.seed, device=self.device,
