@@ -197,3 +197,17 @@ def test_a_file_replaced_while_it_is_read_loads_nothing(tmp_path, suffix, monkey
     target.load_weights(path)  # the file now in place loads whole
     for a, b in zip(target.get_weights(), model(2).get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_an_unbuilt_model_or_layer_says_so_when_asked_to_save_load_or_set(tmp_path):
+    built = Sequential([Input(3), Dense(2)], seed=0, device="cpu")
+    path = tmp_path / "w.safetensors"
+    built.save_weights(path)
+    unbuilt = Sequential([Dense(2)], seed=0, device="cpu")
+    for call in (lambda: unbuilt.save_weights(tmp_path / "u.safetensors"),
+                 lambda: unbuilt.load_weights(path)):
+        with pytest.raises(ValueError, match="is not built"):
+            call()
+    assert not (tmp_path / "u.safetensors").exists()
+    with pytest.raises(ValueError, match="Dense layer None is not built"):
+        Dense(2).set_weights([np.ones((3, 2)), np.zeros(2)])

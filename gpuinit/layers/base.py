@@ -320,7 +320,12 @@ class Layer:
         """Write ``weights`` (arrays in :attr:`weights` order) into the parameters; returns
         None.  Count, shapes and element types are checked before anything is written
         (ValueError/TypeError naming the parameter), so a bad list changes nothing.
-        Matches ``keras.layers.Layer.set_weights``."""
+        Matches ``keras.layers.Layer.set_weights``; ValueError when the layer is not built
+        (it has no parameters yet)."""
+        if not self.built:
+            raise ValueError(f"{type(self).__name__} layer {self.name!r} is not built, so it "
+                             "has no parameters to set yet; build it (or put it in a model) "
+                             "first")
         assign_all(self._named_weights(), weights, f"layer {self.name!r}")
 
     def count_params(self) -> int:

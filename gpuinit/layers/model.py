@@ -357,9 +357,18 @@ class Sequential:
         when the directory of ``path`` does not exist and IsADirectoryError when
         ``path`` is a directory (both naming ``path``).  Each parameter is copied to
         the host one at a time; the file appears only once complete.  Matches
-        ``keras.Model.save_weights``.
+        ``keras.Model.save_weights``.  ValueError when the model is not built (its file
+        would hold nothing).
         """
+        self._check_built("save")
         save(self, path)
+
+    def _check_built(self, what: str) -> None:
+        """Raise ValueError unless the model is built: an unbuilt one has no parameters to
+        ``what`` (save, load) yet."""
+        if not self.built:
+            raise ValueError(f"model {self.name!r} is not built, so it has no parameters to "
+                             f"{what} yet; give it an Input or call build(input_shape)")
 
     def load_weights(self, path: Any, *, cast: bool = False) -> None:
         """Read parameters from a file written by :meth:`save_weights` (or any with the same
@@ -378,6 +387,7 @@ class Sequential:
         are loaded as they are.  Boolean tensors are always refused.
         """
         check_bool(cast, "cast")
+        self._check_built("load")
         load(self, path, cast)
 
     def __repr__(self) -> str:
