@@ -211,3 +211,9 @@ def test_an_unbuilt_model_or_layer_says_so_when_asked_to_save_load_or_set(tmp_pa
     assert not (tmp_path / "u.safetensors").exists()
     with pytest.raises(ValueError, match="Dense layer None is not built"):
         Dense(2).set_weights([np.ones((3, 2)), np.zeros(2)])
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "a/b", ""])
+def test_a_layer_name_no_weight_file_can_hold_is_refused(name):
+    with pytest.raises(ValueError, match="non-empty string without '/' or NUL"):
+        Dense(2, name=name)

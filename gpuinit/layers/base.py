@@ -449,8 +449,11 @@ def check_name(name: Any, argument: str) -> None:
         return
     if not isinstance(name, str):
         raise TypeError(f"{argument} must be a string, got {type(name).__name__} {name!r}")
-    if not name or "/" in name:
-        raise ValueError(f"{argument}={name!r} must be a non-empty string without '/'")
+    if not name or "/" in name or "\x00" in name:
+        # '/' separates the parts of a parameter path; a NUL ends a name in .npz and
+        # .weights.h5 files.
+        raise ValueError(f"{argument}={name!r} must be a non-empty string without '/' or "
+                         "NUL characters")
 
 
 def _check_spec(spec: Any, argument: str) -> None:
