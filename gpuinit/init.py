@@ -56,13 +56,13 @@ import sys
 import warnings
 from typing import Any
 
-from . import laws, random
+from . import laws
 from .arguments import check_fill_value, check_int, check_nonnegative, check_real
-from .devices import array_module, torch_stream_of
+from .devices import torch_stream_of
 from .dry_run import validating
 from .dtypes import check_representable, float_format, numeric_dtype
 from .fans import calculate_gain, torch_fans
-from .initializers.sparse import SPARSE_KEY_STREAM, check_sparsity, sparse_columns, zeros_per_column
+from .initializers.sparse import check_sparsity, sparse_columns
 from .inplace import Target
 from .inplace import wrap as wrap  # what a fill writes through, when its tensor carries none
 from .qr import orthogonal_matrix
@@ -444,24 +444,6 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None, *, seed: int | None =
                                      stream=stream))
 
 
-def _sparse_parts(shape: tuple[int, int, int], sparsity: float, std: float, seed: int,
-                  stream: int, dtype, dev):
-    """Return the real view ``(rows, cols, 2)`` of a complex ``sparse_`` matrix: both parts
-    N(0, std²), and ceil(sparsity·rows) whole entries of every column zero, at the rows
-    :func:`gpuinit.initializers.sparse.sparse_columns` zeroes in a real (rows, cols)
-    matrix of the same seed and stream (its keys)."""
-    rows, cols, _ = shape
-    values = random.normal(shape, 0.0, std, seed=seed, stream=stream, dtype=dtype, device=dev)
-    n_zeros = zeros_per_column(sparsity, rows)
-    if n_zeros and cols:
-        keys = random.uniform((rows, cols), seed=seed, stream=stream ^ SPARSE_KEY_STREAM,
-                              dtype="float64", device=dev)
-        xp = array_module(dev)
-        zero_rows = xp.argsort(keys, axis=0)[:n_zeros]
-        values[zero_rows, xp.arange(cols)[None, :]] = 0  # both parts of each entry
-    return values
-
-
 def _sparse_matrix(target: Target, sparsity: float, std: float, generator, seed,
                    stream: int) -> Matrix:
     """Return the prepared sparse matrix of ``target``, 2-D or a complex one's real view."""
@@ -470,8 +452,7 @@ def _sparse_matrix(target: Target, sparsity: float, std: float, generator, seed,
         return Skip(target)
 
     def make(t: Target, seed: int):
-        columns = sparse_columns if len(t.shape) == 2 else _sparse_parts
-        return columns(t.shape, sparsity, std, seed, stream, t.value_dtype, t.device)
+        return sparse_columns(t.shape, sparsity, std, seed, stream, t.value_dtype, t.device)
     return Matrix(target, make, seed, draw)
 
 

@@ -33,18 +33,22 @@ def sparse_shape(shape: tuple[int, ...]) -> tuple[int, int]:
     return shape[0], shape[1]
 
 
-def sparse_columns(shape: tuple[int, int], sparsity: float, std: float, seed: int, stream: int,
+def sparse_columns(shape: tuple[int, ...], sparsity: float, std: float, seed: int, stream: int,
                    dtype, dev: Device):
     """Return a (rows, cols) array of N(0, std²) values with ceil(sparsity·rows) zeros in
     every column, at rows chosen uniformly at random.  Matches ``torch.nn.init.sparse_``
     in law (its randperm per column becomes an argsort of uniform keys, on the device).
+
+    A shape (rows, cols, 2) is a complex matrix's real view: both parts of each entry are
+    N(0, std²), and whole entries are zeroed, at the rows a (rows, cols) matrix of the
+    same seed and stream has its zeros (the keys are the same).
     """
-    rows, cols = shape
+    rows, cols = shape[:2]
     values = random.normal(shape, 0.0, std, seed=seed, stream=stream, dtype=dtype, device=dev)
     n_zeros = zeros_per_column(sparsity, rows)
     if n_zeros and cols:
         # 53-bit keys: ties (which sorts may break differently) have probability ~0.
-        keys = random.uniform(shape, seed=seed, stream=stream ^ SPARSE_KEY_STREAM,
+        keys = random.uniform((rows, cols), seed=seed, stream=stream ^ SPARSE_KEY_STREAM,
                               dtype="float64", device=dev)
         xp = array_module(dev)
         zero_rows = xp.argsort(keys, axis=0)[:n_zeros]
