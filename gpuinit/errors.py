@@ -14,6 +14,16 @@ class LawError(ValueError):
     errors."""
 
 
+def prefixed(exc: Exception, prefix: str) -> Exception | None:
+    """Return a new exception of ``exc``'s type whose message is ``prefix`` then its own,
+    when ``exc`` is a plain ValueError, TypeError or :class:`LawError` (its message is all
+    it carries); None for a subclass that carries more (``OutOfRange``, an error with
+    attributes), which is to be re-raised as it is."""
+    if type(exc) not in (ValueError, TypeError, LawError):
+        return None
+    return type(exc)(f"{prefix}{exc}")
+
+
 class OutOfMemoryError(MemoryError):
     """The device has too little free memory for a requested array.
 

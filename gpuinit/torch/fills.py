@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import LawError
+from ..errors import prefixed
 from ..layers.parameter import path_stream
 from .dtensors import is_dtensor, local_bytes, shard_of, zero_padding
 from .plan import Fill
@@ -92,9 +92,10 @@ def _prepare_one(name: str, fill: Fill, tensor: torch.Tensor, seed: int,
     try:
         write = prepare(on, seed, stream)
     except (ValueError, TypeError) as exc:
-        if type(exc) not in (ValueError, TypeError, LawError):  # plain messages
+        named = prefixed(exc, f"{name}: ")
+        if named is None:
             raise
-        raise type(exc)(f"{name}: {exc}") from exc
+        raise named from exc
     if is_dtensor(tensor):
         return PlannedWrite(name, fill, seed, stream, write)
     return PlannedWrite(name, fill, seed, stream, write, tensor, on)

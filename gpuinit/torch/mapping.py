@@ -16,7 +16,7 @@ from typing import Any
 from torch import nn
 
 from .. import init as gi_init
-from ..errors import LawError
+from ..errors import prefixed
 from ..fans import torch_fans
 from ..initializers import Initializer, deserialize, deterministic, get, orthogonal, sparse
 from ..laws import Constant, Eye, Law, Orthogonal, Rule, Sparse
@@ -218,9 +218,10 @@ def apply_mapping(model: nn.Module, scheme: Mapping, plan: dict[str, Fill]) -> N
             try:
                 fill, needs_two_dims = layered_fill(value)
             except (TypeError, ValueError) as exc:
-                if type(exc) not in (ValueError, TypeError, LawError):  # plain messages
+                named = prefixed(exc, f"scheme key {_key_text(key)} ({name}): ")
+                if named is None:
                     raise
-                raise type(exc)(f"scheme key {_key_text(key)} ({name}): {exc}") from None
+                raise named from None
             if name not in resolve:
                 raise ValueError(f"scheme key {key!r}: the model has no tensor {name!r}")
             name = resolve[name]
