@@ -322,19 +322,22 @@ class Layer:
         (ValueError/TypeError naming the parameter), so a bad list changes nothing.
         Matches ``keras.layers.Layer.set_weights``; ValueError when the layer is not built
         (it has no parameters yet)."""
-        if not self.built:
-            raise ValueError(f"{type(self).__name__} layer {self.name!r} is not built, so it "
-                             "has no parameters to set yet; build it (or put it in a model) "
-                             "first")
+        self._check_built("set")
         assign_all(self._named_weights(), weights, f"layer {self.name!r}")
 
     def count_params(self) -> int:
         """Return the number of values in :attr:`weights`; ValueError when the layer is not
         built.  Matches ``keras.layers.Layer.count_params``."""
-        if not self.built:
-            raise ValueError(f"layer {self.name!r} is not built, so it has no parameters "
-                             "to count yet; build it inside a model first")
+        self._check_built("count")
         return sum(p.size for p in self.weights)
+
+    def _check_built(self, what: str) -> None:
+        """Raise ValueError unless the layer is built: an unbuilt one has no parameters to
+        ``what`` (set, count) yet."""
+        if not self.built:
+            raise ValueError(f"{type(self).__name__} layer {self.name!r} is not built, so it "
+                             f"has no parameters to {what} yet; build it (or put it in a "
+                             "model) first")
 
     # -- configuration --------------------------------------------------------------
     def get_config(self) -> dict:

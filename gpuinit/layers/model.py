@@ -232,9 +232,7 @@ class Sequential:
     def count_params(self) -> int:
         """Return the number of parameter values, each shared Parameter counted once;
         ValueError when the model is not built.  Matches ``keras.Model.count_params``."""
-        if not self.built:
-            raise ValueError(f"model {self.name!r} is not built, so it has no parameters to "
-                             "count yet; give it an Input or call build(input_shape)")
+        self._check_built("count")
         return sum(p.size for p in self.weights)
 
     def get_weights(self) -> list[np.ndarray]:
