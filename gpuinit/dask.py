@@ -73,7 +73,7 @@ def array(init: Any, shape: Any, chunks: Any = "auto", dtype: Any = "float32", *
     dev = resolve_device(device)
     where = str(dev)
     # The dtype is checked first: Dask's "auto" chunks would otherwise refuse it in its own words.
-    normalized = _normalized_chunks(chunks, shape, _numpy_dtype(dtype))
+    normalized = _normalized_chunks(chunks, shape, numeric_dtype(dtype))
     n_blocks = math.prod(len(c) for c in normalized)
     makes_blocks = isinstance(initializer, Initializer) and initializer.makes_blocks
     empty = math.prod(shape) == 0
@@ -101,7 +101,7 @@ def array(init: Any, shape: Any, chunks: Any = "auto", dtype: Any = "float32", *
         return _orthogonal_tsqr(initializer, shape, normalized, dtype, call_seed, stream, dev,
                                 token)
     # One chunk, or an empty tensor: every chunk is its slice of the whole, which holds nothing.
-    return da.map_blocks(_make_whole, initializer, shape, call, dtype=_numpy_dtype(dtype),
+    return da.map_blocks(_make_whole, initializer, shape, call, dtype=numeric_dtype(dtype),
                          chunks=normalized, meta=_meta(None, shape, dtype, dev),
                          name=f"gpuinit-{token}")
 
@@ -222,14 +222,8 @@ def _identity(initializer: Any) -> Any:
         return initializer
 
 
-def _numpy_dtype(dtype: Any) -> np.dtype:
-    """Return the NumPy dtype of ``dtype`` (Zeros, Ones and Constant also make integer, bool
-    and complex tensors); TypeError naming ``dtype`` for what gpuinit makes no arrays of."""
-    return numeric_dtype(dtype)
-
-
 def _dtype_of(meta: Any, dtype: Any) -> np.dtype:
-    return _numpy_dtype(dtype) if meta is None else meta.dtype
+    return numeric_dtype(dtype) if meta is None else meta.dtype
 
 
 def _empty_block(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -244,8 +238,8 @@ def _meta(sample: Any, shape: tuple[int, ...], dtype: Any, dev) -> Any:
     if dev.is_cuda:
         import cupy
 
-        return cupy.empty(empty, dtype=_numpy_dtype(dtype))
-    return np.empty(empty, dtype=_numpy_dtype(dtype))
+        return cupy.empty(empty, dtype=numeric_dtype(dtype))
+    return np.empty(empty, dtype=numeric_dtype(dtype))
 
 
 def _block_location(block_info) -> tuple[tuple[int, ...], tuple[int, ...]]:
